@@ -1,0 +1,286 @@
+//! [`Float`], the one element trait (implemented for `f32` and `f64`), the
+//! GEMM dispatch behind every matrix product, and the thread setting.
+//!
+//! This module owns the only `unsafe` block of the crate: the call into the
+//! [`gemm`] crate, whose API takes raw pointers and strides. We pay for that
+//! because a strided GEMM lets the backward pass multiply by transposed
+//! operands without copying them, and because `gemm` reaches the FLOP/s of
+//! PyTorch's BLAS on one core (figures in `docs/performance.md`).
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The element type of a [`Tensor`](crate::Tensor): `f32` (the default) or `f64`.
+///
+/// It extends [`num_traits::Float`] with the few things tapeflow needs:
+/// lossless-enough conversion to and from `f64` (for constants written in
+/// formulas), a name for files and messages, and the error function used by
+/// the exact GELU.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::Float;
+///
+/// fn half<T: Float>(x: T) -> T {
+///     x * T::from_f64(0.5)
+/// }
+/// assert_eq!(half(3.0f32), 1.5);
+/// assert_eq!(half(3.0f64), 1.5);
+/// assert_eq!(<f32 as Float>::NAME, "f32");
+/// ```
+pub trait Float:
+    num_traits::Float
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + Sum
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + 'static
+{
+    /// The type's name as written in Rust and in saved files: `"f32"` or `"f64"`.
+    const NAME: &'static str;
+
+    /// Converts an `f64` constant to this type (rounding to nearest for `f32`).
+    fn from_f64(x: f64) -> Self;
+
+    /// Widens (or copies) this value to `f64`.
+    fn to_f64(self) -> f64;
+
+    /// Converts a count or an index to this type (exact below 2^24 for `f32`).
+    fn from_usize(n: usize) -> Self;
+
+    /// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`.
+    fn erf(self) -> Self;
+}
+
+impl Float for f32 {
+    const NAME: &'static str = "f32";
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    #[inline]
+    fn from_usize(n: usize) -> Self {
+        n as f32
+    }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+}
+
+impl Float for f64 {
+    const NAME: &'static str = "f64";
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn from_usize(n: usize) -> Self {
+        n as f64
+    }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+}
+
+static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets how many threads tapeflow's kernels may use (matrix products today).
+///
+/// `0` restores the default: the number of cores reported by
+/// [`std::thread::available_parallelism`]. The setting is process-wide, like
+/// `torch.set_num_threads`; it changes speed only, never results, because
+/// products are split over output blocks, not over the summed dimension.
+///
+/// # Examples
+///
+/// ```
+/// tapeflow::set_num_threads(1);
+/// assert_eq!(tapeflow::num_threads(), 1);
+/// tapeflow::set_num_threads(0);
+/// assert!(tapeflow::num_threads() >= 1);
+/// ```
+pub fn set_num_threads(n: usize) {
+    NUM_THREADS.store(n, Ordering::Relaxed);
+}
+
+/// The number of threads tapeflow's kernels may use; see [`set_num_threads`].
+///
+/// # Examples
+///
+/// ```
+/// assert!(tapeflow::num_threads() >= 1);
+/// ```
+pub fn num_threads() -> usize {
+    match NUM_THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// A read-only strided matrix: `rows × cols`, element `(i, j)` at
+/// `data[i * row_stride + j * col_stride]`.
+#[derive(Clone, Copy)]
+pub(crate) struct MatRef<'a, T> {
+    pub data: &'a [T],
+    pub rows: usize,
+    pub cols: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl<T> MatRef<'_, T> {
+    /// One past the largest index the matrix touches (0 when empty).
+    fn extent(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            0
+        } else {
+            (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
+        }
+    }
+}
+
+/// `dst = lhs · rhs` (or `dst += lhs · rhs` when `accumulate`), with `dst`
+/// row-major and contiguous, `[m, n]`.
+///
+/// Bounds are checked before the call, so the `unsafe` block cannot read or
+/// write outside the slices.
+///
+/// # Panics
+///
+/// If the shapes do not chain or a slice is too short; callers check shapes
+/// and return an [`Error`](crate::Error) first, so this is an invariant.
+pub(crate) fn gemm<T: Float>(
+    dst: &mut [T],
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    accumulate: bool,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "invariant: gemm inner dimensions agree");
+    assert!(dst.len() >= m * n, "invariant: gemm destination holds m*n");
+    assert!(
+        lhs.extent() <= lhs.data.len(),
+        "invariant: gemm lhs in bounds"
+    );
+    assert!(
+        rhs.extent() <= rhs.data.len(),
+        "invariant: gemm rhs in bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    let threads = num_threads();
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    let (alpha, beta) = (if accumulate { T::one() } else { T::zero() }, T::one());
+    #[allow(unsafe_code)]
+    // SAFETY: the asserts above check that every index gemm computes from
+    // (rows, cols, strides) lies inside the three slices; `dst` is borrowed
+    // mutably and cannot alias `lhs` or `rhs`. All strides fit in isize
+    // because they index existing allocations.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            alpha,
+            beta,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_reference_values() {
+        // Reference values from Abramowitz & Stegun table 7.1 / scipy.special.erf.
+        let cases = [
+            (0.0, 0.0),
+            (0.5, 0.520_499_877_813_046_5),
+            (1.0, 0.842_700_792_949_714_9),
+            (2.0, 0.995_322_265_018_952_7),
+            (-1.5, -0.966_105_146_475_310_7),
+            (6.0, 1.0),
+        ];
+        for (x, want) in cases {
+            let got = Float::erf(x);
+            assert!((got - want).abs() < 1e-14, "erf({x}) = {got}, want {want}");
+            let got32 = Float::erf(x as f32);
+            assert!(
+                (f64::from(got32) - want).abs() < 1e-6,
+                "erff({x}) = {got32}"
+            );
+        }
+    }
+
+    #[test]
+    fn gemm_strided_matches_naive() {
+        // lhs is [2, 3] stored transposed (as [3, 2] row-major).
+        let lhs_t = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0];
+        let rhs = [1.0f64, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let mut dst = [0.0f64; 4];
+        let lhs = MatRef {
+            data: &lhs_t,
+            rows: 2,
+            cols: 3,
+            row_stride: 1,
+            col_stride: 2,
+        };
+        let rhs = MatRef {
+            data: &rhs,
+            rows: 3,
+            cols: 2,
+            row_stride: 2,
+            col_stride: 1,
+        };
+        gemm(&mut dst, lhs, rhs, false);
+        // [[1,2,3],[4,5,6]] · [[1,0],[0,1],[1,1]] = [[4,5],[10,11]]
+        assert_eq!(dst, [4.0, 5.0, 10.0, 11.0]);
+        gemm(&mut dst, lhs, rhs, true);
+        assert_eq!(dst, [8.0, 10.0, 20.0, 22.0]);
+    }
+}

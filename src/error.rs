@@ -1,0 +1,138 @@
+//! The crate's one error type, [`Error`], and its [`Result`] alias.
+//!
+//! This module owns nothing else. Every fallible entry point of tapeflow
+//! returns [`Result`]; messages start with the operation that failed, carry
+//! every shape involved, are lower-case and have no trailing period, e.g.
+//! `matmul: shape mismatch, lhs [2, 3], rhs [4, 5]`.
+
+use thiserror::Error as ThisError;
+
+/// Shorthand for `std::result::Result<T, tapeflow::Error>`.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::{Result, Tensor};
+///
+/// fn total(t: &Tensor) -> Result<f32> {
+///     Ok(t.reshape(&[t.len()])?.sum())
+/// }
+/// let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(total(&t)?, 10.0);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in tapeflow.
+///
+/// Each variant names the operation (`op`) and the values that were wrong,
+/// so the message alone says what to fix. New variants may be added in minor
+/// releases, hence `#[non_exhaustive]`.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::{Error, Tensor};
+///
+/// let a = Tensor::<f32>::zeros(&[2, 3]);
+/// let b = Tensor::<f32>::zeros(&[4, 5]);
+/// let err = a.matmul(&b).unwrap_err();
+/// assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }));
+/// assert_eq!(err.to_string(), "matmul: shape mismatch, lhs [2, 3], rhs [4, 5]");
+/// ```
+#[derive(Debug, ThisError)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two operands whose shapes do not fit together (broadcasting, matmul,
+    /// concatenation, …).
+    #[error("{op}: shape mismatch, lhs {lhs:?}, rhs {rhs:?}")]
+    ShapeMismatch {
+        /// The operation that failed.
+        op: &'static str,
+        /// Shape of the left (first) operand.
+        lhs: Vec<usize>,
+        /// Shape of the right (second) operand.
+        rhs: Vec<usize>,
+    },
+
+    /// A shape whose number of elements does not match the data it is meant
+    /// to describe (`from_vec`, `reshape`).
+    #[error("{op}: shape {shape:?} needs {expected} elements, got {got}")]
+    ElementCount {
+        /// The operation that failed.
+        op: &'static str,
+        /// The requested shape.
+        shape: Vec<usize>,
+        /// The number of elements the shape describes.
+        expected: usize,
+        /// The number of elements actually supplied.
+        got: usize,
+    },
+
+    /// An axis argument beyond the tensor's number of dimensions.
+    #[error("{op}: axis {axis} out of range for shape {shape:?}")]
+    AxisOutOfRange {
+        /// The operation that failed.
+        op: &'static str,
+        /// The axis that was asked for.
+        axis: usize,
+        /// The shape of the tensor.
+        shape: Vec<usize>,
+    },
+
+    /// A tensor with the wrong number of dimensions for the operation.
+    #[error("{op}: expected {expected}, got shape {shape:?}")]
+    RankMismatch {
+        /// The operation that failed.
+        op: &'static str,
+        /// What the operation accepts, e.g. `"a 2-d or 3-d tensor"`.
+        expected: &'static str,
+        /// The shape it got.
+        shape: Vec<usize>,
+    },
+
+    /// An index beyond the extent of the dimension it indexes.
+    #[error("{op}: index {index} out of range for length {len}")]
+    IndexOutOfRange {
+        /// The operation that failed.
+        op: &'static str,
+        /// The offending index.
+        index: usize,
+        /// The extent of the indexed dimension.
+        len: usize,
+    },
+
+    /// An argument outside its valid range, with a description of the range.
+    #[error("{op}: {message}")]
+    InvalidArgument {
+        /// The operation that failed.
+        op: &'static str,
+        /// What was wrong, e.g. `"rate must be in [0, 1), got 1.5"`.
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_start_with_op_and_carry_shapes() {
+        let e = Error::ElementCount {
+            op: "reshape",
+            shape: vec![4],
+            expected: 4,
+            got: 6,
+        };
+        assert_eq!(e.to_string(), "reshape: shape [4] needs 4 elements, got 6");
+        let e = Error::AxisOutOfRange {
+            op: "sum_axis",
+            axis: 2,
+            shape: vec![3, 4],
+        };
+        assert_eq!(
+            e.to_string(),
+            "sum_axis: axis 2 out of range for shape [3, 4]"
+        );
+    }
+}

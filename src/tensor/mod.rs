@@ -1,0 +1,451 @@
+//! [`Tensor`]: an n-dimensional, row-major array of [`Float`]s.
+//!
+//! This module owns storage, shapes and the numeric kernels (elementwise with
+//! NumPy broadcasting, reductions, shape operations, matrix products, random
+//! constructors, printing). It knows nothing of gradients: differentiation
+//! lives in [`tape`](crate::tape) and [`ops`](crate::ops), which call these
+//! kernels.
+//!
+//! Storage is shared by reference count: cloning a tensor, putting it on a
+//! tape or taking a batch of rows with [`Tensor::slice_rows`] copies no
+//! element. Writing through [`Tensor::as_mut_slice`] copies only when the
+//! storage is shared (copy on write).
+
+mod broadcast;
+mod display;
+mod elementwise;
+mod matmul;
+mod random;
+mod reduce;
+mod shape_ops;
+
+use std::sync::Arc;
+
+use crate::element::Float;
+use crate::error::{Error, Result};
+
+pub(crate) use broadcast::broadcast_shapes;
+
+/// An n-dimensional array, row-major and contiguous, generic over its
+/// element type (`f32` unless you say otherwise).
+///
+/// A tensor of rank 0 (`shape == []`) is a scalar holding one element.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::Tensor;
+///
+/// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+/// let b = Tensor::from_vec(vec![10.0, 20.0, 30.0], &[3])?;
+/// let y = x.add(&b)?;                       // broadcasts over the rows
+/// assert_eq!(y.to_vec(), vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+/// assert_eq!(y.sum_axis(0, false)?.to_vec(), vec![25.0, 47.0, 69.0]);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Tensor<T: Float = f32> {
+    /// Shared storage; this tensor's elements are `data[offset..offset + len]`.
+    data: Arc<Vec<T>>,
+    offset: usize,
+    shape: Vec<usize>,
+}
+
+/// The number of elements a shape describes (1 for the scalar shape `[]`).
+pub(crate) fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+impl<T: Float> Tensor<T> {
+    /// Wraps `data` (row-major) as a tensor of the given shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ElementCount`] if `data.len()` is not the product of `shape`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.get(&[1, 0]), Some(3.0));
+    /// assert!(Tensor::from_vec(vec![1.0f32; 5], &[2, 3]).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        let expected = numel(shape);
+        if data.len() != expected {
+            return Err(Error::ElementCount {
+                op: "from_vec",
+                shape: shape.to_vec(),
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(Self::from_parts(data, shape.to_vec()))
+    }
+
+    /// Builds a tensor from data whose length is known to match the shape.
+    pub(crate) fn from_parts(data: Vec<T>, shape: Vec<usize>) -> Self {
+        debug_assert_eq!(data.len(), numel(&shape), "invariant: data matches shape");
+        Tensor {
+            data: Arc::new(data),
+            offset: 0,
+            shape,
+        }
+    }
+
+    /// A tensor of the given shape filled with `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::full(&[2, 2], 7.0f32);
+    /// assert_eq!(t.to_vec(), vec![7.0; 4]);
+    /// ```
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::from_parts(vec![value; numel(shape)], shape.to_vec())
+    }
+
+    /// A tensor of zeros.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::<f32>::zeros(&[3]);
+    /// assert_eq!(t.to_vec(), vec![0.0; 3]);
+    /// ```
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::<f64>::ones(&[2, 1]);
+    /// assert_eq!(t.sum(), 2.0);
+    /// ```
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// A rank-0 tensor holding one value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let s = Tensor::scalar(2.5f32);
+    /// assert_eq!(s.shape(), &[] as &[usize]);
+    /// assert_eq!(s.item()?, 2.5);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn scalar(value: T) -> Self {
+        Self::from_parts(vec![value], Vec::new())
+    }
+
+    /// The extent of each dimension, outermost first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3]).shape(), &[2, 3]);
+    /// ```
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The number of dimensions (0 for a scalar).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3, 4]).ndim(), 3);
+    /// assert_eq!(Tensor::scalar(1.0f32).ndim(), 0);
+    /// ```
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3]).len(), 6);
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 0]).len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    /// Whether the tensor has no elements (some dimension is 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert!(Tensor::<f32>::zeros(&[0, 4]).is_empty());
+    /// assert!(!Tensor::scalar(0.0f32).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The elements in row-major order, without copying.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+    /// assert_eq!(t.as_slice(), &[1.0, 2.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn as_slice(&self) -> &[T] {
+        &self.data[self.offset..self.offset + self.len()]
+    }
+
+    /// The elements for writing, in row-major order.
+    ///
+    /// Copies the elements first if the storage is shared with another
+    /// tensor (copy on write), so no other tensor ever sees the change.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let a = Tensor::<f32>::zeros(&[2]);
+    /// let mut b = a.clone();                // shares a's storage
+    /// b.as_mut_slice()[0] = 5.0;            // b copies, a is untouched
+    /// assert_eq!(a.to_vec(), vec![0.0, 0.0]);
+    /// assert_eq!(b.to_vec(), vec![5.0, 0.0]);
+    /// ```
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        let len = self.len();
+        let whole = self.offset == 0 && self.data.len() == len;
+        if !whole || Arc::get_mut(&mut self.data).is_none() {
+            let owned = self.as_slice().to_vec();
+            self.data = Arc::new(owned);
+            self.offset = 0;
+        }
+        let data = Arc::get_mut(&mut self.data).expect("invariant: storage made unique above");
+        &mut data[..]
+    }
+
+    /// A copy of the elements in row-major order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert_eq!(Tensor::<f32>::ones(&[2]).to_vec(), vec![1.0, 1.0]);
+    /// ```
+    pub fn to_vec(&self) -> Vec<T> {
+        self.as_slice().to_vec()
+    }
+
+    /// Takes the elements out, copying only if the storage is shared.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let v = Tensor::full(&[3], 2.0f32).into_vec();
+    /// assert_eq!(v, vec![2.0; 3]);
+    /// ```
+    pub fn into_vec(self) -> Vec<T> {
+        let len = self.len();
+        if self.offset == 0 && self.data.len() == len {
+            Arc::try_unwrap(self.data).unwrap_or_else(|shared| shared[..len].to_vec())
+        } else {
+            self.as_slice().to_vec()
+        }
+    }
+
+    /// The value of a one-element tensor (any shape whose product is 1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if the tensor does not hold exactly one element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert_eq!(Tensor::full(&[1, 1], 4.0f32).item()?, 4.0);
+    /// assert!(Tensor::<f32>::zeros(&[2]).item().is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn item(&self) -> Result<T> {
+        match self.as_slice() {
+            [x] => Ok(*x),
+            _ => Err(Error::InvalidArgument {
+                op: "item",
+                message: format!(
+                    "expected a tensor with one element, got shape {:?}",
+                    self.shape
+                ),
+            }),
+        }
+    }
+
+    /// The element at a multi-index, or `None` if the index has the wrong
+    /// length or is out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(t.get(&[1, 2]), Some(6.0));
+    /// assert_eq!(t.get(&[2, 0]), None);
+    /// assert_eq!(t.get(&[0]), None);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn get(&self, index: &[usize]) -> Option<T> {
+        if index.len() != self.shape.len() {
+            return None;
+        }
+        let mut flat = 0;
+        for (&i, &d) in index.iter().zip(&self.shape) {
+            if i >= d {
+                return None;
+            }
+            flat = flat * d + i;
+        }
+        self.as_slice().get(flat).copied()
+    }
+
+    /// Whether two tensors share the same storage (no copy was made between them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let a = Tensor::<f32>::zeros(&[4, 2]);
+    /// assert!(a.shares_storage(&a.clone()));
+    /// assert!(a.shares_storage(&a.slice_rows(1..3)?));
+    /// assert!(!a.shares_storage(&Tensor::zeros(&[4, 2])));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn shares_storage(&self, other: &Tensor<T>) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
+    }
+
+    /// Converts every element to another float type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let a = Tensor::from_vec(vec![0.5f32, 1.5], &[2])?;
+    /// let b: Tensor<f64> = a.cast();
+    /// assert_eq!(b.to_vec(), vec![0.5, 1.5]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        let data = self
+            .as_slice()
+            .iter()
+            .map(|&x| U::from_f64(x.to_f64()))
+            .collect();
+        Tensor::from_parts(data, self.shape.clone())
+    }
+
+    /// Whether every element is finite (neither NaN nor infinite).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert!(Tensor::<f32>::ones(&[3]).all_finite());
+    /// assert!(!Tensor::from_vec(vec![1.0f32, f32::NAN], &[2])?.all_finite());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn all_finite(&self) -> bool {
+        self.as_slice().iter().all(|x| x.is_finite())
+    }
+}
+
+impl<T: Float> PartialEq for Tensor<T> {
+    /// Equal shapes and equal elements (so NaN != NaN, as for floats).
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape && self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Float> Default for Tensor<T> {
+    /// The scalar zero.
+    fn default() -> Self {
+        Tensor::scalar(T::zero())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_vec_rejects_wrong_length_and_names_shape() {
+        let err = Tensor::from_vec(vec![1.0f32; 5], &[2, 3]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "from_vec: shape [2, 3] needs 6 elements, got 5"
+        );
+    }
+
+    #[test]
+    fn copy_on_write_leaves_the_other_owner_untouched() {
+        let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+        let mut rows = a.slice_rows(1..2).unwrap();
+        assert!(rows.shares_storage(&a));
+        rows.as_mut_slice()[0] = 9.0;
+        assert_eq!(a.to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(rows.to_vec(), vec![9.0, 4.0]);
+        assert!(!rows.shares_storage(&a));
+    }
+
+    #[test]
+    fn unique_storage_is_written_in_place() {
+        let mut a = Tensor::<f32>::zeros(&[3]);
+        let before = a.as_slice().as_ptr();
+        a.as_mut_slice()[1] = 1.0;
+        assert_eq!(a.as_slice().as_ptr(), before);
+    }
+
+    #[test]
+    fn item_rejects_many_elements() {
+        let err = Tensor::<f32>::zeros(&[2, 2]).item().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "item: expected a tensor with one element, got shape [2, 2]"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! Reductions: over all elements (plain values) and along one axis, with
+//! `keepdim` as in PyTorch.
+
+use super::Tensor;
+use crate::element::Float;
+use crate::error::{Error, Result};
+
+impl<T: Float> Tensor<T> {
+    /// Splits the shape around `axis` into `(outer, axis_len, inner)`, and the
+    /// output shape with or without the reduced dimension.
+    fn axis_split(
+        &self,
+        op: &'static str,
+        axis: usize,
+        keepdim: bool,
+    ) -> Result<(usize, usize, usize, Vec<usize>)> {
+        let shape = self.shape();
+        if axis >= shape.len() {
+            return Err(Error::AxisOutOfRange {
+                op,
+                axis,
+                shape: shape.to_vec(),
+            });
+        }
+        let outer = shape[..axis].iter().product();
+        let inner = shape[axis + 1..].iter().product();
+        let mut out = shape.to_vec();
+        if keepdim {
+            out[axis] = 1;
+        } else {
+            out.remove(axis);
+        }
+        Ok((outer, shape[axis], inner, out))
+    }
+
+    /// Folds along `axis`: `out[o, i] = fold(init, x[o, 0, i], x[o, 1, i], …)`.
+    fn fold_axis(
+        &self,
+        op: &'static str,
+        axis: usize,
+        keepdim: bool,
+        init: T,
+        f: impl Fn(T, T) -> T,
+    ) -> Result<Tensor<T>> {
+        let (outer, n, inner, shape) = self.axis_split(op, axis, keepdim)?;
+        let xs = self.as_slice();
+        let mut out = vec![init; outer * inner];
+        for o in 0..outer {
+            let acc = &mut out[o * inner..(o + 1) * inner];
+            for a in 0..n {
+                let row = &xs[(o * n + a) * inner..(o * n + a + 1) * inner];
+                for (s, &x) in acc.iter_mut().zip(row) {
+                    *s = f(*s, x);
+                }
+            }
+        }
+        Ok(Tensor::from_parts(out, shape))
+    }
+
+    /// The sum of all elements (0 for an empty tensor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// assert_eq!(Tensor::<f32>::ones(&[2, 3]).sum(), 6.0);
+    /// ```
+    pub fn sum(&self) -> T {
+        self.as_slice().iter().copied().sum()
+    }
+
+    /// The mean of all elements (NaN for an empty tensor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 6.0], &[2, 2])?;
+    /// assert_eq!(t.mean(), 3.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn mean(&self) -> T {
+        self.sum() / T::from_usize(self.len())
+    }
+
+    /// The largest element (`-inf` for an empty tensor; NaN if any is NaN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 7.0, -3.0], &[3])?;
+    /// assert_eq!(t.max(), 7.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn max(&self) -> T {
+        self.as_slice()
+            .iter()
+            .fold(T::neg_infinity(), |m, &x| nan_max(m, x))
+    }
+
+    /// The smallest element (`+inf` for an empty tensor; NaN if any is NaN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 7.0, -3.0], &[3])?;
+    /// assert_eq!(t.min(), -3.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn min(&self) -> T {
+        self.as_slice()
+            .iter()
+            .fold(T::infinity(), |m, &x| nan_min(m, x))
+    }
+
+    /// The flat (row-major) index of the largest element; the first one on
+    /// ties; `None` for an empty tensor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 7.0, 7.0], &[3])?;
+    /// assert_eq!(t.argmax(), Some(1));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn argmax(&self) -> Option<usize> {
+        let xs = self.as_slice();
+        (0..xs.len()).reduce(|best, i| if xs[i] > xs[best] { i } else { best })
+    }
+
+    /// Sums along `axis`; with `keepdim` the axis stays with extent 1.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(t.sum_axis(0, false)?.to_vec(), vec![5.0, 7.0, 9.0]);
+    /// assert_eq!(t.sum_axis(1, true)?.shape(), &[2, 1]);
+    /// assert_eq!(t.sum_axis(1, true)?.to_vec(), vec![6.0, 15.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        self.fold_axis("sum_axis", axis, keepdim, T::zero(), |s, x| s + x)
+    }
+
+    /// Means along `axis` (NaN where the axis is empty).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.mean_axis(0, false)?.to_vec(), vec![2.0, 3.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        let s = self.fold_axis("mean_axis", axis, keepdim, T::zero(), |s, x| s + x)?;
+        Ok(s.div_scalar(T::from_usize(self.shape()[axis])))
+    }
+
+    /// Maxima along `axis` (`-inf` where the axis is empty; NaN propagates).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 9.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.max_axis(1, false)?.to_vec(), vec![9.0, 4.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn max_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        self.fold_axis("max_axis", axis, keepdim, T::neg_infinity(), nan_max)
+    }
+
+    /// Minima along `axis` (`+inf` where the axis is empty; NaN propagates).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![1.0f32, 9.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.min_axis(0, false)?.to_vec(), vec![1.0, 4.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn min_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        self.fold_axis("min_axis", axis, keepdim, T::infinity(), nan_min)
+    }
+
+    /// Index of the largest element along `axis` (the first on ties), stored
+    /// as a float (exact for indices below 2²⁴ in `f32`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`;
+    /// [`Error::InvalidArgument`] if the axis is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::from_vec(vec![0.1f32, 0.7, 0.2, 0.9, 0.05, 0.05], &[2, 3])?;
+    /// assert_eq!(t.argmax_axis(1, false)?.to_vec(), vec![1.0, 0.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn argmax_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        let (outer, n, inner, shape) = self.axis_split("argmax_axis", axis, keepdim)?;
+        if n == 0 {
+            return Err(Error::InvalidArgument {
+                op: "argmax_axis",
+                message: format!("axis {axis} is empty in shape {:?}", self.shape()),
+            });
+        }
+        let xs = self.as_slice();
+        let mut best = vec![0usize; outer * inner];
+        for o in 0..outer {
+            for a in 1..n {
+                for i in 0..inner {
+                    let slot = &mut best[o * inner + i];
+                    if xs[(o * n + a) * inner + i] > xs[(o * n + *slot) * inner + i] {
+                        *slot = a;
+                    }
+                }
+            }
+        }
+        let data = best.into_iter().map(T::from_usize).collect();
+        Ok(Tensor::from_parts(data, shape))
+    }
+}
+
+fn nan_max<T: Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::nan()
+    } else {
+        a.max(b)
+    }
+}
+
+fn nan_min<T: Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::nan()
+    } else {
+        a.min(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_reductions_on_3d() {
+        // shape [2, 3, 2], values 0..12
+        let t = Tensor::from_vec((0..12).map(|v| v as f64).collect(), &[2, 3, 2]).unwrap();
+        assert_eq!(
+            t.sum_axis(1, false).unwrap().to_vec(),
+            vec![6.0, 9.0, 24.0, 27.0]
+        );
+        assert_eq!(t.max_axis(0, true).unwrap().shape(), &[1, 3, 2]);
+        assert_eq!(t.argmax_axis(2, false).unwrap().to_vec(), vec![1.0; 6]);
+        assert_eq!(
+            t.min_axis(1, false).unwrap().to_vec(),
+            vec![0.0, 1.0, 6.0, 7.0]
+        );
+    }
+
+    #[test]
+    fn axis_out_of_range_is_an_error_naming_the_shape() {
+        let err = Tensor::<f32>::zeros(&[3, 4])
+            .sum_axis(2, false)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sum_axis: axis 2 out of range for shape [3, 4]"
+        );
+    }
+}
