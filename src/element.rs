@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn erf_matches_reference_values() {
         // Reference values from Abramowitz & Stegun table 7.1 / scipy.special.erf.
-        let cases = [
+        let cases: [(f64, f64); 6] = [
             (0.0, 0.0),
             (0.5, 0.520_499_877_813_046_5),
             (1.0, 0.842_700_792_949_714_9),
@@ -247,9 +247,9 @@ mod tests {
             (6.0, 1.0),
         ];
         for (x, want) in cases {
-            let got = Float::erf(x);
+            let got: f64 = Float::erf(x);
             assert!((got - want).abs() < 1e-14, "erf({x}) = {got}, want {want}");
-            let got32 = Float::erf(x as f32);
+            let got32: f32 = Float::erf(x as f32);
             assert!(
                 (f64::from(got32) - want).abs() < 1e-6,
                 "erff({x}) = {got32}"

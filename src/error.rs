@@ -102,6 +102,13 @@ pub enum Error {
         len: usize,
     },
 
+    /// Two operands recorded on different [`GradientTape`](crate::GradientTape)s.
+    #[error("{op}: operands are on different tapes")]
+    TapeMismatch {
+        /// The operation that failed.
+        op: &'static str,
+    },
+
     /// An argument outside its valid range, with a description of the range.
     #[error("{op}: {message}")]
     InvalidArgument {

@@ -3,8 +3,11 @@
 
 pub mod element;
 pub mod error;
+pub mod ops;
+pub mod tape;
 pub mod tensor;
 
 pub use element::{Float, num_threads, set_num_threads};
 pub use error::{Error, Result};
+pub use tape::{GradientTape, Gradients, Param, ParamId, Target, Var};
 pub use tensor::Tensor;

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::element::Float;
 use crate::error::{Error, Result};
 
-pub(crate) use broadcast::broadcast_shapes;
+pub(crate) use elementwise::sigmoid_scalar;
 
 /// An n-dimensional array, row-major and contiguous, generic over its
 /// element type (`f32` unless you say otherwise).

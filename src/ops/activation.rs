@@ -1,0 +1,417 @@
+//! Activation functions on [`Var`], each with its derivative, and the
+//! numerically stable softmax and log-softmax along an axis.
+
+use crate::element::Float;
+use crate::error::Result;
+use crate::tape::Var;
+use crate::tensor::Tensor;
+
+/// SELU's constants (Klambauer et al., 2017), as in Keras and PyTorch.
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
+/// `ln(1 + eˣ)` without overflow: `max(x, 0) + ln(1 + e^-|x|)`.
+pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+use crate::tensor::sigmoid_scalar;
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Rectified linear unit `max(x, 0)`. Gradient: 1 where `x > 0`, else 0
+    /// (0 at 0, as in PyTorch and TensorFlow).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![-1.0f32, 0.0, 2.0], &[3])?);
+    /// let y = x.relu();
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 0.0, 2.0]);
+    /// let g = tape.gradient(&y.sum(), [x])?;
+    /// assert_eq!(g.get(x).unwrap().to_vec(), vec![0.0, 0.0, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn relu(&self) -> Var<'t, T> {
+        let pos = |x: T| x > T::zero();
+        self.unary(
+            move |x| if pos(x) { x } else { T::zero() },
+            move |x, _| {
+                if pos(x) { T::one() } else { T::zero() }
+            },
+        )
+    }
+
+    /// Logistic sigmoid `1 / (1 + e⁻ˣ)`. Gradient: `y (1 - y)` from the saved output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(0.0f32));
+    /// let y = x.sigmoid();
+    /// assert_eq!(y.value().item()?, 0.5);
+    /// assert_eq!(tape.gradient(&y, [x])?.get(x).unwrap().item()?, 0.25);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn sigmoid(&self) -> Var<'t, T> {
+        self.unary(sigmoid_scalar, |_, y| y * (T::one() - y))
+    }
+
+    /// Hyperbolic tangent. Gradient: `1 - y²`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(0.0f32));
+    /// assert_eq!(tape.gradient(&x.tanh(), [x])?.get(x).unwrap().item()?, 1.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn tanh(&self) -> Var<'t, T> {
+        self.unary(|x| x.tanh(), |_, y| T::one() - y * y)
+    }
+
+    /// Leaky ReLU: `x` for `x > 0`, else `alpha · x`. Gradient: 1 or `alpha`
+    /// (`alpha` at 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![-2.0f32, 3.0], &[2])?);
+    /// let y = x.leaky_relu(0.1);
+    /// assert_eq!(y.value().to_vec(), vec![-0.2, 3.0]);
+    /// assert_eq!(tape.gradient(&y.sum(), [x])?.get(x).unwrap().to_vec(), vec![0.1, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn leaky_relu(&self, alpha: T) -> Var<'t, T> {
+        self.unary(
+            move |x| if x > T::zero() { x } else { alpha * x },
+            move |x, _| if x > T::zero() { T::one() } else { alpha },
+        )
+    }
+
+    /// Exponential linear unit: `x` for `x > 0`, else `alpha (eˣ - 1)`.
+    /// Gradient: 1, or `y + alpha` for `x <= 0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(0.0f64));
+    /// let y = x.elu(1.0);
+    /// assert_eq!(y.value().item()?, 0.0);
+    /// assert_eq!(tape.gradient(&y, [x])?.get(x).unwrap().item()?, 1.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn elu(&self, alpha: T) -> Var<'t, T> {
+        self.unary(
+            move |x| if x > T::zero() { x } else { alpha * x.exp_m1() },
+            move |x, y| if x > T::zero() { T::one() } else { y + alpha },
+        )
+    }
+
+    /// Scaled ELU, `scale · elu(x, alpha)` with Klambauer et al.'s constants
+    /// (`alpha ≈ 1.6733`, `scale ≈ 1.0507`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f64));
+    /// let g = tape.gradient(&x.selu(), [x])?;
+    /// assert!((g.get(x).unwrap().item()? - 1.0507009873554805).abs() < 1e-15);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn selu(&self) -> Var<'t, T> {
+        let (alpha, scale) = (T::from_f64(SELU_ALPHA), T::from_f64(SELU_SCALE));
+        self.unary(
+            move |x| {
+                if x > T::zero() {
+                    scale * x
+                } else {
+                    scale * alpha * x.exp_m1()
+                }
+            },
+            move |x, y| {
+                if x > T::zero() {
+                    scale
+                } else {
+                    y + scale * alpha
+                }
+            },
+        )
+    }
+
+    /// GELU, exact form `x · Φ(x) = ½ x (1 + erf(x / √2))` (PyTorch's default,
+    /// Keras's `approximate=False`). Gradient: `Φ(x) + x φ(x)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f64));
+    /// let y = x.gelu();
+    /// assert!((y.value().item()? - 0.8413447460685429).abs() < 1e-12);
+    /// let g = tape.gradient(&y, [x])?;
+    /// assert!((g.get(x).unwrap().item()? - 1.0833154705876864).abs() < 1e-12);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn gelu(&self) -> Var<'t, T> {
+        let half = T::from_f64(0.5);
+        let inv_sqrt2 = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+        let inv_sqrt_2pi = T::from_f64(0.398_942_280_401_432_7);
+        self.unary(
+            move |x| half * x * (T::one() + (x * inv_sqrt2).erf()),
+            move |x, _| {
+                let cdf = half * (T::one() + (x * inv_sqrt2).erf());
+                cdf + x * inv_sqrt_2pi * (-half * x * x).exp()
+            },
+        )
+    }
+
+    /// SiLU (swish), `x · σ(x)`. Gradient: `σ(x) (1 + x (1 - σ(x)))`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(0.0f32));
+    /// assert_eq!(tape.gradient(&x.silu(), [x])?.get(x).unwrap().item()?, 0.5);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn silu(&self) -> Var<'t, T> {
+        self.unary(
+            |x| x * sigmoid_scalar(x),
+            |x, _| {
+                let s = sigmoid_scalar(x);
+                s * (T::one() + x * (T::one() - s))
+            },
+        )
+    }
+
+    /// Softplus `ln(1 + eˣ)`, computed without overflow. Gradient: `σ(x)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![0.0f64, 1000.0], &[2])?);
+    /// let y = x.softplus();
+    /// assert_eq!(y.value().to_vec(), vec![2f64.ln(), 1000.0]);
+    /// assert_eq!(tape.gradient(&y.sum(), [x])?.get(x).unwrap().to_vec(), vec![0.5, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn softplus(&self) -> Var<'t, T> {
+        self.unary(softplus_scalar, |x, _| sigmoid_scalar(x))
+    }
+
+    /// Softsign `x / (1 + |x|)`. Gradient: `1 / (1 + |x|)²`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f32));
+    /// let y = x.softsign();
+    /// assert_eq!(y.value().item()?, 0.5);
+    /// assert_eq!(tape.gradient(&y, [x])?.get(x).unwrap().item()?, 0.25);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn softsign(&self) -> Var<'t, T> {
+        self.unary(
+            |x| x / (T::one() + x.abs()),
+            |x, _| {
+                let d = T::one() + x.abs();
+                (d * d).recip()
+            },
+        )
+    }
+
+    /// Hard sigmoid, Keras 3's definition `clamp(x / 6 + 1/2, 0, 1)` (as
+    /// PyTorch's `hardsigmoid`). Gradient: `1/6` inside `(-3, 3)`, else 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![-4.0f64, 0.0, 4.0], &[3])?);
+    /// let y = x.hard_sigmoid();
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 0.5, 1.0]);
+    /// let g = tape.gradient(&y.sum(), [x])?;
+    /// assert_eq!(g.get(x).unwrap().to_vec(), vec![0.0, 1.0 / 6.0, 0.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn hard_sigmoid(&self) -> Var<'t, T> {
+        let (sixth, half, three) = (T::from_f64(1.0 / 6.0), T::from_f64(0.5), T::from_f64(3.0));
+        self.unary(
+            move |x| (x * sixth + half).max(T::zero()).min(T::one()),
+            move |x, _| {
+                if x > -three && x < three {
+                    sixth
+                } else {
+                    T::zero()
+                }
+            },
+        )
+    }
+
+    /// Softmax along `axis`: `eˣ / Σ eˣ`, computed as `e^(x - max)` so large
+    /// inputs do not overflow. Gradient: `y ⊙ (g - Σ_axis g ⊙ y)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) if `axis >= ndim`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![1000.0f64, 1000.0], &[1, 2])?);
+    /// let y = x.softmax(1)?;
+    /// assert_eq!(y.value().to_vec(), vec![0.5, 0.5]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn softmax(&self, axis: usize) -> Result<Var<'t, T>> {
+        let y = softmax_tensor(&self.value(), axis, "softmax")?;
+        let saved = y.clone();
+        Ok(self.tape().record([*self], y, move |g| {
+            let gy = g.mul(&saved).expect("invariant: same shape");
+            let s = gy.sum_axis(axis, true).expect("invariant: axis checked");
+            [saved
+                .mul(&g.sub(&s).expect("invariant: broadcasts"))
+                .expect("invariant: same shape")]
+        }))
+    }
+
+    /// Log-softmax along `axis`: `x - max - ln Σ e^(x - max)`, stable for
+    /// any input. Gradient: `g - softmax(x) ⊙ Σ_axis g`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) if `axis >= ndim`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![0.0f64, 0.0], &[2])?);
+    /// let y = x.log_softmax(0)?;
+    /// assert_eq!(y.value().to_vec(), vec![-2f64.ln(), -2f64.ln()]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn log_softmax(&self, axis: usize) -> Result<Var<'t, T>> {
+        let y = log_softmax_tensor(&self.value(), axis, "log_softmax")?;
+        let probs = y.exp();
+        Ok(self.tape().record([*self], y, move |g| {
+            let s = g.sum_axis(axis, true).expect("invariant: axis checked");
+            [g.sub(&probs.mul(&s).expect("invariant: broadcasts"))
+                .expect("invariant: same shape")]
+        }))
+    }
+}
+
+/// Softmax of a tensor along `axis`, stable for large inputs.
+pub(crate) fn softmax_tensor<T: Float>(
+    x: &Tensor<T>,
+    axis: usize,
+    op: &'static str,
+) -> Result<Tensor<T>> {
+    let m = x.max_axis(axis, true).map_err(|e| rename(e, op))?;
+    let e = x.zip_map(&m, |a, b| (a - b).exp())?;
+    let s = e.sum_axis(axis, true)?;
+    e.div(&s)
+}
+
+/// Log-softmax of a tensor along `axis`, stable for large inputs.
+pub(crate) fn log_softmax_tensor<T: Float>(
+    x: &Tensor<T>,
+    axis: usize,
+    op: &'static str,
+) -> Result<Tensor<T>> {
+    let m = x.max_axis(axis, true).map_err(|e| rename(e, op))?;
+    let shifted = x.zip_map(&m, |a, b| a - b)?;
+    let lse = shifted.exp().sum_axis(axis, true)?.ln();
+    shifted.sub(&lse)
+}
+
+/// Reports a kernel's axis error under the name of the op the user called.
+fn rename(e: crate::Error, op: &'static str) -> crate::Error {
+    match e {
+        crate::Error::AxisOutOfRange { axis, shape, .. } => {
+            crate::Error::AxisOutOfRange { op, axis, shape }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{GradientTape, Tensor};
+
+    #[test]
+    fn softmax_gradient_through_non_uniform_upstream() {
+        // y = softmax([0, ln 3]) = [1/4, 3/4]; with upstream r = [1, 0]:
+        // dx = y ⊙ (r - r·y) = [1/4 · 3/4, 3/4 · (-1/4)] = [3/16, -3/16]
+        let tape = GradientTape::<f64>::new();
+        let x = tape.watch(&Tensor::from_vec(vec![0.0, 3f64.ln()], &[2]).unwrap());
+        let y = x.softmax(0).unwrap();
+        let r = Tensor::from_vec(vec![1.0, 0.0], &[2]).unwrap();
+        let g = tape.gradient_with(&y, &r, [x]).unwrap();
+        let got = g.get(x).unwrap().to_vec();
+        assert!((got[0] - 3.0 / 16.0).abs() < 1e-12 && (got[1] + 3.0 / 16.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn softmax_rejects_bad_axis_with_its_own_name() {
+        let tape = GradientTape::<f32>::new();
+        let x = tape.watch(&Tensor::zeros(&[2, 3]));
+        let err = x.log_softmax(2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "log_softmax: axis 2 out of range for shape [2, 3]"
+        );
+    }
+
+    #[test]
+    fn relu_gradient_is_zero_at_zero() {
+        let tape = GradientTape::<f32>::new();
+        let x = tape.watch(&Tensor::scalar(0.0));
+        assert_eq!(
+            tape.gradient(&x.relu(), [x])
+                .unwrap()
+                .get(x)
+                .unwrap()
+                .item()
+                .unwrap(),
+            0.0
+        );
+    }
+}

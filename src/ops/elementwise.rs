@@ -1,0 +1,423 @@
+//! Elementwise arithmetic on [`Var`]: broadcasting binary ops, scalar ops and
+//! unary math.
+
+use crate::element::Float;
+use crate::error::Result;
+use crate::tape::Var;
+use crate::tensor::Tensor;
+
+/// `g ⊙ d(x, y)` for a unary op with input `x` and output `y`.
+pub(crate) fn chain<T: Float>(
+    g: &Tensor<T>,
+    x: &Tensor<T>,
+    y: &Tensor<T>,
+    d: impl Fn(T, T) -> T,
+) -> Tensor<T> {
+    let data = g
+        .as_slice()
+        .iter()
+        .zip(x.as_slice().iter().zip(y.as_slice()))
+        .map(|(&g, (&x, &y))| g * d(x, y))
+        .collect();
+    Tensor::from_parts(data, g.shape().to_vec())
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Records a unary elementwise op: value `f(x)`, gradient `g · df(x, y)`
+    /// where `y = f(x)` is the saved output.
+    pub(crate) fn unary(&self, f: impl Fn(T) -> T, df: impl Fn(T, T) -> T + 'static) -> Var<'t, T> {
+        let x = self.value();
+        let y = x.map(f);
+        let saved = y.clone();
+        self.tape()
+            .record([*self], y, move |g| [chain(g, &x, &saved, &df)])
+    }
+
+    /// Elementwise sum, broadcasting.
+    ///
+    /// Gradient: `g` to both sides (summed back over broadcast dimensions).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes do
+    /// not broadcast; [`Error::TapeMismatch`](crate::Error::TapeMismatch) if
+    /// the operands are on different tapes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::<f32>::ones(&[2, 3]));
+    /// let b = tape.watch(&Tensor::<f32>::zeros(&[3]));
+    /// let y = x.add(&b)?.sum();
+    /// let g = tape.gradient(&y, [b])?;
+    /// assert_eq!(g.get(b).unwrap().to_vec(), vec![2.0; 3]);   // summed over rows
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn add(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
+        self.same_tape("add", rhs)?;
+        let y = self.value().add(&rhs.value())?;
+        Ok(self
+            .tape()
+            .record([*self, self.rebind(rhs)], y, |g| [g.clone(), g.clone()]))
+    }
+
+    /// Elementwise difference, broadcasting.
+    ///
+    /// Gradient: `g` and `-g`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`add`](Self::add).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let a = tape.watch(&Tensor::scalar(5.0f32));
+    /// let b = tape.watch(&Tensor::scalar(3.0f32));
+    /// let g = tape.gradient(&a.sub(&b)?, [a, b])?;
+    /// assert_eq!((g.get(a).unwrap().item()?, g.get(b).unwrap().item()?), (1.0, -1.0));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn sub(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
+        self.same_tape("sub", rhs)?;
+        let y = self.value().sub(&rhs.value())?;
+        Ok(self
+            .tape()
+            .record([*self, self.rebind(rhs)], y, |g| [g.clone(), g.neg()]))
+    }
+
+    /// Elementwise product, broadcasting.
+    ///
+    /// Gradient: `g ⊙ rhs` and `g ⊙ lhs`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`add`](Self::add).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let a = tape.watch(&Tensor::scalar(5.0f32));
+    /// let b = tape.watch(&Tensor::scalar(3.0f32));
+    /// let g = tape.gradient(&a.mul(&b)?, [a, b])?;
+    /// assert_eq!((g.get(a).unwrap().item()?, g.get(b).unwrap().item()?), (3.0, 5.0));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn mul(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
+        self.same_tape("mul", rhs)?;
+        let (a, b) = (self.value(), rhs.value());
+        let y = a.mul(&b)?;
+        let (la, lb) = (self.requires_grad(), rhs.requires_grad());
+        Ok(self
+            .tape()
+            .record_partial([*self, self.rebind(rhs)], y, move |g| {
+                [
+                    la.then(|| g.mul(&b).expect("invariant: g has the broadcast shape")),
+                    lb.then(|| g.mul(&a).expect("invariant: g has the broadcast shape")),
+                ]
+            }))
+    }
+
+    /// Elementwise quotient, broadcasting.
+    ///
+    /// Gradient: `g / rhs` and `-g ⊙ lhs / rhs²`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`add`](Self::add).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let a = tape.watch(&Tensor::scalar(6.0f32));
+    /// let b = tape.watch(&Tensor::scalar(2.0f32));
+    /// let g = tape.gradient(&a.div(&b)?, [a, b])?;
+    /// assert_eq!((g.get(a).unwrap().item()?, g.get(b).unwrap().item()?), (0.5, -1.5));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn div(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
+        self.same_tape("div", rhs)?;
+        let (a, b) = (self.value(), rhs.value());
+        let y = a.div(&b)?;
+        let (la, lb) = (self.requires_grad(), rhs.requires_grad());
+        let q = y.clone();
+        Ok(self
+            .tape()
+            .record_partial([*self, self.rebind(rhs)], y, move |g| {
+                let ga = g.div(&b).expect("invariant: g has the broadcast shape");
+                // d rhs = -g·a/b² = -(g/b)·(a/b)
+                let gb = lb.then(|| ga.mul(&q).expect("invariant: same shape").neg());
+                [la.then_some(ga), gb]
+            }))
+    }
+
+    /// The same handle typed with this tape's lifetime (both are known to be
+    /// on the same tape).
+    fn rebind(&self, other: &Var<'_, T>) -> Var<'t, T> {
+        Var::new(self.tape(), other.index())
+    }
+
+    /// Adds a constant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f32));
+    /// assert_eq!(x.add_scalar(2.0).value().item()?, 3.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn add_scalar(&self, c: T) -> Var<'t, T> {
+        let y = self.value().add_scalar(c);
+        self.tape().record([*self], y, |g| [g.clone()])
+    }
+
+    /// Subtracts a constant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f32));
+    /// assert_eq!(x.sub_scalar(2.0).value().item()?, -1.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn sub_scalar(&self, c: T) -> Var<'t, T> {
+        self.add_scalar(-c)
+    }
+
+    /// Multiplies by a constant. Gradient: `c · g`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f32));
+    /// let g = tape.gradient(&x.mul_scalar(3.0), [x])?;
+    /// assert_eq!(g.get(x).unwrap().item()?, 3.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn mul_scalar(&self, c: T) -> Var<'t, T> {
+        let y = self.value().mul_scalar(c);
+        self.tape().record([*self], y, move |g| [g.mul_scalar(c)])
+    }
+
+    /// Divides by a constant. Gradient: `g / c`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f32));
+    /// let g = tape.gradient(&x.div_scalar(4.0), [x])?;
+    /// assert_eq!(g.get(x).unwrap().item()?, 0.25);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn div_scalar(&self, c: T) -> Var<'t, T> {
+        self.mul_scalar(T::one() / c)
+    }
+
+    /// `xᵖ`, elementwise. Gradient: `p · xᵖ⁻¹`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(4.0f64));
+    /// let g = tape.gradient(&x.powf(1.5), [x])?;   // 1.5 · √4 = 3
+    /// assert_eq!(g.get(x).unwrap().item()?, 3.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn powf(&self, p: T) -> Var<'t, T> {
+        self.unary(|x| x.powf(p), move |x, _| p * x.powf(p - T::one()))
+    }
+
+    /// `-x`. Gradient: `-g`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(2.0f32));
+    /// assert_eq!(tape.gradient(&x.neg(), [x])?.get(x).unwrap().item()?, -1.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn neg(&self) -> Var<'t, T> {
+        self.mul_scalar(-T::one())
+    }
+
+    /// `eˣ`. Gradient: `eˣ` (the saved output).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(0.0f64));
+    /// assert_eq!(tape.gradient(&x.exp(), [x])?.get(x).unwrap().item()?, 1.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn exp(&self) -> Var<'t, T> {
+        self.unary(|x| x.exp(), |_, y| y)
+    }
+
+    /// Natural logarithm. Gradient: `1 / x`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(4.0f64));
+    /// assert_eq!(tape.gradient(&x.ln(), [x])?.get(x).unwrap().item()?, 0.25);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn ln(&self) -> Var<'t, T> {
+        self.unary(|x| x.ln(), |x, _| x.recip())
+    }
+
+    /// Square root. Gradient: `1 / (2√x)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(4.0f64));
+    /// assert_eq!(tape.gradient(&x.sqrt(), [x])?.get(x).unwrap().item()?, 0.25);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn sqrt(&self) -> Var<'t, T> {
+        self.unary(|x| x.sqrt(), |_, y| (y + y).recip())
+    }
+
+    /// `x²`. Gradient: `2x`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(3.0f32));
+    /// assert_eq!(tape.gradient(&x.square(), [x])?.get(x).unwrap().item()?, 6.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn square(&self) -> Var<'t, T> {
+        self.unary(|x| x * x, |x, _| x + x)
+    }
+
+    /// `|x|`. Gradient: the sign of `x`, and 0 at 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![-2.0f32, 0.0, 3.0], &[3])?);
+    /// let g = tape.gradient(&x.abs().sum(), [x])?;
+    /// assert_eq!(g.get(x).unwrap().to_vec(), vec![-1.0, 0.0, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn abs(&self) -> Var<'t, T> {
+        self.unary(
+            |x| x.abs(),
+            |x, _| if x == T::zero() { x } else { x.signum() },
+        )
+    }
+
+    /// Clamps into `[min, max]`. Gradient: `g` where `min <= x <= max`, else 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![-2.0f32, 0.5, 3.0], &[3])?);
+    /// let y = x.clamp(0.0, 1.0);
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 0.5, 1.0]);
+    /// let g = tape.gradient(&y.sum(), [x])?;
+    /// assert_eq!(g.get(x).unwrap().to_vec(), vec![0.0, 1.0, 0.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn clamp(&self, min: T, max: T) -> Var<'t, T> {
+        let inside = move |x: T, _| {
+            if x >= min && x <= max {
+                T::one()
+            } else {
+                T::zero()
+            }
+        };
+        self.unary(
+            move |x| {
+                if x < min {
+                    min
+                } else if x > max {
+                    max
+                } else {
+                    x
+                }
+            },
+            inside,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{GradientTape, Tensor};
+
+    #[test]
+    fn mul_broadcast_gradient_through_non_uniform_upstream() {
+        // y = a ⊙ b with a [2, 2], b [2] broadcast over rows; upstream r.
+        // d a = r ⊙ b; d b = Σ_rows r ⊙ a.
+        let tape = GradientTape::<f64>::new();
+        let a = tape.watch(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap());
+        let b = tape.watch(&Tensor::from_vec(vec![10.0, 20.0], &[2]).unwrap());
+        let y = a.mul(&b).unwrap();
+        let r = Tensor::from_vec(vec![1.0, 0.5, -1.0, 2.0], &[2, 2]).unwrap();
+        let g = tape.gradient_with(&y, &r, [a, b]).unwrap();
+        assert_eq!(g.get(a).unwrap().to_vec(), vec![10.0, 10.0, -10.0, 40.0]);
+        assert_eq!(g.get(b).unwrap().to_vec(), vec![1.0 - 3.0, 1.0 + 8.0]);
+    }
+
+    #[test]
+    fn div_gradient_matches_hand_derivation() {
+        // y = a / b: dy/da = 1/b = 0.25, dy/db = -a/b² = -3/16
+        let tape = GradientTape::<f64>::new();
+        let a = tape.watch(&Tensor::scalar(3.0));
+        let b = tape.watch(&Tensor::scalar(4.0));
+        let g = tape.gradient(&a.div(&b).unwrap(), [a, b]).unwrap();
+        assert_eq!(g.get(a).unwrap().item().unwrap(), 0.25);
+        assert_eq!(g.get(b).unwrap().item().unwrap(), -3.0 / 16.0);
+    }
+}

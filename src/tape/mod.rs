@@ -1,0 +1,611 @@
+//! [`GradientTape`]: reverse-mode automatic differentiation on a Wengert list.
+//!
+//! The tape owns an append-only list of nodes (a value, its parents, and the
+//! rule that maps the node's gradient to its parents' gradients). Append order
+//! is already a topological order, so [`GradientTape::gradient`] is one
+//! reverse loop over the list: no recursion (a chain of 100,000 ops is fine),
+//! no sort, no hash map. [`Var`] is a `Copy` handle to a node.
+//!
+//! This module owns the engine, [`Var`]'s plumbing, [`Param`] and
+//! [`Gradients`]. The differentiable operations themselves live in
+//! [`ops`](crate::ops), one family per file, each with its backward rule.
+//!
+//! Broadcasting is undone centrally: when a backward rule returns a gradient
+//! larger than its parent (because the forward op broadcast the parent), the
+//! engine sums it back to the parent's shape. No op handles that itself.
+
+mod gradients;
+mod param;
+mod var;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use gradients::{Gradients, Target};
+pub use param::{Param, ParamId};
+pub use var::Var;
+
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Where a backward rule sends the gradient for its parent number `k`.
+type Sink<'a, T> = &'a mut dyn FnMut(usize, Tensor<T>);
+
+/// A backward rule: given the node's gradient, emits each parent's gradient.
+type Backward<T> = Box<dyn Fn(&Tensor<T>, Sink<'_, T>)>;
+
+struct Node<T: Float> {
+    value: Tensor<T>,
+    /// Parents' node indices; empty for leaves.
+    parents: Box<[usize]>,
+    /// `None` for leaves and for nodes that need no gradient.
+    backward: Option<Backward<T>>,
+    /// Whether any gradient flows into this node (a watched leaf, a
+    /// trainable parameter, or an op with such a parent).
+    requires_grad: bool,
+    /// The parameter this leaf stands for, if any.
+    param: Option<ParamId>,
+}
+
+static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Records operations on [`Var`]s so that gradients can be computed by one
+/// reverse sweep, the analogue of TensorFlow's `tf.GradientTape`.
+///
+/// Put tensors on the tape with [`watch`](Self::watch) (differentiable
+/// inputs), [`constant`](Self::constant) (data) or [`param`](Self::param)
+/// (layer parameters); compute with [`Var`]'s operations; then ask
+/// [`gradient`](Self::gradient). A tape may be asked for gradients any number
+/// of times (it is "persistent" in TensorFlow's terms). An op none of whose
+/// inputs needs a gradient stores its value only, so the same forward code
+/// serves inference cheaply.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::{GradientTape, Tensor};
+///
+/// // y = x² + 5x, so dy/dx = 2x + 5 = 11 at x = 3
+/// let tape = GradientTape::new();
+/// let x = tape.watch(&Tensor::scalar(3.0f32));
+/// let y = x.square().add(&x.mul_scalar(5.0))?;
+/// let grads = tape.gradient(&y, [x])?;
+/// assert_eq!(grads.get(x).unwrap().item()?, 11.0);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub struct GradientTape<T: Float = f32> {
+    nodes: RefCell<Vec<Node<T>>>,
+    id: u64,
+}
+
+impl<T: Float> Default for GradientTape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Float> std::fmt::Debug for GradientTape<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GradientTape")
+            .field("nodes", &self.len())
+            .finish()
+    }
+}
+
+impl<T: Float> GradientTape<T> {
+    /// An empty tape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::GradientTape;
+    ///
+    /// let tape = GradientTape::<f32>::new();
+    /// assert!(tape.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        GradientTape {
+            nodes: RefCell::new(Vec::new()),
+            id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The number of nodes on the tape (leaves included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(1.0f32));
+    /// let _y = x.exp();
+    /// assert_eq!(tape.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing has been recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::GradientTape;
+    ///
+    /// assert!(GradientTape::<f64>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of nodes that carry a backward rule: what the tape will
+    /// walk in [`gradient`](Self::gradient). Zero in pure inference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.constant(&Tensor::<f32>::ones(&[3]));
+    /// let _y = x.exp().sum();                 // nothing needs a gradient
+    /// assert_eq!(tape.recorded_ops(), 0);
+    /// ```
+    pub fn recorded_ops(&self) -> usize {
+        self.nodes
+            .borrow()
+            .iter()
+            .filter(|n| n.backward.is_some())
+            .count()
+    }
+
+    /// Puts `value` on the tape as an input to differentiate with respect to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![1.0f32, 2.0], &[2])?);
+    /// let grads = tape.gradient(&x.square().sum(), [x])?;
+    /// assert_eq!(grads.get(x).unwrap().to_vec(), vec![2.0, 4.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn watch(&self, value: &Tensor<T>) -> Var<'_, T> {
+        self.leaf(value.clone(), true, None)
+    }
+
+    /// Puts `value` on the tape as a constant: no gradient flows into it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let c = tape.constant(&Tensor::scalar(2.0f32));
+    /// assert!(!c.requires_grad());
+    /// ```
+    pub fn constant(&self, value: &Tensor<T>) -> Var<'_, T> {
+        self.leaf(value.clone(), false, None)
+    }
+
+    /// Puts a layer parameter on the tape, so that its gradient comes back
+    /// keyed by the parameter. A frozen parameter (`trainable == false`) is
+    /// a constant. Asking for the same parameter twice returns the same node,
+    /// so its uses accumulate into one gradient.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Param, Tensor};
+    ///
+    /// let w = Param::new("w", Tensor::scalar(3.0f32));
+    /// let tape = GradientTape::new();
+    /// let wv = tape.param(&w);
+    /// let loss = wv.mul(&tape.param(&w))?;      // w², dw = 2w
+    /// let grads = tape.gradient(&loss, [&w])?;
+    /// assert_eq!(grads.get(&w).unwrap().item()?, 6.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn param(&self, param: &Param<T>) -> Var<'_, T> {
+        let existing = self
+            .nodes
+            .borrow()
+            .iter()
+            .rposition(|n| n.param == Some(param.id()));
+        match existing {
+            Some(index) => Var::new(self, index),
+            None => self.leaf(param.value().clone(), param.trainable(), Some(param.id())),
+        }
+    }
+
+    fn leaf(&self, value: Tensor<T>, requires_grad: bool, param: Option<ParamId>) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(Node {
+            value,
+            parents: Box::new([]),
+            backward: None,
+            requires_grad,
+            param,
+        });
+        Var::new(self, nodes.len() - 1)
+    }
+
+    /// Appends an op's result with the rule that maps its gradient to the
+    /// gradients of its `N` parents. The rule is dropped (only the value is
+    /// kept) when no parent needs a gradient.
+    pub(crate) fn record<const N: usize>(
+        &self,
+        parents: [Var<'_, T>; N],
+        value: Tensor<T>,
+        backward: impl Fn(&Tensor<T>) -> [Tensor<T>; N] + 'static,
+    ) -> Var<'_, T> {
+        self.record_partial(parents, value, move |g| backward(g).map(Some))
+    }
+
+    /// Like [`record`](Self::record), for rules that compute only the
+    /// gradients some parents need (returning `None` for the others), such as
+    /// matmul, where each side costs a full product.
+    pub(crate) fn record_partial<const N: usize>(
+        &self,
+        parents: [Var<'_, T>; N],
+        value: Tensor<T>,
+        backward: impl Fn(&Tensor<T>) -> [Option<Tensor<T>>; N] + 'static,
+    ) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
+        let (parents, backward): (Box<[usize]>, Option<Backward<T>>) = if requires_grad {
+            let rule: Backward<T> = Box::new(move |g, sink| {
+                for (k, grad) in backward(g).into_iter().enumerate() {
+                    if let Some(grad) = grad {
+                        sink(k, grad);
+                    }
+                }
+            });
+            (parents.iter().map(|p| p.index()).collect(), Some(rule))
+        } else {
+            (Box::new([]), None)
+        };
+        nodes.push(Node {
+            value,
+            parents,
+            backward,
+            requires_grad,
+            param: None,
+        });
+        Var::new(self, nodes.len() - 1)
+    }
+
+    /// Appends an op with any number of parents (concatenation): the rule
+    /// returns one gradient per parent, in order.
+    pub(crate) fn record_many(
+        &self,
+        parents: &[Var<'_, T>],
+        value: Tensor<T>,
+        backward: impl Fn(&Tensor<T>) -> Vec<Tensor<T>> + 'static,
+    ) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
+        let (parents, backward): (Box<[usize]>, Option<Backward<T>>) = if requires_grad {
+            let rule: Backward<T> = Box::new(move |g, sink| {
+                for (k, grad) in backward(g).into_iter().enumerate() {
+                    sink(k, grad);
+                }
+            });
+            (parents.iter().map(|p| p.index()).collect(), Some(rule))
+        } else {
+            (Box::new([]), None)
+        };
+        nodes.push(Node {
+            value,
+            parents,
+            backward,
+            requires_grad,
+            param: None,
+        });
+        Var::new(self, nodes.len() - 1)
+    }
+
+    pub(crate) fn value_of(&self, index: usize) -> Tensor<T> {
+        self.nodes.borrow()[index].value.clone()
+    }
+
+    pub(crate) fn shape_of(&self, index: usize) -> Vec<usize> {
+        self.nodes.borrow()[index].value.shape().to_vec()
+    }
+
+    pub(crate) fn requires_grad_of(&self, index: usize) -> bool {
+        self.nodes.borrow()[index].requires_grad
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Gradients of a scalar `loss` with respect to each target: watched
+    /// [`Var`]s and [`Param`]s (anything that converts into a [`Target`]).
+    ///
+    /// A target that does not influence the loss gets a zero gradient; a
+    /// target used several times gets the sum of its uses' gradients.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `loss` holds more than one element (use
+    /// [`gradient_with`](Self::gradient_with)); [`Error::TapeMismatch`] if
+    /// `loss` or a target `Var` belongs to another tape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(2.0f64));
+    /// let unused = tape.watch(&Tensor::scalar(5.0f64));
+    /// let y = x.mul(&x)?.mul(&x)?;             // y = x³, dy/dx = 3x² = 12
+    /// let g = tape.gradient(&y, [x, unused])?;
+    /// assert_eq!(g.get(x).unwrap().item()?, 12.0);
+    /// assert_eq!(g.get(unused).unwrap().item()?, 0.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn gradient<'a, I>(&self, loss: &Var<'_, T>, targets: I) -> Result<Gradients<T>>
+    where
+        T: 'a,
+        I: IntoIterator,
+        I::Item: Into<Target<'a, T>>,
+    {
+        self.check_same_tape("gradient", loss)?;
+        let shape = self.shape_of(loss.index());
+        if crate::tensor::numel(&shape) != 1 {
+            return Err(Error::InvalidArgument {
+                op: "gradient",
+                message: format!(
+                    "the loss must hold one element, got shape {shape:?}; give an output gradient with gradient_with"
+                ),
+            });
+        }
+        self.sweep(loss, Tensor::ones(&shape), targets)
+    }
+
+    /// Gradients of `Σ output_gradient · output` with respect to each
+    /// target: the vector-Jacobian product, TensorFlow's
+    /// `output_gradients`. `output_gradient` must have the output's shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if `output_gradient` does not have the shape
+    /// of `output`; [`Error::TapeMismatch`] as for [`gradient`](Self::gradient).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![1.0f32, 2.0], &[2])?);
+    /// let y = x.square();                       // dy_i/dx_i = 2 x_i
+    /// let r = Tensor::from_vec(vec![10.0f32, 100.0], &[2])?;
+    /// let g = tape.gradient_with(&y, &r, [x])?;
+    /// assert_eq!(g.get(x).unwrap().to_vec(), vec![20.0, 400.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn gradient_with<'a, I>(
+        &self,
+        output: &Var<'_, T>,
+        output_gradient: &Tensor<T>,
+        targets: I,
+    ) -> Result<Gradients<T>>
+    where
+        T: 'a,
+        I: IntoIterator,
+        I::Item: Into<Target<'a, T>>,
+    {
+        self.check_same_tape("gradient_with", output)?;
+        let shape = self.shape_of(output.index());
+        if output_gradient.shape() != shape.as_slice() {
+            return Err(Error::ShapeMismatch {
+                op: "gradient_with",
+                lhs: shape,
+                rhs: output_gradient.shape().to_vec(),
+            });
+        }
+        self.sweep(output, output_gradient.clone(), targets)
+    }
+
+    fn check_same_tape(&self, op: &'static str, v: &Var<'_, T>) -> Result<()> {
+        if v.tape_id() == self.id {
+            Ok(())
+        } else {
+            Err(Error::TapeMismatch { op })
+        }
+    }
+
+    /// The reverse sweep: one pass from `output` down to the lowest target.
+    fn sweep<'a, I>(&self, output: &Var<'_, T>, seed: Tensor<T>, targets: I) -> Result<Gradients<T>>
+    where
+        T: 'a,
+        I: IntoIterator,
+        I::Item: Into<Target<'a, T>>,
+    {
+        let nodes = self.nodes.borrow();
+        // Resolve targets to node indices (None: a parameter not on this tape).
+        let mut wanted: Vec<(Target<'a, T>, Option<usize>)> = Vec::new();
+        for t in targets {
+            let t = t.into();
+            let index = match &t {
+                Target::Var { tape, index } => {
+                    if *tape != self.id {
+                        return Err(Error::TapeMismatch { op: "gradient" });
+                    }
+                    Some(*index)
+                }
+                Target::Param(p) => nodes.iter().rposition(|n| n.param == Some(p.id())),
+            };
+            wanted.push((t, index));
+        }
+        let out = output.index();
+        let mut is_target = vec![false; out + 1];
+        let mut lowest = out + 1;
+        for &(_, index) in &wanted {
+            if let Some(i) = index.filter(|&i| i <= out) {
+                is_target[i] = true;
+                lowest = lowest.min(i);
+            }
+        }
+        let mut grads: Vec<Option<Tensor<T>>> = vec![None; out + 1];
+        let mut found: Vec<Option<Tensor<T>>> = vec![None; out + 1];
+        if nodes[out].requires_grad {
+            grads[out] = Some(seed);
+        }
+        let mut failure: Option<Error> = None;
+        for i in (lowest..=out).rev() {
+            let Some(g) = grads[i].take() else { continue };
+            let node = &nodes[i];
+            if let Some(rule) = &node.backward {
+                rule(&g, &mut |k, grad| {
+                    let p = node.parents[k];
+                    if !nodes[p].requires_grad || failure.is_some() {
+                        return;
+                    }
+                    match fit_to(grad, nodes[p].value.shape()) {
+                        Ok(grad) => accumulate(&mut grads[p], grad),
+                        Err(e) => failure = Some(e),
+                    }
+                });
+                if let Some(e) = failure.take() {
+                    return Err(e);
+                }
+            }
+            if is_target[i] {
+                found[i] = Some(g);
+            }
+        }
+        let mut result = Gradients::new(self.id);
+        for (t, index) in wanted {
+            let grad = index.and_then(|i| found.get(i).cloned().flatten());
+            match t {
+                Target::Var { index: i, .. } => {
+                    let g = grad.unwrap_or_else(|| Tensor::zeros(nodes[i].value.shape()));
+                    result.insert_var(i, g);
+                }
+                Target::Param(p) => {
+                    let g = grad.unwrap_or_else(|| Tensor::zeros(p.value().shape()));
+                    result.insert_param(p.id(), g);
+                }
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Sums a gradient back to its parent's shape when the forward op broadcast
+/// the parent.
+fn fit_to<T: Float>(grad: Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
+    if grad.shape() == shape {
+        Ok(grad)
+    } else {
+        grad.sum_to_shape(shape)
+    }
+}
+
+/// Adds `grad` into a gradient slot, in place when the slot owns its storage.
+fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, grad: Tensor<T>) {
+    match slot {
+        None => *slot = Some(grad),
+        Some(acc) => {
+            for (a, &g) in acc.as_mut_slice().iter_mut().zip(grad.as_slice()) {
+                *a += g;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inference_records_no_rules() {
+        let tape = GradientTape::<f32>::new();
+        let x = tape.constant(&Tensor::ones(&[4]));
+        let y = x.exp().mul_scalar(2.0).sum();
+        assert_eq!(tape.recorded_ops(), 0);
+        assert_eq!(y.value().item().unwrap(), 2.0 * 4.0 * 1f32.exp());
+    }
+
+    #[test]
+    fn reused_variable_accumulates() {
+        // y = x·x + x, dy/dx = 2x + 1 = 7 at x = 3
+        let tape = GradientTape::<f64>::new();
+        let x = tape.watch(&Tensor::scalar(3.0));
+        let y = x.mul(&x).unwrap().add(&x).unwrap();
+        let g = tape.gradient(&y, [x]).unwrap();
+        assert_eq!(g.get(x).unwrap().item().unwrap(), 7.0);
+    }
+
+    #[test]
+    fn gradient_of_non_scalar_needs_an_output_gradient() {
+        let tape = GradientTape::<f32>::new();
+        let x = tape.watch(&Tensor::ones(&[2, 3]));
+        let err = tape.gradient(&x.exp(), [x]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("gradient: the loss must hold one element, got shape [2, 3]")
+        );
+        let err = tape
+            .gradient_with(&x.exp(), &Tensor::ones(&[3]), [x])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "gradient_with: shape mismatch, lhs [2, 3], rhs [3]"
+        );
+    }
+
+    #[test]
+    fn operands_on_different_tapes_are_an_error() {
+        let (t1, t2) = (GradientTape::<f32>::new(), GradientTape::<f32>::new());
+        let a = t1.watch(&Tensor::scalar(1.0));
+        let b = t2.watch(&Tensor::scalar(1.0));
+        assert_eq!(
+            a.add(&b).unwrap_err().to_string(),
+            "add: operands are on different tapes"
+        );
+        assert_eq!(
+            t1.gradient(&b, [a]).unwrap_err().to_string(),
+            "gradient: operands are on different tapes"
+        );
+        assert_eq!(
+            t1.gradient(&a, [b]).unwrap_err().to_string(),
+            "gradient: operands are on different tapes"
+        );
+    }
+
+    #[test]
+    fn frozen_param_is_a_constant() {
+        let mut w = Param::new("w", Tensor::scalar(2.0f32));
+        w.set_trainable(false);
+        let tape = GradientTape::new();
+        let y = tape.param(&w).square();
+        assert_eq!(tape.recorded_ops(), 0);
+        let g = tape.gradient(&y, [&w]).unwrap();
+        assert_eq!(g.get(&w).unwrap().item().unwrap(), 0.0);
+    }
+
+    #[test]
+    fn deep_chain_of_100k_ops_does_not_overflow_the_stack() {
+        // y = x + 1 + 1 + … (100,000 times), dy/dx = 1
+        let tape = GradientTape::<f32>::new();
+        let x = tape.watch(&Tensor::scalar(0.0));
+        let mut y = x;
+        for _ in 0..100_000 {
+            y = y.add_scalar(1.0);
+        }
+        let g = tape.gradient(&y, [x]).unwrap();
+        assert_eq!(g.get(x).unwrap().item().unwrap(), 1.0);
+        assert_eq!(y.value().item().unwrap(), 100_000.0);
+    }
+}
