@@ -6,6 +6,7 @@ pub mod error;
 pub mod ops;
 pub mod tape;
 pub mod tensor;
+pub mod testing;
 
 pub use element::{Float, num_threads, set_num_threads};
 pub use error::{Error, Result};
