@@ -1,13 +1,16 @@
 //! tapeflow: a pure-Rust deep-learning library.
 #![doc(test(attr(deny(warnings))))]
 
+pub mod activations;
 pub mod element;
 pub mod error;
+pub mod layers;
 pub mod ops;
 pub mod tape;
 pub mod tensor;
 pub mod testing;
 
+pub use activations::Activation;
 pub use element::{Float, num_threads, set_num_threads};
 pub use error::{Error, Result};
 pub use tape::{GradientTape, Gradients, Param, ParamId, Target, Var};

@@ -1,0 +1,134 @@
+//! Layers: the [`Layer`] trait and the built-in layers.
+//!
+//! A layer owns its [`Param`]s, creates them lazily in [`Layer::build`] once
+//! it knows its input shape, and maps a [`Var`] to a [`Var`] in
+//! [`Layer::forward`] using only the public `Var` operations. Layers know
+//! nothing of optimizers or models.
+
+use rand::rngs::StdRng;
+use serde_json::Value;
+
+use crate::element::Float;
+use crate::error::Result;
+use crate::tape::{GradientTape, Param, Var};
+
+/// Whether a forward pass is for training or for inference (Keras's
+/// `training` argument). Dropout is active only in [`Mode::Train`].
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::layers::Mode;
+///
+/// assert_ne!(Mode::Train, Mode::Infer);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Training: stochastic layers (dropout) are active.
+    Train,
+    /// Inference: every layer is deterministic.
+    Infer,
+}
+
+/// A building block of a model: maps an input `Var` to an output `Var`.
+///
+/// Shapes passed to [`build`](Layer::build) exclude the batch dimension, as
+/// in Keras; `forward` receives and returns batched values.
+///
+/// # Examples
+///
+/// A layer that scales its input by a learned scalar:
+///
+/// ```
+/// use rand::{SeedableRng, rngs::StdRng};
+/// use serde_json::{Value, json};
+/// use tapeflow::layers::{Layer, Mode};
+/// use tapeflow::{Param, Result, Tensor, Var};
+///
+/// #[derive(Debug)]
+/// struct Scale { name: String, k: Param }
+///
+/// impl Layer for Scale {
+///     fn kind(&self) -> &'static str { "Scale" }
+///     fn name(&self) -> &str { &self.name }
+///     fn set_name(&mut self, name: &str) { self.name = name.to_string() }
+///     fn build(&mut self, input_shape: &[usize], _rng: &mut StdRng) -> Result<Vec<usize>> {
+///         Ok(input_shape.to_vec())
+///     }
+///     fn forward<'t>(&self, x: Var<'t>, _mode: Mode) -> Result<Var<'t>> {
+///         x.mul(&x.tape().param(&self.k))
+///     }
+///     fn params(&self) -> Vec<&Param> { vec![&self.k] }
+///     fn params_mut(&mut self) -> Vec<&mut Param> { vec![&mut self.k] }
+///     fn config(&self) -> Value { json!({ "name": self.name }) }
+/// }
+///
+/// let mut layer = Scale { name: "scale".into(), k: Param::new("k", Tensor::scalar(3.0)) };
+/// assert_eq!(layer.build(&[2], &mut StdRng::seed_from_u64(0))?, vec![2]);
+/// let tape = tapeflow::GradientTape::new();
+/// let x = tape.constant(&Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?);
+/// assert_eq!(layer.forward(x, Mode::Infer)?.value().to_vec(), vec![3.0, 6.0]);
+/// assert_eq!(layer.param_count(), 1);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub trait Layer<T: Float = f32>: std::fmt::Debug + Send {
+    /// The layer's type as Keras prints it in a summary, e.g. `"Dense"`.
+    fn kind(&self) -> &'static str;
+
+    /// The layer's name, e.g. `"dense_1"`.
+    fn name(&self) -> &str;
+
+    /// Renames the layer (models give unnamed layers Keras-style names).
+    fn set_name(&mut self, name: &str);
+
+    /// Creates the parameters for inputs of `input_shape` (batch dimension
+    /// excluded), drawing random initial values from `rng`, and returns the
+    /// output shape (batch dimension excluded).
+    ///
+    /// # Errors
+    ///
+    /// If the layer cannot take inputs of this shape; the message names the
+    /// layer and both the expected and the actual shape.
+    fn build(&mut self, input_shape: &[usize], rng: &mut StdRng) -> Result<Vec<usize>>;
+
+    /// Computes the output for a batch `x`, recording on `x`'s tape.
+    ///
+    /// # Errors
+    ///
+    /// If `x` does not have the shape the layer was built for, or the layer
+    /// was not built.
+    fn forward<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>>;
+
+    /// The layer's parameters, trainable or not, in a fixed order.
+    fn params(&self) -> Vec<&Param<T>>;
+
+    /// The layer's parameters for updating, in the order of [`params`](Layer::params).
+    fn params_mut(&mut self) -> Vec<&mut Param<T>>;
+
+    /// The layer's settings as JSON (Keras's `get_config`): enough, with its
+    /// [`kind`](Layer::kind), to rebuild the layer before loading weights.
+    fn config(&self) -> Value;
+
+    /// The layer's regularisation penalty (e.g. L2 on a kernel) recorded on
+    /// `tape`, to be added to the loss; `None` if it has none.
+    ///
+    /// # Errors
+    ///
+    /// If the penalty cannot be computed (a shape error in a custom layer).
+    fn regularization_loss<'t>(&self, tape: &'t GradientTape<T>) -> Result<Option<Var<'t, T>>> {
+        let _ = tape;
+        Ok(None)
+    }
+
+    /// The total number of parameter elements.
+    fn param_count(&self) -> usize {
+        self.params().iter().map(|p| p.value().len()).sum()
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) every parameter of the layer.
+    fn set_trainable(&mut self, trainable: bool) {
+        for p in self.params_mut() {
+            p.set_trainable(trainable);
+        }
+    }
+}
