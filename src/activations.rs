@@ -189,7 +189,9 @@ impl Activation {
                 let name = map.get("name").and_then(Value::as_str).unwrap_or_default();
                 let alpha = map.get("alpha").and_then(Value::as_f64);
                 match (name.parse()?, alpha) {
-                    (Activation::LeakyRelu { .. }, Some(alpha)) => Ok(Activation::LeakyRelu { alpha }),
+                    (Activation::LeakyRelu { .. }, Some(alpha)) => {
+                        Ok(Activation::LeakyRelu { alpha })
+                    }
                     (Activation::Elu { .. }, Some(alpha)) => Ok(Activation::Elu { alpha }),
                     (other, None) => Ok(other),
                     (other, Some(_)) => Err(bad(format!("{} takes no alpha", other.name()))),

@@ -100,7 +100,11 @@ pub struct GradCheckReport {
 /// assert!(wrong.is_err());
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
-pub fn check_gradient<F>(f: F, inputs: &[Tensor<f64>], options: GradCheck) -> Result<GradCheckReport>
+pub fn check_gradient<F>(
+    f: F,
+    inputs: &[Tensor<f64>],
+    options: GradCheck,
+) -> Result<GradCheckReport>
 where
     F: for<'t> Fn(&'t GradientTape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>>,
 {
@@ -121,7 +125,11 @@ where
         let tape = GradientTape::new();
         let vars: Vec<Var<'_, f64>> = xs.iter().map(|x| tape.constant(x)).collect();
         let y = f(&tape, &vars)?.value();
-        Ok(y.as_slice().iter().zip(r.as_slice()).map(|(a, b)| a * b).sum())
+        Ok(y.as_slice()
+            .iter()
+            .zip(r.as_slice())
+            .map(|(a, b)| a * b)
+            .sum())
     };
 
     let mut report = GradCheckReport {
@@ -130,7 +138,10 @@ where
     };
     let mut xs: Vec<Tensor<f64>> = inputs.to_vec();
     for (which, var) in vars.iter().enumerate() {
-        let analytic = grads.get(var).expect("invariant: every input was asked for").clone();
+        let analytic = grads
+            .get(var)
+            .expect("invariant: every input was asked for")
+            .clone();
         for k in 0..inputs[which].len() {
             let x0 = inputs[which].as_slice()[k];
             xs[which].as_mut_slice()[k] = x0 + options.epsilon;

@@ -9,5 +9,6 @@
 
 mod activation;
 mod elementwise;
+mod matmul;
 mod reduce;
 mod shape;

@@ -1,0 +1,198 @@
+//! Matrix products on [`Var`]: `matmul` (2-D, batched 3-D, shared right
+//! matrix) and the fused `linear` (`x · W + b`) behind Dense layers.
+
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tape::Var;
+use crate::tensor::Tensor;
+
+/// `d rhs` of `lhs · rhs` given the upstream `g`: `lhsᵀ · g`, summed over the
+/// batch when a 2-D `rhs` was shared by a 3-D `lhs`.
+fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Tensor<T> {
+    let shared = lhs.ndim() == 3 && rhs_shape.len() == 2;
+    let product = if shared {
+        let (b, m, k) = (lhs.shape()[0], lhs.shape()[1], lhs.shape()[2]);
+        let n = g.shape()[2];
+        let l = lhs
+            .reshape(&[b * m, k])
+            .expect("invariant: same element count");
+        let g = g
+            .reshape(&[b * m, n])
+            .expect("invariant: same element count");
+        l.matmul_tn(&g)
+    } else {
+        lhs.matmul_tn(g)
+    };
+    product.expect("invariant: shapes checked by the forward product")
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Matrix product: `[m, k] · [k, n] → [m, n]`, batched
+    /// `[b, m, k] · [b, k, n] → [b, m, n]`, or a shared right matrix
+    /// `[b, m, k] · [k, n] → [b, m, n]`.
+    ///
+    /// Gradient: `d lhs = g · rhsᵀ`, `d rhs = lhsᵀ · g` (summed over the batch
+    /// for a shared right matrix), by strided products that copy no
+    /// transpose; each side is computed only if it needs a gradient.
+    ///
+    /// # Shapes
+    ///
+    /// As [`Tensor::matmul`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if the shapes do not chain;
+    /// [`Error::TapeMismatch`] if the operands are on different tapes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let a = tape.watch(&Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?);
+    /// let b = tape.watch(&Tensor::from_vec(vec![1.0f32, 0.0, 1.0, 1.0], &[2, 2])?);
+    /// let y = a.matmul(&b)?;
+    /// assert_eq!(y.value().to_vec(), vec![3.0, 2.0, 7.0, 4.0]);
+    /// let g = tape.gradient(&y.sum(), [a, b])?;
+    /// assert_eq!(g.get(a).unwrap().to_vec(), vec![1.0, 2.0, 1.0, 2.0]);  // 1·bᵀ
+    /// assert_eq!(g.get(b).unwrap().to_vec(), vec![4.0, 4.0, 6.0, 6.0]);  // aᵀ·1
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn matmul(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
+        self.same_tape("matmul", rhs)?;
+        let (a, b) = (self.value(), rhs.value());
+        let y = a.matmul(&b)?;
+        let (la, lb) = (self.requires_grad(), rhs.requires_grad());
+        let rhs = Var::new(self.tape(), rhs.index());
+        Ok(self.tape().record_partial([*self, rhs], y, move |g| {
+            [
+                la.then(|| {
+                    g.matmul_nt(&b)
+                        .expect("invariant: shapes checked by the forward product")
+                }),
+                lb.then(|| rhs_grad(&a, b.shape(), g)),
+            ]
+        }))
+    }
+
+    /// Fused affine map `x · kernel + bias`, one node on the tape: a Dense
+    /// layer's core. `x` is `[batch, in]` (or `[b, t, in]`), `kernel`
+    /// `[in, out]` (Keras's layout), `bias` `[out]`.
+    ///
+    /// Gradient: `d x = g · kernelᵀ`, `d kernel = xᵀ · g`, `d bias = Σ g`
+    /// over every axis but the last.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] (op `linear`) if the kernel does not chain
+    /// with `x` or the bias is not `[out]`; [`Error::TapeMismatch`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.constant(&Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2])?);
+    /// let w = tape.watch(&Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?);
+    /// let b = tape.watch(&Tensor::from_vec(vec![0.5f32, 0.5, 0.5], &[3])?);
+    /// let y = x.linear(&w, Some(&b))?;
+    /// assert_eq!(y.value().to_vec(), vec![9.5, 12.5, 15.5]);
+    /// let g = tape.gradient(&y.sum(), [w, b])?;
+    /// assert_eq!(g.get(w).unwrap().to_vec(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    /// assert_eq!(g.get(b).unwrap().to_vec(), vec![1.0, 1.0, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn linear(&self, kernel: &Var<'_, T>, bias: Option<&Var<'_, T>>) -> Result<Var<'t, T>> {
+        self.same_tape("linear", kernel)?;
+        let (x, w) = (self.value(), kernel.value());
+        if w.ndim() != 2 || x.ndim() < 2 || x.shape()[x.ndim() - 1] != w.shape()[0] {
+            return Err(Error::ShapeMismatch {
+                op: "linear",
+                lhs: x.shape().to_vec(),
+                rhs: w.shape().to_vec(),
+            });
+        }
+        let mut y = x.matmul(&w)?;
+        let kernel = Var::new(self.tape(), kernel.index());
+        let (lx, lw) = (self.requires_grad(), kernel.requires_grad());
+        let Some(bias) = bias else {
+            return Ok(self.tape().record_partial([*self, kernel], y, move |g| {
+                [
+                    lx.then(|| g.matmul_nt(&w).expect("invariant: checked by the forward")),
+                    lw.then(|| rhs_grad(&x, w.shape(), g)),
+                ]
+            }));
+        };
+        self.same_tape("linear", bias)?;
+        let b = bias.value();
+        let out = w.shape()[1];
+        if b.shape() != [out] {
+            return Err(Error::ShapeMismatch {
+                op: "linear",
+                lhs: vec![out],
+                rhs: b.shape().to_vec(),
+            });
+        }
+        // The product is fresh and unshared: the bias is added in place.
+        for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
+            for (v, &c) in row.iter_mut().zip(b.as_slice()) {
+                *v += c;
+            }
+        }
+        let bias = Var::new(self.tape(), bias.index());
+        let lb = bias.requires_grad();
+        Ok(self
+            .tape()
+            .record_partial([*self, kernel, bias], y, move |g| {
+                [
+                    lx.then(|| g.matmul_nt(&w).expect("invariant: checked by the forward")),
+                    lw.then(|| rhs_grad(&x, w.shape(), g)),
+                    lb.then(|| g.sum_to_shape(&[out]).expect("invariant: g ends in out")),
+                ]
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{GradientTape, Tensor};
+
+    #[test]
+    fn shared_rhs_gradient_sums_over_the_batch() {
+        // a [2, 1, 2] · b [2, 1]; y_b = a_b · b; d b = Σ_b a_bᵀ g_b.
+        let tape = GradientTape::<f64>::new();
+        let a = tape.watch(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 1, 2]).unwrap());
+        let b = tape.watch(&Tensor::from_vec(vec![10.0, 100.0], &[2, 1]).unwrap());
+        let y = a.matmul(&b).unwrap();
+        assert_eq!(y.value().to_vec(), vec![210.0, 430.0]);
+        let r = Tensor::from_vec(vec![1.0, -1.0], &[2, 1, 1]).unwrap();
+        let g = tape.gradient_with(&y, &r, [a, b]).unwrap();
+        assert_eq!(g.get(b).unwrap().to_vec(), vec![1.0 - 3.0, 2.0 - 4.0]);
+        assert_eq!(g.get(a).unwrap().to_vec(), vec![10.0, 100.0, -10.0, -100.0]);
+    }
+
+    #[test]
+    fn linear_rejects_a_bias_of_the_wrong_length() {
+        let tape = GradientTape::<f32>::new();
+        let x = tape.constant(&Tensor::zeros(&[4, 2]));
+        let w = tape.watch(&Tensor::zeros(&[2, 3]));
+        let b = tape.watch(&Tensor::zeros(&[2]));
+        let err = x.linear(&w, Some(&b)).unwrap_err();
+        assert_eq!(err.to_string(), "linear: shape mismatch, lhs [3], rhs [2]");
+        let err = x.linear(&b, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "linear: shape mismatch, lhs [4, 2], rhs [2]"
+        );
+    }
+
+    #[test]
+    fn matmul_of_constants_records_nothing() {
+        let tape = GradientTape::<f32>::new();
+        let a = tape.constant(&Tensor::ones(&[2, 2]));
+        let _ = a.matmul(&a).unwrap();
+        assert_eq!(tape.recorded_ops(), 0);
+    }
+}
