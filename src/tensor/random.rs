@@ -79,9 +79,11 @@ impl<T: Float> Tensor<T> {
         rng: &mut R,
     ) -> Result<Tensor<T>> {
         let (m, s) = (mean.to_f64(), std.to_f64());
-        let normal = Normal::new(m, s)
-            .ok()
-            .filter(|_| m.is_finite() && s.is_finite())
+        // Check std >= 0 ourselves: rand_distr 0.6's `Normal::new` rejects
+        // only a non-finite std and would accept a negative one.
+        let normal = Some((m, s))
+            .filter(|&(m, s)| m.is_finite() && s.is_finite() && s >= 0.0)
+            .and_then(|(m, s)| Normal::new(m, s).ok())
             .ok_or_else(|| Error::InvalidArgument {
                 op: "rand_normal",
                 message: format!(
