@@ -15,3 +15,8 @@ pub use element::{Float, num_threads, set_num_threads};
 pub use error::{Error, Result};
 pub use tape::{GradientTape, Gradients, Param, ParamId, Target, Var};
 pub use tensor::Tensor;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
