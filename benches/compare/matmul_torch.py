@@ -3,7 +3,7 @@
 Prints one line per size: n, GFLOP/s of the best repetition and of the median
 repetition. A repetition times `reps(n)` back-to-back products
 (`torch.matmul(a, b, out=c)`, preallocated output) with
-`time.perf_counter` and divides; after one warm-up repetition, 15
+`time.perf_counter`, 2^32 FLOP in all; after one warm-up repetition, 15
 repetitions are taken per size. FLOPs per product: 2 n^3, as in
 `benches/tensor.rs`.
 
@@ -20,7 +20,7 @@ REPETITIONS = 15
 
 
 def reps(n: int) -> int:
-    """Products per repetition: 2^32 FLOP (about 30 ms at 140 GFLOP/s)."""
+    """Products per repetition: 2^32 FLOP (about 40 ms at 100 GFLOP/s)."""
     return max(1, 2**32 // (2 * n**3))
 
 
