@@ -117,6 +117,51 @@ pub enum Error {
         /// What was wrong, e.g. `"rate must be in [0, 1), got 1.5"`.
         message: String,
     },
+
+    /// Bad content at a known place in a data file (a CSV cell that is not a
+    /// number, a row with the wrong number of fields). `line` counts from 1,
+    /// the header being line 1; `column` counts from 1 when one cell is to blame.
+    #[error("{op}: {path}, line {line}{}: {message}", column_label(.column))]
+    Data {
+        /// The operation that failed, e.g. `"load_csv"`.
+        op: &'static str,
+        /// The file (or `"<reader>"` for in-memory input).
+        path: String,
+        /// The 1-based line of the offending record.
+        line: u64,
+        /// The 1-based column of the offending cell, if one cell is to blame.
+        column: Option<usize>,
+        /// What was wrong, e.g. `"cannot parse \"abc\" as a number"`.
+        message: String,
+    },
+
+    /// A file that could not be opened or read.
+    #[error("{op}: cannot read {path}: {source}")]
+    Io {
+        /// The operation that failed, e.g. `"load_idx_images"`.
+        op: &'static str,
+        /// The path that was asked for.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// A file that was read but whose content is not what it should be (wrong
+    /// magic number, truncated payload, no header row, corrupt gzip stream).
+    #[error("{op}: {path}: {message}")]
+    Format {
+        /// The operation that failed, e.g. `"load_idx_labels"`.
+        op: &'static str,
+        /// The file (or `"<reader>"` for in-memory input).
+        path: String,
+        /// What was wrong, e.g. `"bad magic number 0x00000801, expected 0x00000803"`.
+        message: String,
+    },
+}
+
+/// `", column 3"` when a column is known, nothing otherwise.
+fn column_label(column: &Option<usize>) -> String {
+    column.map_or_else(String::new, |c| format!(", column {c}"))
 }
 
 #[cfg(test)]
@@ -140,6 +185,32 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "sum_axis: axis 2 out of range for shape [3, 4]"
+        );
+    }
+
+    #[test]
+    fn data_errors_name_file_line_and_column() {
+        let e = Error::Data {
+            op: "load_csv",
+            path: "a.csv".to_string(),
+            line: 3,
+            column: Some(2),
+            message: "cannot parse \"x\" as a number".to_string(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "load_csv: a.csv, line 3, column 2: cannot parse \"x\" as a number"
+        );
+        let e = Error::Data {
+            op: "load_csv",
+            path: "a.csv".to_string(),
+            line: 4,
+            column: None,
+            message: "expected 5 fields, got 4".to_string(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "load_csv: a.csv, line 4: expected 5 fields, got 4"
         );
     }
 }

@@ -2,6 +2,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod activations;
+pub mod data;
 pub mod element;
 pub mod error;
 pub mod layers;

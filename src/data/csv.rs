@@ -1,0 +1,328 @@
+//! CSV loading ([`load_csv`], [`read_csv`]) into a [`CsvData`] table.
+//!
+//! The file must have a header row. Every column but the label column is a
+//! numeric feature; an empty cell, `NA`, `N/A` or `nan` (any case) is a
+//! missing value, loaded as `NaN` and counted in [`CsvData::missing`]. The
+//! label column is numeric when every cell parses as a number, otherwise its
+//! cells are class names encoded with a [`LabelEncoder`].
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use ::csv::{ReaderBuilder, StringRecord, Trim};
+
+use super::dataset::Dataset;
+use super::encode::LabelEncoder;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+const OP: &str = "load_csv";
+
+/// Which column of a CSV file holds the label (target).
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::data::LabelColumn;
+///
+/// let by_name = LabelColumn::Name("target".to_string());
+/// assert_ne!(by_name, LabelColumn::Last);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabelColumn {
+    /// The column with this header name.
+    Name(String),
+    /// The column at this 0-based position.
+    Index(usize),
+    /// The last column (the layout of the shipped scikit-learn files).
+    Last,
+    /// No label: every column is a feature.
+    None,
+}
+
+/// A table loaded from CSV: features, optional targets, column names and a
+/// report of the missing cells.
+///
+/// # Shapes
+///
+/// `features: [n, d]`; `targets: [n, 1]` (numbers as written, or class
+/// indices when the labels were names).
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::data::{read_csv, LabelColumn};
+///
+/// let text = "a,b,kind\n1,2,cat\n3,NA,dog\n";
+/// let data = read_csv(text.as_bytes(), LabelColumn::Name("kind".into()))?;
+/// assert_eq!(data.features.shape(), &[2, 2]);
+/// assert_eq!(data.missing, vec![0, 1]);           // one missing cell, in column "b"
+/// assert_eq!(data.to_dataset()?.targets().to_vec(), vec![0.0, 1.0]);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct CsvData {
+    /// The feature columns, `[n, d]`, `NaN` where a cell was missing.
+    pub features: Tensor<f32>,
+    /// The label column as `[n, 1]`, or `None` for [`LabelColumn::None`].
+    pub targets: Option<Tensor<f32>>,
+    /// The header names of the feature columns, in order.
+    pub feature_names: Vec<String>,
+    /// The header name of the label column, if any.
+    pub label_name: Option<String>,
+    /// The encoder of a label column of class names (`targets` then holds
+    /// class indices); `None` for a numeric label column or no label.
+    pub label_encoder: Option<LabelEncoder>,
+    /// The number of missing cells in each feature column.
+    pub missing: Vec<usize>,
+}
+
+impl CsvData {
+    /// The features and targets as a [`Dataset`] (sharing their storage).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if the file was loaded without a label column.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::{load_csv, LabelColumn};
+    ///
+    /// let iris = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv"), LabelColumn::Last)?;
+    /// let ds = iris.to_dataset()?;
+    /// assert_eq!((ds.len(), ds.features().shape()[1]), (150, 4));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn to_dataset(&self) -> Result<Dataset> {
+        let targets = self.targets.clone().ok_or_else(|| Error::InvalidArgument {
+            op: "CsvData::to_dataset",
+            message: "the table was loaded without a label column".to_string(),
+        })?;
+        Dataset::new(self.features.clone(), targets)
+    }
+
+    /// The total number of missing cells.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::{read_csv, LabelColumn};
+    ///
+    /// let data = read_csv("x,y\n,1\nnan,NA\n".as_bytes(), LabelColumn::None)?;
+    /// assert_eq!(data.missing_cells(), 3);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn missing_cells(&self) -> usize {
+        self.missing.iter().sum()
+    }
+}
+
+impl fmt::Debug for CsvData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsvData")
+            .field("features", &self.features.shape())
+            .field(
+                "targets",
+                &self.targets.as_ref().map(|t| t.shape().to_vec()),
+            )
+            .field("feature_names", &self.feature_names)
+            .field("label_name", &self.label_name)
+            .field("label_encoder", &self.label_encoder)
+            .field("missing", &self.missing)
+            .finish()
+    }
+}
+
+/// Loads a CSV file with a header row; see the [module docs](self) for the
+/// rules on missing values and labels.
+///
+/// # Errors
+///
+/// [`Error::Io`] naming the path if the file cannot be read;
+/// [`Error::Format`] for an empty file, a file with no data rows, or a label
+/// column that is not in the header; [`Error::Data`] naming the line (and the
+/// column) for a row with the wrong number of fields, a cell that is not a
+/// number, a missing label or text that is not UTF-8.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::data::{load_csv, LabelColumn};
+///
+/// let iris = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv"), LabelColumn::Name("target".into()))?;
+/// assert_eq!(iris.features.shape(), &[150, 4]);
+/// assert_eq!(iris.feature_names[0], "sepal_length_cm");
+/// assert_eq!(iris.missing_cells(), 0);
+/// let err = load_csv("no/such/file.csv", LabelColumn::Last).unwrap_err();
+/// assert!(err.to_string().starts_with("load_csv: cannot read no/such/file.csv: "));
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub fn load_csv(path: impl AsRef<Path>, label: LabelColumn) -> Result<CsvData> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| Error::Io {
+        op: OP,
+        path: name.clone(),
+        source,
+    })?;
+    parse(file, &name, label)
+}
+
+/// Reads CSV text from any reader, with the rules of [`load_csv`]; errors
+/// name the source `"<reader>"`.
+///
+/// # Errors
+///
+/// As [`load_csv`].
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::data::{read_csv, LabelColumn};
+///
+/// let data = read_csv("x,y\n1,2\n3,4\n".as_bytes(), LabelColumn::Index(1))?;
+/// assert_eq!(data.features.to_vec(), vec![1.0, 3.0]);
+/// assert_eq!(data.targets.unwrap().to_vec(), vec![2.0, 4.0]);
+/// let err = read_csv("x,y\n1,oops\n".as_bytes(), LabelColumn::None).unwrap_err();
+/// assert_eq!(err.to_string(), "load_csv: <reader>, line 2, column 2: cannot parse \"oops\" as a number (column \"y\")");
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub fn read_csv<R: Read>(reader: R, label: LabelColumn) -> Result<CsvData> {
+    parse(reader, "<reader>", label)
+}
+
+fn is_missing(cell: &str) -> bool {
+    cell.is_empty()
+        || ["na", "n/a", "nan"]
+            .iter()
+            .any(|m| cell.eq_ignore_ascii_case(m))
+}
+
+fn parse<R: Read>(reader: R, path: &str, label: LabelColumn) -> Result<CsvData> {
+    let format = |message: String| Error::Format {
+        op: OP,
+        path: path.to_string(),
+        message,
+    };
+    let data_err = |line: u64, column: Option<usize>, message: String| Error::Data {
+        op: OP,
+        path: path.to_string(),
+        line,
+        column,
+        message,
+    };
+    let csv_err = |e: ::csv::Error| match e.kind() {
+        ::csv::ErrorKind::Io(io) => format(format!("read failed: {io}")),
+        _ => data_err(e.position().map_or(0, |p| p.line()), None, e.to_string()),
+    };
+    let mut rdr = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(Trim::All)
+        .from_reader(reader);
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(String::from)
+        .collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(format("empty file, expected a header row".to_string()));
+    }
+    let width = header.len();
+    let label_at = match &label {
+        LabelColumn::None => None,
+        LabelColumn::Last => Some(width - 1),
+        LabelColumn::Index(i) if *i < width => Some(*i),
+        LabelColumn::Index(i) => {
+            return Err(format(format!(
+                "label column index {i} is beyond the {width} columns of the header"
+            )));
+        }
+        LabelColumn::Name(name) => {
+            Some(header.iter().position(|h| h == name).ok_or_else(|| {
+                format(format!(
+                    "no label column named {name:?}; the header has {header:?}"
+                ))
+            })?)
+        }
+    };
+    let d = width - usize::from(label_at.is_some());
+    let mut features: Vec<f32> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    let mut missing = vec![0usize; d];
+    let mut record = StringRecord::new();
+    while rdr.read_record(&mut record).map_err(csv_err)? {
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != width {
+            return Err(data_err(
+                line,
+                None,
+                format!(
+                    "expected {width} fields (as the header), got {}",
+                    record.len()
+                ),
+            ));
+        }
+        let mut j = 0;
+        for (c, cell) in record.iter().enumerate() {
+            if Some(c) == label_at {
+                if is_missing(cell) {
+                    return Err(data_err(
+                        line,
+                        Some(c + 1),
+                        format!("missing label (column {:?})", header[c]),
+                    ));
+                }
+                labels.push(cell.to_string());
+                continue;
+            }
+            let v = if is_missing(cell) {
+                missing[j] += 1;
+                f32::NAN
+            } else {
+                cell.parse::<f32>().map_err(|_| {
+                    data_err(
+                        line,
+                        Some(c + 1),
+                        format!("cannot parse {cell:?} as a number (column {:?})", header[c]),
+                    )
+                })?
+            };
+            features.push(v);
+            j += 1;
+        }
+    }
+    let n = features.len().checked_div(d).unwrap_or(labels.len());
+    if n == 0 {
+        return Err(format("no data rows after the header".to_string()));
+    }
+    let (targets, label_encoder) = match label_at {
+        None => (None, None),
+        Some(_) => {
+            let numbers: Option<Vec<f32>> = labels.iter().map(|s| s.parse::<f32>().ok()).collect();
+            match numbers {
+                Some(y) => (Some(y), None),
+                None => {
+                    let mut enc = LabelEncoder::new();
+                    let idx = enc.fit_transform(&labels)?;
+                    (Some(idx.into_iter().map(|i| i as f32).collect()), Some(enc))
+                }
+            }
+        }
+    };
+    let targets = targets.map(|y| Tensor::from_vec(y, &[n, 1])).transpose()?;
+    let mut feature_names = header.clone();
+    let label_name = label_at.map(|i| feature_names.remove(i));
+    Ok(CsvData {
+        features: Tensor::from_vec(features, &[n, d])?,
+        targets,
+        feature_names,
+        label_name,
+        label_encoder,
+        missing,
+    })
+}

@@ -1,0 +1,395 @@
+//! [`StandardScaler`]: per-column standardisation, and the pieces the
+//! scalers share (table checks, applying per-column maps, JSON state).
+//!
+//! Scalers keep their statistics in `f64` whatever the element type, so a
+//! scaler fitted on `f32` data can transform `f64` data and its saved state
+//! does not depend on the element type.
+
+use super::json::{self, Value};
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Checks for a 2-D `[n, d]` table with `n >= 1` finite values; returns its
+/// columns as `f64` (column-major) for the statistics.
+pub(super) fn fit_columns<T: Float>(op: &'static str, x: &Tensor<T>) -> Result<Vec<Vec<f64>>> {
+    let &[n, d] = x.shape() else {
+        return Err(Error::RankMismatch {
+            op,
+            expected: "a 2-d table [rows, columns]",
+            shape: x.shape().to_vec(),
+        });
+    };
+    if n == 0 {
+        return Err(Error::InvalidArgument {
+            op,
+            message: format!("needs at least one row, got shape {:?}", x.shape()),
+        });
+    }
+    let xs = x.as_slice();
+    let mut cols = vec![Vec::with_capacity(n); d];
+    for (k, &v) in xs.iter().enumerate() {
+        if !v.is_finite() {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "row {}, column {} is {v}; impute or drop missing values first",
+                    k / d.max(1),
+                    k % d.max(1)
+                ),
+            });
+        }
+        cols[k % d].push(v.to_f64());
+    }
+    Ok(cols)
+}
+
+/// Applies `f(column, value)` to every element of a `[n, d]` table whose
+/// column count must equal the fitted one.
+pub(super) fn map_columns<T: Float>(
+    op: &'static str,
+    x: &Tensor<T>,
+    fitted: Option<usize>,
+    f: impl Fn(usize, f64) -> f64,
+) -> Result<Tensor<T>> {
+    let Some(d) = fitted else {
+        return Err(Error::InvalidArgument {
+            op,
+            message: "the scaler is not fitted; call fit first".to_string(),
+        });
+    };
+    match x.shape() {
+        &[_, cols] if cols == d => {}
+        s => {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("the scaler was fitted on {d} columns, got shape {s:?}"),
+            });
+        }
+    }
+    let d = d.max(1);
+    let data: Vec<T> = x
+        .as_slice()
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| T::from_f64(f(k % d, v.to_f64())))
+        .collect();
+    Tensor::from_vec(data, x.shape())
+}
+
+/// Reads the saved state: checks `kind` and `version`, returns the document.
+pub(super) fn read_state(op: &'static str, text: &str, kind: &str) -> Result<Value> {
+    let bad = |message: String| Error::InvalidArgument { op, message };
+    let doc = json::parse(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    match doc.get("kind") {
+        Some(Value::Str(k)) if k == kind => {}
+        other => return Err(bad(format!("expected kind {kind:?}, got {other:?}"))),
+    }
+    match doc.get("version") {
+        Some(Value::Number(v)) if *v == 1.0 => Ok(doc),
+        other => Err(bad(format!("unsupported version {other:?}, expected 1"))),
+    }
+}
+
+/// A member that is `null` (unfitted) or an array of finite numbers.
+pub(super) fn read_numbers(op: &'static str, doc: &Value, key: &str) -> Result<Option<Vec<f64>>> {
+    let bad = |what: &str| Error::InvalidArgument {
+        op,
+        message: format!("{key:?} {what}"),
+    };
+    match doc.get(key) {
+        Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::Number(x) => Ok(*x),
+                _ => Err(bad("must hold only finite numbers")),
+            })
+            .collect::<Result<Vec<f64>>>()
+            .map(Some),
+        Some(_) => Err(bad("must be an array of numbers or null")),
+        None => Err(bad("is missing")),
+    }
+}
+
+/// Standardises each column: `z = (x - mean) / std`, with the mean and the
+/// population standard deviation (divisor `n`) of the column learned by
+/// [`fit`](Self::fit), as scikit-learn's `StandardScaler`.
+///
+/// A constant column (variance zero up to rounding) gets scale 1, so it comes
+/// out centred at 0 rather than divided by zero, as in scikit-learn.
+///
+/// Saved and restored with [`to_json`](Self::to_json) /
+/// [`from_json`](Self::from_json), so a deployed model applies exactly the
+/// scaling it was trained with.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::{Tensor, data::StandardScaler};
+///
+/// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 5.0], &[2, 2])?;
+/// let mut scaler = StandardScaler::new();
+/// let z = scaler.fit_transform(&x)?;
+/// assert_eq!(z.to_vec(), vec![-1.0, 0.0, 1.0, 0.0]);   // column 1 is constant
+/// assert_eq!(scaler.mean(), Some(&[2.0, 5.0][..]));
+/// assert_eq!(scaler.scale(), Some(&[1.0, 1.0][..]));
+/// assert_eq!(scaler.inverse_transform(&z)?, x);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StandardScaler {
+    /// `(mean, scale)` per column once fitted.
+    fitted: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+impl StandardScaler {
+    /// An unfitted scaler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::StandardScaler;
+    ///
+    /// assert_eq!(StandardScaler::new().mean(), None);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Learns each column's mean and standard deviation from `x` (`[n, d]`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RankMismatch`] unless `x` is 2-D; [`Error::InvalidArgument`]
+    /// for no rows or a non-finite value (missing values must be imputed or
+    /// dropped first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let mut s = StandardScaler::new();
+    /// s.fit(&Tensor::from_vec(vec![0.0f64, 2.0], &[2, 1])?)?;
+    /// assert_eq!((s.mean(), s.scale()), (Some(&[1.0][..]), Some(&[1.0][..])));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn fit<T: Float>(&mut self, x: &Tensor<T>) -> Result<()> {
+        let cols = fit_columns("StandardScaler::fit", x)?;
+        let (mut mean, mut scale) = (Vec::new(), Vec::new());
+        for col in &cols {
+            let n = col.len() as f64;
+            let m = col.iter().sum::<f64>() / n;
+            let var = col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
+            // scikit-learn's bound on the rounding error of a constant column's variance.
+            let eps = f64::EPSILON;
+            let constant = var <= n * eps * var + (n * m * eps).powi(2);
+            mean.push(m);
+            scale.push(if constant { 1.0 } else { var.sqrt() });
+        }
+        self.fitted = Some((mean, scale));
+        Ok(())
+    }
+
+    /// Standardises `x` with the fitted statistics: `(x - mean) / scale`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] before [`fit`](Self::fit) or if `x` is not a
+    /// 2-D table with the fitted number of columns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let mut s = StandardScaler::new();
+    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 1])).is_err());
+    /// s.fit(&Tensor::from_vec(vec![0.0f32, 2.0], &[2, 1])?)?;
+    /// assert_eq!(s.transform(&Tensor::from_vec(vec![3.0f32], &[1, 1])?)?.to_vec(), vec![2.0]);
+    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 2])).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn transform<T: Float>(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        let (mean, scale) = self.parts();
+        map_columns("StandardScaler::transform", x, self.n_features(), |j, v| {
+            (v - mean[j]) / scale[j]
+        })
+    }
+
+    /// [`fit`](Self::fit) on `x`, then [`transform`](Self::transform) it.
+    ///
+    /// # Errors
+    ///
+    /// As [`fit`](Self::fit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let z = StandardScaler::new().fit_transform(&Tensor::from_vec(vec![1.0f32, 3.0], &[2, 1])?)?;
+    /// assert_eq!(z.to_vec(), vec![-1.0, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn fit_transform<T: Float>(&mut self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        self.fit(x)?;
+        self.transform(x)
+    }
+
+    /// Undoes [`transform`](Self::transform): `z * scale + mean`.
+    ///
+    /// # Errors
+    ///
+    /// As [`transform`](Self::transform).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let mut s = StandardScaler::new();
+    /// s.fit(&Tensor::from_vec(vec![1.0f32, 3.0], &[2, 1])?)?;
+    /// assert_eq!(s.inverse_transform(&Tensor::from_vec(vec![2.0f32], &[1, 1])?)?.to_vec(), vec![5.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn inverse_transform<T: Float>(&self, z: &Tensor<T>) -> Result<Tensor<T>> {
+        let (mean, scale) = self.parts();
+        map_columns(
+            "StandardScaler::inverse_transform",
+            z,
+            self.n_features(),
+            |j, v| v * scale[j] + mean[j],
+        )
+    }
+
+    fn parts(&self) -> (&[f64], &[f64]) {
+        self.fitted
+            .as_ref()
+            .map_or((&[], &[]), |(m, s)| (m.as_slice(), s.as_slice()))
+    }
+
+    /// The fitted per-column means, or `None` before [`fit`](Self::fit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let mut s = StandardScaler::new();
+    /// s.fit(&Tensor::from_vec(vec![1.0f32, 3.0], &[2, 1])?)?;
+    /// assert_eq!(s.mean(), Some(&[2.0][..]));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn mean(&self) -> Option<&[f64]> {
+        self.fitted.as_ref().map(|(m, _)| m.as_slice())
+    }
+
+    /// The fitted per-column scales (standard deviations, 1 for a constant
+    /// column), or `None` before [`fit`](Self::fit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let mut s = StandardScaler::new();
+    /// s.fit(&Tensor::from_vec(vec![7.0f32, 7.0], &[2, 1])?)?;
+    /// assert_eq!(s.scale(), Some(&[1.0][..]));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn scale(&self) -> Option<&[f64]> {
+        self.fitted.as_ref().map(|(_, s)| s.as_slice())
+    }
+
+    /// The number of columns seen by [`fit`](Self::fit), or `None` before it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let mut s = StandardScaler::new();
+    /// s.fit(&Tensor::<f32>::ones(&[2, 3]))?;
+    /// assert_eq!(s.n_features(), Some(3));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn n_features(&self) -> Option<usize> {
+        self.fitted.as_ref().map(|(m, _)| m.len())
+    }
+
+    /// The scaler's state as a small JSON document:
+    /// `{"kind":"StandardScaler","version":1,"mean":[..],"scale":[..]}`
+    /// (`null` arrays when unfitted). Numbers are written exactly (shortest
+    /// round-trip form), so [`from_json`](Self::from_json) restores an
+    /// identical scaler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::StandardScaler};
+    ///
+    /// let mut s = StandardScaler::new();
+    /// s.fit(&Tensor::from_vec(vec![0.1f64, 0.7], &[2, 1])?)?;
+    /// let text = s.to_json();
+    /// assert!(text.starts_with(r#"{"kind":"StandardScaler","version":1,"mean":[0.39999999999999997]"#));
+    /// assert_eq!(StandardScaler::from_json(&text)?, s);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut out = String::from(r#"{"kind":"StandardScaler","version":1,"mean":"#);
+        match &self.fitted {
+            None => out.push_str(r#"null,"scale":null"#),
+            Some((mean, scale)) => {
+                json::write_numbers(&mut out, mean);
+                out.push_str(r#","scale":"#);
+                json::write_numbers(&mut out, scale);
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// Restores a scaler saved by [`to_json`](Self::to_json).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] saying what is wrong for text that is not
+    /// JSON, another kind or version, arrays of different lengths, or a scale
+    /// that is not positive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::StandardScaler;
+    ///
+    /// let s = StandardScaler::from_json(r#"{"kind":"StandardScaler","version":1,"mean":[1.0],"scale":[2.0]}"#)?;
+    /// assert_eq!(s.scale(), Some(&[2.0][..]));
+    /// assert!(StandardScaler::from_json(r#"{"kind":"StandardScaler","version":1,"mean":[1.0],"scale":[0.0]}"#).is_err());
+    /// assert!(StandardScaler::from_json("{\"kind\":").is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self> {
+        const OP: &str = "StandardScaler::from_json";
+        let doc = read_state(OP, text, "StandardScaler")?;
+        let fitted = match (
+            read_numbers(OP, &doc, "mean")?,
+            read_numbers(OP, &doc, "scale")?,
+        ) {
+            (None, None) => None,
+            (Some(mean), Some(scale))
+                if mean.len() == scale.len() && scale.iter().all(|&s| s > 0.0) =>
+            {
+                Some((mean, scale))
+            }
+            _ => {
+                return Err(Error::InvalidArgument {
+                    op: OP,
+                    message: "\"mean\" and \"scale\" must both be null or arrays of equal length with positive scales".to_string(),
+                });
+            }
+        };
+        Ok(StandardScaler { fitted })
+    }
+}

@@ -1,0 +1,231 @@
+//! Splitting a dataset: [`train_test_split`] (optionally stratified) and
+//! [`KFold`] cross-validation.
+
+use rand::seq::SliceRandom;
+use rand::{SeedableRng, rngs::StdRng};
+
+use super::dataset::Dataset;
+use super::encode::class_indices;
+use crate::element::Float;
+use crate::error::{Error, Result};
+
+/// Splits a dataset at random into a training and a test part.
+///
+/// The test part has `ceil(test_ratio * n)` rows (as in scikit-learn), the
+/// training part the rest; both come out in a random order drawn from
+/// `seed`, so the same seed gives the same split.
+///
+/// With `stratify`, each class keeps (as nearly as whole rows allow) its
+/// share of the data in both parts; classes are read from the targets with
+/// [`class_indices`]: a column of class indices `[n]` / `[n, 1]` or one-hot
+/// rows `[n, c]`.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] naming the ratio and the row count if
+/// `test_ratio` is not strictly between 0 and 1 or if either part would be
+/// empty; the errors of [`class_indices`] when stratifying.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::{Tensor, data::{Dataset, train_test_split}};
+///
+/// let x = Tensor::from_vec((0..10).map(|i| i as f32).collect(), &[10, 1])?;
+/// let y = Tensor::from_vec(vec![0.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0], &[10, 1])?;
+/// let ds = Dataset::new(x, y)?;
+/// let (train, test) = train_test_split(&ds, 0.4, 3, true)?;
+/// assert_eq!((train.len(), test.len()), (6, 4));
+/// assert_eq!(test.targets().sum(), 2.0);          // two of each class
+/// let err = train_test_split(&ds, 1.5, 3, false).unwrap_err();
+/// assert_eq!(err.to_string(), "train_test_split: test_ratio must be in (0, 1), got 1.5 (10 rows)");
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub fn train_test_split<T: Float>(
+    dataset: &Dataset<T>,
+    test_ratio: f64,
+    seed: u64,
+    stratify: bool,
+) -> Result<(Dataset<T>, Dataset<T>)> {
+    let n = dataset.len();
+    let fail = |why: &str| Error::InvalidArgument {
+        op: "train_test_split",
+        message: format!("{why}, got {test_ratio} ({n} rows)"),
+    };
+    if !(test_ratio > 0.0 && test_ratio < 1.0) {
+        return Err(fail("test_ratio must be in (0, 1)"));
+    }
+    // The small tolerance keeps 0.7 * 10 = 7.000000000000001 from becoming 8.
+    let n_test = (test_ratio * n as f64 - 1e-9).ceil() as usize;
+    if n_test == 0 || n_test >= n {
+        return Err(fail(
+            "too few rows for a non-empty train and test split with this test_ratio",
+        ));
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut train, mut test) = if stratify {
+        let classes = class_indices(dataset.targets())?;
+        stratified_indices(&classes, n_test, &mut rng)
+    } else {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        let train = order.split_off(n_test);
+        (train, order)
+    };
+    train.shuffle(&mut rng);
+    test.shuffle(&mut rng);
+    Ok((dataset.select(&train)?, dataset.select(&test)?))
+}
+
+/// Picks `n_test` rows so that every class gets its proportional share
+/// (largest remainders break the rounding), returning `(train, test)`.
+fn stratified_indices(
+    classes: &[usize],
+    n_test: usize,
+    rng: &mut StdRng,
+) -> (Vec<usize>, Vec<usize>) {
+    let n = classes.len();
+    let k = classes.iter().max().map_or(0, |&m| m + 1);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (row, &c) in classes.iter().enumerate() {
+        members[c].push(row);
+    }
+    // Exact share of class c is count_c * n_test / n; give each class the
+    // floor, then one more row to the largest fractional parts.
+    let mut take: Vec<usize> = members.iter().map(|m| m.len() * n_test / n).collect();
+    let mut left = n_test - take.iter().sum::<usize>();
+    let mut by_remainder: Vec<usize> = (0..k).collect();
+    by_remainder.sort_by_key(|&c| std::cmp::Reverse((members[c].len() * n_test) % n));
+    for &c in by_remainder.iter().cycle().take(k * 2) {
+        if left == 0 {
+            break;
+        }
+        if take[c] < members[c].len() {
+            take[c] += 1;
+            left -= 1;
+        }
+    }
+    let (mut train, mut test) = (Vec::with_capacity(n - n_test), Vec::with_capacity(n_test));
+    for (c, rows) in members.iter_mut().enumerate() {
+        rows.shuffle(rng);
+        test.extend_from_slice(&rows[..take[c]]);
+        train.extend_from_slice(&rows[take[c]..]);
+    }
+    (train, test)
+}
+
+/// K-fold cross-validation: `n_splits` folds, each used once as the test
+/// part while the others train.
+///
+/// Folds are consecutive runs of the row order (shuffled from `seed` when
+/// `shuffle` is set); the first `n % n_splits` folds have one extra row, as
+/// in scikit-learn.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::data::KFold;
+///
+/// let folds = KFold { n_splits: 3, shuffle: false, seed: 0 }.split(7)?;
+/// assert_eq!(folds.len(), 3);
+/// assert_eq!(folds[0].1, vec![0, 1, 2]);
+/// assert_eq!(folds[2].0, vec![0, 1, 2, 3, 4]);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KFold {
+    /// The number of folds, at least 2.
+    pub n_splits: usize,
+    /// Whether to shuffle the rows before cutting them into folds.
+    pub shuffle: bool,
+    /// The seed of the shuffle (unused without `shuffle`).
+    pub seed: u64,
+}
+
+impl KFold {
+    /// `n_splits` folds without shuffling.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::KFold;
+    ///
+    /// assert_eq!(KFold::new(5), KFold { n_splits: 5, shuffle: false, seed: 0 });
+    /// ```
+    pub fn new(n_splits: usize) -> Self {
+        KFold {
+            n_splits,
+            shuffle: false,
+            seed: 0,
+        }
+    }
+
+    /// The `(train_indices, test_indices)` of each fold for `n_rows` rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `n_splits < 2` or `n_splits > n_rows`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::KFold;
+    ///
+    /// let folds = KFold { n_splits: 2, shuffle: true, seed: 9 }.split(4)?;
+    /// let mut all: Vec<usize> = folds.iter().flat_map(|(_, test)| test.clone()).collect();
+    /// all.sort();
+    /// assert_eq!(all, vec![0, 1, 2, 3]);
+    /// assert!(KFold::new(5).split(4).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn split(&self, n_rows: usize) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+        let k = self.n_splits;
+        if k < 2 || k > n_rows {
+            return Err(Error::InvalidArgument {
+                op: "KFold::split",
+                message: format!("n_splits must be in [2, {n_rows}] for {n_rows} rows, got {k}"),
+            });
+        }
+        let mut order: Vec<usize> = (0..n_rows).collect();
+        if self.shuffle {
+            order.shuffle(&mut StdRng::seed_from_u64(self.seed));
+        }
+        let mut folds = Vec::with_capacity(k);
+        let mut start = 0;
+        for f in 0..k {
+            let size = n_rows / k + usize::from(f < n_rows % k);
+            let test = order[start..start + size].to_vec();
+            let train = [&order[..start], &order[start + size..]].concat();
+            folds.push((train, test));
+            start += size;
+        }
+        Ok(folds)
+    }
+
+    /// The `(train, test)` datasets of each fold.
+    ///
+    /// # Errors
+    ///
+    /// As [`split`](Self::split) with `dataset.len()` rows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::{Dataset, KFold}};
+    ///
+    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[10, 2]), Tensor::zeros(&[10, 1]))?;
+    /// for (train, test) in KFold::new(5).split_dataset(&ds)? {
+    ///     assert_eq!((train.len(), test.len()), (8, 2));
+    /// }
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn split_dataset<T: Float>(
+        &self,
+        dataset: &Dataset<T>,
+    ) -> Result<Vec<(Dataset<T>, Dataset<T>)>> {
+        self.split(dataset.len())?
+            .into_iter()
+            .map(|(train, test)| Ok((dataset.select(&train)?, dataset.select(&test)?)))
+            .collect()
+    }
+}
