@@ -251,7 +251,8 @@ impl StandardScaler {
     ///
     /// let mut s = StandardScaler::new();
     /// s.fit(&Tensor::from_vec(vec![1.0f32, 3.0], &[2, 1])?)?;
-    /// assert_eq!(s.inverse_transform(&Tensor::from_vec(vec![2.0f32], &[1, 1])?)?.to_vec(), vec![5.0]);
+    /// // mean 2, std 1: 2 * 1 + 2
+    /// assert_eq!(s.inverse_transform(&Tensor::from_vec(vec![2.0f32], &[1, 1])?)?.to_vec(), vec![4.0]);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn inverse_transform<T: Float>(&self, z: &Tensor<T>) -> Result<Tensor<T>> {
