@@ -102,6 +102,34 @@ pub enum Error {
         len: usize,
     },
 
+    /// A layer of a model failed; names the layer, its type and position,
+    /// and wraps what went wrong.
+    #[error("{layer} ({kind}) at position {position}: {source}")]
+    Layer {
+        /// The layer's name, e.g. `"dense_1"`.
+        layer: String,
+        /// The layer's type, e.g. `"Dense"`.
+        kind: &'static str,
+        /// The layer's index in the model.
+        position: usize,
+        /// The underlying error.
+        source: Box<Error>,
+    },
+
+    /// The training loss became NaN or infinite; the weights from before
+    /// the batch are kept.
+    #[error(
+        "fit: the loss became {value} at epoch {epoch}, batch {batch}; the weights from before this batch are kept"
+    )]
+    NonFiniteLoss {
+        /// The epoch (from 0).
+        epoch: usize,
+        /// The batch within the epoch (from 0).
+        batch: usize,
+        /// The loss value.
+        value: f64,
+    },
+
     /// Two operands recorded on different [`GradientTape`](crate::GradientTape)s.
     #[error("{op}: operands are on different tapes")]
     TapeMismatch {

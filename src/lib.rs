@@ -2,10 +2,12 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod activations;
+pub mod callbacks;
 pub mod data;
 pub mod element;
 pub mod error;
 pub mod layers;
+pub mod models;
 pub mod ops;
 pub mod tape;
 pub mod tensor;
@@ -14,6 +16,7 @@ pub mod testing;
 pub use activations::Activation;
 pub use element::{Float, num_threads, set_num_threads};
 pub use error::{Error, Result};
+pub use models::History;
 pub use tape::{GradientTape, Gradients, Param, ParamId, Target, Var};
 pub use tensor::Tensor;
 

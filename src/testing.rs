@@ -153,7 +153,7 @@ where
             let got = analytic.as_slice()[k];
             let err = (got - numeric).abs();
             let tol = options.atol + options.rtol * got.abs().max(numeric.abs());
-            if !(err <= tol) {
+            if err > tol || err.is_nan() {
                 return Err(Error::InvalidArgument {
                     op: "check_gradient",
                     message: format!(

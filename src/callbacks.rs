@@ -1,0 +1,179 @@
+//! Callbacks: hooks into [`Sequential::fit`](crate::Sequential::fit)'s loop
+//! (the [`Callback`] trait) and the built-in callbacks.
+//!
+//! A callback sees the training loop through [`TrainingContext`], which the
+//! loop implements: it can stop training, read and set the learning rate,
+//! and read and set the model's weights. It never sees the model type
+//! itself, so this module does not depend on [`models`](crate::models).
+
+use crate::element::Float;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// The values logged for a batch or an epoch, in order: `loss`, then each
+/// metric, then (at epoch end, with validation data) `val_loss` and each
+/// `val_` metric.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::callbacks::Logs;
+///
+/// let mut logs = Logs::default();
+/// logs.push("loss", 0.5);
+/// logs.push("val_loss", 0.7);
+/// assert_eq!(logs.get("val_loss"), Some(0.7));
+/// assert_eq!(logs.get("accuracy"), None);
+/// assert_eq!(logs.iter().count(), 2);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Logs {
+    entries: Vec<(String, f64)>,
+}
+
+impl Logs {
+    /// Appends (or replaces) a named value.
+    pub fn push(&mut self, name: impl Into<String>, value: f64) {
+        let name = name.into();
+        match self.entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    /// The value logged under `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, v)| v)
+    }
+
+    /// The entries in the order they were logged.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), *v))
+    }
+}
+
+/// What a callback may do to the training in progress.
+pub trait TrainingContext<T: Float = f32> {
+    /// Asks the loop to stop after the current batch (Keras's
+    /// `model.stop_training = True`).
+    fn stop_training(&mut self);
+
+    /// Whether a stop has been requested.
+    fn should_stop(&self) -> bool;
+
+    /// The optimizer's current learning rate.
+    fn learning_rate(&self) -> f64;
+
+    /// Sets the optimizer's learning rate.
+    ///
+    /// # Errors
+    ///
+    /// If the rate is not a finite non-negative number.
+    fn set_learning_rate(&mut self, rate: f64) -> Result<()>;
+
+    /// A copy of the model's parameter values, in layer order.
+    fn get_weights(&self) -> Vec<Tensor<T>>;
+
+    /// Replaces the model's parameter values, in layer order.
+    ///
+    /// # Errors
+    ///
+    /// If the count or a shape differs from the model's.
+    fn set_weights(&mut self, weights: Vec<Tensor<T>>) -> Result<()>;
+
+    /// Saves the whole model to `path` (used by `ModelCheckpoint`).
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be written.
+    fn save(&self, path: &std::path::Path) -> Result<()>;
+}
+
+/// A hook into the training loop; every method does nothing by default.
+///
+/// Epochs and batches are numbered from 0.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::callbacks::{Callback, Logs, TrainingContext};
+///
+/// /// Stops once the loss falls below a target.
+/// struct StopBelow(f64);
+///
+/// impl Callback for StopBelow {
+///     fn on_epoch_end(&mut self, _epoch: usize, logs: &Logs, ctx: &mut dyn TrainingContext) -> tapeflow::Result<()> {
+///         if logs.get("loss").is_some_and(|l| l < self.0) {
+///             ctx.stop_training();
+///         }
+///         Ok(())
+///     }
+/// }
+/// let _cb: Box<dyn Callback> = Box::new(StopBelow(1e-3));
+/// ```
+pub trait Callback<T: Float = f32> {
+    /// Before the first epoch.
+    ///
+    /// # Errors
+    ///
+    /// An error stops training and is returned by `fit`.
+    fn on_train_begin(&mut self, ctx: &mut dyn TrainingContext<T>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Before each epoch.
+    ///
+    /// # Errors
+    ///
+    /// An error stops training and is returned by `fit`.
+    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut dyn TrainingContext<T>) -> Result<()> {
+        let _ = (epoch, ctx);
+        Ok(())
+    }
+
+    /// After each training batch, with its `loss` and metrics so far in the
+    /// epoch. Called before the update is applied when the loss is not
+    /// finite, so a callback that stops training then keeps the weights.
+    ///
+    /// # Errors
+    ///
+    /// An error stops training and is returned by `fit`.
+    fn on_batch_end(
+        &mut self,
+        batch: usize,
+        logs: &Logs,
+        ctx: &mut dyn TrainingContext<T>,
+    ) -> Result<()> {
+        let _ = (batch, logs, ctx);
+        Ok(())
+    }
+
+    /// After each epoch (and its validation), with the epoch's logs.
+    ///
+    /// # Errors
+    ///
+    /// An error stops training and is returned by `fit`.
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        ctx: &mut dyn TrainingContext<T>,
+    ) -> Result<()> {
+        let _ = (epoch, logs, ctx);
+        Ok(())
+    }
+
+    /// After the last epoch, or when training stops early.
+    ///
+    /// # Errors
+    ///
+    /// An error is returned by `fit`.
+    fn on_train_end(&mut self, ctx: &mut dyn TrainingContext<T>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+}

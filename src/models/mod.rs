@@ -1,0 +1,7 @@
+//! Models: [`Sequential`] — building, summary, `compile`, `fit`,
+//! `evaluate`, `predict` — with [`FitOptions`], [`History`] and
+//! [`Evaluation`].
+
+mod history;
+
+pub use history::History;
