@@ -255,10 +255,7 @@ fn chain_of_100k_binary_ops_mixing_two_vars_does_not_overflow_the_stack() {
     }
     let g = tape.gradient(&y, [a, b]).unwrap();
     assert_eq!(g.get(a).unwrap().item().unwrap(), 50_000.0);
-    assert_eq!(
-        g.get(b).unwrap().item().unwrap(),
-        50_000.0 * 50_001.0 / 2.0
-    );
+    assert_eq!(g.get(b).unwrap().item().unwrap(), 50_000.0 * 50_001.0 / 2.0);
 }
 
 #[test]
