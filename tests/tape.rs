@@ -277,3 +277,31 @@ fn gradient_twice_gives_the_same_result() {
     assert_eq!(first.get(w), second.get(w));
     assert!(first.get(x).unwrap().as_slice().iter().any(|&v| v != 0.0));
 }
+
+#[test]
+fn gradients_of_one_tape_do_not_answer_for_another_tapes_var() {
+    let (t1, t2) = (GradientTape::<f64>::new(), GradientTape::<f64>::new());
+    let a = t1.watch(&Tensor::scalar(2.0));
+    let b = t2.watch(&Tensor::scalar(2.0)); // same node index as `a`
+    let g = t1.gradient(&a.square(), [a]).unwrap();
+    assert_eq!(g.get(a).unwrap().item().unwrap(), 4.0);
+    assert!(g.get(b).is_none());
+}
+
+#[test]
+fn constant_loss_gives_zero_gradients() {
+    let mut w = Param::new("w", Tensor::<f64>::ones(&[2]));
+    let tape = GradientTape::new();
+    let x = tape.watch(&Tensor::ones(&[3]));
+    let loss = tape.constant(&Tensor::scalar(5.0)).exp();
+    let g = tape.gradient(&loss, [x]).unwrap();
+    assert_eq!(g.get(x).unwrap(), &Tensor::zeros(&[3]));
+    let g = tape.gradient(&loss, [&mut w]).unwrap();
+    assert_eq!(g.get(&w).unwrap(), &Tensor::zeros(&[2]));
+}
+
+#[test]
+fn concat_of_nothing_is_an_error() {
+    let err = Var::<f64>::concat(&[], 0).unwrap_err();
+    assert_eq!(err.to_string(), "concat: needs at least one tensor");
+}
