@@ -19,6 +19,7 @@ mod param;
 mod var;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use gradients::{Gradients, Target};
@@ -44,8 +45,6 @@ struct Node<T: Float> {
     /// Whether any gradient flows into this node (a watched leaf, a
     /// trainable parameter, or an op with such a parent).
     requires_grad: bool,
-    /// The parameter this leaf stands for, if any.
-    param: Option<ParamId>,
 }
 
 static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
@@ -76,6 +75,8 @@ static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
 /// ```
 pub struct GradientTape<T: Float = f32> {
     nodes: RefCell<Vec<Node<T>>>,
+    /// The node of each parameter put on the tape, so a lookup is O(1).
+    params: RefCell<HashMap<ParamId, usize>>,
     id: u64,
 }
 
@@ -107,6 +108,7 @@ impl<T: Float> GradientTape<T> {
     pub fn new() -> Self {
         GradientTape {
             nodes: RefCell::new(Vec::new()),
+            params: RefCell::new(HashMap::new()),
             id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -175,7 +177,7 @@ impl<T: Float> GradientTape<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn watch(&self, value: &Tensor<T>) -> Var<'_, T> {
-        self.leaf(value.clone(), true, None)
+        self.leaf(value.clone(), true)
     }
 
     /// Puts `value` on the tape as a constant: no gradient flows into it.
@@ -190,7 +192,7 @@ impl<T: Float> GradientTape<T> {
     /// assert!(!c.requires_grad());
     /// ```
     pub fn constant(&self, value: &Tensor<T>) -> Var<'_, T> {
-        self.leaf(value.clone(), false, None)
+        self.leaf(value.clone(), false)
     }
 
     /// Puts a layer parameter on the tape, so that its gradient comes back
@@ -212,25 +214,24 @@ impl<T: Float> GradientTape<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn param(&self, param: &Param<T>) -> Var<'_, T> {
-        let existing = self
-            .nodes
-            .borrow()
-            .iter()
-            .rposition(|n| n.param == Some(param.id()));
+        let existing = self.params.borrow().get(&param.id()).copied();
         match existing {
             Some(index) => Var::new(self, index),
-            None => self.leaf(param.value().clone(), param.trainable(), Some(param.id())),
+            None => {
+                let var = self.leaf(param.value().clone(), param.trainable());
+                self.params.borrow_mut().insert(param.id(), var.index());
+                var
+            }
         }
     }
 
-    fn leaf(&self, value: Tensor<T>, requires_grad: bool, param: Option<ParamId>) -> Var<'_, T> {
+    fn leaf(&self, value: Tensor<T>, requires_grad: bool) -> Var<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node {
             value,
             parents: Box::new([]),
             backward: None,
             requires_grad,
-            param,
         });
         Var::new(self, nodes.len() - 1)
     }
@@ -275,7 +276,6 @@ impl<T: Float> GradientTape<T> {
             parents,
             backward,
             requires_grad,
-            param: None,
         });
         Var::new(self, nodes.len() - 1)
     }
@@ -305,7 +305,6 @@ impl<T: Float> GradientTape<T> {
             parents,
             backward,
             requires_grad,
-            param: None,
         });
         Var::new(self, nodes.len() - 1)
     }
@@ -443,7 +442,7 @@ impl<T: Float> GradientTape<T> {
                     }
                     Some(*index)
                 }
-                Target::Param(p) => nodes.iter().rposition(|n| n.param == Some(p.id())),
+                Target::Param(p) => self.params.borrow().get(&p.id()).copied(),
             };
             wanted.push((t, index));
         }
