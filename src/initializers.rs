@@ -457,7 +457,7 @@ fn orthogonal(shape: &[usize], gain: f64, rng: &mut StdRng) -> Result<Vec<f64>> 
                 "orthogonal: degenerate random draw for shape {shape:?}"
             )));
         }
-        v.iter_mut().for_each(|x| *x *= gain / norm);
+        v.iter_mut().for_each(|x| *x /= norm);
     }
     // Q is [m, n] with q[j][i] = Q[i, j]; the result is [rows, cols]:
     // Q itself when rows >= cols, else Qᵀ.
@@ -465,7 +465,7 @@ fn orthogonal(shape: &[usize], gain: f64, rng: &mut StdRng) -> Result<Vec<f64>> 
     for (j, col) in q.iter().enumerate() {
         for (i, &x) in col.iter().enumerate() {
             let (r, c) = if rows >= cols { (i, j) } else { (j, i) };
-            out[r * cols + c] = x;
+            out[r * cols + c] = gain * x;
         }
     }
     Ok(out)
