@@ -6,6 +6,7 @@ pub mod callbacks;
 pub mod data;
 pub mod element;
 pub mod error;
+pub mod initializers;
 pub mod layers;
 pub mod models;
 pub mod ops;

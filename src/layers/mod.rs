@@ -4,13 +4,35 @@
 //! it knows its input shape, and maps a [`Var`] to a [`Var`] in
 //! [`Layer::forward`] using only the public `Var` operations. Layers know
 //! nothing of optimizers or models.
+//!
+//! The built-in layers ([`Dense`], [`Dropout`], [`Flatten`], [`Activation`])
+//! are generic over the element type with `f32` as the default, and each has
+//! a `from_config` that [`from_config`] dispatches to by [`Layer::kind`].
+//! Their errors start with the layer's name and kind, as in
+//! `dense_2 (Dense): expected input [_, 64], got [32, 10]`.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
 
 use rand::rngs::StdRng;
 use serde_json::Value;
 
 use crate::element::Float;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tape::{GradientTape, Param, Var};
+
+mod activation;
+mod config;
+mod dense;
+mod dropout;
+mod flatten;
+mod regularizer;
+
+pub use activation::Activation;
+pub use dense::Dense;
+pub use dropout::Dropout;
+pub use flatten::Flatten;
+pub use regularizer::Regularizer;
 
 /// Whether a forward pass is for training or for inference (Keras's
 /// `training` argument). Dropout is active only in [`Mode::Train`].
@@ -131,4 +153,74 @@ pub trait Layer<T: Float = f32>: std::fmt::Debug + Send {
             p.set_trainable(trainable);
         }
     }
+}
+
+/// Rebuilds a layer from its [`kind`](Layer::kind) and
+/// [`config`](Layer::config) (Keras's `layers.deserialize`). The layer comes
+/// back unbuilt: call [`Layer::build`], then load its weights.
+///
+/// Known kinds: `"Dense"`, `"Dropout"`, `"Flatten"`, `"Activation"`.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] (op `from_config`) for an unknown kind, or a
+/// config that is not an object, misses a required setting, has a setting of
+/// the wrong type or one the layer does not know.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::layers::{self, Dense, Layer};
+///
+/// let dense = Dense::<f32>::new(4).name("hidden");
+/// let again = layers::from_config::<f32>(dense.kind(), &dense.config())?;
+/// assert_eq!(again.name(), "hidden");
+/// assert_eq!(again.config(), dense.config());
+/// assert!(layers::from_config::<f32>("Conv9D", &dense.config()).is_err());
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub fn from_config<T: Float>(kind: &str, config: &Value) -> Result<Box<dyn Layer<T>>> {
+    Ok(match kind {
+        "Dense" => Box::new(Dense::<T>::from_config(config)?),
+        "Dropout" => Box::new(Dropout::<T>::from_config(config)?),
+        "Flatten" => Box::new(Flatten::<T>::from_config(config)?),
+        "Activation" => Box::new(Activation::<T>::from_config(config)?),
+        other => {
+            return Err(Error::InvalidArgument {
+                op: "from_config",
+                message: format!("unknown layer kind {other:?}"),
+            });
+        }
+    })
+}
+
+/// An error raised by a layer, displayed as `"{name} ({kind}): {message}"`.
+///
+/// `Error`'s `op` is a `&'static str`, so the label is interned: each
+/// distinct `name (kind)` label is allocated once for the life of the
+/// process (a handful of strings per model), not once per error.
+pub(crate) fn layer_error(kind: &'static str, name: &str, message: String) -> Error {
+    static LABELS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let label = format!("{name} ({kind})");
+    let mut labels = LABELS.lock().unwrap_or_else(PoisonError::into_inner);
+    let op = match labels.get(label.as_str()) {
+        Some(&op) => op,
+        None => {
+            let op: &'static str = Box::leak(label.into_boxed_str());
+            labels.insert(op);
+            op
+        }
+    };
+    Error::InvalidArgument { op, message }
+}
+
+/// `[_, d1, …]`: a batched shape as error messages print it, `_` standing
+/// for the batch (and any other free leading) dimensions.
+pub(crate) fn batched(dims: &[usize]) -> String {
+    let mut s = String::from("[_");
+    for d in dims {
+        s.push_str(&format!(", {d}"));
+    }
+    s.push(']');
+    s
 }
