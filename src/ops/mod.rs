@@ -10,5 +10,6 @@
 mod activation;
 mod elementwise;
 mod matmul;
+mod nn;
 mod reduce;
 mod shape;

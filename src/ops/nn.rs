@@ -1,0 +1,290 @@
+//! Fused, numerically stable loss primitives on [`Var`]: softmax
+//! cross-entropy from logits (dense and sparse labels), sigmoid
+//! cross-entropy from logits, and the squared difference.
+//!
+//! Each is one recorded node with one backward rule, written for stability
+//! (log-sum-exp and log-sigmoid forms, so logits of ±100 or more give finite,
+//! exact results) and for speed (no intermediate nodes). The losses in
+//! [`losses`](crate::losses) are built on them; the names follow TensorFlow's
+//! `tf.nn` functions of the same purpose.
+
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tape::Var;
+use crate::tensor::Tensor;
+
+/// Shape of the per-row result of a reduction over the last axis.
+fn row_shape(shape: &[usize]) -> Vec<usize> {
+    shape[..shape.len().saturating_sub(1)].to_vec()
+}
+
+/// Per-row `log_softmax` of a `[rows, classes]` slice: returns the log
+/// probabilities (same layout as `z`).
+fn log_softmax_rows<T: Float>(z: &[T], classes: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(z.len());
+    for row in z.chunks(classes) {
+        let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+        let s: T = row.iter().map(|&v| (v - m).exp()).sum();
+        let log_s = s.ln();
+        out.extend(row.iter().map(|&v| (v - m) - log_s));
+    }
+    out
+}
+
+/// Checks that `logits` has a non-empty class axis (its last).
+fn class_count(op: &'static str, shape: &[usize]) -> Result<usize> {
+    match shape.last() {
+        Some(&c) if c > 0 => Ok(c),
+        _ => Err(Error::RankMismatch {
+            op,
+            expected: "logits with a non-empty last (class) axis",
+            shape: shape.to_vec(),
+        }),
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Softmax cross-entropy between these logits and `labels` (a
+    /// distribution per row, e.g. one-hot), reduced over the last axis:
+    /// `ℓ = -Σⱼ yⱼ · log_softmax(z)ⱼ = Σⱼ yⱼ (lse(z) - zⱼ)` with
+    /// `lse(z) = max z + ln Σ e^(z - max z)`, so logits of any size are finite.
+    ///
+    /// Gradient: `dz = g · (softmax(z) · Σⱼ yⱼ - y)`, `dy = -g · log_softmax(z)`.
+    ///
+    /// # Shapes
+    ///
+    /// `self` and `labels`: `[..., classes]` (the same shape); result: `[...]`
+    /// (the last axis removed; a scalar for 1-D input).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if the shapes differ; [`Error::RankMismatch`]
+    /// for a scalar or an empty class axis; [`Error::TapeMismatch`] if the
+    /// operands are on different tapes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let z = tape.watch(&Tensor::from_vec(vec![100.0f64, -100.0, 0.0, 0.0], &[2, 2])?);
+    /// let y = tape.constant(&Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[2, 2])?);
+    /// let loss = z.softmax_cross_entropy_with_logits(&y)?;
+    /// assert_eq!(loss.value().to_vec(), vec![200.0, 2f64.ln()]);
+    /// let g = tape.gradient(&loss.sum(), [z])?;
+    /// assert_eq!(g.get(z).unwrap().to_vec(), vec![1.0, -1.0, -0.5, 0.5]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn softmax_cross_entropy_with_logits(&self, labels: &Var<'_, T>) -> Result<Var<'t, T>> {
+        const OP: &str = "softmax_cross_entropy_with_logits";
+        self.same_tape(OP, labels)?;
+        let (z, y) = (self.value(), labels.value());
+        if z.shape() != y.shape() {
+            return Err(Error::ShapeMismatch {
+                op: OP,
+                lhs: z.shape().to_vec(),
+                rhs: y.shape().to_vec(),
+            });
+        }
+        let classes = class_count(OP, z.shape())?;
+        let log_p = log_softmax_rows(z.as_slice(), classes);
+        let loss = log_p
+            .chunks(classes)
+            .zip(y.as_slice().chunks(classes))
+            .map(|(lp, yr)| -lp.iter().zip(yr).map(|(&l, &t)| t * l).sum::<T>())
+            .collect();
+        let shape = z.shape().to_vec();
+        let value = Tensor::from_parts(loss, row_shape(&shape));
+        let labels_sum: Vec<T> = y
+            .as_slice()
+            .chunks(classes)
+            .map(|r| r.iter().copied().sum())
+            .collect();
+        Ok(self.tape().record([*self, *labels], value, move |g| {
+            let g = g.as_slice();
+            let ys = y.as_slice();
+            let mut dz = Vec::with_capacity(log_p.len());
+            let mut dy = Vec::with_capacity(log_p.len());
+            for (r, (lp, yr)) in log_p.chunks(classes).zip(ys.chunks(classes)).enumerate() {
+                for (&l, &t) in lp.iter().zip(yr) {
+                    dz.push(g[r] * (l.exp() * labels_sum[r] - t));
+                    dy.push(-g[r] * l);
+                }
+            }
+            [
+                Tensor::from_parts(dz, shape.clone()),
+                Tensor::from_parts(dy, shape.clone()),
+            ]
+        }))
+    }
+
+    /// Softmax cross-entropy between these logits and integer class
+    /// `labels`, one per row: `ℓᵣ = lse(zᵣ) - zᵣ[labelᵣ]`, stable for any
+    /// logits.
+    ///
+    /// Gradient: `dz = g · (softmax(z) - onehot(label))`.
+    ///
+    /// # Shapes
+    ///
+    /// `self`: `[..., classes]`; `labels`: one per row, i.e. the product of
+    /// the leading dimensions; result: `[...]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RankMismatch`] for a scalar or an empty class axis;
+    /// [`Error::ElementCount`] if there is not one label per row;
+    /// [`Error::IndexOutOfRange`] for a label `>= classes`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let z = tape.watch(&Tensor::from_vec(vec![0.0f64, 0.0, 3.0, -100.0], &[2, 2])?);
+    /// let loss = z.sparse_softmax_cross_entropy_with_logits(&[1, 1])?;
+    /// assert!((loss.value().to_vec()[0] - 2f64.ln()).abs() < 1e-15);
+    /// assert_eq!(loss.value().to_vec()[1], 103.0);
+    /// let g = tape.gradient(&loss.sum(), [z])?;
+    /// assert_eq!(g.get(z).unwrap().to_vec()[..2], [0.5, -0.5]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn sparse_softmax_cross_entropy_with_logits(&self, labels: &[usize]) -> Result<Var<'t, T>> {
+        const OP: &str = "sparse_softmax_cross_entropy_with_logits";
+        let z = self.value();
+        let shape = z.shape().to_vec();
+        let classes = class_count(OP, &shape)?;
+        let rows = z.len() / classes;
+        if labels.len() != rows {
+            return Err(Error::ElementCount {
+                op: OP,
+                shape: row_shape(&shape),
+                expected: rows,
+                got: labels.len(),
+            });
+        }
+        if let Some(&bad) = labels.iter().find(|&&l| l >= classes) {
+            return Err(Error::IndexOutOfRange {
+                op: OP,
+                index: bad,
+                len: classes,
+            });
+        }
+        let log_p = log_softmax_rows(z.as_slice(), classes);
+        let loss = labels
+            .iter()
+            .enumerate()
+            .map(|(r, &l)| -log_p[r * classes + l])
+            .collect();
+        let value = Tensor::from_parts(loss, row_shape(&shape));
+        let labels = labels.to_vec();
+        Ok(self.tape().record([*self], value, move |g| {
+            let g = g.as_slice();
+            let mut dz: Vec<T> = log_p
+                .iter()
+                .enumerate()
+                .map(|(k, &l)| g[k / classes] * l.exp())
+                .collect();
+            for (r, &l) in labels.iter().enumerate() {
+                dz[r * classes + l] -= g[r];
+            }
+            [Tensor::from_parts(dz, shape.clone())]
+        }))
+    }
+
+    /// Sigmoid cross-entropy between these logits and `labels`, elementwise:
+    /// `ℓ = -y ln σ(z) - (1 - y) ln(1 - σ(z)) = max(z, 0) - z·y + ln(1 + e^-|z|)`,
+    /// the form that stays finite and exact for any `z`.
+    ///
+    /// Gradient: `dz = g · (σ(z) - y)`, `dy = -g · z`.
+    ///
+    /// # Shapes
+    ///
+    /// `self` and `labels`: the same shape; result: that shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if the shapes differ; [`Error::TapeMismatch`]
+    /// if the operands are on different tapes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let z = tape.watch(&Tensor::from_vec(vec![100.0f64, -100.0, 0.0], &[3])?);
+    /// let y = tape.constant(&Tensor::from_vec(vec![0.0, 0.0, 1.0], &[3])?);
+    /// let loss = z.sigmoid_cross_entropy_with_logits(&y)?;
+    /// assert_eq!(loss.value().to_vec()[..2], [100.0, (-100f64).exp().ln_1p()]);
+    /// let g = tape.gradient(&loss.sum(), [z])?;
+    /// assert_eq!(g.get(z).unwrap().to_vec()[2], -0.5);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn sigmoid_cross_entropy_with_logits(&self, labels: &Var<'_, T>) -> Result<Var<'t, T>> {
+        const OP: &str = "sigmoid_cross_entropy_with_logits";
+        self.same_tape(OP, labels)?;
+        let (z, y) = (self.value(), labels.value());
+        if z.shape() != y.shape() {
+            return Err(Error::ShapeMismatch {
+                op: OP,
+                lhs: z.shape().to_vec(),
+                rhs: y.shape().to_vec(),
+            });
+        }
+        let value = z.zip_map(&y, |z, y| {
+            z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p()
+        })?;
+        Ok(self.tape().record([*self, *labels], value, move |g| {
+            let dz = z
+                .zip_map(&y, |z, y| crate::tensor::sigmoid_scalar(z) - y)
+                .expect("invariant: same shape");
+            [
+                dz.mul(g).expect("invariant: same shape"),
+                z.mul(g).expect("invariant: same shape").neg(),
+            ]
+        }))
+    }
+
+    /// Elementwise squared difference `(self - other)²`, broadcasting, in one
+    /// node (`tf.math.squared_difference`).
+    ///
+    /// Gradient: `d self = 2g (self - other)`, `d other = -2g (self - other)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if the shapes do not broadcast;
+    /// [`Error::TapeMismatch`] if the operands are on different tapes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let a = tape.watch(&Tensor::from_vec(vec![1.0f32, 4.0], &[2])?);
+    /// let b = tape.constant(&Tensor::from_vec(vec![3.0f32, 4.0], &[2])?);
+    /// let d = a.squared_difference(&b)?;
+    /// assert_eq!(d.value().to_vec(), vec![4.0, 0.0]);
+    /// assert_eq!(tape.gradient(&d.sum(), [a])?.get(a).unwrap().to_vec(), vec![-4.0, 0.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn squared_difference(&self, other: &Var<'_, T>) -> Result<Var<'t, T>> {
+        const OP: &str = "squared_difference";
+        self.same_tape(OP, other)?;
+        let diff = self.value().sub(&other.value()).map_err(|e| match e {
+            Error::ShapeMismatch { lhs, rhs, .. } => Error::ShapeMismatch { op: OP, lhs, rhs },
+            e => e,
+        })?;
+        let value = diff.map(|d| d * d);
+        Ok(self.tape().record([*self, *other], value, move |g| {
+            let two = T::from_f64(2.0);
+            let da = diff
+                .zip_map(g, |d, g| two * d * g)
+                .expect("invariant: same shape");
+            let db = da.neg();
+            [da, db]
+        }))
+    }
+}
