@@ -102,18 +102,27 @@ pub enum Error {
         len: usize,
     },
 
-    /// A layer of a model failed; names the layer, its type and position,
-    /// and wraps what went wrong.
-    #[error("{layer} ({kind}) at position {position}: {source}")]
+    /// A layer failed: names the layer, its type and (inside a model) its
+    /// position, and wraps what went wrong, e.g.
+    /// `dense_2 (Dense) at position 2: expected input [_, 64], got [32, 10]`.
+    #[error("{layer} ({kind}){}: {source}", position_label(.position))]
     Layer {
         /// The layer's name, e.g. `"dense_1"`.
         layer: String,
         /// The layer's type, e.g. `"Dense"`.
         kind: &'static str,
-        /// The layer's index in the model.
-        position: usize,
+        /// The layer's index in its model, once a model has reported it.
+        position: Option<usize>,
         /// The underlying error.
         source: Box<Error>,
+    },
+
+    /// A message with no operation of its own, used as the `source` of an
+    /// [`Error::Layer`] that says what the layer expected.
+    #[error("{message}")]
+    Invalid {
+        /// What was wrong, e.g. `"expected input [_, 64], got [32, 10]"`.
+        message: String,
     },
 
     /// The training loss became NaN or infinite; the weights from before
@@ -163,8 +172,8 @@ pub enum Error {
         message: String,
     },
 
-    /// A file that could not be opened or read.
-    #[error("{op}: cannot read {path}: {source}")]
+    /// A file or folder that could not be opened, read or written.
+    #[error("{op}: {path}: {source}")]
     Io {
         /// The operation that failed, e.g. `"load_idx_images"`.
         op: &'static str,
@@ -185,6 +194,11 @@ pub enum Error {
         /// What was wrong, e.g. `"bad magic number 0x00000801, expected 0x00000803"`.
         message: String,
     },
+}
+
+/// `" at position 2"` when a position is known, nothing otherwise.
+fn position_label(position: &Option<usize>) -> String {
+    position.map_or_else(String::new, |p| format!(" at position {p}"))
 }
 
 /// `", column 3"` when a column is known, nothing otherwise.

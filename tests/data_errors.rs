@@ -173,7 +173,7 @@ fn missing_file_names_the_path() {
     assert!(matches!(err, Error::Io { op: "load_csv", .. }));
     assert!(
         err.to_string()
-            .starts_with(&format!("load_csv: cannot read {}: ", p(&path))),
+            .starts_with(&format!("load_csv: {}: ", p(&path))),
         "{err}"
     );
     let err = load_idx_labels(dir.0.join("absent.idx")).expect_err("missing file");

@@ -157,7 +157,7 @@ impl fmt::Debug for CsvData {
 /// assert_eq!(iris.feature_names[0], "sepal_length_cm");
 /// assert_eq!(iris.missing_cells(), 0);
 /// let err = load_csv("no/such/file.csv", LabelColumn::Last).unwrap_err();
-/// assert!(err.to_string().starts_with("load_csv: cannot read no/such/file.csv: "));
+/// assert!(err.to_string().starts_with("load_csv: no/such/file.csv: "));
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub fn load_csv(path: impl AsRef<Path>, label: LabelColumn) -> Result<CsvData> {

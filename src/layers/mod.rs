@@ -11,8 +11,6 @@
 //! Their errors start with the layer's name and kind, as in
 //! `dense_2 (Dense): expected input [_, 64], got [32, 10]`.
 
-use std::collections::BTreeSet;
-use std::sync::{Mutex, PoisonError};
 
 use rand::rngs::StdRng;
 use serde_json::Value;
@@ -194,24 +192,15 @@ pub fn from_config<T: Float>(kind: &str, config: &Value) -> Result<Box<dyn Layer
     })
 }
 
-/// An error raised by a layer, displayed as `"{name} ({kind}): {message}"`.
-///
-/// `Error`'s `op` is a `&'static str`, so the label is interned: each
-/// distinct `name (kind)` label is allocated once for the life of the
-/// process (a handful of strings per model), not once per error.
+/// An error raised by a layer, displayed as `"{name} ({kind}): {message}"`;
+/// a model adds the layer's position.
 pub(crate) fn layer_error(kind: &'static str, name: &str, message: String) -> Error {
-    static LABELS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-    let label = format!("{name} ({kind})");
-    let mut labels = LABELS.lock().unwrap_or_else(PoisonError::into_inner);
-    let op = match labels.get(label.as_str()) {
-        Some(&op) => op,
-        None => {
-            let op: &'static str = Box::leak(label.into_boxed_str());
-            labels.insert(op);
-            op
-        }
-    };
-    Error::InvalidArgument { op, message }
+    Error::Layer {
+        layer: name.to_string(),
+        kind,
+        position: None,
+        source: Box::new(Error::Invalid { message }),
+    }
 }
 
 /// `[_, d1, …]`: a batched shape as error messages print it, `_` standing
