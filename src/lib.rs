@@ -10,6 +10,7 @@ pub mod initializers;
 pub mod layers;
 pub mod models;
 pub mod ops;
+pub mod optimizers;
 pub mod tape;
 pub mod tensor;
 pub mod testing;
