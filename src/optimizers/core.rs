@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value, json};
 
 use super::clipping::Clipping;
-use super::schedules::LearningRate;
+use super::learning_rate::LearningRate;
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::{Gradients, Param, ParamId};

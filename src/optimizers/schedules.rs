@@ -1,6 +1,5 @@
-//! Learning rates that change with the step: [`LearningRateSchedule`] (the
-//! four Keras 3 schedules, JSON-serialisable) and [`LearningRate`], what an
-//! optimizer accepts (a constant or a schedule).
+//! [`LearningRateSchedule`]: learning rates that change with the step (the
+//! four Keras 3 schedules, JSON-serialisable).
 //!
 //! A schedule is evaluated at the optimizer's step count *before* the step
 //! (0 on the first update), as Keras does. This module knows nothing of
@@ -474,118 +473,64 @@ impl LearningRateSchedule {
     }
 }
 
-/// What an optimizer's learning rate is: a constant or a
-/// [`LearningRateSchedule`] evaluated at the optimizer's step count.
-///
-/// Optimizer constructors take `impl Into<LearningRate>`, so both
-/// `Adam::new(0.01)` and `Adam::new(schedule)` work.
-///
-/// # Examples
-///
-/// ```
-/// use tapeflow::optimizers::{LearningRate, LearningRateSchedule};
-///
-/// assert_eq!(LearningRate::from(0.1).at(1000), 0.1);
-/// let s = LearningRate::from(LearningRateSchedule::cosine_decay(0.1, 10));
-/// assert!(s.at(10).abs() < 1e-12);
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub enum LearningRate {
-    /// The same rate at every step.
-    Constant(f64),
-    /// A rate that depends on the step.
-    Schedule(LearningRateSchedule),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl LearningRate {
-    /// The rate after `step` updates.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::optimizers::LearningRate;
-    ///
-    /// assert_eq!(LearningRate::Constant(0.5).at(7), 0.5);
-    /// ```
-    pub fn at(&self, step: u64) -> f64 {
-        match self {
-            LearningRate::Constant(lr) => *lr,
-            LearningRate::Schedule(s) => s.learning_rate(step),
+    #[test]
+    fn schedules_match_hand_computed_values() {
+        use LearningRateSchedule::*;
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        let exp = |staircase| ExponentialDecay {
+            initial_learning_rate: 0.1,
+            decay_steps: 10,
+            decay_rate: 0.5,
+            staircase,
+        };
+        close(exp(false).learning_rate(5), 0.1 * 0.5f64.sqrt());
+        close(exp(false).learning_rate(20), 0.025);
+        close(exp(true).learning_rate(15), 0.05);
+        let pw = PiecewiseConstantDecay {
+            boundaries: vec![2, 5],
+            values: vec![1.0, 0.5, 0.1],
+        };
+        let got: Vec<f64> = (0..8).map(|s| pw.learning_rate(s)).collect();
+        assert_eq!(got, [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.1, 0.1]);
+        // (1 − α)·½(1 + cos(π/2)) + α = 0.9·0.5 + 0.1 at the half-way step.
+        let cos = CosineDecay {
+            initial_learning_rate: 2.0,
+            decay_steps: 10,
+            alpha: 0.1,
+            warmup_target: None,
+            warmup_steps: 0,
+        };
+        close(cos.learning_rate(0), 2.0);
+        close(cos.learning_rate(5), 2.0 * 0.55);
+        close(cos.learning_rate(50), 2.0 * 0.1);
+        let warm = CosineDecay {
+            initial_learning_rate: 0.0,
+            decay_steps: 10,
+            alpha: 0.0,
+            warmup_target: Some(1.0),
+            warmup_steps: 4,
+        };
+        close(warm.learning_rate(1), 0.25);
+        close(warm.learning_rate(4), 1.0);
+        close(warm.learning_rate(9), 0.5);
+        close(warm.learning_rate(100), 0.0);
+        let inv = |staircase| InverseTimeDecay {
+            initial_learning_rate: 1.0,
+            decay_steps: 2,
+            decay_rate: 0.5,
+            staircase,
+        };
+        close(inv(false).learning_rate(3), 1.0 / 1.75);
+        close(inv(true).learning_rate(3), 1.0 / 1.5);
+        for s in [exp(true), pw, cos, warm, inv(false)] {
+            assert_eq!(
+                LearningRateSchedule::from_config(&s.to_config()).expect("round trip"),
+                s
+            );
         }
-    }
-
-    /// The JSON form: a number, or the schedule's
-    /// [`to_config`](LearningRateSchedule::to_config).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use serde_json::json;
-    /// use tapeflow::optimizers::LearningRate;
-    ///
-    /// assert_eq!(LearningRate::Constant(0.5).to_config(), json!(0.5));
-    /// ```
-    pub fn to_config(&self) -> Value {
-        match self {
-            LearningRate::Constant(lr) => json!(lr),
-            LearningRate::Schedule(s) => s.to_config(),
-        }
-    }
-
-    /// Reads the JSON form written by [`to_config`](Self::to_config).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`] (op `from_config`) if the value is neither
-    /// a number nor a valid schedule.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use serde_json::json;
-    /// use tapeflow::optimizers::LearningRate;
-    ///
-    /// assert_eq!(LearningRate::from_config(&json!(0.25))?, LearningRate::Constant(0.25));
-    /// assert!(LearningRate::from_config(&json!("fast")).is_err());
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn from_config(config: &Value) -> Result<Self> {
-        match config {
-            Value::Number(n) => Ok(LearningRate::Constant(n.as_f64().unwrap_or(f64::NAN))),
-            Value::Object(_) => {
-                LearningRateSchedule::from_config(config).map(LearningRate::Schedule)
-            }
-            other => Err(Error::InvalidArgument {
-                op: "from_config",
-                message: format!("learning_rate must be a number or a schedule, got {other}"),
-            }),
-        }
-    }
-
-    /// Checks that a constant rate is finite and `>= 0`, or that the
-    /// schedule is valid; `op` names the optimizer in the error.
-    pub(crate) fn validate(&self, op: &'static str) -> Result<()> {
-        match self {
-            LearningRate::Constant(lr) if !(lr.is_finite() && *lr >= 0.0) => {
-                Err(Error::InvalidArgument {
-                    op,
-                    message: format!("learning_rate must be finite and >= 0, got {lr}"),
-                })
-            }
-            LearningRate::Constant(_) => Ok(()),
-            LearningRate::Schedule(s) => s.validate(),
-        }
-    }
-}
-
-impl From<f64> for LearningRate {
-    fn from(lr: f64) -> Self {
-        LearningRate::Constant(lr)
-    }
-}
-
-impl From<LearningRateSchedule> for LearningRate {
-    fn from(s: LearningRateSchedule) -> Self {
-        LearningRate::Schedule(s)
     }
 }
