@@ -12,6 +12,7 @@ pub mod losses;
 pub mod metrics;
 pub mod models;
 pub mod ops;
+pub mod optimizers;
 pub mod tape;
 pub mod tensor;
 pub mod testing;

@@ -1,0 +1,332 @@
+//! What every optimizer shares: the step loop (checks, clipping, learning
+//! rate, state per [`ParamId`]), saving and loading state, and the config.
+//! Each optimizer supplies only its per-element update as a [`Rule`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use super::clipping::Clipping;
+use super::learning_rate::LearningRate;
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tape::{Gradients, Param, ParamId};
+use crate::tensor::Tensor;
+
+/// The step an update is made at.
+pub(crate) struct Step {
+    /// The learning rate for this step (after the schedule).
+    pub(crate) lr: f64,
+    /// The 1-based step number (`iterations + 1`), for bias corrections.
+    pub(crate) t: u64,
+}
+
+/// An optimizer's update rule: its hyperparameters and per-element update.
+pub(crate) trait Rule: Clone + std::fmt::Debug + Send {
+    /// The optimizer's name, lower-case (`"adam"`), also the op in errors.
+    fn name(&self) -> &'static str;
+    /// The names of the state tensors kept per parameter, in slot order.
+    fn slot_names(&self) -> &'static [&'static str];
+    /// The initial value of every state element.
+    fn slot_init(&self) -> f64 {
+        0.0
+    }
+    /// Checks the hyperparameters.
+    fn validate(&self) -> Result<()>;
+    /// Writes the hyperparameters into a config.
+    fn write_config(&self, map: &mut Map<String, Value>);
+    /// Reads the hyperparameters from a config (absent keys keep their value).
+    fn read_config(&mut self, map: &Map<String, Value>) -> Result<()>;
+    /// Called once per step before any parameter is updated.
+    fn begin_step(&mut self, _t: u64) {}
+    /// Updates one parameter `p` from its gradient `g` and its state `s`
+    /// (one `Vec` per slot, each as long as `p`).
+    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]);
+}
+
+/// The state of one parameter: its shape and one buffer per slot.
+#[derive(Clone, Debug)]
+struct Slots<T> {
+    shape: Vec<usize>,
+    data: Vec<Vec<T>>,
+}
+
+/// Learning rate, clipping, step count and per-parameter state.
+#[derive(Clone, Debug)]
+pub(crate) struct Core<T: Float> {
+    pub(crate) learning_rate: LearningRate,
+    pub(crate) clipping: Clipping,
+    pub(crate) iterations: u64,
+    state: HashMap<ParamId, Slots<T>>,
+    /// The ids of the `params` slice of the last step, for saving by position.
+    order: Vec<ParamId>,
+    /// Loaded state not yet matched to parameters: position -> one tensor per slot.
+    pending: BTreeMap<usize, Vec<Tensor<T>>>,
+}
+
+const TWO_24: u64 = 1 << 24;
+
+fn invalid(op: &'static str, message: String) -> Error {
+    Error::InvalidArgument { op, message }
+}
+
+/// An error unless `ok`: "`name` must be `requirement`, got `x`".
+pub(crate) fn check(
+    op: &'static str,
+    ok: bool,
+    name: &str,
+    requirement: &str,
+    x: f64,
+) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            op,
+            format!("{name} must be {requirement}, got {x}"),
+        ))
+    }
+}
+
+/// `x` must be finite and `>= 0` (epsilon, weight decay, momentum).
+pub(crate) fn non_negative(op: &'static str, name: &str, x: f64) -> Result<()> {
+    check(op, x.is_finite() && x >= 0.0, name, "finite and >= 0", x)
+}
+
+/// `x` must be in `[0, 1)` (betas, rho).
+pub(crate) fn unit_interval(op: &'static str, name: &str, x: f64) -> Result<()> {
+    check(op, (0.0..1.0).contains(&x), name, "in [0, 1)", x)
+}
+
+impl<T: Float> Core<T> {
+    pub(crate) fn new(learning_rate: LearningRate) -> Self {
+        Core {
+            learning_rate,
+            clipping: Clipping::default(),
+            iterations: 0,
+            state: HashMap::new(),
+            order: Vec::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// One optimisation step; nothing changes unless every check passes.
+    pub(crate) fn apply<R: Rule>(
+        &mut self,
+        rule: &mut R,
+        grads: &Gradients<T>,
+        params: &mut [&mut Param<T>],
+    ) -> Result<()> {
+        let op = rule.name();
+        rule.validate()?;
+        self.learning_rate.validate(op)?;
+        self.clipping.validate(op)?;
+        for (&pos, slots) in &self.pending {
+            let Some(p) = params.get(pos) else {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "loaded state is for param {pos}, but only {} params were given",
+                        params.len()
+                    ),
+                ));
+            };
+            for (name, t) in rule.slot_names().iter().zip(slots) {
+                if t.shape() != p.value().shape() {
+                    return Err(invalid(
+                        op,
+                        format!(
+                            "loaded state {name}/{pos} has shape {:?}, param \"{}\" has shape {:?}",
+                            t.shape(),
+                            p.name(),
+                            p.value().shape()
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut work: Vec<(usize, &[T])> = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            if !p.trainable() {
+                continue;
+            }
+            let Some(g) = grads.get(p.id()) else {
+                continue;
+            };
+            let shape = p.value().shape();
+            if g.shape() != shape {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "gradient shape {:?} does not match param \"{}\" shape {:?}",
+                        g.shape(),
+                        p.name(),
+                        shape
+                    ),
+                ));
+            }
+            let stale = self.state.get(&p.id()).map(|s| s.shape.as_slice());
+            if let Some(old) = stale.filter(|old| *old != shape)
+                && !self.pending.contains_key(&i)
+            {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "param \"{}\" has shape {:?}, but its optimizer state has shape {:?}",
+                        p.name(),
+                        shape,
+                        old
+                    ),
+                ));
+            }
+            work.push((i, g.as_slice()));
+        }
+
+        // Every check passed: from here on nothing fails.
+        for (pos, tensors) in std::mem::take(&mut self.pending) {
+            let slots = Slots {
+                shape: params[pos].value().shape().to_vec(),
+                data: tensors.into_iter().map(Tensor::into_vec).collect(),
+            };
+            self.state.insert(params[pos].id(), slots);
+        }
+        self.order = params.iter().map(|p| p.id()).collect();
+        let all: Vec<&[T]> = work.iter().map(|&(_, g)| g).collect();
+        let global_scale = self.clipping.global_scale(&all);
+        let step = Step {
+            lr: self.learning_rate.at(self.iterations),
+            t: self.iterations + 1,
+        };
+        rule.begin_step(step.t);
+        let (n_slots, init) = (rule.slot_names().len(), T::from_f64(rule.slot_init()));
+        for (i, g) in work {
+            let g = self.clipping.clip(g, global_scale);
+            let p = &mut *params[i];
+            let slots = self.state.entry(p.id()).or_insert_with(|| Slots {
+                shape: p.value().shape().to_vec(),
+                data: vec![vec![init; g.len()]; n_slots],
+            });
+            rule.update(&step, p.value_mut().as_mut_slice(), &g, &mut slots.data);
+        }
+        self.iterations += 1;
+        Ok(())
+    }
+
+    /// `iterations` (as `[n mod 2^24, n div 2^24]`, exact in `f32`), then
+    /// `slot/position` for every parameter with state.
+    pub(crate) fn state<R: Rule>(&self, rule: &R) -> Vec<(String, Tensor<T>)> {
+        let n = self.iterations;
+        let iterations = Tensor::from_parts(
+            vec![
+                T::from_f64((n % TWO_24) as f64),
+                T::from_f64((n / TWO_24) as f64),
+            ],
+            vec![2],
+        );
+        let mut out = vec![("iterations".to_string(), iterations)];
+        let mut by_pos: BTreeMap<usize, Vec<Tensor<T>>> = self.pending.clone();
+        for (pos, id) in self.order.iter().enumerate() {
+            if let (Some(s), false) = (self.state.get(id), by_pos.contains_key(&pos)) {
+                let tensors = s
+                    .data
+                    .iter()
+                    .map(|d| Tensor::from_parts(d.clone(), s.shape.clone()))
+                    .collect();
+                by_pos.insert(pos, tensors);
+            }
+        }
+        for (pos, tensors) in by_pos {
+            for (name, t) in rule.slot_names().iter().zip(tensors) {
+                out.push((format!("{name}/{pos}"), t));
+            }
+        }
+        out
+    }
+
+    /// Replaces all state by `state` (as written by [`state`](Self::state));
+    /// the tensors are matched to parameters by position at the next step.
+    pub(crate) fn load_state<R: Rule>(
+        &mut self,
+        rule: &R,
+        state: &[(String, Tensor<T>)],
+    ) -> Result<()> {
+        let op = "load_state";
+        let names = rule.slot_names();
+        let mut iterations = None;
+        let mut found: BTreeMap<usize, Vec<Option<Tensor<T>>>> = BTreeMap::new();
+        for (key, t) in state {
+            if key == "iterations" {
+                let v = t.as_slice();
+                let ok = |x: f64| x >= 0.0 && x.fract() == 0.0 && x < TWO_24 as f64;
+                if v.len() != 2 || !ok(v[0].to_f64()) || !ok(v[1].to_f64()) {
+                    return Err(invalid(
+                        op,
+                        format!("'iterations' must hold 2 integers below 2^24, got {t:?}"),
+                    ));
+                }
+                iterations = Some(v[0].to_f64() as u64 + (v[1].to_f64() as u64) * TWO_24);
+                continue;
+            }
+            let parsed = key.split_once('/').and_then(|(name, pos)| {
+                let slot = names.iter().position(|n| *n == name)?;
+                Some((slot, pos.parse::<usize>().ok()?))
+            });
+            let Some((slot, pos)) = parsed else {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "{} has no state '{key}' (expected 'iterations' or one of {names:?} + '/position')",
+                        rule.name()
+                    ),
+                ));
+            };
+            found.entry(pos).or_insert_with(|| vec![None; names.len()])[slot] = Some(t.clone());
+        }
+        let Some(iterations) = iterations else {
+            return Err(invalid(op, "missing 'iterations'".to_string()));
+        };
+        let mut pending = BTreeMap::new();
+        for (pos, slots) in found {
+            let mut tensors = Vec::with_capacity(names.len());
+            for (name, t) in names.iter().zip(slots) {
+                let t = t.ok_or_else(|| {
+                    invalid(op, format!("state of param {pos} lacks '{name}/{pos}'"))
+                })?;
+                if tensors
+                    .first()
+                    .is_some_and(|f: &Tensor<T>| f.shape() != t.shape())
+                {
+                    return Err(invalid(
+                        op,
+                        format!("state tensors of param {pos} differ in shape"),
+                    ));
+                }
+                tensors.push(t);
+            }
+            pending.insert(pos, tensors);
+        }
+        self.iterations = iterations;
+        self.state.clear();
+        self.pending = pending;
+        Ok(())
+    }
+
+    /// The full config: name, learning rate, hyperparameters, clipping.
+    pub(crate) fn config<R: Rule>(&self, rule: &R) -> Value {
+        let mut map = Map::new();
+        map.insert("name".into(), json!(rule.name()));
+        map.insert("learning_rate".into(), self.learning_rate.to_config());
+        rule.write_config(&mut map);
+        self.clipping.write_config(&mut map);
+        Value::Object(map)
+    }
+
+    /// Reads the learning rate and clipping of a config.
+    pub(crate) fn read_config(&mut self, op: &'static str, map: &Map<String, Value>) -> Result<()> {
+        if let Some(lr) = map.get("learning_rate") {
+            self.learning_rate = LearningRate::from_config(lr)?;
+        }
+        self.clipping = Clipping::read_config(op, map)?;
+        Ok(())
+    }
+}

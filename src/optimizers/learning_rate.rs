@@ -1,0 +1,123 @@
+//! [`LearningRate`]: what an optimizer accepts as its learning rate, a
+//! constant or a [`LearningRateSchedule`].
+
+use serde_json::{Value, json};
+
+use super::schedules::LearningRateSchedule;
+use crate::error::{Error, Result};
+
+/// What an optimizer's learning rate is: a constant or a
+/// [`LearningRateSchedule`] evaluated at the optimizer's step count.
+///
+/// Optimizer constructors take `impl Into<LearningRate>`, so both
+/// `Adam::new(0.01)` and `Adam::new(schedule)` work.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::optimizers::{LearningRate, LearningRateSchedule};
+///
+/// assert_eq!(LearningRate::from(0.1).at(1000), 0.1);
+/// let s = LearningRate::from(LearningRateSchedule::cosine_decay(0.1, 10));
+/// assert!(s.at(10).abs() < 1e-12);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum LearningRate {
+    /// The same rate at every step.
+    Constant(f64),
+    /// A rate that depends on the step.
+    Schedule(LearningRateSchedule),
+}
+
+impl LearningRate {
+    /// The rate after `step` updates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::optimizers::LearningRate;
+    ///
+    /// assert_eq!(LearningRate::Constant(0.5).at(7), 0.5);
+    /// ```
+    pub fn at(&self, step: u64) -> f64 {
+        match self {
+            LearningRate::Constant(lr) => *lr,
+            LearningRate::Schedule(s) => s.learning_rate(step),
+        }
+    }
+
+    /// The JSON form: a number, or the schedule's
+    /// [`to_config`](LearningRateSchedule::to_config).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tapeflow::optimizers::LearningRate;
+    ///
+    /// assert_eq!(LearningRate::Constant(0.5).to_config(), json!(0.5));
+    /// ```
+    pub fn to_config(&self) -> Value {
+        match self {
+            LearningRate::Constant(lr) => json!(lr),
+            LearningRate::Schedule(s) => s.to_config(),
+        }
+    }
+
+    /// Reads the JSON form written by [`to_config`](Self::to_config).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] (op `from_config`) if the value is neither
+    /// a number nor a valid schedule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tapeflow::optimizers::LearningRate;
+    ///
+    /// assert_eq!(LearningRate::from_config(&json!(0.25))?, LearningRate::Constant(0.25));
+    /// assert!(LearningRate::from_config(&json!("fast")).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn from_config(config: &Value) -> Result<Self> {
+        match config {
+            Value::Number(n) => Ok(LearningRate::Constant(n.as_f64().unwrap_or(f64::NAN))),
+            Value::Object(_) => {
+                LearningRateSchedule::from_config(config).map(LearningRate::Schedule)
+            }
+            other => Err(Error::InvalidArgument {
+                op: "from_config",
+                message: format!("learning_rate must be a number or a schedule, got {other}"),
+            }),
+        }
+    }
+
+    /// Checks that a constant rate is finite and `>= 0`, or that the
+    /// schedule is valid; `op` names the optimizer in the error.
+    pub(crate) fn validate(&self, op: &'static str) -> Result<()> {
+        match self {
+            LearningRate::Constant(lr) if !(lr.is_finite() && *lr >= 0.0) => {
+                Err(Error::InvalidArgument {
+                    op,
+                    message: format!("learning_rate must be finite and >= 0, got {lr}"),
+                })
+            }
+            LearningRate::Constant(_) => Ok(()),
+            LearningRate::Schedule(s) => s.validate(),
+        }
+    }
+}
+
+impl From<f64> for LearningRate {
+    fn from(lr: f64) -> Self {
+        LearningRate::Constant(lr)
+    }
+}
+
+impl From<LearningRateSchedule> for LearningRate {
+    fn from(s: LearningRateSchedule) -> Self {
+        LearningRate::Schedule(s)
+    }
+}
