@@ -5,10 +5,98 @@
 //! loop implements: it can stop training, read and set the learning rate,
 //! and read and set the model's weights. It never sees the model type
 //! itself, so this module does not depend on [`models`](crate::models).
+//!
+//! Built-in callbacks, with Keras's names and defaults:
+//!
+//! | callback | what it does |
+//! |---|---|
+//! | [`EarlyStopping`] | stops when a monitored value stops improving; can restore the best weights |
+//! | [`ReduceLrOnPlateau`] | lowers the learning rate when a monitored value stops improving |
+//! | [`LearningRateScheduler`] | sets the learning rate from a function of the epoch at each epoch's start |
+//! | [`CsvLogger`] | writes each epoch's logs as a CSV row |
+//! | [`TerminateOnNan`] | stops when a batch loss is NaN or infinite |
+//! | [`LambdaCallback`] | runs closures at each hook |
+//!
+//! A callback that watches a value in the logs ([`EarlyStopping`],
+//! [`ReduceLrOnPlateau`]) returns an error naming the value and the names
+//! available when the value is missing, where Keras only warns: a misspelt
+//! monitor would otherwise silently do nothing.
+
+mod csv_logger;
+mod early_stopping;
+mod lambda;
+mod reduce_lr;
+mod scheduler;
+mod terminate_on_nan;
+
+pub use csv_logger::CsvLogger;
+pub use early_stopping::EarlyStopping;
+pub use lambda::LambdaCallback;
+pub use reduce_lr::ReduceLrOnPlateau;
+pub use scheduler::LearningRateScheduler;
+pub use terminate_on_nan::TerminateOnNan;
 
 use crate::element::Float;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+
+/// Whether a monitored value should go down ([`Min`](MonitorMode::Min)) or
+/// up ([`Max`](MonitorMode::Max)); [`Auto`](MonitorMode::Auto) decides from
+/// its name.
+///
+/// `Auto` maximises a value whose name contains `acc`, `auc`, `precision`
+/// or `recall` (`accuracy`, `val_binary_accuracy`, `val_auc`, …) and
+/// minimises everything else (`loss`, `val_loss`, `mean_absolute_error`, …).
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::callbacks::MonitorMode;
+///
+/// assert!(MonitorMode::Auto.maximizes("val_accuracy"));
+/// assert!(!MonitorMode::Auto.maximizes("val_loss"));
+/// assert!(MonitorMode::Max.maximizes("val_loss"));
+/// assert!(!MonitorMode::Min.maximizes("accuracy"));
+/// assert_eq!(MonitorMode::default(), MonitorMode::Auto);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Decide from the monitored value's name (the default).
+    #[default]
+    Auto,
+    /// Lower is better.
+    Min,
+    /// Higher is better.
+    Max,
+}
+
+impl MonitorMode {
+    /// Whether higher values of `monitor` count as better in this mode.
+    pub fn maximizes(self, monitor: &str) -> bool {
+        match self {
+            MonitorMode::Min => false,
+            MonitorMode::Max => true,
+            MonitorMode::Auto => ["acc", "auc", "precision", "recall"]
+                .iter()
+                .any(|k| monitor.contains(k)),
+        }
+    }
+}
+
+/// The value of `monitor` in `logs`, or an error naming it and the names
+/// that are there.
+fn monitored(op: &'static str, monitor: &str, logs: &Logs) -> Result<f64> {
+    logs.get(monitor).ok_or_else(|| {
+        let names: Vec<&str> = logs.iter().map(|(n, _)| n).collect();
+        Error::InvalidArgument {
+            op,
+            message: format!(
+                "monitor \"{monitor}\" is not in the logs; available: [{}]",
+                names.join(", ")
+            ),
+        }
+    })
+}
 
 /// The values logged for a batch or an epoch, in order: `loss`, then each
 /// metric, then (at epoch end, with validation data) `val_loss` and each
