@@ -1,4 +1,80 @@
-//! tapeflow: a pure-Rust deep-learning library.
+//! # tapeflow
+//!
+//! A pure-Rust deep-learning library: a tape-based reverse-mode autodiff
+//! engine (the analogue of TensorFlow's `GradientTape`) under layers,
+//! activations, losses, optimizers and a Keras-like [`Sequential`] model.
+//!
+//! ## Quick start: a whole training loop
+//!
+//! ```
+//! use tapeflow::prelude::*;
+//!
+//! // Data: y = 0.1·x + 0.3 on 200 points.
+//! let x = Tensor::from_vec((0..200).map(|i| i as f32 / 200.0).collect(), &[200, 1])?;
+//! let y = x.map(|v| 0.1 * v + 0.3);
+//!
+//! // Keras way: build, compile, fit, evaluate, predict.
+//! let mut model = Sequential::new(&[1]).add(Dense::new(1));
+//! model.compile(Sgd::new(0.5), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
+//! let history = model.fit(&x, &y, FitOptions::default().epochs(100).verbose(0))?;
+//! assert!(history.last("loss").unwrap() < 1e-5);
+//! let eval = model.evaluate(&x, &y)?;
+//! assert!(eval.metric("mean_absolute_error").unwrap() < 1e-2);
+//! let y_hat = model.predict(&Tensor::from_vec(vec![0.5], &[1, 1])?)?;
+//! assert!((y_hat.item()? - 0.35).abs() < 1e-2);
+//!
+//! // GradientTape way: one custom training step.
+//! let mut opt = Sgd::new(0.5);
+//! let tape = GradientTape::new();
+//! let pred = model.forward(&tape, &x, Mode::Train)?;
+//! let loss = tapeflow::losses::mse(&pred, &tape.constant(&y))?;
+//! let grads = tape.gradient(&loss, model.trainable_params())?;
+//! opt.apply_gradients(&grads, &mut model.params_mut())?;
+//! # Ok::<(), tapeflow::Error>(())
+//! ```
+//!
+//! ## The design in a paragraph
+//!
+//! [`Tensor`] is a row-major array whose storage is shared by reference count
+//! (clones and row slices copy nothing; writes copy on write). A
+//! [`GradientTape`] is an append-only list of nodes; each op on a [`Var`]
+//! computes its value with a tensor kernel and records its backward rule in
+//! the same function, and [`GradientTape::gradient`] walks the list backwards
+//! once. Nothing is recorded for values that need no gradient, so inference
+//! through the same code stores values only. Layers own [`Param`]s, losses and
+//! metrics read `Var`s and tensors, optimizers update params in place keyed by
+//! [`ParamId`], and [`Sequential`] ties them together. Every fallible entry
+//! point returns [`Result`]; user input never panics the library.
+//!
+//! ## Modules, ground floor first
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`error`], [`element`] | [`Error`]/[`Result`]; the [`Float`] element trait and GEMM dispatch |
+//! | [`tensor`], [`data`] | [`Tensor`] and its kernels; datasets, splits, scalers, CSV/IDX loaders |
+//! | [`tape`], [`ops`] | [`GradientTape`], [`Var`], [`Param`], [`Gradients`]; differentiable ops |
+//! | [`activations`], [`testing`] | [`Activation`]; the finite-difference gradient checker |
+//! | [`layers`], [`losses`], [`metrics`], [`optimizers`] | building blocks |
+//! | [`callbacks`], [`models`] | training hooks; [`Sequential`] |
+//!
+//! ## Feature flags
+//!
+//! - `plot` (default): [`History::plot_svg`] draws training curves with
+//!   `plotters`' pure-Rust SVG backend (no system libraries).
+//!
+//! ## Coming from Keras / PyTorch
+//!
+//! | Keras / TensorFlow | PyTorch | tapeflow |
+//! |---|---|---|
+//! | `keras.Sequential([...])` | `nn.Sequential(...)` | `Sequential::new(&input_shape).add(...)` |
+//! | `layers.Dense(64, activation="relu")` | `nn.Linear` + `nn.ReLU` | `Dense::new(64).activation(Activation::Relu)` |
+//! | `model.compile(optimizer, loss, metrics)` | — | `model.compile(Adam::new(1e-3), loss, &[Metric::Accuracy])` |
+//! | `model.fit(x, y, epochs=10)` | a loop | `model.fit(&x, &y, FitOptions::default().epochs(10))` |
+//! | `tf.GradientTape()` | autograd | `GradientTape::new()` |
+//! | `tape.gradient(loss, vars)` | `loss.backward()` | `tape.gradient(&loss, targets)` |
+//! | `optimizer.apply_gradients(zip(g, v))` | `opt.step()` | `opt.apply_gradients(&grads, &mut params)` |
+//! | `tf.stop_gradient(x)` | `x.detach()` | `x.detach()` |
+//! | `model.save("m.keras")` | `torch.save` | `model.save("m.safetensors")` |
 #![doc(test(attr(deny(warnings))))]
 
 pub mod activations;
@@ -13,6 +89,7 @@ pub mod metrics;
 pub mod models;
 pub mod ops;
 pub mod optimizers;
+pub mod prelude;
 pub mod tape;
 pub mod tensor;
 pub mod testing;
@@ -21,7 +98,7 @@ pub use activations::Activation;
 pub use element::{Float, num_threads, set_num_threads};
 pub use error::{Error, Result};
 pub use metrics::Metric;
-pub use models::History;
+pub use models::{Evaluation, FitOptions, History, Sequential};
 pub use tape::{GradientTape, Gradients, Param, ParamId, Target, Var};
 pub use tensor::Tensor;
 

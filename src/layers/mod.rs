@@ -11,7 +11,6 @@
 //! Their errors start with the layer's name and kind, as in
 //! `dense_2 (Dense): expected input [_, 64], got [32, 10]`.
 
-
 use rand::rngs::StdRng;
 use serde_json::Value;
 

@@ -1,7 +1,23 @@
 //! Models: [`Sequential`] — building, summary, `compile`, `fit`,
-//! `evaluate`, `predict` — with [`FitOptions`], [`History`] and
-//! [`Evaluation`].
+//! `evaluate`, `predict`, saving and loading — with [`FitOptions`],
+//! [`History`] and [`Evaluation`].
+//!
+//! This module owns the training loop and the model file; the pieces it
+//! drives (layers, losses, metrics, optimizers, callbacks) live in their
+//! own modules and know nothing of models.
 
+mod checks;
 mod history;
+mod options;
+mod persist;
+mod progress;
+mod sequential;
+mod summary;
+mod training;
+mod weights;
 
 pub use history::History;
+pub use options::{Evaluation, FitOptions};
+pub use persist::FORMAT_VERSION;
+pub use sequential::Sequential;
+pub use weights::WeightMap;

@@ -1,0 +1,325 @@
+//! `save` and `load`: the whole model — architecture, weights, compile
+//! settings, optimizer state and history — in one safetensors file.
+//!
+//! Layout: each parameter is a tensor named `"<layer>/<param>"`; each
+//! optimizer slot a tensor `"optimizer/<slot>/<position>"`; the file's
+//! metadata (string → string, as safetensors allows) holds `format`
+//! (`"tapeflow"`), `format_version`, `tapeflow_version`, `dtype`, and JSON
+//! under `model`, `compile` and `history`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::SafeTensors;
+use serde_json::{Value, json};
+
+use super::training::Compiled;
+use super::weights::{format_error, from_view, parse, read_file, serialize, write_atomic};
+use super::{History, Sequential};
+use crate::callbacks::Logs;
+use crate::element::Float;
+use crate::error::Result;
+use crate::metrics::Metric;
+use crate::tensor::Tensor;
+
+/// The newest file layout this version writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const OPTIMIZER_PREFIX: &str = "optimizer/";
+
+fn history_to_json(h: &History) -> Value {
+    let series: Vec<Value> = h
+        .names()
+        .map(|name| {
+            let values: Vec<Value> = h
+                .get(name)
+                .unwrap_or_default()
+                .iter()
+                .map(|&v| {
+                    if v.is_finite() {
+                        json!(v)
+                    } else {
+                        json!(v.to_string())
+                    }
+                })
+                .collect();
+            json!([name, values])
+        })
+        .collect();
+    json!({ "epochs": h.epochs(), "series": series })
+}
+
+fn history_from_json(v: &Value) -> Option<History> {
+    let epochs: Vec<usize> = v["epochs"]
+        .as_array()?
+        .iter()
+        .map(|e| e.as_u64().map(|e| e as usize))
+        .collect::<Option<_>>()?;
+    let mut columns = Vec::new();
+    for s in v["series"].as_array()? {
+        let name = s.get(0)?.as_str()?.to_string();
+        let values: Vec<f64> = s
+            .get(1)?
+            .as_array()?
+            .iter()
+            .map(|x| {
+                x.as_f64()
+                    .or_else(|| x.as_str().and_then(|t| t.parse().ok()))
+            })
+            .collect::<Option<_>>()?;
+        if values.len() != epochs.len() {
+            return None;
+        }
+        columns.push((name, values));
+    }
+    let mut h = History::default();
+    for (i, &epoch) in epochs.iter().enumerate() {
+        let mut logs = Logs::default();
+        for (name, values) in &columns {
+            logs.push(name.clone(), values[i]);
+        }
+        h.push(epoch, &logs);
+    }
+    Some(h)
+}
+
+impl<T: Float> Sequential<T> {
+    /// Saves the whole model to one safetensors file: the architecture, the
+    /// weights, and (when compiled) the optimizer with its state, the loss,
+    /// the metrics and the history, so that [`load`](Self::load) gives back a
+    /// model that predicts identically and goes on training where it stopped.
+    /// The file opens in Python with `safetensors.numpy.load_file`.
+    ///
+    /// The write is atomic: a temporary file in the same folder, flushed,
+    /// then renamed; on any failure the previous file is untouched.
+    ///
+    /// # Errors
+    ///
+    /// If the model is not built or two parameters share a name;
+    /// [`Error::Io`](crate::Error::Io) naming the path if it cannot be written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let path = std::env::temp_dir().join(format!("tapeflow_doc_save_{}.safetensors", std::process::id()));
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(4).activation(Activation::Relu)).add(Dense::new(1));
+    /// model.compile(Adam::new(0.01), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
+    /// model.save(&path)?;
+    /// let again = Sequential::<f32>::load(&path)?;
+    /// let x = Tensor::ones(&[3, 2]);
+    /// assert_eq!(model.predict(&x)?, again.predict(&x)?);
+    /// std::fs::remove_file(&path).ok();
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        const OP: &str = "save";
+        let path = path.as_ref();
+        if !self.is_built() {
+            return Err(self.not_built(OP));
+        }
+        let mut tensors: Vec<(String, Tensor<T>)> = self
+            .param_names(OP)?
+            .into_iter()
+            .zip(self.get_weights())
+            .collect();
+        let layers: Vec<Value> = self
+            .layers
+            .iter()
+            .map(|l| json!({ "kind": l.kind(), "config": l.config() }))
+            .collect();
+        let model = json!({
+            "name": self.name,
+            "input_shape": self.input_shape,
+            "seed": self.seed,
+            "layers": layers,
+        });
+        let mut meta = HashMap::new();
+        meta.insert("format".to_string(), "tapeflow".to_string());
+        meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+        meta.insert(
+            "tapeflow_version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        );
+        meta.insert("dtype".to_string(), T::NAME.to_string());
+        meta.insert("model".to_string(), model.to_string());
+        if let Some(c) = &self.compiled {
+            let compile = json!({
+                "optimizer": { "name": c.optimizer.name(), "config": c.optimizer.config() },
+                "loss": { "name": c.loss.name(), "config": c.loss.config() },
+                "metrics": c.metrics.iter().map(Metric::to_config).collect::<Vec<_>>(),
+            });
+            meta.insert("compile".to_string(), compile.to_string());
+            meta.insert(
+                "history".to_string(),
+                history_to_json(&c.history).to_string(),
+            );
+            for (key, t) in c.optimizer.state() {
+                tensors.push((format!("{OPTIMIZER_PREFIX}{key}"), t));
+            }
+        }
+        let bytes = serialize(OP, path, &tensors, meta)?;
+        write_atomic(OP, path, &bytes)
+    }
+
+    /// Loads a model written by [`save`](Self::save): rebuilt layer by
+    /// layer, weights restored, and compiled again with the saved optimizer
+    /// (state included), loss and metrics when it was compiled.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) naming the path if it cannot be read;
+    /// [`Error::Format`](crate::Error::Format) naming the path and the
+    /// problem for a file that is not safetensors, has no tapeflow metadata
+    /// (a weights-only file: use [`load_weights`](Self::load_weights)), was
+    /// written by a newer format version, holds another dtype, names a layer
+    /// type this version does not know, or lacks or misshapes a tensor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let err = Sequential::<f32>::load("no/such/model.safetensors").unwrap_err();
+    /// assert!(err.to_string().starts_with("load: no/such/model.safetensors: "));
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        const OP: &str = "load";
+        let path = path.as_ref();
+        let bytes = read_file(OP, path)?;
+        let st = parse(OP, path, &bytes)?;
+        let bad = |message: String| format_error(OP, path, message);
+        let (_, header) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        if meta.get("format").map(String::as_str) != Some("tapeflow") {
+            return Err(bad(
+                "no tapeflow model metadata (a weights-only file?); build the model and use load_weights".to_string(),
+            ));
+        }
+        let version: u32 = meta
+            .get("format_version")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("metadata has no valid format_version".to_string()))?;
+        if version > FORMAT_VERSION {
+            return Err(bad(format!(
+                "format version {version} is newer than this tapeflow reads ({FORMAT_VERSION}); upgrade tapeflow"
+            )));
+        }
+        let dtype = meta.get("dtype").map(String::as_str).unwrap_or("?");
+        if dtype != T::NAME {
+            return Err(bad(format!(
+                "the model was saved as {dtype}, loading it as {}",
+                T::NAME
+            )));
+        }
+        let json_of = |key: &str| -> Result<Value> {
+            let text = meta
+                .get(key)
+                .ok_or_else(|| bad(format!("metadata has no {key:?}")))?;
+            serde_json::from_str(text)
+                .map_err(|e| bad(format!("metadata {key:?} is not valid JSON ({e})")))
+        };
+        let model = json_of("model")?;
+        let input_shape: Vec<usize> = model["input_shape"]
+            .as_array()
+            .and_then(|a| a.iter().map(|d| d.as_u64().map(|d| d as usize)).collect())
+            .ok_or_else(|| bad("model metadata has no valid input_shape".to_string()))?;
+        let mut m = Sequential::new(&input_shape)
+            .name(model["name"].as_str().unwrap_or("sequential"))
+            .seed(model["seed"].as_u64().unwrap_or(0));
+        let layers = model["layers"]
+            .as_array()
+            .ok_or_else(|| bad("model metadata has no layer list".to_string()))?;
+        for (i, entry) in layers.iter().enumerate() {
+            let kind = entry["kind"]
+                .as_str()
+                .ok_or_else(|| bad(format!("layer {i} has no kind")))?;
+            let layer = crate::layers::from_config::<T>(kind, &entry["config"])
+                .map_err(|e| bad(format!("layer {i}: {e}")))?;
+            m.push(layer);
+        }
+        m.build()
+            .map_err(|e| bad(format!("cannot rebuild the model: {e}")))?;
+        let mut weights = Vec::new();
+        for (name, p) in m.param_names(OP)?.iter().zip(m.params()) {
+            let view = st
+                .tensor(name)
+                .map_err(|_| bad(format!("no tensor for parameter {name:?}")))?;
+            let t = from_view::<T>(OP, path, name, &view)?;
+            if t.shape() != p.value().shape() {
+                return Err(bad(format!(
+                    "tensor {name:?} has shape {:?}, the model expects {:?}",
+                    t.shape(),
+                    p.value().shape()
+                )));
+            }
+            weights.push(t);
+        }
+        m.set_weights(weights)?;
+        if meta.contains_key("compile") {
+            m.compiled = Some(read_compiled(
+                &st,
+                path,
+                &json_of("compile")?,
+                meta.get("history"),
+            )?);
+        }
+        Ok(m)
+    }
+}
+
+/// Rebuilds the compile settings and the optimizer's state.
+fn read_compiled<T: Float>(
+    st: &SafeTensors<'_>,
+    path: &Path,
+    compile: &Value,
+    history: Option<&String>,
+) -> Result<Compiled<T>> {
+    const OP: &str = "load";
+    let bad = |message: String| format_error(OP, path, message);
+    let opt = &compile["optimizer"];
+    let mut optimizer =
+        crate::optimizers::from_config::<T>(opt["name"].as_str().unwrap_or(""), &opt["config"])
+            .map_err(|e| bad(format!("optimizer: {e}")))?;
+    let mut state = Vec::new();
+    for name in st.names() {
+        if let Some(key) = name.strip_prefix(OPTIMIZER_PREFIX) {
+            let view = st
+                .tensor(name)
+                .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
+            state.push((key.to_string(), from_view::<T>(OP, path, name, &view)?));
+        }
+    }
+    state.sort_by(|a, b| a.0.cmp(&b.0));
+    optimizer
+        .load_state(&state)
+        .map_err(|e| bad(format!("optimizer state: {e}")))?;
+    let l = &compile["loss"];
+    let loss = crate::losses::from_config::<T>(l["name"].as_str().unwrap_or(""), &l["config"])
+        .map_err(|e| bad(format!("loss: {e}")))?;
+    let metrics = compile["metrics"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .map(Metric::from_config)
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()
+        .map_err(|e| bad(format!("metrics: {e}")))?
+        .unwrap_or_default();
+    let history = match history {
+        Some(text) => serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| history_from_json(&v))
+            .ok_or_else(|| bad("metadata \"history\" is not a valid history".to_string()))?,
+        None => History::default(),
+    };
+    Ok(Compiled {
+        optimizer,
+        loss,
+        metrics,
+        history,
+    })
+}

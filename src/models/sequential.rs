@@ -1,0 +1,592 @@
+//! [`Sequential`]: a stack of layers, its building (shape inference and
+//! checking), naming, summary table, forward pass and parameter access.
+
+use std::collections::HashMap;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::training::Compiled;
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::layers::{Layer, Mode};
+use crate::tape::{GradientTape, Param, Var};
+use crate::tensor::Tensor;
+
+/// The seed a model draws its initial weights from unless told otherwise.
+pub(crate) const DEFAULT_SEED: u64 = 0;
+
+/// A linear stack of layers, Keras's `Sequential`.
+///
+/// Build it with [`new`](Self::new) (the input shape without the batch
+/// dimension) and [`add`](Self::add); shapes are inferred and checked when
+/// the model is built (by [`build`](Self::build), [`compile`](Self::compile)
+/// or [`predict`](Self::predict)). Weights are drawn from a seeded RNG
+/// ([`seed`](Self::seed), default 0), so the same code gives the same model.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::prelude::*;
+///
+/// let mut model = Sequential::<f32>::new(&[4])
+///     .add(Dense::new(8).activation(Activation::Relu))
+///     .add(Dense::new(3).activation(Activation::Softmax));
+/// model.build()?;
+/// assert_eq!(model.output_shape()?, vec![3]);
+/// assert_eq!(model.param_count(), 4 * 8 + 8 + 8 * 3 + 3);
+/// let y = model.predict(&Tensor::zeros(&[2, 4]))?;
+/// assert_eq!(y.shape(), &[2, 3]);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub struct Sequential<T: Float = f32> {
+    pub(crate) input_shape: Vec<usize>,
+    pub(crate) layers: Vec<Box<dyn Layer<T>>>,
+    /// Output shape of each layer, filled in by `build`.
+    pub(crate) shapes: Vec<Vec<usize>>,
+    pub(crate) seed: u64,
+    pub(crate) name: String,
+    pub(crate) compiled: Option<Compiled<T>>,
+}
+
+impl<T: Float> std::fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequential")
+            .field("name", &self.name)
+            .field("input_shape", &self.input_shape)
+            .field(
+                "layers",
+                &self
+                    .layers
+                    .iter()
+                    .map(|l| l.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .field("built", &self.is_built())
+            .field("compiled", &self.compiled.is_some())
+            .finish()
+    }
+}
+
+impl<T: Float> Sequential<T> {
+    /// An empty model taking inputs of `input_shape` (batch dimension excluded).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let model = Sequential::<f32>::new(&[28, 28]);
+    /// assert_eq!(model.input_shape(), &[28, 28]);
+    /// assert!(model.layers().is_empty());
+    /// ```
+    pub fn new(input_shape: &[usize]) -> Self {
+        Sequential {
+            input_shape: input_shape.to_vec(),
+            layers: Vec::new(),
+            shapes: Vec::new(),
+            seed: DEFAULT_SEED,
+            name: "sequential".to_string(),
+            compiled: None,
+        }
+    }
+
+    /// Appends a layer. A layer whose name is empty, or still its type's
+    /// default, gets a unique Keras-style name (`dense`, `dense_1`, …).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let model = Sequential::<f32>::new(&[2]).add(Dense::new(3)).add(Dense::new(1));
+    /// let names: Vec<&str> = model.layers().iter().map(|l| l.name()).collect();
+    /// assert_eq!(names, ["dense", "dense_1"]);
+    /// ```
+    pub fn add(mut self, layer: impl Layer<T> + 'static) -> Self {
+        self.push(Box::new(layer));
+        self
+    }
+
+    /// Appends a boxed layer (for layers chosen at run time), naming it as
+    /// [`add`](Self::add) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    /// use tapeflow::layers::Layer;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]);
+    /// let layer: Box<dyn Layer> = Box::new(Dense::new(1));
+    /// model.push(layer);
+    /// assert_eq!(model.layers().len(), 1);
+    /// ```
+    pub fn push(&mut self, mut layer: Box<dyn Layer<T>>) {
+        let base = default_name(layer.kind());
+        if layer.name().is_empty() || layer.name() == base {
+            let taken: HashMap<&str, ()> = self.layers.iter().map(|l| (l.name(), ())).collect();
+            let mut name = base.clone();
+            let mut k = 0;
+            while taken.contains_key(name.as_str()) {
+                k += 1;
+                name = format!("{base}_{k}");
+            }
+            layer.set_name(&name);
+        }
+        self.layers.push(layer);
+        self.shapes.clear();
+    }
+
+    /// Sets the seed of the RNG that initial weights are drawn from
+    /// (default 0). Takes effect when the model is built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut a = Sequential::<f32>::new(&[2]).add(Dense::new(2)).seed(7);
+    /// let mut b = Sequential::<f32>::new(&[2]).add(Dense::new(2)).seed(7);
+    /// a.build()?;
+    /// b.build()?;
+    /// assert_eq!(a.get_weights(), b.get_weights());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Renames the model (the title of its summary).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let model = Sequential::<f32>::new(&[1]).name("regressor");
+    /// assert!(model.summary().starts_with("Model: \"regressor\""));
+    /// ```
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The input shape, batch dimension excluded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// assert_eq!(Sequential::<f32>::new(&[3]).input_shape(), &[3]);
+    /// ```
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// The layers, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
+    /// assert_eq!(model.layers()[0].kind(), "Dense");
+    /// ```
+    pub fn layers(&self) -> &[Box<dyn Layer<T>>] {
+        &self.layers
+    }
+
+    /// The layers for changing them (renaming, freezing). Changing a
+    /// layer's shape settings after building is not supported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2)).add(Dense::new(1));
+    /// model.build()?;
+    /// model.layers_mut()[0].set_trainable(false);     // freeze the first layer
+    /// assert_eq!(model.trainable_params().len(), 2);  // the second layer's kernel and bias
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer<T>>] {
+        &mut self.layers
+    }
+
+    /// Whether every layer has been built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
+    /// assert!(!model.is_built());
+    /// model.build()?;
+    /// assert!(model.is_built());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn is_built(&self) -> bool {
+        self.shapes.len() == self.layers.len() && !self.layers.is_empty()
+    }
+
+    /// Builds every layer in order, inferring each one's output shape from
+    /// the previous one, and drawing initial weights from the model's seed.
+    /// Building a built model does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] (op `build`) for a model without layers;
+    /// [`Error::Layer`] naming the layer, its position and the shapes when
+    /// a layer cannot take its input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut bad = Sequential::<f32>::new(&[]).add(Dense::new(2));
+    /// let err = bad.build().unwrap_err();
+    /// assert!(err.to_string().starts_with("dense (Dense) at position 0:"));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn build(&mut self) -> Result<()> {
+        if self.is_built() {
+            return Ok(());
+        }
+        if self.layers.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: "build",
+                message: format!(
+                    "model {:?} has no layers; add one with Sequential::add",
+                    self.name
+                ),
+            });
+        }
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut shape = self.input_shape.clone();
+        let mut shapes = Vec::with_capacity(self.layers.len());
+        for (position, layer) in self.layers.iter_mut().enumerate() {
+            shape = layer
+                .build(&shape, &mut rng)
+                .map_err(|e| at_position(e, layer.as_ref(), position))?;
+            shapes.push(shape.clone());
+        }
+        self.shapes = shapes;
+        Ok(())
+    }
+
+    /// The model's output shape (batch dimension excluded).
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), which it calls if needed... on a built
+    /// model it cannot fail; on an unbuilt one it reports
+    /// [`Error::InvalidArgument`] (op `output_shape`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[5]).add(Dense::new(2));
+    /// assert!(model.output_shape().is_err());
+    /// model.build()?;
+    /// assert_eq!(model.output_shape()?, vec![2]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn output_shape(&self) -> Result<Vec<usize>> {
+        match self.shapes.last() {
+            Some(shape) if self.is_built() => Ok(shape.clone()),
+            _ => Err(self.not_built("output_shape")),
+        }
+    }
+
+    pub(crate) fn not_built(&self, op: &'static str) -> Error {
+        Error::InvalidArgument {
+            op,
+            message: format!(
+                "model {:?} is not built; call build, compile or predict first",
+                self.name
+            ),
+        }
+    }
+
+    /// Runs the layers on a batch `x` already on `tape` (the custom-training-loop
+    /// entry point; `fit` and `predict` use it too).
+    ///
+    /// # Errors
+    ///
+    /// If the model is not built; [`Error::Layer`] if `x`'s feature shape
+    /// differs from the model's input shape, or a layer fails, naming the layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// let tape = GradientTape::new();
+    /// let x = Tensor::ones(&[4, 2]);
+    /// let y = model.forward(&tape, &x, Mode::Train)?;
+    /// let grads = tape.gradient(&y.sum(), model.trainable_params())?;
+    /// assert_eq!(grads.len(), 2);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn forward<'t>(
+        &self,
+        tape: &'t GradientTape<T>,
+        x: &Tensor<T>,
+        mode: Mode,
+    ) -> Result<Var<'t, T>> {
+        self.forward_var(tape.constant(x), mode)
+    }
+
+    /// As [`forward`](Self::forward), for an input that is already a `Var`
+    /// (e.g. a watched input, to take gradients with respect to it).
+    ///
+    /// # Errors
+    ///
+    /// As [`forward`](Self::forward).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::ones(&[1, 2]));
+    /// let y = model.forward_var(x, Mode::Infer)?;
+    /// let saliency = tape.gradient(&y.sum(), [x])?;
+    /// assert_eq!(saliency.get(x).unwrap().shape(), &[1, 2]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn forward_var<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
+        if !self.is_built() {
+            return Err(self.not_built("forward"));
+        }
+        self.check_input(&x.shape())?;
+        let mut h = x;
+        for (position, layer) in self.layers.iter().enumerate() {
+            h = layer
+                .forward(h, mode)
+                .map_err(|e| at_position(e, layer.as_ref(), position))?;
+        }
+        Ok(h)
+    }
+
+    /// Checks a batch's shape against the input shape, naming the first layer.
+    pub(crate) fn check_input(&self, shape: &[usize]) -> Result<()> {
+        if shape.len() == self.input_shape.len() + 1 && shape[1..] == self.input_shape[..] {
+            return Ok(());
+        }
+        let first = &self.layers[0];
+        let mut expected = vec!["_".to_string()];
+        expected.extend(self.input_shape.iter().map(|d| d.to_string()));
+        Err(Error::Layer {
+            layer: first.name().to_string(),
+            kind: first.kind(),
+            position: Some(0),
+            source: Box::new(Error::Invalid {
+                message: format!("expected input [{}], got {shape:?}", expected.join(", ")),
+            }),
+        })
+    }
+
+    /// All parameters of all layers, in layer order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// model.build()?;
+    /// let names: Vec<&str> = model.params().iter().map(|p| p.name()).collect();
+    /// assert_eq!(names, ["kernel", "bias"]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn params(&self) -> Vec<&Param<T>> {
+        self.layers.iter().flat_map(|l| l.params()).collect()
+    }
+
+    /// The parameters that training updates (not frozen), in layer order:
+    /// the targets for `tape.gradient`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// model.build()?;
+    /// assert_eq!(model.trainable_params().len(), 2);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn trainable_params(&self) -> Vec<&Param<T>> {
+        self.params()
+            .into_iter()
+            .filter(|p| p.trainable())
+            .collect()
+    }
+
+    /// All parameters for updating, in layer order: what an optimizer's
+    /// `apply_gradients` takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// model.build()?;
+    /// for p in model.params_mut() {
+    ///     p.value_mut().map_inplace(|_| 0.0);
+    /// }
+    /// assert!(model.params().iter().all(|p| p.value().sum() == 0.0));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn params_mut(&mut self) -> Vec<&mut Param<T>> {
+        self.layers
+            .iter_mut()
+            .flat_map(|l| l.params_mut())
+            .collect()
+    }
+
+    /// The number of parameter elements, trainable or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// model.build()?;
+    /// assert_eq!(model.param_count(), 9);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn param_count(&self) -> usize {
+        self.layers.iter().map(|l| l.param_count()).sum()
+    }
+
+    /// A copy of every parameter's value, in layer order (Keras's
+    /// `get_weights`; cheap: tensors share storage until written).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// model.build()?;
+    /// let w = model.get_weights();
+    /// assert_eq!(w[0].shape(), &[2, 3]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn get_weights(&self) -> Vec<Tensor<T>> {
+        self.params().iter().map(|p| p.value().clone()).collect()
+    }
+
+    /// Replaces every parameter's value, in layer order (Keras's `set_weights`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] (op `set_weights`) if the count differs;
+    /// [`Error::ShapeMismatch`] for the first tensor of the wrong shape. On
+    /// error nothing is changed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// model.set_weights(vec![Tensor::ones(&[2, 1]), Tensor::zeros(&[1])])?;
+    /// assert_eq!(model.predict(&Tensor::ones(&[1, 2]))?.to_vec(), vec![2.0]);
+    /// assert!(model.set_weights(vec![Tensor::ones(&[2, 1])]).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn set_weights(&mut self, weights: Vec<Tensor<T>>) -> Result<()> {
+        let params = self.params();
+        if weights.len() != params.len() {
+            return Err(Error::InvalidArgument {
+                op: "set_weights",
+                message: format!("expected {} tensors, got {}", params.len(), weights.len()),
+            });
+        }
+        for (p, w) in params.iter().zip(&weights) {
+            if p.value().shape() != w.shape() {
+                return Err(Error::ShapeMismatch {
+                    op: "set_weights",
+                    lhs: p.value().shape().to_vec(),
+                    rhs: w.shape().to_vec(),
+                });
+            }
+        }
+        for (p, w) in self.params_mut().into_iter().zip(weights) {
+            p.set_value(w).expect("invariant: shapes checked above");
+        }
+        Ok(())
+    }
+}
+
+/// Adds a layer's position to its error, or wraps another error with the
+/// layer's name, type and position.
+fn at_position<T: Float>(e: Error, layer: &dyn Layer<T>, position: usize) -> Error {
+    match e {
+        Error::Layer {
+            layer: name,
+            kind,
+            position: None,
+            source,
+        } if name == layer.name() => Error::Layer {
+            layer: name,
+            kind,
+            position: Some(position),
+            source,
+        },
+        other => Error::Layer {
+            layer: layer.name().to_string(),
+            kind: layer.kind(),
+            position: Some(position),
+            source: Box::new(other),
+        },
+    }
+}
+
+/// Keras's default layer name for a layer type: `Dense` → `dense`,
+/// `BatchNormalization` → `batch_normalization`.
+fn default_name(kind: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in kind.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_are_snake_case() {
+        assert_eq!(default_name("Dense"), "dense");
+        assert_eq!(default_name("BatchNormalization"), "batch_normalization");
+    }
+}

@@ -1,0 +1,458 @@
+//! Weights on disk: the safetensors encoding of tensors, atomic writes,
+//! `save_weights` / `load_weights`, and importing weights trained elsewhere
+//! (`load_weights_from_safetensors` with a [`WeightMap`]).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use super::Sequential;
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// The safetensors dtype of `T`.
+pub(crate) fn dtype_of<T: Float>() -> Dtype {
+    if T::NAME == "f64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    }
+}
+
+/// A tensor's elements as little-endian bytes of `T`'s width.
+pub(crate) fn to_bytes<T: Float>(t: &Tensor<T>) -> Vec<u8> {
+    let xs = t.as_slice();
+    if T::NAME == "f64" {
+        xs.iter()
+            .flat_map(|&v| Float::to_f64(v).to_le_bytes())
+            .collect()
+    } else {
+        xs.iter()
+            .flat_map(|&v| (Float::to_f64(v) as f32).to_le_bytes())
+            .collect()
+    }
+}
+
+/// Reads a stored tensor as `Tensor<T>`; the dtype must be `T`'s.
+pub(crate) fn from_view<T: Float>(
+    op: &'static str,
+    path: &Path,
+    name: &str,
+    view: &TensorView<'_>,
+) -> Result<Tensor<T>> {
+    let bytes = view.data();
+    let data: Vec<T> = match view.dtype() {
+        Dtype::F32 if T::NAME == "f32" => bytes
+            .chunks_exact(4)
+            .map(|c| T::from_f64(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+            .collect(),
+        Dtype::F64 if T::NAME == "f64" => bytes
+            .chunks_exact(8)
+            .map(|c| {
+                T::from_f64(f64::from_le_bytes([
+                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                ]))
+            })
+            .collect(),
+        other => {
+            return Err(format_error(
+                op,
+                path,
+                format!(
+                    "tensor {name:?} has dtype {other:?}, the model uses {}",
+                    T::NAME
+                ),
+            ));
+        }
+    };
+    Tensor::from_vec(data, view.shape()).map_err(|_| {
+        format_error(
+            op,
+            path,
+            format!("tensor {name:?}: data does not match its shape"),
+        )
+    })
+}
+
+pub(crate) fn format_error(op: &'static str, path: &Path, message: String) -> Error {
+    Error::Format {
+        op,
+        path: path.display().to_string(),
+        message,
+    }
+}
+
+pub(crate) fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        op,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Reads a whole file.
+pub(crate) fn read_file(op: &'static str, path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| io_error(op, path, e))
+}
+
+/// Parses safetensors bytes, mapping its errors to ours.
+pub(crate) fn parse<'b>(op: &'static str, path: &Path, bytes: &'b [u8]) -> Result<SafeTensors<'b>> {
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| format_error(op, path, format!("not a valid safetensors file ({e})")))
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` atomically: to a temporary file in the same
+/// folder, flushed to disk, then renamed over `path`. On any failure the
+/// temporary file is removed and the previous `path`, if any, is untouched.
+pub(crate) fn write_atomic(op: &'static str, path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| format_error(op, path, "the path names no file".to_string()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(op, path, e)
+    })
+}
+
+/// Serialises named tensors and metadata to safetensors bytes.
+pub(crate) fn serialize<T: Float>(
+    op: &'static str,
+    path: &Path,
+    tensors: &[(String, Tensor<T>)],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), to_bytes(t), t.shape().to_vec()))
+        .collect();
+    let mut views = Vec::with_capacity(bytes.len());
+    for (name, data, shape) in &bytes {
+        let view = TensorView::new(dtype_of::<T>(), shape.clone(), data)
+            .map_err(|e| format_error(op, path, format!("tensor {name:?}: {e}")))?;
+        views.push((name.clone(), view));
+    }
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| format_error(op, path, format!("cannot encode: {e}")))
+}
+
+/// How tensors in a foreign file map onto a model's parameters: each entry
+/// names the tensor in the file, the parameter (`"<layer>/<param>"`), and
+/// whether to transpose a 2-D tensor on the way (PyTorch's `nn.Linear`
+/// stores `[out, in]`; a Dense kernel is `[in, out]`).
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::models::WeightMap;
+///
+/// // torch.nn.Sequential(Linear, ReLU, Linear) saves "0.weight", "0.bias", "2.weight", "2.bias".
+/// let map = WeightMap::pytorch_linear(&[("0", "dense"), ("2", "dense_1")]);
+/// assert_eq!(map.len(), 4);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WeightMap {
+    entries: Vec<(String, String, bool)>,
+}
+
+impl WeightMap {
+    /// An empty mapping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// assert!(WeightMap::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maps file tensor `from` to parameter `to` as is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::new().map("encoder.bias", "dense/bias");
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn map(mut self, from: &str, to: &str) -> Self {
+        self.entries.push((from.to_string(), to.to_string(), false));
+        self
+    }
+
+    /// Maps file tensor `from` (2-D) to parameter `to`, transposed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::new().map_transposed("fc.weight", "dense/kernel");
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn map_transposed(mut self, from: &str, to: &str) -> Self {
+        self.entries.push((from.to_string(), to.to_string(), true));
+        self
+    }
+
+    /// The mapping for a stack of PyTorch `nn.Linear` modules: for each
+    /// `(torch_prefix, dense_layer_name)`, `<prefix>.weight` → `<layer>/kernel`
+    /// (transposed) and `<prefix>.bias` → `<layer>/bias`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::pytorch_linear(&[("fc1", "dense")]);
+    /// assert_eq!(map, WeightMap::new().map_transposed("fc1.weight", "dense/kernel").map("fc1.bias", "dense/bias"));
+    /// ```
+    pub fn pytorch_linear(layers: &[(&str, &str)]) -> Self {
+        layers.iter().fold(Self::new(), |m, (prefix, layer)| {
+            m.map_transposed(&format!("{prefix}.weight"), &format!("{layer}/kernel"))
+                .map(&format!("{prefix}.bias"), &format!("{layer}/bias"))
+        })
+    }
+
+    /// The number of entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// assert_eq!(WeightMap::new().map("a", "b").len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the mapping is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// assert!(WeightMap::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<T: Float> Sequential<T> {
+    /// Each parameter's file name, `"<layer name>/<param name>"`, in layer order.
+    pub(crate) fn param_names(&self, op: &'static str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for layer in &self.layers {
+            for p in layer.params() {
+                let name = format!("{}/{}", layer.name(), p.name());
+                if names.contains(&name) {
+                    return Err(Error::InvalidArgument {
+                        op,
+                        message: format!(
+                            "two parameters are named {name:?}; give the layers distinct names"
+                        ),
+                    });
+                }
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Sets parameters from `(name, tensor)` pairs, checking that every
+    /// parameter gets exactly one tensor of its shape; nothing changes on error.
+    fn assign(
+        &mut self,
+        op: &'static str,
+        path: &Path,
+        mut found: HashMap<String, Tensor<T>>,
+    ) -> Result<()> {
+        let names = self.param_names(op)?;
+        let mut values = Vec::with_capacity(names.len());
+        for (name, p) in names.iter().zip(self.params()) {
+            let t = found.remove(name).ok_or_else(|| {
+                format_error(op, path, format!("no tensor for parameter {name:?}"))
+            })?;
+            if t.shape() != p.value().shape() {
+                return Err(format_error(
+                    op,
+                    path,
+                    format!(
+                        "tensor {name:?} has shape {:?}, the model expects {:?}",
+                        t.shape(),
+                        p.value().shape()
+                    ),
+                ));
+            }
+            values.push(t);
+        }
+        self.set_weights(values)
+    }
+
+    /// Writes the parameters alone to one safetensors file, each under
+    /// `"<layer name>/<param name>"` (atomically: the previous file survives
+    /// any failure).
+    ///
+    /// # Errors
+    ///
+    /// If the model is not built, two parameters share a name, or the file
+    /// cannot be written ([`Error::Io`] naming the path).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let path = std::env::temp_dir().join(format!("tapeflow_doc_weights_{}.safetensors", std::process::id()));
+    /// let mut a = Sequential::<f32>::new(&[2]).add(Dense::new(3)).seed(1);
+    /// a.build()?;
+    /// a.save_weights(&path)?;
+    /// let mut b = Sequential::<f32>::new(&[2]).add(Dense::new(3)).seed(2);
+    /// b.build()?;
+    /// b.load_weights(&path)?;
+    /// assert_eq!(a.get_weights(), b.get_weights());
+    /// std::fs::remove_file(&path).ok();
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        if !self.is_built() {
+            return Err(self.not_built("save_weights"));
+        }
+        let names = self.param_names("save_weights")?;
+        let tensors: Vec<(String, Tensor<T>)> = names.into_iter().zip(self.get_weights()).collect();
+        let mut meta = HashMap::new();
+        meta.insert("format".to_string(), "tapeflow-weights".to_string());
+        meta.insert(
+            "tapeflow_version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        );
+        let bytes = serialize("save_weights", path, &tensors, meta)?;
+        write_atomic("save_weights", path, &bytes)
+    }
+
+    /// Loads parameters by name from any safetensors file holding a tensor
+    /// `"<layer name>/<param name>"` for every parameter (a file from
+    /// [`save_weights`](Self::save_weights) or [`save`](Self::save), or one
+    /// written by Python); other tensors are ignored.
+    ///
+    /// # Errors
+    ///
+    /// If the model is not built; [`Error::Io`] if the file cannot be read;
+    /// [`Error::Format`] naming the file and the first missing tensor, wrong
+    /// shape or wrong dtype. On error the weights are unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// m.build()?;
+    /// let err = m.load_weights("no/such/file.safetensors").unwrap_err();
+    /// assert!(err.to_string().starts_with("load_weights: no/such/file.safetensors: "));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        if !self.is_built() {
+            return Err(self.not_built("load_weights"));
+        }
+        let bytes = read_file("load_weights", path)?;
+        let st = parse("load_weights", path, &bytes)?;
+        let mut found = HashMap::new();
+        for name in self.param_names("load_weights")? {
+            if let Ok(view) = st.tensor(&name) {
+                found.insert(name.clone(), from_view("load_weights", path, &name, &view)?);
+            }
+        }
+        self.assign("load_weights", path, found)
+    }
+
+    /// Loads weights trained elsewhere (e.g. PyTorch's
+    /// `safetensors.torch.save_file`) through a [`WeightMap`]; every
+    /// parameter of the model must be mapped.
+    ///
+    /// # Errors
+    ///
+    /// As [`load_weights`](Self::load_weights), naming the file tensor that
+    /// is missing or does not fit; an error if a transposed tensor is not 2-D.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// m.build()?;
+    /// let map = WeightMap::pytorch_linear(&[("0", "dense")]);
+    /// assert!(m.load_weights_from_safetensors("no/such/file.safetensors", &map).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn load_weights_from_safetensors(
+        &mut self,
+        path: impl AsRef<Path>,
+        map: &WeightMap,
+    ) -> Result<()> {
+        const OP: &str = "load_weights_from_safetensors";
+        let path = path.as_ref();
+        if !self.is_built() {
+            return Err(self.not_built(OP));
+        }
+        let bytes = read_file(OP, path)?;
+        let st = parse(OP, path, &bytes)?;
+        let mut found = HashMap::new();
+        for (from, to, transpose) in &map.entries {
+            let view = st
+                .tensor(from)
+                .map_err(|_| format_error(OP, path, format!("no tensor {from:?} in the file")))?;
+            let t = from_view::<T>(OP, path, from, &view)?;
+            let t = if *transpose {
+                if t.ndim() != 2 {
+                    return Err(format_error(
+                        OP,
+                        path,
+                        format!(
+                            "tensor {from:?} has shape {:?}; only 2-d tensors can be transposed",
+                            t.shape()
+                        ),
+                    ));
+                }
+                t.transpose()?
+            } else {
+                t
+            };
+            found.insert(to.clone(), t);
+        }
+        self.assign(OP, path, found)
+    }
+}
