@@ -103,6 +103,8 @@ impl<T: Float> Sequential<T> {
     /// let names: Vec<&str> = model.layers().iter().map(|l| l.name()).collect();
     /// assert_eq!(names, ["dense", "dense_1"]);
     /// ```
+    // Keras's name for this, kept on purpose; it is not `std::ops::Add`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Layer<T> + 'static) -> Self {
         self.push(Box::new(layer));
         self
