@@ -257,27 +257,15 @@ impl<T: Float> GradientTape<T> {
         value: Tensor<T>,
         backward: impl Fn(&Tensor<T>) -> [Option<Tensor<T>>; N] + 'static,
     ) -> Var<'_, T> {
-        let mut nodes = self.nodes.borrow_mut();
-        let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
-        let (parents, backward): (Box<[usize]>, Option<Backward<T>>) = if requires_grad {
-            let rule: Backward<T> = Box::new(move |g, sink| {
+        self.push_op(&parents, value, move || {
+            Box::new(move |g, sink| {
                 for (k, grad) in backward(g).into_iter().enumerate() {
                     if let Some(grad) = grad {
                         sink(k, grad);
                     }
                 }
-            });
-            (parents.iter().map(|p| p.index()).collect(), Some(rule))
-        } else {
-            (Box::new([]), None)
-        };
-        nodes.push(Node {
-            value,
-            parents,
-            backward,
-            requires_grad,
-        });
-        Var::new(self, nodes.len() - 1)
+            })
+        })
     }
 
     /// Appends an op with any number of parents (concatenation): the rule
@@ -288,15 +276,27 @@ impl<T: Float> GradientTape<T> {
         value: Tensor<T>,
         backward: impl Fn(&Tensor<T>) -> Vec<Tensor<T>> + 'static,
     ) -> Var<'_, T> {
-        let mut nodes = self.nodes.borrow_mut();
-        let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
-        let (parents, backward): (Box<[usize]>, Option<Backward<T>>) = if requires_grad {
-            let rule: Backward<T> = Box::new(move |g, sink| {
+        self.push_op(parents, value, move || {
+            Box::new(move |g, sink| {
                 for (k, grad) in backward(g).into_iter().enumerate() {
                     sink(k, grad);
                 }
-            });
-            (parents.iter().map(|p| p.index()).collect(), Some(rule))
+            })
+        })
+    }
+
+    /// Appends an op node; the rule is made (and boxed) only when some
+    /// parent needs a gradient, else the node keeps its value alone.
+    fn push_op(
+        &self,
+        parents: &[Var<'_, T>],
+        value: Tensor<T>,
+        rule: impl FnOnce() -> Backward<T>,
+    ) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
+        let (parents, backward): (Box<[usize]>, Option<Backward<T>>) = if requires_grad {
+            (parents.iter().map(|p| p.index()).collect(), Some(rule()))
         } else {
             (Box::new([]), None)
         };
