@@ -136,7 +136,7 @@ impl fmt::Debug for CsvData {
     }
 }
 
-/// Loads a CSV file with a header row; see the [module docs](self) for the
+/// Loads a CSV file with a header row; see the [`data`](crate::data) module docs for the
 /// rules on missing values and labels.
 ///
 /// # Errors
