@@ -116,7 +116,7 @@ fn uncompiled_model_round_trips_with_flatten() -> Result<()> {
 
 /// Trains 6 epochs straight, and 3 + save/load + 3; the weights must agree
 /// bit for bit (no shuffling: the optimizer state and step count carry it).
-fn resume_matches_straight(make_opt: fn() -> Box<dyn Fn(&mut Sequential<f32>) -> Result<()>>) {
+fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>) {
     let (x, y) = data::<f32>(30);
     let new_model = || {
         Sequential::<f32>::new(&[4])
@@ -132,11 +132,11 @@ fn resume_matches_straight(make_opt: fn() -> Box<dyn Fn(&mut Sequential<f32>) ->
     };
 
     let mut straight = new_model();
-    make_opt()(&mut straight).expect("compile");
+    compile(&mut straight).expect("compile");
     straight.fit(&x, &y, opts().epochs(6)).expect("fit 6");
 
     let mut first = new_model();
-    make_opt()(&mut first).expect("compile");
+    compile(&mut first).expect("compile");
     first.fit(&x, &y, opts().epochs(3)).expect("fit 3");
     let path = TempPath::new("resume");
     first.save(&path.0).expect("save");
@@ -158,21 +158,19 @@ fn resume_matches_straight(make_opt: fn() -> Box<dyn Fn(&mut Sequential<f32>) ->
 
 #[test]
 fn resumed_adam_training_matches_straight_training() {
-    resume_matches_straight(|| {
-        Box::new(|m| m.compile(Adam::new(0.02), CategoricalCrossentropy::default(), &[]))
+    resume_matches_straight(|m| {
+        m.compile(Adam::new(0.02), CategoricalCrossentropy::default(), &[])
     });
 }
 
 #[test]
 fn resumed_sgd_momentum_training_matches_straight_training() {
-    resume_matches_straight(|| {
-        Box::new(|m| {
-            m.compile(
-                Sgd::new(0.1).momentum(0.9).nesterov(true),
-                CategoricalCrossentropy::default(),
-                &[Metric::Accuracy],
-            )
-        })
+    resume_matches_straight(|m| {
+        m.compile(
+            Sgd::new(0.1).momentum(0.9).nesterov(true),
+            CategoricalCrossentropy::default(),
+            &[Metric::Accuracy],
+        )
     });
 }
 
@@ -348,3 +346,150 @@ const TORCH_OUT: [f64; 9] = [
     0.11897540092468262,
     0.13464637100696564,
 ];
+
+#[test]
+fn model_checkpoint_saves_best_epochs_only_and_they_reload() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("tapeflow_ckpt_best_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (x, y) = data::<f32>(30);
+    let mut model = classifier::<f32>();
+    model.compile(Adam::new(0.01), CategoricalCrossentropy::default(), &[])?;
+    let template = dir.join("best-{epoch:02d}-{loss:.3f}.safetensors");
+    let best = dir.join("best.safetensors");
+    let history = model.fit(
+        &x,
+        &y,
+        FitOptions::default()
+            .epochs(8)
+            .batch_size(10)
+            .verbose(0)
+            .callback(
+                ModelCheckpoint::new(&template)
+                    .monitor("loss")
+                    .save_best_only(true),
+            )
+            .callback(
+                ModelCheckpoint::new(&best)
+                    .monitor("loss")
+                    .save_best_only(true),
+            ),
+    )?;
+    let losses = history.get("loss").expect("loss");
+    // The epochs (1-based) at which the loss beat every earlier one.
+    let mut expected = Vec::new();
+    let mut best_loss = f64::INFINITY;
+    for (i, &l) in losses.iter().enumerate() {
+        if l < best_loss {
+            best_loss = l;
+            expected.push(format!("best-{:02}-{l:.3}.safetensors", i + 1));
+        }
+    }
+    expected.push("best.safetensors".to_string());
+    expected.sort();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, expected);
+    // The best file is the model at its best epoch: its history ends there.
+    let reloaded = Sequential::<f32>::load(&best)?;
+    let h = reloaded.history().expect("history");
+    assert_eq!(h.last("loss"), Some(best_loss));
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+#[test]
+fn model_checkpoint_needs_its_monitor_only_for_best_only() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("tapeflow_ckpt_mon_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (x, y) = data::<f32>(12);
+    let mut model = classifier::<f32>();
+    model.compile(
+        Sgd::new(0.1),
+        CategoricalCrossentropy::default(),
+        &[Metric::Accuracy],
+    )?;
+    let err = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::default()
+                .epochs(2)
+                .verbose(0)
+                .callback(ModelCheckpoint::new(dir.join("m.safetensors")).save_best_only(true)),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ModelCheckpoint: monitor \"val_loss\" is not in the logs; available: [loss, accuracy]"
+    );
+    // Every epoch, no monitor needed: one file per epoch, numbered from 1.
+    model.fit(
+        &x,
+        &y,
+        FitOptions::default()
+            .epochs(3)
+            .verbose(0)
+            .callback(ModelCheckpoint::new(dir.join("e{epoch}.safetensors"))),
+    )?;
+    for e in 1..=3 {
+        assert!(dir.join(format!("e{e}.safetensors")).exists(), "epoch {e}");
+    }
+    let last = Sequential::<f32>::load(dir.join("e3.safetensors"))?;
+    assert_eq!(last.get_weights(), model.get_weights());
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// The documented layout (docs/saving.md): tensor names and metadata keys.
+/// With `TAPEFLOW_KEEP_MODEL=<path>` the file is also kept there, for
+/// `python3 tests/golden/check_python_load.py <path>`.
+#[test]
+fn file_layout_is_as_documented() -> Result<()> {
+    let (x, y) = data::<f32>(16);
+    let mut model = classifier::<f32>();
+    model.compile(
+        Sgd::new(0.1).momentum(0.9),
+        CategoricalCrossentropy::default(),
+        &[Metric::Accuracy],
+    )?;
+    model.fit(&x, &y, FitOptions::default().epochs(2).verbose(0))?;
+    let tmp = TempPath::new("layout");
+    let path = std::env::var_os("TAPEFLOW_KEEP_MODEL").map_or(tmp.0.clone(), PathBuf::from);
+    model.save(&path)?;
+    let bytes = std::fs::read(&path).expect("read");
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
+    let meta = header.metadata().clone().expect("metadata");
+    let mut keys: Vec<&str> = meta.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "compile",
+            "dtype",
+            "format",
+            "format_version",
+            "history",
+            "model",
+            "tapeflow_version"
+        ]
+    );
+    assert_eq!(meta["format"], "tapeflow");
+    assert_eq!(meta["format_version"], "1");
+    assert_eq!(meta["dtype"], "f32");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let mut expected: Vec<String> = ["dense", "dense_1", "dense_2", "dense_3"]
+        .iter()
+        .flat_map(|l| [format!("{l}/bias"), format!("{l}/kernel")])
+        .chain((0..8).map(|i| format!("optimizer/momentum/{i}")))
+        .chain(["optimizer/iterations".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    assert_eq!(st.tensor("dense/kernel").expect("kernel").shape(), &[4, 16]);
+    Ok(())
+}
