@@ -19,8 +19,8 @@
 
 pub use crate::activations::Activation;
 pub use crate::callbacks::{
-    Callback, CsvLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ReduceLrOnPlateau,
-    TerminateOnNan,
+    Callback, CsvLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ModelCheckpoint,
+    ReduceLrOnPlateau, TerminateOnNan,
 };
 pub use crate::error::{Error, Result};
 pub use crate::layers::{Dense, Dropout, Flatten, Layer, Mode};

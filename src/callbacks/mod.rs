@@ -16,6 +16,7 @@
 //! | [`CsvLogger`] | writes each epoch's logs as a CSV row |
 //! | [`TerminateOnNan`] | stops when a batch loss is NaN or infinite |
 //! | [`LambdaCallback`] | runs closures at each hook |
+//! | [`ModelCheckpoint`] | saves the model every epoch, or when a monitored value improves |
 //!
 //! A callback that watches a value in the logs ([`EarlyStopping`],
 //! [`ReduceLrOnPlateau`]) returns an error naming the value and the names
@@ -25,6 +26,7 @@
 mod csv_logger;
 mod early_stopping;
 mod lambda;
+mod model_checkpoint;
 mod reduce_lr;
 mod scheduler;
 mod terminate_on_nan;
@@ -32,6 +34,7 @@ mod terminate_on_nan;
 pub use csv_logger::CsvLogger;
 pub use early_stopping::EarlyStopping;
 pub use lambda::LambdaCallback;
+pub use model_checkpoint::ModelCheckpoint;
 pub use reduce_lr::ReduceLrOnPlateau;
 pub use scheduler::LearningRateScheduler;
 pub use terminate_on_nan::TerminateOnNan;

@@ -127,7 +127,10 @@ impl<T: Float> Sequential<T> {
         let layers: Vec<Value> = self
             .layers
             .iter()
-            .map(|l| json!({ "kind": l.kind(), "config": l.config() }))
+            .map(|l| {
+                let trainable: Vec<bool> = l.params().iter().map(|p| p.trainable()).collect();
+                json!({ "kind": l.kind(), "config": l.config(), "trainable": trainable })
+            })
             .collect();
         let model = json!({
             "name": self.name,
@@ -218,7 +221,7 @@ impl<T: Float> Sequential<T> {
             let text = meta
                 .get(key)
                 .ok_or_else(|| bad(format!("metadata has no {key:?}")))?;
-            serde_json::from_str(text)
+            parse_json_exact(text)
                 .map_err(|e| bad(format!("metadata {key:?} is not valid JSON ({e})")))
         };
         let model = json_of("model")?;
@@ -240,8 +243,29 @@ impl<T: Float> Sequential<T> {
                 .map_err(|e| bad(format!("layer {i}: {e}")))?;
             m.push(layer);
         }
+        // Before `build` allocates anything: every parameter the config
+        // implies must be in the file with its shape, so a corrupt config
+        // (a Dense of 10^12 units) is an error, not an allocation failure.
+        check_param_shapes(&m, &st, path)?;
         m.build()
             .map_err(|e| bad(format!("cannot rebuild the model: {e}")))?;
+        for (i, (entry, layer)) in layers.iter().zip(m.layers.iter_mut()).enumerate() {
+            let Some(flags) = entry.get("trainable") else {
+                continue;
+            };
+            let flags: Vec<bool> = flags
+                .as_array()
+                .and_then(|a| a.iter().map(Value::as_bool).collect::<Option<_>>())
+                .filter(|f: &Vec<bool>| f.len() == layer.params().len())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "layer {i}: \"trainable\" must be one true/false per parameter, got {flags}"
+                    ))
+                })?;
+            for (p, t) in layer.params_mut().into_iter().zip(flags) {
+                p.set_trainable(t);
+            }
+        }
         let mut weights = Vec::new();
         for (name, p) in m.param_names(OP)?.iter().zip(m.params()) {
             let view = st
@@ -259,6 +283,7 @@ impl<T: Float> Sequential<T> {
         }
         m.set_weights(weights)?;
         if meta.contains_key("compile") {
+            check_optimizer_state(&m, &st, path)?;
             m.compiled = Some(read_compiled(
                 &st,
                 path,
@@ -310,7 +335,7 @@ fn read_compiled<T: Float>(
         .map_err(|e| bad(format!("metrics: {e}")))?
         .unwrap_or_default();
     let history = match history {
-        Some(text) => serde_json::from_str::<Value>(text)
+        Some(text) => parse_json_exact(text)
             .ok()
             .and_then(|v| history_from_json(&v))
             .ok_or_else(|| bad("metadata \"history\" is not a valid history".to_string()))?,
@@ -322,4 +347,213 @@ fn read_compiled<T: Float>(
         metrics,
         history,
     })
+}
+
+/// Checks, before the model is built, that the file holds every parameter
+/// the layer configs imply, with the implied shape: the parameters `build`
+/// allocates are then no larger than the file. Walks the layer kinds this
+/// version knows (Dense, Flatten, Dropout, Activation); a kind it does not
+/// know ends the walk (`from_config` rejects unknown kinds anyway).
+fn check_param_shapes<T: Float>(
+    m: &Sequential<T>,
+    st: &SafeTensors<'_>,
+    path: &Path,
+) -> Result<()> {
+    const OP: &str = "load";
+    let bad = |message: String| format_error(OP, path, message);
+    let expect = |name: String, shape: &[usize]| -> Result<()> {
+        let view = st
+            .tensor(&name)
+            .map_err(|_| bad(format!("no tensor for parameter {name:?}")))?;
+        if view.shape() != shape {
+            return Err(bad(format!(
+                "tensor {name:?} has shape {:?}, the model expects {shape:?}",
+                view.shape()
+            )));
+        }
+        Ok(())
+    };
+    let mut shape = m.input_shape.clone();
+    for layer in &m.layers {
+        let config = layer.config();
+        match layer.kind() {
+            "Dense" => {
+                let (Some(&input_dim), Some(units)) = (
+                    shape.last(),
+                    config["units"]
+                        .as_u64()
+                        .and_then(|u| usize::try_from(u).ok()),
+                ) else {
+                    return Ok(()); // `build` reports it
+                };
+                if units == 0 || input_dim == 0 {
+                    return Ok(()); // `build` reports it, allocating nothing
+                }
+                expect(format!("{}/kernel", layer.name()), &[input_dim, units])?;
+                if config["use_bias"].as_bool() != Some(false) {
+                    expect(format!("{}/bias", layer.name()), &[units])?;
+                }
+                *shape.last_mut().expect("invariant: checked non-empty") = units;
+            }
+            "Flatten" => {
+                let n = shape
+                    .iter()
+                    .try_fold(1usize, |n, &d| n.checked_mul(d))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "layer {:?}: flattening {shape:?} overflows",
+                            layer.name()
+                        ))
+                    })?;
+                shape = vec![n];
+            }
+            "Dropout" | "Activation" => {}
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every saved optimizer slot `optimizer/<slot>/<position>`
+/// refers to a parameter of the model and has its shape, so a bad file
+/// fails at `load` rather than at the first training step.
+fn check_optimizer_state<T: Float>(
+    m: &Sequential<T>,
+    st: &SafeTensors<'_>,
+    path: &Path,
+) -> Result<()> {
+    let params = m.params();
+    for name in st.names() {
+        let Some(key) = name.strip_prefix(OPTIMIZER_PREFIX) else {
+            continue;
+        };
+        let Some((_, pos)) = key.rsplit_once('/') else {
+            continue; // "iterations"; `load_state` checks the rest
+        };
+        let view = st
+            .tensor(name)
+            .map_err(|e| format_error("load", path, format!("tensor {name:?}: {e}")))?;
+        let param = pos.parse::<usize>().ok().and_then(|p| params.get(p));
+        match param {
+            Some(p) if p.value().shape() == view.shape() => {}
+            Some(p) => {
+                return Err(format_error(
+                    "load",
+                    path,
+                    format!(
+                        "optimizer state {name:?} has shape {:?}, parameter {pos} has shape {:?}",
+                        view.shape(),
+                        p.value().shape()
+                    ),
+                ));
+            }
+            None => {
+                return Err(format_error(
+                    "load",
+                    path,
+                    format!(
+                        "optimizer state {name:?} names no parameter (the model has {})",
+                        params.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a float token is wrapped in before `serde_json` sees it (the JSON
+/// escape of U+0001, then a tag), so `parse_json_exact` can parse it itself.
+const EXACT_TAG: &str = "\u{1}tapeflow-f64:";
+
+/// Parses JSON with every float read exactly (Rust's `str::parse`, correctly
+/// rounded). `serde_json` without its `float_roundtrip` feature may read a
+/// 17-digit float one ulp off, which would make a loaded history or learning
+/// rate differ from the saved one. Float tokens are turned into tagged
+/// strings, parsed by `serde_json`, then turned back into numbers.
+fn parse_json_exact(text: &str) -> serde_json::Result<Value> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            let step = if b == b'\\' { 2 } else { 1 };
+            in_string = b != b'"';
+            out.extend_from_slice(&bytes[i..(i + step).min(bytes.len())]);
+            i += step;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let end = bytes[i..]
+                .iter()
+                .position(|c| !(c.is_ascii_digit() || b"+-.eE".contains(c)))
+                .map_or(bytes.len(), |n| i + n);
+            let token = &text[i..end];
+            let exact =
+                token.contains(['.', 'e', 'E']) && token.parse::<f64>().is_ok_and(f64::is_finite);
+            if exact {
+                out.extend_from_slice(b"\"\\u0001tapeflow-f64:");
+                out.extend_from_slice(token.as_bytes());
+                out.push(b'"');
+            } else {
+                out.extend_from_slice(token.as_bytes());
+            }
+            i = end;
+        } else {
+            in_string = b == b'"';
+            out.push(b);
+            i += 1;
+        }
+    }
+    let mut value: Value = serde_json::from_slice(&out)?;
+    untag_floats(&mut value);
+    Ok(value)
+}
+
+fn untag_floats(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(x) = s
+                .strip_prefix(EXACT_TAG)
+                .and_then(|t| t.parse::<f64>().ok())
+                .and_then(serde_json::Number::from_f64)
+            {
+                *v = Value::Number(x);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(untag_floats),
+        Value::Object(map) => map.values_mut().for_each(untag_floats),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_floats_are_read_exactly_and_strings_are_left_alone() {
+        let xs = [1.1332959413528443, 0.09000000000000001, -2.5e-300, 1e22];
+        let text = json!({ "xs": xs, "s": "a\"1.5\\", "n": [7, -3] }).to_string();
+        let v = parse_json_exact(&text).expect("valid JSON");
+        let back: Vec<f64> = v["xs"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|x| x.as_f64().expect("number"))
+            .collect();
+        assert_eq!(back.map_bits(), xs.map_bits());
+        assert_eq!(v["s"], json!("a\"1.5\\"));
+        assert_eq!(v["n"], json!([7, -3]));
+        assert!(parse_json_exact("[1.2.3]").is_err());
+        assert!(parse_json_exact("[1e999]").is_err());
+    }
+
+    trait Bits {
+        fn map_bits(&self) -> Vec<u64>;
+    }
+    impl Bits for [f64] {
+        fn map_bits(&self) -> Vec<u64> {
+            self.iter().map(|x| x.to_bits()).collect()
+        }
+    }
 }

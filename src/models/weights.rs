@@ -107,9 +107,11 @@ pub(crate) fn parse<'b>(op: &'static str, path: &Path, bytes: &'b [u8]) -> Resul
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `bytes` to `path` atomically: to a temporary file in the same
-/// folder, flushed to disk, then renamed over `path`. On any failure the
-/// temporary file is removed and the previous `path`, if any, is untouched.
+/// Writes `bytes` to `path` atomically: to a new temporary file in the
+/// same folder (`.<name>.tmp-<pid>-<n>`), flushed to disk, then renamed over
+/// `path`, and the folder flushed so the rename itself is durable. On any
+/// failure the temporary file is removed and the previous `path`, if any,
+/// is untouched. If `path` is a symbolic link, the link is replaced.
 pub(crate) fn write_atomic(op: &'static str, path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -125,15 +127,25 @@ pub(crate) fn write_atomic(op: &'static str, path: &Path, bytes: &[u8]) -> Resul
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        drop(f);
         std::fs::rename(&tmp, path)
     })();
-    result.map_err(|e| {
+    if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        io_error(op, path, e)
-    })
+        return Err(io_error(op, path, e));
+    }
+    // Best effort: persist the directory entry (not possible on every
+    // platform or file system; the data itself is already synced).
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// Serialises named tensors and metadata to safetensors bytes.

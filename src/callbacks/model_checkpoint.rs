@@ -1,0 +1,230 @@
+//! [`ModelCheckpoint`]: save the model during training, every epoch or
+//! whenever a monitored value improves.
+
+use std::path::PathBuf;
+
+use super::{Callback, Logs, MonitorMode, TrainingContext, monitored};
+use crate::element::Float;
+use crate::error::{Error, Result};
+
+/// Saves the whole model (see `Sequential::save`) at the end of epochs
+/// (Keras's `ModelCheckpoint`).
+///
+/// The path may hold placeholders, filled in at each save as Keras does:
+/// `{epoch}` (the epoch number counted from **1**), `{epoch:02d}` (zero
+/// padded to 2 digits; any width `0Nd` works), and any logged value by
+/// name, `{val_loss}` or `{val_loss:.4f}` (`.Nf`: N decimals). A path
+/// without placeholders is overwritten at each save.
+///
+/// With `save_best_only`, a save happens only when the monitored value
+/// improves on the best so far (the first value always does, a NaN never
+/// does); otherwise every epoch is saved and the monitor is not read.
+///
+/// Defaults (Keras's): monitor `"val_loss"`, mode
+/// [`Auto`](MonitorMode::Auto), `save_best_only` false. Keras's
+/// `save_weights_only` is not offered: the training loop can only save the
+/// whole model (whose file `load_weights` also reads).
+///
+/// # Errors
+///
+/// [`on_train_begin`](Callback::on_train_begin) rejects a path with a
+/// malformed placeholder; [`on_epoch_end`](Callback::on_epoch_end) returns
+/// [`Error::InvalidArgument`] naming the value and the names available when
+/// `save_best_only` is set and the monitor is not in the logs, or when a
+/// placeholder names a value that is not there, and passes on the error of
+/// the save.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::prelude::*;
+///
+/// let dir = std::env::temp_dir().join(format!("tapeflow_doc_ckpt_{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).ok();
+/// let x = Tensor::from_vec((0..8).map(|i| i as f32 / 8.0).collect(), &[8, 1])?;
+/// let y = x.map(|v| 3.0 * v);
+/// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+/// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
+/// let checkpoint = ModelCheckpoint::new(dir.join("model-{epoch:02d}.safetensors")).monitor("loss");
+/// model.fit(&x, &y, FitOptions::default().epochs(3).verbose(0).callback(checkpoint))?;
+/// let third = Sequential::<f32>::load(dir.join("model-03.safetensors"))?;
+/// assert_eq!(third.get_weights(), model.get_weights());
+/// assert!(dir.join("model-01.safetensors").exists());
+/// std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ModelCheckpoint {
+    path: String,
+    monitor: String,
+    mode: MonitorMode,
+    save_best_only: bool,
+    best: Option<f64>,
+    last_saved: Option<PathBuf>,
+}
+
+impl ModelCheckpoint {
+    /// Saves to `path` (which may hold placeholders, see the type's docs)
+    /// at the end of every epoch.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        ModelCheckpoint {
+            path: path.into().to_string_lossy().into_owned(),
+            monitor: "val_loss".to_string(),
+            mode: MonitorMode::Auto,
+            save_best_only: false,
+            best: None,
+            last_saved: None,
+        }
+    }
+
+    /// The logged value that decides "best", e.g. `"loss"` or `"val_accuracy"`.
+    pub fn monitor(mut self, name: impl Into<String>) -> Self {
+        self.monitor = name.into();
+        self
+    }
+
+    /// Whether the monitored value should go down or up.
+    pub fn mode(mut self, mode: MonitorMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Whether to save only when the monitored value improves.
+    pub fn save_best_only(mut self, save_best_only: bool) -> Self {
+        self.save_best_only = save_best_only;
+        self
+    }
+
+    /// The best monitored value seen with `save_best_only`, if any.
+    pub fn best(&self) -> Option<f64> {
+        self.best
+    }
+
+    /// The file written by the last save, if any.
+    pub fn last_saved(&self) -> Option<&std::path::Path> {
+        self.last_saved.as_deref()
+    }
+
+    fn improves(&self, value: f64) -> bool {
+        match self.best {
+            _ if value.is_nan() => false,
+            None => true,
+            Some(best) if self.mode.maximizes(&self.monitor) => value > best,
+            Some(best) => value < best,
+        }
+    }
+}
+
+fn bad(message: String) -> Error {
+    Error::InvalidArgument {
+        op: "ModelCheckpoint",
+        message,
+    }
+}
+
+/// Fills the placeholders of `template` for `epoch` (0-based; printed
+/// 1-based) and `logs`; with no logs only checks the syntax.
+fn format_path(template: &str, epoch: usize, logs: Option<&Logs>) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c)
+            .ok_or_else(|| bad(format!("unclosed '{{' in path {template:?}")))?;
+        let field = &rest[open + 1..close];
+        let (key, spec) = field.split_once(':').unwrap_or((field, ""));
+        let text = if key == "epoch" {
+            let width = match spec {
+                "" | "d" => 0,
+                s => s
+                    .strip_prefix('0')
+                    .and_then(|s| s.strip_suffix('d'))
+                    .and_then(|w| w.parse::<usize>().ok())
+                    .ok_or_else(|| bad(format!("unsupported format {{{field}}} in path {template:?}; use {{epoch}} or {{epoch:02d}}")))?,
+            };
+            format!("{:0width$}", epoch + 1)
+        } else {
+            let decimals = match spec {
+                "" => None,
+                s => Some(
+                    s.strip_prefix('.')
+                        .and_then(|s| s.strip_suffix('f'))
+                        .and_then(|d| d.parse::<usize>().ok())
+                        .ok_or_else(|| bad(format!("unsupported format {{{field}}} in path {template:?}; use {{{key}}} or {{{key}:.4f}}")))?,
+                ),
+            };
+            match logs {
+                None => String::new(),
+                Some(logs) => {
+                    let v = logs.get(key).ok_or_else(|| {
+                        let names: Vec<&str> = logs.iter().map(|(n, _)| n).collect();
+                        bad(format!(
+                            "path placeholder {{{field}}} names no logged value; available: epoch, {}",
+                            names.join(", ")
+                        ))
+                    })?;
+                    match decimals {
+                        Some(d) => format!("{v:.d$}"),
+                        None => v.to_string(),
+                    }
+                }
+            }
+        };
+        out.push_str(&text);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl<T: Float> Callback<T> for ModelCheckpoint {
+    fn on_train_begin(&mut self, _ctx: &mut dyn TrainingContext<T>) -> Result<()> {
+        format_path(&self.path, 0, None)?;
+        // The best value carries over between calls to `fit`, as in Keras.
+        Ok(())
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        ctx: &mut dyn TrainingContext<T>,
+    ) -> Result<()> {
+        if self.save_best_only {
+            let current = monitored("ModelCheckpoint", &self.monitor, logs)?;
+            if !self.improves(current) {
+                return Ok(());
+            }
+            self.best = Some(current);
+        }
+        let path = PathBuf::from(format_path(&self.path, epoch, Some(logs))?);
+        ctx.save(&path)?;
+        self.last_saved = Some(path);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_placeholders_are_one_based_and_padded() {
+        let mut logs = Logs::default();
+        logs.push("val_loss", 0.123456);
+        let f = |t: &str| format_path(t, 4, Some(&logs));
+        assert_eq!(f("m-{epoch}.st").unwrap(), "m-5.st");
+        assert_eq!(f("m-{epoch:02d}.st").unwrap(), "m-05.st");
+        assert_eq!(f("m-{epoch:03d}-{val_loss:.2f}").unwrap(), "m-005-0.12");
+        assert_eq!(f("plain").unwrap(), "plain");
+        assert!(f("m-{epoch:x}").is_err());
+        assert!(f("m-{epoch").is_err());
+        let err = f("m-{accuracy}").unwrap_err();
+        assert!(
+            err.to_string().contains("available: epoch, val_loss"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,495 @@
+//! Saving and loading: bit-identical predictions after `save`/`load`,
+//! training resumed from a file matching training straight through, compile
+//! settings and history kept, weights files, and PyTorch weights imported.
+
+use std::path::PathBuf;
+
+use tapeflow::models::WeightMap;
+use tapeflow::prelude::*;
+use tapeflow::{Float, Result};
+
+/// A fresh path in the temp folder, removed on drop.
+struct TempPath(PathBuf);
+
+impl TempPath {
+    fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TempPath(std::env::temp_dir().join(format!(
+            "tapeflow_persist_{tag}_{}_{n}.safetensors",
+            std::process::id()
+        )))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Inputs `[rows, 4]` and one-hot targets `[rows, 3]`, deterministic.
+fn data<T: Float>(rows: usize) -> (Tensor<T>, Tensor<T>) {
+    let x: Vec<T> = (0..rows * 4)
+        .map(|i| T::from_f64(((i * 37 % 23) as f64 - 11.0) / 7.0))
+        .collect();
+    let mut y = vec![T::from_f64(0.0); rows * 3];
+    for r in 0..rows {
+        y[r * 3 + (r * 7 % 3)] = T::from_f64(1.0);
+    }
+    (
+        Tensor::from_vec(x, &[rows, 4]).expect("shape"),
+        Tensor::from_vec(y, &[rows, 3]).expect("shape"),
+    )
+}
+
+fn classifier<T: Float>() -> Sequential<T> {
+    Sequential::<T>::new(&[4])
+        .add(Dense::new(16).activation(Activation::Gelu))
+        .add(Dropout::new(0.3))
+        .add(Dense::new(8).activation(Activation::Tanh))
+        .add(Dense::new(8).activation(Activation::LeakyRelu { alpha: 0.1 }))
+        .add(Dense::new(3).activation(Activation::Softmax))
+        .seed(11)
+        .name("clf")
+}
+
+fn bits<T: Float>(t: &Tensor<T>) -> Vec<u64> {
+    t.as_slice()
+        .iter()
+        .map(|&v| Float::to_f64(v).to_bits())
+        .collect()
+}
+
+fn roundtrip_predicts_identically<T: Float>() -> Result<()> {
+    let (x, y) = data::<T>(40);
+    let mut model = classifier::<T>();
+    model.compile(
+        Adam::new(0.01),
+        CategoricalCrossentropy::default(),
+        &[Metric::Accuracy],
+    )?;
+    model.fit(
+        &x,
+        &y,
+        FitOptions::default().epochs(3).batch_size(8).verbose(0),
+    )?;
+    let path = TempPath::new(T::NAME);
+    model.save(&path.0)?;
+    let again = Sequential::<T>::load(&path.0)?;
+    assert_eq!(bits(&model.predict(&x)?), bits(&again.predict(&x)?));
+    assert_eq!(again.summary(), model.summary());
+    let (w0, w1) = (model.get_weights(), again.get_weights());
+    assert_eq!(w0.len(), w1.len());
+    for (a, b) in w0.iter().zip(&w1) {
+        assert_eq!(bits(a), bits(b));
+    }
+    Ok(())
+}
+
+#[test]
+fn save_load_predicts_bit_identically_f32() -> Result<()> {
+    roundtrip_predicts_identically::<f32>()
+}
+
+#[test]
+fn save_load_predicts_bit_identically_f64() -> Result<()> {
+    roundtrip_predicts_identically::<f64>()
+}
+
+#[test]
+fn uncompiled_model_round_trips_with_flatten() -> Result<()> {
+    let mut model = Sequential::<f32>::new(&[2, 3])
+        .add(Flatten::new())
+        .add(Dense::new(2).activation(Activation::Sigmoid))
+        .seed(3);
+    model.build()?;
+    let path = TempPath::new("uncompiled");
+    model.save(&path.0)?;
+    let again = Sequential::<f32>::load(&path.0)?;
+    assert!(!again.is_compiled());
+    assert_eq!(again.input_shape(), &[2, 3]);
+    let x = Tensor::from_vec((0..12).map(|i| i as f32 / 3.0).collect(), &[2, 2, 3])?;
+    assert_eq!(bits(&model.predict(&x)?), bits(&again.predict(&x)?));
+    Ok(())
+}
+
+/// Trains 6 epochs straight, and 3 + save/load + 3; the weights must agree
+/// bit for bit (no shuffling: the optimizer state and step count carry it).
+fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>) {
+    let (x, y) = data::<f32>(30);
+    let new_model = || {
+        Sequential::<f32>::new(&[4])
+            .add(Dense::new(8).activation(Activation::Relu))
+            .add(Dense::new(3).activation(Activation::Softmax))
+            .seed(5)
+    };
+    let opts = || {
+        FitOptions::default()
+            .batch_size(7)
+            .shuffle(false)
+            .verbose(0)
+    };
+
+    let mut straight = new_model();
+    compile(&mut straight).expect("compile");
+    straight.fit(&x, &y, opts().epochs(6)).expect("fit 6");
+
+    let mut first = new_model();
+    compile(&mut first).expect("compile");
+    first.fit(&x, &y, opts().epochs(3)).expect("fit 3");
+    let path = TempPath::new("resume");
+    first.save(&path.0).expect("save");
+    let mut resumed = Sequential::<f32>::load(&path.0).expect("load");
+    resumed
+        .fit(&x, &y, opts().initial_epoch(3).epochs(6))
+        .expect("fit 3 more");
+
+    for (a, b) in straight.get_weights().iter().zip(resumed.get_weights()) {
+        assert_eq!(bits(a), bits(&b), "weights differ after resuming");
+    }
+    let (h1, h2) = (
+        straight.history().expect("h"),
+        resumed.history().expect("h"),
+    );
+    assert_eq!(h1.epochs(), h2.epochs());
+    assert_eq!(h1.get("loss"), h2.get("loss"));
+}
+
+#[test]
+fn resumed_adam_training_matches_straight_training() {
+    resume_matches_straight(|m| {
+        m.compile(Adam::new(0.02), CategoricalCrossentropy::default(), &[])
+    });
+}
+
+#[test]
+fn resumed_sgd_momentum_training_matches_straight_training() {
+    resume_matches_straight(|m| {
+        m.compile(
+            Sgd::new(0.1).momentum(0.9).nesterov(true),
+            CategoricalCrossentropy::default(),
+            &[Metric::Accuracy],
+        )
+    });
+}
+
+#[test]
+fn loaded_model_keeps_compile_settings_metrics_and_history() -> Result<()> {
+    let (x, y) = data::<f32>(24);
+    let mut model = classifier::<f32>();
+    model.compile(
+        Adam::new(0.005).amsgrad(true).clip_norm(1.0),
+        CategoricalCrossentropy {
+            from_logits: false,
+            label_smoothing: 0.1,
+        },
+        &[Metric::Accuracy, Metric::MeanAbsoluteError],
+    )?;
+    model.fit(
+        &x,
+        &y,
+        FitOptions::default()
+            .epochs(2)
+            .batch_size(6)
+            .validation_split(0.25)
+            .verbose(0),
+    )?;
+    model.fit(
+        &x,
+        &y,
+        FitOptions::default().initial_epoch(2).epochs(3).verbose(0),
+    )?;
+    model.layers_mut()[2].set_trainable(false);
+    let path = TempPath::new("compile");
+    model.save(&path.0)?;
+    let again = Sequential::<f32>::load(&path.0)?;
+    assert!(again.is_compiled());
+    assert_eq!(model.evaluate(&x, &y)?, again.evaluate(&x, &y)?);
+    let (h0, h1) = (model.history().expect("h"), again.history().expect("h"));
+    assert_eq!(h0.epochs(), &[0, 1, 2]);
+    assert_eq!(h1.epochs(), h0.epochs());
+    let n0: Vec<&str> = h0.names().collect();
+    let n1: Vec<&str> = h1.names().collect();
+    assert_eq!(n0, n1);
+    assert!(n0.contains(&"val_accuracy"));
+    for name in n0 {
+        let (a, b) = (h0.get(name).expect("a"), h1.get(name).expect("b"));
+        let a: Vec<u64> = a.iter().map(|v| v.to_bits()).collect();
+        let b: Vec<u64> = b.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(a, b, "history {name}");
+    }
+    // The third epoch had no validation: NaN survives the round trip.
+    assert!(h1.get("val_loss").expect("val")[2].is_nan());
+    // A frozen layer stays frozen.
+    let frozen: Vec<bool> = again.params().iter().map(|p| p.trainable()).collect();
+    let expect: Vec<bool> = model.params().iter().map(|p| p.trainable()).collect();
+    assert_eq!(frozen, expect);
+    assert_eq!(frozen.iter().filter(|t| !**t).count(), 2);
+    Ok(())
+}
+
+#[test]
+fn save_weights_load_weights_round_trip() -> Result<()> {
+    let mut a = classifier::<f64>().seed(1);
+    a.build()?;
+    let path = TempPath::new("weights");
+    a.save_weights(&path.0)?;
+    let mut b = classifier::<f64>().seed(2);
+    b.build()?;
+    assert_ne!(a.get_weights(), b.get_weights());
+    b.load_weights(&path.0)?;
+    assert_eq!(a.get_weights(), b.get_weights());
+    // A weights file is not a model file.
+    let err = Sequential::<f64>::load(&path.0).unwrap_err();
+    assert!(err.to_string().contains("load_weights"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn load_weights_reads_a_full_model_file() -> Result<()> {
+    let (x, y) = data::<f32>(16);
+    let mut a = classifier::<f32>();
+    a.compile(Adam::new(0.01), CategoricalCrossentropy::default(), &[])?;
+    a.fit(&x, &y, FitOptions::default().epochs(1).verbose(0))?;
+    let path = TempPath::new("full");
+    a.save(&path.0)?;
+    let mut b = classifier::<f32>().seed(99);
+    b.build()?;
+    b.load_weights(&path.0)?;
+    assert_eq!(a.get_weights(), b.get_weights());
+    Ok(())
+}
+
+#[test]
+fn load_weights_errors_name_the_first_mismatch() -> Result<()> {
+    let mut a = Sequential::<f32>::new(&[4]).add(Dense::new(3));
+    a.build()?;
+    let path = TempPath::new("mismatch");
+    a.save_weights(&path.0)?;
+
+    let mut wider = Sequential::<f32>::new(&[4]).add(Dense::new(5));
+    wider.build()?;
+    let before = wider.get_weights();
+    let err = wider.load_weights(&path.0).unwrap_err();
+    assert!(matches!(err, Error::Format { .. }));
+    assert!(
+        err.to_string()
+            .ends_with("tensor \"dense/kernel\" has shape [4, 3], the model expects [4, 5]"),
+        "{err}"
+    );
+    assert_eq!(wider.get_weights(), before, "nothing changes on error");
+
+    let mut deeper = Sequential::<f32>::new(&[4])
+        .add(Dense::new(3))
+        .add(Dense::new(2));
+    deeper.build()?;
+    let err = deeper.load_weights(&path.0).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("no tensor for parameter \"dense_1/kernel\""),
+        "{err}"
+    );
+    Ok(())
+}
+
+/// `torch.nn.Sequential(Linear(4, 8), ReLU(), Linear(8, 3))`, seed 0, saved
+/// by tests/golden/torch_linear_export.py; the outputs below are torch's.
+#[test]
+fn pytorch_linear_weights_predict_as_torch_does() -> Result<()> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/torch_linear.safetensors"
+    );
+    let mut model = Sequential::<f32>::new(&[4])
+        .add(Dense::new(8).activation(Activation::Relu))
+        .add(Dense::new(3));
+    model.build()?;
+    model.load_weights_from_safetensors(
+        path,
+        &WeightMap::pytorch_linear(&[("0", "dense"), ("2", "dense_1")]),
+    )?;
+    let x = Tensor::from_vec(
+        vec![
+            0.5, -1.0, 2.0, 0.25, //
+            -0.75, 0.1, 0.0, 1.5, //
+            1.0, 1.0, -1.0, -2.0,
+        ],
+        &[3, 4],
+    )?;
+    let got = model.predict(&x)?;
+    assert_eq!(got.shape(), &[3, 3]);
+    for (g, t) in got.as_slice().iter().zip(TORCH_OUT) {
+        assert!((f64::from(*g) - t).abs() < 1e-5, "got {g}, torch {t}");
+    }
+    // A map naming a tensor the file lacks is an error naming it.
+    let err = model
+        .load_weights_from_safetensors(path, &WeightMap::pytorch_linear(&[("1", "dense")]))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("no tensor \"1.weight\" in the file"),
+        "{err}"
+    );
+    Ok(())
+}
+
+// Printed by tests/golden/torch_linear_export.py (torch's float32 outputs).
+const TORCH_OUT: [f64; 9] = [
+    0.39918699860572815,
+    0.17332729697227478,
+    -0.17905406653881073,
+    0.16691304743289948,
+    -0.24033023416996002,
+    0.11672760546207428,
+    0.0491194874048233,
+    0.11897540092468262,
+    0.13464637100696564,
+];
+
+#[test]
+fn model_checkpoint_saves_best_epochs_only_and_they_reload() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("tapeflow_ckpt_best_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (x, y) = data::<f32>(30);
+    let mut model = classifier::<f32>();
+    model.compile(Adam::new(0.01), CategoricalCrossentropy::default(), &[])?;
+    let template = dir.join("best-{epoch:02d}-{loss:.3f}.safetensors");
+    let best = dir.join("best.safetensors");
+    let history = model.fit(
+        &x,
+        &y,
+        FitOptions::default()
+            .epochs(8)
+            .batch_size(10)
+            .verbose(0)
+            .callback(
+                ModelCheckpoint::new(&template)
+                    .monitor("loss")
+                    .save_best_only(true),
+            )
+            .callback(
+                ModelCheckpoint::new(&best)
+                    .monitor("loss")
+                    .save_best_only(true),
+            ),
+    )?;
+    let losses = history.get("loss").expect("loss");
+    // The epochs (1-based) at which the loss beat every earlier one.
+    let mut expected = Vec::new();
+    let mut best_loss = f64::INFINITY;
+    for (i, &l) in losses.iter().enumerate() {
+        if l < best_loss {
+            best_loss = l;
+            expected.push(format!("best-{:02}-{l:.3}.safetensors", i + 1));
+        }
+    }
+    expected.push("best.safetensors".to_string());
+    expected.sort();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, expected);
+    // The best file is the model at its best epoch: its history ends there.
+    let reloaded = Sequential::<f32>::load(&best)?;
+    let h = reloaded.history().expect("history");
+    assert_eq!(h.last("loss"), Some(best_loss));
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+#[test]
+fn model_checkpoint_needs_its_monitor_only_for_best_only() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("tapeflow_ckpt_mon_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (x, y) = data::<f32>(12);
+    let mut model = classifier::<f32>();
+    model.compile(
+        Sgd::new(0.1),
+        CategoricalCrossentropy::default(),
+        &[Metric::Accuracy],
+    )?;
+    let err = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::default()
+                .epochs(2)
+                .verbose(0)
+                .callback(ModelCheckpoint::new(dir.join("m.safetensors")).save_best_only(true)),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ModelCheckpoint: monitor \"val_loss\" is not in the logs; available: [loss, accuracy]"
+    );
+    // Every epoch, no monitor needed: one file per epoch, numbered from 1.
+    model.fit(
+        &x,
+        &y,
+        FitOptions::default()
+            .epochs(3)
+            .verbose(0)
+            .callback(ModelCheckpoint::new(dir.join("e{epoch}.safetensors"))),
+    )?;
+    for e in 1..=3 {
+        assert!(dir.join(format!("e{e}.safetensors")).exists(), "epoch {e}");
+    }
+    let last = Sequential::<f32>::load(dir.join("e3.safetensors"))?;
+    assert_eq!(last.get_weights(), model.get_weights());
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// The documented layout (docs/saving.md): tensor names and metadata keys.
+/// With `TAPEFLOW_KEEP_MODEL=<path>` the file is also kept there, for
+/// `python3 tests/golden/check_python_load.py <path>`.
+#[test]
+fn file_layout_is_as_documented() -> Result<()> {
+    let (x, y) = data::<f32>(16);
+    let mut model = classifier::<f32>();
+    model.compile(
+        Sgd::new(0.1).momentum(0.9),
+        CategoricalCrossentropy::default(),
+        &[Metric::Accuracy],
+    )?;
+    model.fit(&x, &y, FitOptions::default().epochs(2).verbose(0))?;
+    let tmp = TempPath::new("layout");
+    let path = std::env::var_os("TAPEFLOW_KEEP_MODEL").map_or(tmp.0.clone(), PathBuf::from);
+    model.save(&path)?;
+    let bytes = std::fs::read(&path).expect("read");
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
+    let meta = header.metadata().clone().expect("metadata");
+    let mut keys: Vec<&str> = meta.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "compile",
+            "dtype",
+            "format",
+            "format_version",
+            "history",
+            "model",
+            "tapeflow_version"
+        ]
+    );
+    assert_eq!(meta["format"], "tapeflow");
+    assert_eq!(meta["format_version"], "1");
+    assert_eq!(meta["dtype"], "f32");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let mut expected: Vec<String> = ["dense", "dense_1", "dense_2", "dense_3"]
+        .iter()
+        .flat_map(|l| [format!("{l}/bias"), format!("{l}/kernel")])
+        .chain((0..8).map(|i| format!("optimizer/momentum/{i}")))
+        .chain(["optimizer/iterations".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    assert_eq!(st.tensor("dense/kernel").expect("kernel").shape(), &[4, 16]);
+    Ok(())
+}
