@@ -181,6 +181,17 @@ pub trait TrainingContext<T: Float = f32> {
     ///
     /// If the file cannot be written.
     fn save(&self, path: &std::path::Path) -> Result<()>;
+
+    /// Saves the model's weights alone to `path` (`ModelCheckpoint` with
+    /// `save_weights_only`). By default it saves the whole model, which
+    /// `load_weights` reads too.
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be written.
+    fn save_weights(&self, path: &std::path::Path) -> Result<()> {
+        self.save(path)
+    }
 }
 
 /// A hook into the training loop; every method does nothing by default.

@@ -59,6 +59,7 @@ pub struct ModelCheckpoint {
     monitor: String,
     mode: MonitorMode,
     save_best_only: bool,
+    save_weights_only: bool,
     best: Option<f64>,
     last_saved: Option<PathBuf>,
 }
@@ -72,6 +73,7 @@ impl ModelCheckpoint {
             monitor: "val_loss".to_string(),
             mode: MonitorMode::Auto,
             save_best_only: false,
+            save_weights_only: false,
             best: None,
             last_saved: None,
         }
@@ -92,6 +94,32 @@ impl ModelCheckpoint {
     /// Whether to save only when the monitored value improves.
     pub fn save_best_only(mut self, save_best_only: bool) -> Self {
         self.save_best_only = save_best_only;
+        self
+    }
+
+    /// Whether to write the weights alone (`Sequential::save_weights`, read
+    /// back with `load_weights`) instead of the whole model. Default false.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tapeflow_doc_ckpt_{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).ok();
+    /// let path = dir.join("w.safetensors");
+    /// let x = Tensor::ones(&[4, 2]);
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
+    /// let ckpt = ModelCheckpoint::new(&path).monitor("loss").save_weights_only(true);
+    /// model.fit(&x, &x.sum_axis(1, true)?, FitOptions::default().epochs(2).verbose(0).callback(ckpt))?;
+    /// assert!(Sequential::<f32>::load(&path).is_err());   // weights only: no model metadata
+    /// model.load_weights(&path)?;                          // but the weights load
+    /// std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn save_weights_only(mut self, save_weights_only: bool) -> Self {
+        self.save_weights_only = save_weights_only;
         self
     }
 
@@ -200,7 +228,11 @@ impl<T: Float> Callback<T> for ModelCheckpoint {
             self.best = Some(current);
         }
         let path = PathBuf::from(format_path(&self.path, epoch, Some(logs))?);
-        ctx.save(&path)?;
+        if self.save_weights_only {
+            ctx.save_weights(&path)?;
+        } else {
+            ctx.save(&path)?;
+        }
         self.last_saved = Some(path);
         Ok(())
     }

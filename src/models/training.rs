@@ -69,6 +69,9 @@ impl<T: Float> TrainingContext<T> for Context<'_, T> {
     fn save(&self, path: &std::path::Path) -> Result<()> {
         self.model.save(path)
     }
+    fn save_weights(&self, path: &std::path::Path) -> Result<()> {
+        self.model.save_weights(path)
+    }
 }
 
 /// Per-row weights from `sample_weight` and `class_weight`, or `None` when
