@@ -103,6 +103,10 @@ impl<T: Float> Sequential<T> {
     /// let names: Vec<&str> = model.layers().iter().map(|l| l.name()).collect();
     /// assert_eq!(names, ["dense", "dense_1"]);
     /// ```
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "Keras's name; a model is not a number to add"
+    )]
     pub fn add(mut self, layer: impl Layer<T> + 'static) -> Self {
         self.push(Box::new(layer));
         self
@@ -241,9 +245,9 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] (op `build`) for a model without layers;
-    /// [`Error::Layer`] naming the layer, its position and the shapes when
-    /// a layer cannot take its input.
+    /// [`Error::InvalidArgument`] (op `build`) for a model without layers or
+    /// with two layers of the same name; [`Error::Layer`] naming the layer,
+    /// its position and the shapes when a layer cannot take its input.
     ///
     /// # Examples
     ///
@@ -267,6 +271,22 @@ impl<T: Float> Sequential<T> {
                     self.name
                 ),
             });
+        }
+        // Parameters are saved as "<layer name>/<param name>": two layers
+        // of one name would overwrite each other's weights in the file.
+        for (i, layer) in self.layers.iter().enumerate() {
+            if let Some(j) = self.layers[..i]
+                .iter()
+                .position(|l| l.name() == layer.name())
+            {
+                return Err(Error::InvalidArgument {
+                    op: "build",
+                    message: format!(
+                        "layer name {:?} is used at positions {j} and {i}; layer names must be unique",
+                        layer.name()
+                    ),
+                });
+            }
         }
         let mut rng = StdRng::seed_from_u64(self.seed);
         let mut shape = self.input_shape.clone();
