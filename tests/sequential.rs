@@ -305,3 +305,23 @@ fn same_model_seed_gives_same_weights_and_another_seed_differs() -> Result<()> {
     assert_ne!(make(5)?[0], make(6)?[0]);
     Ok(())
 }
+
+#[test]
+fn adding_a_layer_to_a_built_model_keeps_the_built_weights() -> Result<()> {
+    let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(3)).seed(2);
+    model.build()?;
+    let trained = vec![Tensor::full(&[3, 3], 0.5), Tensor::full(&[3], -1.0)];
+    model.set_weights(trained.clone())?;
+    let mut model = model.add(Dense::new(3));
+    assert!(!model.is_built());
+    model.build()?;
+    assert_eq!(model.output_shape()?, vec![3]);
+    let weights = model.get_weights();
+    assert_eq!(weights[..2], trained[..]);
+    assert_eq!(weights[2].shape(), &[3, 3]);
+    // The new layer is freshly drawn, not a copy of the first initialisation.
+    let mut fresh = Sequential::<f32>::new(&[3]).add(Dense::new(3)).seed(2);
+    fresh.build()?;
+    assert_ne!(weights[2], fresh.get_weights()[0]);
+    Ok(())
+}

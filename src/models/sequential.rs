@@ -139,7 +139,6 @@ impl<T: Float> Sequential<T> {
             layer.set_name(&name);
         }
         self.layers.push(layer);
-        self.shapes.clear();
     }
 
     /// Sets the seed of the RNG that initial weights are drawn from
@@ -241,7 +240,9 @@ impl<T: Float> Sequential<T> {
 
     /// Builds every layer in order, inferring each one's output shape from
     /// the previous one, and drawing initial weights from the model's seed.
-    /// Building a built model does nothing.
+    /// Building a built model does nothing; after [`add`](Self::add) on a
+    /// built model only the new layers are built (the others keep their
+    /// weights, as in Keras).
     ///
     /// # Errors
     ///
@@ -288,16 +289,24 @@ impl<T: Float> Sequential<T> {
                 });
             }
         }
-        let mut rng = StdRng::seed_from_u64(self.seed);
-        let mut shape = self.input_shape.clone();
-        let mut shapes = Vec::with_capacity(self.layers.len());
-        for (position, layer) in self.layers.iter_mut().enumerate() {
+        // Layers built before (a model grown after building) keep their
+        // weights: only the layers added since are built, each from the
+        // output shape before it. The seed is offset by the first new
+        // position so a layer added later does not repeat the first
+        // layer's initial weights.
+        let start = self.shapes.len();
+        let mut rng = StdRng::seed_from_u64(self.seed.wrapping_add(start as u64));
+        let mut shape = self
+            .shapes
+            .last()
+            .cloned()
+            .unwrap_or_else(|| self.input_shape.clone());
+        for (position, layer) in self.layers.iter_mut().enumerate().skip(start) {
             shape = layer
                 .build(&shape, &mut rng)
                 .map_err(|e| at_position(e, layer.as_ref(), position))?;
-            shapes.push(shape.clone());
+            self.shapes.push(shape.clone());
         }
-        self.shapes = shapes;
         Ok(())
     }
 
