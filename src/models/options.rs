@@ -72,18 +72,50 @@ impl<T: Float> std::fmt::Debug for FitOptions<T> {
 impl<T: Float> FitOptions<T> {
     /// The epoch to stop before: training runs epochs `initial_epoch..epochs`
     /// (Keras's meaning). Default 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
+    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
+    /// let history = model.fit(&x, &y, FitOptions::default().epochs(3).verbose(0))?;
+    /// assert_eq!(history.epochs(), &[0, 1, 2]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
         self
     }
 
     /// Samples per gradient step (the last batch may be smaller). Default 32.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::FitOptions;
+    ///
+    /// let opts = FitOptions::<f32>::default();
+    /// assert_eq!(opts.get_batch_size(), 32);
+    /// assert_eq!(opts.batch_size(8).get_batch_size(), 8);
+    /// ```
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
         self
     }
 
     /// Whether to shuffle the training rows before each epoch. Default true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::FitOptions;
+    ///
+    /// let opts = FitOptions::<f32>::default().shuffle(false);
+    /// assert!(format!("{opts:?}").contains("shuffle: false"));
+    /// ```
     pub fn shuffle(mut self, shuffle: bool) -> Self {
         self.shuffle = shuffle;
         self
@@ -91,12 +123,43 @@ impl<T: Float> FitOptions<T> {
 
     /// Holds out this fraction of the rows — the last ones, before any
     /// shuffling, as Keras does — for validation. Must be in `[0, 1)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
+    /// let x = Tensor::from_vec((0..10).map(|i| i as f32).collect(), &[10, 1])?;
+    /// let opts = FitOptions::default().validation_split(0.2).verbose(0);
+    /// let history = model.fit(&x, &x, opts)?;
+    /// // Validated on the last 2 rows, with the weights after the epoch.
+    /// let e = model.evaluate(&x.slice_rows(8..10)?, &x.slice_rows(8..10)?)?;
+    /// assert_eq!(history.last("val_loss"), Some(e.loss));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn validation_split(mut self, fraction: f64) -> Self {
         self.validation_split = fraction;
         self
     }
 
     /// Validation inputs and targets (takes precedence over `validation_split`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
+    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
+    /// let (vx, vy) = (Tensor::zeros(&[2, 1]), Tensor::ones(&[2, 1]));
+    /// let opts = FitOptions::default().validation_data(vx.clone(), vy.clone()).verbose(0);
+    /// let history = model.fit(&x, &y, opts)?;
+    /// assert_eq!(history.last("val_loss"), Some(model.evaluate(&vx, &vy)?.loss));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn validation_data(mut self, x: Tensor<T>, y: Tensor<T>) -> Self {
         self.validation_data = Some((x, y));
         self
@@ -104,18 +167,69 @@ impl<T: Float> FitOptions<T> {
 
     /// Weights of the loss per class index (classes absent weigh 1), read
     /// from sparse labels or from the argmax of one-hot targets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tapeflow::prelude::*;
+    ///
+    /// // Class 1 counts three times: the same as a sample weight of 3 on its rows.
+    /// let x = Tensor::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[4, 1])?;
+    /// let y = Tensor::from_vec(vec![0.0, 1.0, 0.0, 1.0], &[4, 1])?;
+    /// let run = |opts: FitOptions| -> tapeflow::Result<Vec<Tensor>> {
+    ///     let mut m = Sequential::new(&[1]).add(Dense::new(1).activation(Activation::Sigmoid));
+    ///     m.compile(Sgd::new(0.1), BinaryCrossentropy::default(), &[])?;
+    ///     m.fit(&x, &y, opts.verbose(0))?;
+    ///     Ok(m.get_weights())
+    /// };
+    /// let by_class = run(FitOptions::default().class_weight(HashMap::from([(1, 3.0)])))?;
+    /// let w = Tensor::from_vec(vec![1.0, 3.0, 1.0, 3.0], &[4])?;
+    /// assert_eq!(by_class, run(FitOptions::default().sample_weight(w))?);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn class_weight(mut self, weights: HashMap<usize, f64>) -> Self {
         self.class_weight = Some(weights);
         self
     }
 
     /// Weight of each training row's loss, shape `[rows]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// // A weight of 0 removes a row's loss (the mean still counts its row).
+    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.0), MeanSquaredError, &[])?;
+    /// model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?; // y = x
+    /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
+    /// let y = Tensor::from_vec(vec![0.0, 0.0], &[2, 1])?;
+    /// let w = Tensor::from_vec(vec![0.0, 1.0], &[2])?;
+    /// let h = model.fit(&x, &y, FitOptions::default().sample_weight(w).verbose(0))?;
+    /// assert_eq!(h.last("loss"), Some(2.0)); // (0·1² + 1·2²) / 2
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn sample_weight(mut self, weights: Tensor<T>) -> Self {
         self.sample_weight = Some(weights);
         self
     }
 
     /// The epoch to start counting from (to resume training). Default 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
+    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
+    /// let opts = FitOptions::default().initial_epoch(2).epochs(4).verbose(0);
+    /// assert_eq!(model.fit(&x, &y, opts)?.epochs(), &[2, 3]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn initial_epoch(mut self, epoch: usize) -> Self {
         self.initial_epoch = epoch;
         self
@@ -123,6 +237,22 @@ impl<T: Float> FitOptions<T> {
 
     /// Seed of the shuffling RNG (default: the model's seed). The same seed,
     /// data and model give a bit-identical run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let x = Tensor::from_vec((0..8).map(|i| i as f32 / 8.0).collect(), &[8, 1])?;
+    /// let run = |seed| -> tapeflow::Result<Vec<Tensor>> {
+    ///     let mut m = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    ///     m.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
+    ///     m.fit(&x, &x, FitOptions::default().batch_size(2).seed(seed).verbose(0))?;
+    ///     Ok(m.get_weights())
+    /// };
+    /// assert_eq!(run(7)?, run(7)?);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
@@ -130,23 +260,63 @@ impl<T: Float> FitOptions<T> {
 
     /// 0: silent; 1: a progress bar per epoch; 2: one line per epoch.
     /// Default: 1 when stderr is a terminal, else 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::FitOptions;
+    ///
+    /// let opts = FitOptions::<f32>::default().verbose(2);
+    /// assert!(format!("{opts:?}").contains("verbose: Some(2)"));
+    /// ```
     pub fn verbose(mut self, level: u8) -> Self {
         self.verbose = Some(level);
         self
     }
 
     /// Adds a callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.0), MeanSquaredError, &[])?; // the loss cannot improve
+    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
+    /// let stop = EarlyStopping::new().monitor("loss");
+    /// let opts = FitOptions::default().epochs(10).callback(stop).verbose(0);
+    /// assert_eq!(model.fit(&x, &y, opts)?.len(), 2); // stopped after epoch 1
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn callback(mut self, callback: impl Callback<T> + 'static) -> Self {
         self.callbacks.push(Box::new(callback));
         self
     }
 
     /// The number of epochs set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::FitOptions;
+    ///
+    /// assert_eq!(FitOptions::<f32>::default().get_epochs(), 1);
+    /// assert_eq!(FitOptions::<f32>::default().epochs(5).get_epochs(), 5);
+    /// ```
     pub fn get_epochs(&self) -> usize {
         self.epochs
     }
 
     /// The batch size set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::FitOptions;
+    ///
+    /// assert_eq!(FitOptions::<f32>::default().batch_size(64).get_batch_size(), 64);
+    /// ```
     pub fn get_batch_size(&self) -> usize {
         self.batch_size
     }
@@ -173,6 +343,21 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// A metric's value by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
+    /// model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?; // y = x
+    /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
+    /// let e = model.evaluate(&x, &Tensor::zeros(&[2, 1]))?;
+    /// assert_eq!(e.metric("mean_absolute_error"), Some(1.5));
+    /// assert_eq!(e.metric("accuracy"), None); // not compiled
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn metric(&self, name: &str) -> Option<f64> {
         self.metrics
             .iter()

@@ -103,8 +103,10 @@ impl<T: Float> Sequential<T> {
     /// let names: Vec<&str> = model.layers().iter().map(|l| l.name()).collect();
     /// assert_eq!(names, ["dense", "dense_1"]);
     /// ```
-    // Keras's name for this, kept on purpose; it is not `std::ops::Add`.
-    #[allow(clippy::should_implement_trait)]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "Keras's name; a model is not a number to add"
+    )]
     pub fn add(mut self, layer: impl Layer<T> + 'static) -> Self {
         self.push(Box::new(layer));
         self
@@ -137,7 +139,6 @@ impl<T: Float> Sequential<T> {
             layer.set_name(&name);
         }
         self.layers.push(layer);
-        self.shapes.clear();
     }
 
     /// Sets the seed of the RNG that initial weights are drawn from
@@ -239,13 +240,15 @@ impl<T: Float> Sequential<T> {
 
     /// Builds every layer in order, inferring each one's output shape from
     /// the previous one, and drawing initial weights from the model's seed.
-    /// Building a built model does nothing.
+    /// Building a built model does nothing; after [`add`](Self::add) on a
+    /// built model only the new layers are built (the others keep their
+    /// weights, as in Keras).
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] (op `build`) for a model without layers;
-    /// [`Error::Layer`] naming the layer, its position and the shapes when
-    /// a layer cannot take its input.
+    /// [`Error::InvalidArgument`] (op `build`) for a model without layers or
+    /// with two layers of the same name; [`Error::Layer`] naming the layer,
+    /// its position and the shapes when a layer cannot take its input.
     ///
     /// # Examples
     ///
@@ -270,16 +273,40 @@ impl<T: Float> Sequential<T> {
                 ),
             });
         }
-        let mut rng = StdRng::seed_from_u64(self.seed);
-        let mut shape = self.input_shape.clone();
-        let mut shapes = Vec::with_capacity(self.layers.len());
-        for (position, layer) in self.layers.iter_mut().enumerate() {
+        // Parameters are saved as "<layer name>/<param name>": two layers
+        // of one name would overwrite each other's weights in the file.
+        for (i, layer) in self.layers.iter().enumerate() {
+            if let Some(j) = self.layers[..i]
+                .iter()
+                .position(|l| l.name() == layer.name())
+            {
+                return Err(Error::InvalidArgument {
+                    op: "build",
+                    message: format!(
+                        "layer name {:?} is used at positions {j} and {i}; layer names must be unique",
+                        layer.name()
+                    ),
+                });
+            }
+        }
+        // Layers built before (a model grown after building) keep their
+        // weights: only the layers added since are built, each from the
+        // output shape before it. The seed is offset by the first new
+        // position so a layer added later does not repeat the first
+        // layer's initial weights.
+        let start = self.shapes.len();
+        let mut rng = StdRng::seed_from_u64(self.seed.wrapping_add(start as u64));
+        let mut shape = self
+            .shapes
+            .last()
+            .cloned()
+            .unwrap_or_else(|| self.input_shape.clone());
+        for (position, layer) in self.layers.iter_mut().enumerate().skip(start) {
             shape = layer
                 .build(&shape, &mut rng)
                 .map_err(|e| at_position(e, layer.as_ref(), position))?;
-            shapes.push(shape.clone());
+            self.shapes.push(shape.clone());
         }
-        self.shapes = shapes;
         Ok(())
     }
 
