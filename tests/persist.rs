@@ -115,8 +115,9 @@ fn uncompiled_model_round_trips_with_flatten() -> Result<()> {
 }
 
 /// Trains 6 epochs straight, and 3 + save/load + 3; the weights must agree
-/// bit for bit (no shuffling: the optimizer state and step count carry it).
-fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>) {
+/// bit for bit: the optimizer state and step count carry over, and each
+/// epoch's shuffle depends only on the seed and the epoch number.
+fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>, shuffle: bool) {
     let (x, y) = data::<f32>(30);
     let new_model = || {
         Sequential::<f32>::new(&[4])
@@ -127,7 +128,7 @@ fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>) {
     let opts = || {
         FitOptions::default()
             .batch_size(7)
-            .shuffle(false)
+            .shuffle(shuffle)
             .verbose(0)
     };
 
@@ -158,20 +159,32 @@ fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>) {
 
 #[test]
 fn resumed_adam_training_matches_straight_training() {
-    resume_matches_straight(|m| {
-        m.compile(Adam::new(0.02), CategoricalCrossentropy::default(), &[])
-    });
+    resume_matches_straight(
+        |m| m.compile(Adam::new(0.02), CategoricalCrossentropy::default(), &[]),
+        false,
+    );
+}
+
+#[test]
+fn resumed_shuffled_adam_training_matches_straight_training() {
+    resume_matches_straight(
+        |m| m.compile(Adam::new(0.02), CategoricalCrossentropy::default(), &[]),
+        true,
+    );
 }
 
 #[test]
 fn resumed_sgd_momentum_training_matches_straight_training() {
-    resume_matches_straight(|m| {
-        m.compile(
-            Sgd::new(0.1).momentum(0.9).nesterov(true),
-            CategoricalCrossentropy::default(),
-            &[Metric::Accuracy],
-        )
-    });
+    resume_matches_straight(
+        |m| {
+            m.compile(
+                Sgd::new(0.1).momentum(0.9).nesterov(true),
+                CategoricalCrossentropy::default(),
+                &[Metric::Accuracy],
+            )
+        },
+        false,
+    );
 }
 
 #[test]

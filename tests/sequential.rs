@@ -325,3 +325,33 @@ fn adding_a_layer_to_a_built_model_keeps_the_built_weights() -> Result<()> {
     assert_ne!(weights[2], fresh.get_weights()[0]);
     Ok(())
 }
+
+#[test]
+fn forward_on_an_inference_tape_records_nothing_for_a_trainable_model() -> Result<()> {
+    // What predict and evaluate use: parameters enter as constants.
+    let mut model = Sequential::<f32>::new(&[3])
+        .add(Dense::new(4).activation(Activation::Relu))
+        .add(Dense::new(2));
+    model.build()?;
+    let tape = GradientTape::inference();
+    let y = model.forward(&tape, &Tensor::ones(&[2, 3]), Mode::Infer)?;
+    assert_eq!(tape.recorded_ops(), 0);
+    assert_eq!(y.value(), model.predict(&Tensor::ones(&[2, 3]))?);
+    // The same forward on a training tape records the two layers.
+    let tape = GradientTape::new();
+    model.forward(&tape, &Tensor::ones(&[2, 3]), Mode::Infer)?;
+    assert!(tape.recorded_ops() >= 2);
+    Ok(())
+}
+
+#[test]
+fn freezing_a_dense_layer_before_build_holds_after_build() -> Result<()> {
+    let mut frozen = Dense::new(3);
+    frozen.set_trainable(false);
+    let mut model = Sequential::<f32>::new(&[2]).add(frozen).add(Dense::new(1));
+    model.build()?;
+    assert_eq!(model.params().len(), 4);
+    assert_eq!(model.trainable_params().len(), 2);
+    assert!(model.summary().contains("Non-trainable params: 9"));
+    Ok(())
+}

@@ -59,6 +59,8 @@ pub struct Dense<T: Float = f32> {
     kernel_regularizer: Option<Regularizer>,
     kernel: Option<Param<T>>,
     bias: Option<Param<T>>,
+    /// Kept so that freezing before `build` holds for the params it creates.
+    trainable: bool,
 }
 
 impl<T: Float> Dense<T> {
@@ -85,6 +87,7 @@ impl<T: Float> Dense<T> {
             kernel_regularizer: None,
             kernel: None,
             bias: None,
+            trainable: true,
         }
     }
 
@@ -326,6 +329,15 @@ impl<T: Float> Layer<T> for Dense<T> {
         "Dense"
     }
 
+    /// Freezes or unfreezes the kernel and bias, also when called before
+    /// `build` (the flag is kept and applied to the params `build` creates).
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+        for p in self.kernel.iter_mut().chain(self.bias.iter_mut()) {
+            p.set_trainable(trainable);
+        }
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
@@ -375,6 +387,7 @@ impl<T: Float> Layer<T> for Dense<T> {
         };
         self.kernel = Some(Param::new("kernel", kernel));
         self.bias = bias;
+        self.set_trainable(self.trainable);
         let mut out = lead.to_vec();
         out.push(self.units);
         Ok(out)

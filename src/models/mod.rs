@@ -9,6 +9,7 @@
 mod checks;
 mod history;
 mod options;
+mod params;
 mod persist;
 mod progress;
 mod sequential;

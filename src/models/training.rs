@@ -311,7 +311,7 @@ impl<T: Float> Sequential<T> {
         };
         let (x, y) = (x.slice_rows(0..n_train)?, y.slice_rows(0..n_train)?);
 
-        let mut rng = StdRng::seed_from_u64(seed.unwrap_or(self.seed));
+        let shuffle_seed = seed.unwrap_or(self.seed);
         let steps = n_train.div_ceil(batch_size);
         let mut progress = Progress::new(verbose, epochs, steps);
         let mut history = History::default();
@@ -329,7 +329,11 @@ impl<T: Float> Sequential<T> {
             }
             progress.epoch_begin(epoch);
             if shuffle {
-                order.shuffle(&mut rng);
+                // Each epoch's order depends on the seed and the epoch number
+                // alone, so a run resumed at `initial_epoch` shuffles exactly
+                // as the uninterrupted run did.
+                order = (0..n_train).collect();
+                order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(shuffle_seed, epoch)));
             }
             let logs = ctx.train_epoch(
                 epoch,
@@ -403,7 +407,7 @@ impl<T: Float> Sequential<T> {
         for start in (0..n).step_by(INFER_BATCH) {
             let rows = start..(start + INFER_BATCH).min(n);
             let (xb, yb) = (x.slice_rows(rows.clone())?, y.slice_rows(rows)?);
-            let tape = GradientTape::new();
+            let tape = GradientTape::inference();
             let pred = self.forward(&tape, &xb, Mode::Infer)?;
             let per = compiled.loss.per_sample(pred, tape.constant(&yb))?;
             total += per
@@ -452,7 +456,7 @@ impl<T: Float> Sequential<T> {
         let mut outputs = Vec::new();
         for start in (0..n.max(1)).step_by(INFER_BATCH) {
             let xb = x.slice_rows(start..(start + INFER_BATCH).min(n))?;
-            let tape = GradientTape::new();
+            let tape = GradientTape::inference();
             outputs.push(self.forward(&tape, &xb, Mode::Infer)?.value());
         }
         if outputs.len() == 1 {
@@ -496,6 +500,14 @@ impl<T: Float> Sequential<T> {
             })
             .collect())
     }
+}
+
+/// The shuffling seed of one epoch: the run's seed mixed with the epoch
+/// number (a Weyl step), so that every epoch gets its own order.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 fn check_finite_weights<T: Float>(w: &Tensor<T>) -> Result<()> {

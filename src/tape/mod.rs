@@ -77,6 +77,8 @@ pub struct GradientTape<T: Float = f32> {
     nodes: RefCell<Vec<Node<T>>>,
     /// The node of each parameter put on the tape, so a lookup is O(1).
     params: RefCell<HashMap<ParamId, usize>>,
+    /// Parameters enter as constants (see [`GradientTape::inference`]).
+    inference: bool,
     id: u64,
 }
 
@@ -109,7 +111,33 @@ impl<T: Float> GradientTape<T> {
         GradientTape {
             nodes: RefCell::new(Vec::new()),
             params: RefCell::new(HashMap::new()),
+            inference: false,
             id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// A tape for inference: parameters enter as constants, so a forward
+    /// pass through layers records no backward rule and keeps values only
+    /// (what `predict` and `evaluate` use). Watched inputs still record, so
+    /// the gradient of an output with respect to an input (a saliency map)
+    /// works on an inference tape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Param, Tensor};
+    ///
+    /// let w = Param::new("w", Tensor::scalar(2.0f32));
+    /// let tape = GradientTape::inference();
+    /// let y = tape.param(&w).square();
+    /// assert_eq!(y.value().item()?, 4.0);
+    /// assert_eq!(tape.recorded_ops(), 0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn inference() -> Self {
+        GradientTape {
+            inference: true,
+            ..Self::new()
         }
     }
 
@@ -218,7 +246,7 @@ impl<T: Float> GradientTape<T> {
         match existing {
             Some(index) => Var::new(self, index),
             None => {
-                let var = self.leaf(param.value().clone(), param.trainable());
+                let var = self.leaf(param.value().clone(), param.trainable() && !self.inference);
                 self.params.borrow_mut().insert(param.id(), var.index());
                 var
             }
