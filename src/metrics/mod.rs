@@ -1,6 +1,7 @@
 //! Metrics: stateful accumulators ([`MetricState`]) that see one batch at a
 //! time and report a running result, and the [`Metric`] enum that
-//! `compile` takes and turns into accumulators.
+//! `compile` takes and turns into accumulators; and whole-dataset summaries
+//! on class indices ([`confusion_matrix`], [`classification_report`]).
 //!
 //! This module owns how metrics are accumulated; it computes on plain
 //! [`Tensor`]s (metrics are not differentiated) and knows nothing of models.
@@ -23,6 +24,7 @@
 mod accuracy;
 mod confusion;
 mod metric;
+mod report;
 
 pub use accuracy::{
     BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
@@ -30,6 +32,7 @@ pub use accuracy::{
 };
 pub use confusion::{Auc, Precision, Recall};
 pub use metric::Metric;
+pub use report::{classification_report, confusion_matrix};
 
 use crate::element::Float;
 use crate::error::{Error, Result};
