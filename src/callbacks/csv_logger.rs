@@ -8,6 +8,39 @@ use super::{Callback, Logs, TrainingContext};
 use crate::element::Float;
 use crate::error::{Error, Result};
 
+// The hidden part of the builders' doc examples: a mock training loop
+// (`Ctx`) and `log`, which feeds epochs' logs to a `CsvLogger` through it.
+macro_rules! doc_log {
+    () => {
+        concat!(
+            "# use tapeflow::{Result, Tensor};\n",
+            "# use tapeflow::callbacks::{Callback, Logs, TrainingContext};\n",
+            "# #[derive(Default)]\n",
+            "# struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }\n",
+            "# impl TrainingContext for Ctx {\n",
+            "#     fn stop_training(&mut self) { self.stop = true }\n",
+            "#     fn should_stop(&self) -> bool { self.stop }\n",
+            "#     fn learning_rate(&self) -> f64 { self.lr }\n",
+            "#     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }\n",
+            "#     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }\n",
+            "#     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }\n",
+            "#     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }\n",
+            "# }\n",
+            "# fn log(mut cb: CsvLogger, first_epoch: usize, losses: &[f64]) -> Result<()> {\n",
+            "#     let mut ctx = Ctx::default();\n",
+            "#     Callback::<f32>::on_train_begin(&mut cb, &mut ctx)?;\n",
+            "#     for (k, &loss) in losses.iter().enumerate() {\n",
+            "#         let mut logs = Logs::default();\n",
+            "#         logs.push(\"loss\", loss);\n",
+            "#         logs.push(\"val_loss\", loss * 2.0);\n",
+            "#         Callback::<f32>::on_epoch_end(&mut cb, first_epoch + k, &logs, &mut ctx)?;\n",
+            "#     }\n",
+            "#     Callback::<f32>::on_train_end(&mut cb, &mut ctx)\n",
+            "# }\n",
+        )
+    };
+}
+
 /// Writes a header and then one row per epoch to a CSV file (Keras's
 /// `CSVLogger`).
 ///
@@ -76,6 +109,28 @@ pub struct CsvLogger {
 
 impl CsvLogger {
     /// A logger writing to `path`, comma-separated, overwriting the file.
+    ///
+    /// The file is opened when training begins: a path that cannot be
+    /// created makes [`on_train_begin`](Callback::on_train_begin) return
+    /// [`Error::Io`] naming it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::CsvLogger;
+    #[doc = doc_log!()]
+    /// // `log` (hidden) runs `cb` through a mock training loop: one epoch per
+    /// // loss, numbered from `first_epoch`, logging `loss` and `val_loss`.
+    ///
+    /// let path = std::env::temp_dir().join(format!("tapeflow_csv_new_{}.csv", std::process::id()));
+    /// log(CsvLogger::new(&path), 0, &[0.5, 0.25])?;
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// assert_eq!(text, "epoch,loss,val_loss\n0,0.5,1\n1,0.25,0.5\n");
+    /// # std::fs::remove_file(&path).unwrap();
+    /// let missing = std::env::temp_dir().join("tapeflow-no-such-dir").join("log.csv");
+    /// assert!(log(CsvLogger::new(missing), 0, &[0.5]).is_err_and(|e| e.to_string().contains("log.csv")));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn new(path: impl Into<PathBuf>) -> Self {
         CsvLogger {
             path: path.into(),
@@ -88,6 +143,22 @@ impl CsvLogger {
     }
 
     /// The field separator (default `,`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::CsvLogger;
+    #[doc = doc_log!()]
+    /// // `log` (hidden) runs `cb` through a mock training loop: one epoch per
+    /// // loss, numbered from `first_epoch`, logging `loss` and `val_loss`.
+    ///
+    /// let path = std::env::temp_dir().join(format!("tapeflow_csv_sep_{}.csv", std::process::id()));
+    /// log(CsvLogger::new(&path).separator('\t'), 0, &[0.5])?;
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// assert_eq!(text, "epoch\tloss\tval_loss\n0\t0.5\t1\n");
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn separator(mut self, separator: char) -> Self {
         self.separator = separator;
         self
@@ -95,6 +166,25 @@ impl CsvLogger {
 
     /// Whether to append to an existing file instead of overwriting it
     /// (default `false`), e.g. when resuming training.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::CsvLogger;
+    #[doc = doc_log!()]
+    /// // `log` (hidden) runs `cb` through a mock training loop: one epoch per
+    /// // loss, numbered from `first_epoch`, logging `loss` and `val_loss`.
+    ///
+    /// let path = std::env::temp_dir().join(format!("tapeflow_csv_append_{}.csv", std::process::id()));
+    /// log(CsvLogger::new(&path), 0, &[0.5])?;
+    /// log(CsvLogger::new(&path).append(true), 1, &[0.25])?; // resume at epoch 1
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// assert_eq!(text, "epoch,loss,val_loss\n0,0.5,1\n1,0.25,0.5\n"); // one header
+    /// log(CsvLogger::new(&path), 2, &[0.125])?; // without append: overwritten
+    /// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn append(mut self, append: bool) -> Self {
         self.append = append;
         self

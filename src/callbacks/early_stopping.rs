@@ -5,6 +5,41 @@ use crate::element::Float;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
+// The hidden part of the setters' doc examples: a mock training loop
+// (`Ctx`) and `run`, which feeds values to an `EarlyStopping` through it.
+macro_rules! doc_run {
+    () => {
+        concat!(
+            "# use tapeflow::{Result, Tensor};\n",
+            "# use tapeflow::callbacks::{Callback, Logs, TrainingContext};\n",
+            "# #[derive(Default)]\n",
+            "# struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }\n",
+            "# impl TrainingContext for Ctx {\n",
+            "#     fn stop_training(&mut self) { self.stop = true }\n",
+            "#     fn should_stop(&self) -> bool { self.stop }\n",
+            "#     fn learning_rate(&self) -> f64 { self.lr }\n",
+            "#     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }\n",
+            "#     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }\n",
+            "#     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }\n",
+            "#     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }\n",
+            "# }\n",
+            "# fn run(mut es: EarlyStopping, monitor: &str, values: &[f64]) -> Result<(EarlyStopping, Ctx)> {\n",
+            "#     let mut ctx = Ctx::default();\n",
+            "#     es.on_train_begin(&mut ctx)?;\n",
+            "#     for (epoch, &value) in values.iter().enumerate() {\n",
+            "#         ctx.weights = vec![Tensor::scalar(epoch as f32)];\n",
+            "#         let mut logs = Logs::default();\n",
+            "#         logs.push(monitor, value);\n",
+            "#         es.on_epoch_end(epoch, &logs, &mut ctx)?;\n",
+            "#         if ctx.should_stop() { break; }\n",
+            "#     }\n",
+            "#     es.on_train_end(&mut ctx)?;\n",
+            "#     Ok((es, ctx))\n",
+            "# }\n",
+        )
+    };
+}
+
 /// Stops training when a monitored value has stopped improving (Keras's
 /// `EarlyStopping`).
 ///
@@ -96,6 +131,22 @@ impl<T: Float> Default for EarlyStopping<T> {
 
 impl<T: Float> EarlyStopping<T> {
     /// Early stopping with Keras's defaults (see the type's docs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// // Defaults: watch `val_loss`, stop at the first epoch that does not improve.
+    /// let (es, _) = run(EarlyStopping::new(), "val_loss", &[0.9, 0.7, 0.8, 0.6])?;
+    /// assert_eq!(es.stopped_epoch(), Some(2));
+    /// assert_eq!(es.best(), Some(0.7));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn new() -> Self {
         EarlyStopping {
             monitor: "val_loss".to_string(),
@@ -114,6 +165,30 @@ impl<T: Float> EarlyStopping<T> {
     }
 
     /// The logged value to watch, e.g. `"loss"` or `"val_accuracy"`.
+    ///
+    /// A name missing from an epoch's logs makes
+    /// [`on_epoch_end`](Callback::on_epoch_end) return an error listing the
+    /// names that are there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// // An accuracy is maximised, so the drop at epoch 2 stops training.
+    /// let es = EarlyStopping::new().monitor("val_accuracy");
+    /// let (es, _) = run(es, "val_accuracy", &[0.6, 0.8, 0.7])?;
+    /// assert_eq!(es.stopped_epoch(), Some(2));
+    /// assert_eq!(es.best(), Some(0.8));
+    /// // A misspelt monitor is an error, not a callback that never fires.
+    /// let err = run(EarlyStopping::new().monitor("val_acc"), "val_accuracy", &[0.6]);
+    /// assert!(err.is_err_and(|e| e.to_string().contains("available: [val_accuracy]")));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn monitor(mut self, name: impl Into<String>) -> Self {
         self.monitor = name.into();
         self
@@ -121,53 +196,204 @@ impl<T: Float> EarlyStopping<T> {
 
     /// The smallest change that counts as an improvement; its sign is
     /// ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// // 0.95 beats 1.0 by less than 0.1: no improvement, so training stops.
+    /// let (es, _) = run(EarlyStopping::new().min_delta(0.1), "val_loss", &[1.0, 0.95])?;
+    /// assert_eq!(es.stopped_epoch(), Some(1));
+    /// let (es, _) = run(EarlyStopping::new().min_delta(-0.01), "val_loss", &[1.0, 0.95])?;
+    /// assert_eq!(es.stopped_epoch(), None);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn min_delta(mut self, min_delta: f64) -> Self {
         self.min_delta = min_delta.abs();
         self
     }
 
     /// How many epochs without improvement to wait before stopping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// let es = EarlyStopping::new().patience(2);
+    /// let (es, _) = run(es, "val_loss", &[1.0, 1.1, 1.2, 1.3])?;
+    /// assert_eq!(es.stopped_epoch(), Some(2)); // the second epoch without improving
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn patience(mut self, patience: usize) -> Self {
         self.patience = patience;
         self
     }
 
     /// Whether the monitored value should go down or up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::{EarlyStopping, MonitorMode};
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// // `Auto` minimises a name like "score"; `Max` says higher is better.
+    /// let scores = [1.0, 2.0, 3.0, 2.5];
+    /// let (auto, _) = run(EarlyStopping::new().monitor("score"), "score", &scores)?;
+    /// assert_eq!(auto.stopped_epoch(), Some(1));
+    /// let es = EarlyStopping::new().monitor("score").mode(MonitorMode::Max);
+    /// let (max, _) = run(es, "score", &scores)?;
+    /// assert_eq!((max.stopped_epoch(), max.best()), (Some(3), Some(3.0)));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn mode(mut self, mode: MonitorMode) -> Self {
         self.mode = mode;
         self
     }
 
     /// A value the monitor must beat for the wait count to reset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// // Improvements that do not reach 0.5 do not reset the wait count.
+    /// let losses = [0.9, 0.8, 0.85];
+    /// let (plain, _) = run(EarlyStopping::new().patience(2), "val_loss", &losses)?;
+    /// assert_eq!(plain.stopped_epoch(), None);
+    /// let es = EarlyStopping::new().patience(2).baseline(0.5);
+    /// let (with_baseline, _) = run(es, "val_loss", &losses)?;
+    /// assert_eq!(with_baseline.stopped_epoch(), Some(2));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn baseline(mut self, baseline: f64) -> Self {
         self.baseline = Some(baseline);
         self
     }
 
     /// Whether to put the best epoch's weights back at the end of training.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// let losses = [0.9, 0.5, 0.7];
+    /// let (_, ctx) = run(EarlyStopping::new(), "val_loss", &losses)?;
+    /// assert_eq!(ctx.weights[0].item()?, 2.0); // the last epoch's weights
+    /// let (es, ctx) = run(EarlyStopping::new().restore_best_weights(true), "val_loss", &losses)?;
+    /// assert_eq!(es.best_epoch(), Some(1));
+    /// assert_eq!(ctx.weights[0].item()?, 1.0); // the best epoch's weights
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn restore_best_weights(mut self, restore: bool) -> Self {
         self.restore_best_weights = restore;
         self
     }
 
     /// How many epochs to train before watching the monitor (a warm-up).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// // Epochs 0 and 1 are a warm-up: their losses are not watched.
+    /// let losses = [0.5, 0.6, 0.4, 0.45];
+    /// let (es, _) = run(EarlyStopping::new().start_from_epoch(2), "val_loss", &losses)?;
+    /// assert_eq!(es.stopped_epoch(), Some(3));
+    /// assert_eq!(es.best_epoch(), Some(2));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn start_from_epoch(mut self, epoch: usize) -> Self {
         self.start_from_epoch = epoch;
         self
     }
 
     /// The epoch at which this callback asked training to stop, if it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// let (es, _) = run(EarlyStopping::new(), "val_loss", &[0.9, 0.8, 0.7])?;
+    /// assert_eq!(es.stopped_epoch(), None); // ran out of epochs, never stopped
+    /// let (es, _) = run(EarlyStopping::new(), "val_loss", &[0.9, 0.8, 0.85, 0.7])?;
+    /// assert_eq!(es.stopped_epoch(), Some(2));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn stopped_epoch(&self) -> Option<usize> {
         self.stopped_epoch
     }
 
     /// The best monitored value seen, if any epoch improved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// let (es, _) = run(EarlyStopping::new().patience(5), "val_loss", &[0.9, 0.4, 0.6])?;
+    /// assert_eq!(es.best(), Some(0.4));
+    /// let (es, _) = run(EarlyStopping::new(), "val_loss", &[f64::NAN, f64::NAN])?;
+    /// assert_eq!(es.best(), None); // a NaN never improves
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn best(&self) -> Option<f64> {
         self.best
     }
 
     /// The epoch of the best value (or, with `restore_best_weights`, of the
     /// weights that will be restored).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::EarlyStopping;
+    #[doc = doc_run!()]
+    /// // `run` (hidden) feeds `values` under `monitor` to `es`, one epoch at a
+    /// // time, in a mock training loop whose weights at epoch `e` are `[e]`;
+    /// // it returns `es` and the mock once `es` stops it or the values run out.
+    ///
+    /// let (es, _) = run(EarlyStopping::new().patience(5), "val_loss", &[0.9, 0.4, 0.6])?;
+    /// assert_eq!(es.best_epoch(), Some(1));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn best_epoch(&self) -> Option<usize> {
         self.best_epoch
     }

@@ -61,6 +61,40 @@ pub struct LambdaCallback<'a> {
 
 impl<'a> LambdaCallback<'a> {
     /// A callback with no closures yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::{Callback, LambdaCallback};
+    /// # use tapeflow::{Result, Tensor};
+    /// # use tapeflow::callbacks::TrainingContext;
+    /// # #[derive(Default)]
+    /// # struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }
+    /// # impl TrainingContext for Ctx {
+    /// #     fn stop_training(&mut self) { self.stop = true }
+    /// #     fn should_stop(&self) -> bool { self.stop }
+    /// #     fn learning_rate(&self) -> f64 { self.lr }
+    /// #     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }
+    /// #     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }
+    /// #     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }
+    /// #     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut ctx = Ctx::default();
+    /// let mut epochs = Vec::new();
+    /// {
+    ///     let mut cb = LambdaCallback::new().on_epoch_begin(|epoch| {
+    ///         epochs.push(epoch);
+    ///         Ok(())
+    ///     });
+    ///     for epoch in 0..3 {
+    ///         Callback::<f32>::on_epoch_begin(&mut cb, epoch, &mut ctx)?;
+    ///     }
+    ///     Callback::<f32>::on_train_end(&mut cb, &mut ctx)?; // no closure: does nothing
+    /// }
+    /// assert_eq!(epochs, [0, 1, 2]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

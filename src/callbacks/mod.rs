@@ -75,6 +75,17 @@ pub enum MonitorMode {
 
 impl MonitorMode {
     /// Whether higher values of `monitor` count as better in this mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::MonitorMode;
+    ///
+    /// assert!(MonitorMode::Auto.maximizes("val_precision"));
+    /// assert!(MonitorMode::Auto.maximizes("auc"));
+    /// assert!(!MonitorMode::Auto.maximizes("mean_absolute_error"));
+    /// assert!(!MonitorMode::Min.maximizes("val_accuracy")); // an explicit mode wins
+    /// ```
     pub fn maximizes(self, monitor: &str) -> bool {
         match self {
             MonitorMode::Min => false,
@@ -124,6 +135,22 @@ pub struct Logs {
 
 impl Logs {
     /// Appends (or replaces) a named value.
+    ///
+    /// A name already logged keeps its place; its value is replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::Logs;
+    ///
+    /// let mut logs = Logs::default();
+    /// logs.push("loss", 0.5);
+    /// logs.push("accuracy", 0.75);
+    /// logs.push("loss", 0.25);
+    /// assert_eq!(logs.get("loss"), Some(0.25));
+    /// let names: Vec<&str> = logs.iter().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["loss", "accuracy"]);
+    /// ```
     pub fn push(&mut self, name: impl Into<String>, value: f64) {
         let name = name.into();
         match self.entries.iter_mut().find(|(n, _)| *n == name) {
@@ -132,7 +159,18 @@ impl Logs {
         }
     }
 
-    /// The value logged under `name`.
+    /// The value logged under `name`; `None` if nothing was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::Logs;
+    ///
+    /// let mut logs = Logs::default();
+    /// logs.push("val_loss", 0.7);
+    /// assert_eq!(logs.get("val_loss"), Some(0.7));
+    /// assert_eq!(logs.get("val_accuracy"), None);
+    /// ```
     pub fn get(&self, name: &str) -> Option<f64> {
         self.entries
             .iter()
@@ -141,12 +179,63 @@ impl Logs {
     }
 
     /// The entries in the order they were logged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::Logs;
+    ///
+    /// let mut logs = Logs::default();
+    /// logs.push("loss", 0.5);
+    /// logs.push("val_loss", 0.75);
+    /// let entries: Vec<(&str, f64)> = logs.iter().collect();
+    /// assert_eq!(entries, [("loss", 0.5), ("val_loss", 0.75)]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
         self.entries.iter().map(|(n, v)| (n.as_str(), *v))
     }
 }
 
 /// What a callback may do to the training in progress.
+///
+/// [`Sequential::fit`](crate::Sequential::fit) implements it for its loop.
+/// Implementing it yourself gives a stand-in for the loop, e.g. to test a
+/// callback without training a model.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use tapeflow::callbacks::{Callback, Logs, ReduceLrOnPlateau, TrainingContext};
+/// use tapeflow::{Result, Tensor};
+///
+/// /// A stand-in for the training loop.
+/// #[derive(Default)]
+/// struct Mock { stop: bool, lr: f64, weights: Vec<Tensor> }
+///
+/// impl TrainingContext for Mock {
+///     fn stop_training(&mut self) { self.stop = true }
+///     fn should_stop(&self) -> bool { self.stop }
+///     fn learning_rate(&self) -> f64 { self.lr }
+///     fn set_learning_rate(&mut self, rate: f64) -> Result<()> { self.lr = rate; Ok(()) }
+///     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }
+///     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }
+///     fn save(&self, _path: &Path) -> Result<()> { Ok(()) }
+/// }
+///
+/// // Check that a plateau halves the rate, without a model.
+/// let mut ctx = Mock { lr: 0.1, ..Mock::default() };
+/// let mut cb = ReduceLrOnPlateau::new().monitor("loss").patience(1).factor(0.5);
+/// let mut logs = Logs::default();
+/// logs.push("loss", 1.0);
+/// Callback::<f32>::on_train_begin(&mut cb, &mut ctx)?;
+/// for epoch in 0..2 {
+///     Callback::<f32>::on_epoch_end(&mut cb, epoch, &logs, &mut ctx)?;
+/// }
+/// assert_eq!(ctx.learning_rate(), 0.05);
+/// assert!(!ctx.should_stop());
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
 pub trait TrainingContext<T: Float = f32> {
     /// Asks the loop to stop after the current batch (Keras's
     /// `model.stop_training = True`).

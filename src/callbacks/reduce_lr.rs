@@ -5,6 +5,40 @@ use super::{Callback, Logs, MonitorMode, TrainingContext, monitored};
 use crate::element::Float;
 use crate::error::{Error, Result};
 
+// The hidden part of the setters' doc examples: a mock training loop
+// (`Ctx`) and `rates`, which feeds values to a `ReduceLrOnPlateau` through it.
+macro_rules! doc_rates {
+    () => {
+        concat!(
+            "# use tapeflow::{Result, Tensor};\n",
+            "# use tapeflow::callbacks::{Callback, Logs, TrainingContext};\n",
+            "# #[derive(Default)]\n",
+            "# struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }\n",
+            "# impl TrainingContext for Ctx {\n",
+            "#     fn stop_training(&mut self) { self.stop = true }\n",
+            "#     fn should_stop(&self) -> bool { self.stop }\n",
+            "#     fn learning_rate(&self) -> f64 { self.lr }\n",
+            "#     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }\n",
+            "#     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }\n",
+            "#     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }\n",
+            "#     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }\n",
+            "# }\n",
+            "# fn rates(mut cb: ReduceLrOnPlateau, monitor: &str, values: &[f64]) -> Result<Vec<f64>> {\n",
+            "#     let mut ctx = Ctx { lr: 0.1, ..Ctx::default() };\n",
+            "#     Callback::<f32>::on_train_begin(&mut cb, &mut ctx)?;\n",
+            "#     let mut rates = Vec::new();\n",
+            "#     for (epoch, &value) in values.iter().enumerate() {\n",
+            "#         let mut logs = Logs::default();\n",
+            "#         logs.push(monitor, value);\n",
+            "#         Callback::<f32>::on_epoch_end(&mut cb, epoch, &logs, &mut ctx)?;\n",
+            "#         rates.push(ctx.lr);\n",
+            "#     }\n",
+            "#     Ok(rates)\n",
+            "# }\n",
+        )
+    };
+}
+
 /// Multiplies the learning rate by `factor` when a monitored value has not
 /// improved for `patience` epochs (Keras's `ReduceLROnPlateau`).
 ///
@@ -89,6 +123,22 @@ impl Default for ReduceLrOnPlateau {
 
 impl ReduceLrOnPlateau {
     /// Plateau reduction with Keras's defaults (see the type's docs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::ReduceLrOnPlateau;
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// // Defaults: watch `val_loss`; after 10 epochs without improving, rate * 0.1.
+    /// let r = rates(ReduceLrOnPlateau::new(), "val_loss", &[1.0; 12])?;
+    /// assert_eq!(r[..10], [0.1; 10]);
+    /// assert!((r[10] - 0.01).abs() < 1e-12);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn new() -> Self {
         ReduceLrOnPlateau {
             monitor: "val_loss".to_string(),
@@ -105,42 +155,172 @@ impl ReduceLrOnPlateau {
     }
 
     /// The logged value to watch, e.g. `"loss"` or `"val_accuracy"`.
+    ///
+    /// A name missing from an epoch's logs makes
+    /// [`on_epoch_end`](Callback::on_epoch_end) return an error listing the
+    /// names that are there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::ReduceLrOnPlateau;
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// // An accuracy is maximised: it stalls at epoch 2, so the rate drops.
+    /// let cb = ReduceLrOnPlateau::new().monitor("val_accuracy").patience(1).factor(0.5);
+    /// assert_eq!(rates(cb, "val_accuracy", &[0.5, 0.6, 0.6])?, [0.1, 0.1, 0.05]);
+    /// // A misspelt monitor is an error, not a callback that never fires.
+    /// let cb = ReduceLrOnPlateau::new().monitor("val_acc");
+    /// assert!(rates(cb, "val_accuracy", &[0.5]).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn monitor(mut self, name: impl Into<String>) -> Self {
         self.monitor = name.into();
         self
     }
 
     /// The factor the rate is multiplied by, in `[0, 1)`.
+    ///
+    /// A factor outside `[0, 1)` makes
+    /// [`on_train_begin`](Callback::on_train_begin) return
+    /// [`Error::InvalidArgument`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::ReduceLrOnPlateau;
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// let cb = ReduceLrOnPlateau::new().patience(1).factor(0.5);
+    /// assert_eq!(rates(cb, "val_loss", &[1.0, 1.0, 1.0])?, [0.1, 0.05, 0.025]);
+    /// let cb = ReduceLrOnPlateau::new().factor(1.0); // would never lower the rate
+    /// assert!(rates(cb, "val_loss", &[1.0]).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn factor(mut self, factor: f64) -> Self {
         self.factor = factor;
         self
     }
 
     /// How many epochs without improvement before the rate is lowered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::ReduceLrOnPlateau;
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// let cb = ReduceLrOnPlateau::new().patience(3).factor(0.5);
+    /// let r = rates(cb, "val_loss", &[1.0; 5])?;
+    /// assert_eq!(r, [0.1, 0.1, 0.1, 0.05, 0.05]); // lowered at the third stalled epoch
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn patience(mut self, patience: usize) -> Self {
         self.patience = patience;
         self
     }
 
     /// Whether the monitored value should go down or up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::{MonitorMode, ReduceLrOnPlateau};
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// // `Auto` minimises a name like "score"; `Max` says higher is better.
+    /// let cb = ReduceLrOnPlateau::new().monitor("score").patience(1).factor(0.5);
+    /// let scores = [1.0, 2.0, 3.0];
+    /// assert_eq!(rates(cb.clone(), "score", &scores)?, [0.1, 0.05, 0.025]);
+    /// let cb = cb.mode(MonitorMode::Max);
+    /// assert_eq!(rates(cb, "score", &scores)?, [0.1, 0.1, 0.1]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn mode(mut self, mode: MonitorMode) -> Self {
         self.mode = mode;
         self
     }
 
     /// The smallest change that counts as an improvement.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::ReduceLrOnPlateau;
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// // Gains of 0.01 count with the default 1e-4, not with 0.05.
+    /// let cb = ReduceLrOnPlateau::new().patience(1).factor(0.5);
+    /// let losses = [1.0, 0.99, 0.98];
+    /// assert_eq!(rates(cb.clone(), "val_loss", &losses)?, [0.1, 0.1, 0.1]);
+    /// let cb = cb.min_delta(0.05);
+    /// assert_eq!(rates(cb, "val_loss", &losses)?, [0.1, 0.05, 0.025]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn min_delta(mut self, min_delta: f64) -> Self {
         self.min_delta = min_delta;
         self
     }
 
     /// How many epochs to wait after a reduction before counting again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::ReduceLrOnPlateau;
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// // A cooldown of 2: the epoch after each reduction does not count (the
+    /// // cooldown ends during the second, which counts again, as in Keras).
+    /// let cb = ReduceLrOnPlateau::new().patience(1).factor(0.5).cooldown(2);
+    /// let r = rates(cb, "val_loss", &[1.0; 5])?;
+    /// assert_eq!(r, [0.1, 0.05, 0.05, 0.025, 0.025]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn cooldown(mut self, cooldown: usize) -> Self {
         self.cooldown = cooldown;
         self
     }
 
     /// The rate is never lowered below this.
+    ///
+    /// A negative or non-finite `min_lr` makes
+    /// [`on_train_begin`](Callback::on_train_begin) return
+    /// [`Error::InvalidArgument`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::ReduceLrOnPlateau;
+    #[doc = doc_rates!()]
+    /// // `rates` (hidden) feeds `values` under `monitor` to `cb`, one epoch at
+    /// // a time, in a mock training loop starting at rate 0.1, and returns the
+    /// // rate after each epoch.
+    ///
+    /// let cb = ReduceLrOnPlateau::new().patience(1).factor(0.5).min_lr(0.03);
+    /// assert_eq!(rates(cb, "val_loss", &[1.0; 4])?, [0.1, 0.05, 0.03, 0.03]);
+    /// let cb = ReduceLrOnPlateau::new().min_lr(-1.0);
+    /// assert!(rates(cb, "val_loss", &[1.0]).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn min_lr(mut self, min_lr: f64) -> Self {
         self.min_lr = min_lr;
         self

@@ -52,6 +52,39 @@ pub struct LearningRateScheduler<F> {
 
 impl<F: FnMut(usize, f64) -> f64> LearningRateScheduler<F> {
     /// A scheduler calling `schedule(epoch, current_rate)` before each epoch.
+    ///
+    /// A schedule returning a negative or non-finite rate makes
+    /// [`on_epoch_begin`](Callback::on_epoch_begin) return
+    /// [`Error::InvalidArgument`] naming the epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::{Callback, LearningRateScheduler};
+    /// # use tapeflow::{Result, Tensor};
+    /// # use tapeflow::callbacks::TrainingContext;
+    /// # #[derive(Default)]
+    /// # struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }
+    /// # impl TrainingContext for Ctx {
+    /// #     fn stop_training(&mut self) { self.stop = true }
+    /// #     fn should_stop(&self) -> bool { self.stop }
+    /// #     fn learning_rate(&self) -> f64 { self.lr }
+    /// #     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }
+    /// #     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }
+    /// #     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }
+    /// #     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut ctx = Ctx::default();
+    /// // Inverse-time decay from the epoch alone.
+    /// let mut cb = LearningRateScheduler::new(|epoch, _| 0.1 / (epoch + 1) as f64);
+    /// Callback::<f32>::on_epoch_begin(&mut cb, 3, &mut ctx)?;
+    /// assert_eq!(ctx.learning_rate(), 0.025);
+    /// let mut bad = LearningRateScheduler::new(|_, _| f64::NAN);
+    /// let err = Callback::<f32>::on_epoch_begin(&mut bad, 3, &mut ctx).unwrap_err();
+    /// assert!(err.to_string().contains("epoch 3"));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
     pub fn new(schedule: F) -> Self {
         LearningRateScheduler { schedule }
     }

@@ -210,8 +210,58 @@ macro_rules! mean_metric {
 }
 pub(crate) use mean_metric;
 
+/// The doc-example lines for one metric's inherent `result` and `reset`:
+/// a batch whose result is known, fed to `m`, and that result asserted.
+macro_rules! inherent_case {
+    (@lines $pred:literal, $true_:literal, $shape:literal, $expected:literal) => {
+        concat!(
+            "let y_pred = Tensor::from_vec(vec!", $pred, ", &", $shape, ")?;\n",
+            "let y_true = Tensor::from_vec(vec!", $true_, ", &", $shape, ")?;\n",
+            "m.update(&y_pred, &y_true, None)?;\n",
+            "assert_eq!(m.result(), ", $expected, ");\n"
+        )
+    };
+    (MeanSquaredError) => {
+        $crate::metrics::inherent_case!(@lines "[1.0, 2.0]", "[1.0, 4.0]", "[1, 2]", "2.0")
+    };
+    (MeanAbsoluteError) => {
+        $crate::metrics::inherent_case!(@lines "[1.0, 2.0]", "[1.0, 4.0]", "[1, 2]", "1.0")
+    };
+    (BinaryAccuracy) => {
+        $crate::metrics::inherent_case!(@lines "[0.9, 0.2, 0.7, 0.4]", "[1.0, 0.0, 0.0, 0.0]", "[4, 1]", "0.75")
+    };
+    (CategoricalAccuracy) => {
+        $crate::metrics::inherent_case!(@lines "[0.1, 0.9, 0.8, 0.2]", "[0.0, 1.0, 0.0, 1.0]", "[2, 2]", "0.5")
+    };
+    (TopKCategoricalAccuracy) => {
+        $crate::metrics::inherent_case!(CategoricalAccuracy)
+    };
+    (SparseCategoricalAccuracy) => {
+        concat!(
+            "let y_pred = Tensor::from_vec(vec![0.1, 0.9, 0.8, 0.2], &[2, 2])?;\n",
+            "let y_true = Tensor::from_vec(vec![1.0, 1.0], &[2])?;\n",
+            "m.update(&y_pred, &y_true, None)?;\n",
+            "assert_eq!(m.result(), 0.5);\n"
+        )
+    };
+    (SparseTopKCategoricalAccuracy) => {
+        $crate::metrics::inherent_case!(SparseCategoricalAccuracy)
+    };
+    (Precision) => {
+        $crate::metrics::inherent_case!(@lines "[0.9, 0.8, 0.2]", "[1.0, 0.0, 1.0]", "[3]", "0.5")
+    };
+    (Recall) => {
+        $crate::metrics::inherent_case!(Precision)
+    };
+    (Auc) => {
+        $crate::metrics::inherent_case!(@lines "[0.1, 0.4, 0.35, 0.8]", "[0.0, 0.0, 1.0, 1.0]", "[4]", "0.75")
+    };
+}
+pub(crate) use inherent_case;
+
 /// Gives a metric struct inherent `result` and `reset` (the trait's, for
 /// any element type), so they can be called without naming the element type.
+/// Each type needs an arm in [`inherent_case`] for the doc examples.
 macro_rules! inherent {
     ($ty:ident, $ctor:literal) => {
         impl $ty {
@@ -220,10 +270,9 @@ macro_rules! inherent {
                 "(which this struct implements for every element type).\n\n",
                 "# Examples\n\n```\nuse tapeflow::metrics::{", stringify!($ty), ", MetricState};\n",
                 "use tapeflow::Tensor;\n\nlet mut m = ", $ctor, ";\n",
-                "assert_eq!(m.result(), 0.0);\n",
-                "let none: Option<&Tensor<f64>> = None;\n",
-                "let _ = m.update(&Tensor::zeros(&[1, 1]), &Tensor::zeros(&[1, 1]), none);\n",
-                "m.reset();\nassert_eq!(m.result(), 0.0);\n```"
+                "assert_eq!(m.result(), 0.0); // nothing seen yet\n",
+                $crate::metrics::inherent_case!($ty),
+                "# Ok::<(), tapeflow::Error>(())\n```"
             )]
             pub fn result(&self) -> f64 {
                 crate::metrics::MetricState::<f64>::result(self)
@@ -231,8 +280,12 @@ macro_rules! inherent {
 
             #[doc = concat!(
                 "Forgets everything accumulated, as [`MetricState::reset`](crate::metrics::MetricState::reset).\n\n",
-                "# Examples\n\n```\nuse tapeflow::metrics::", stringify!($ty), ";\n\n",
-                "let mut m = ", $ctor, ";\nm.reset();\nassert_eq!(m.result(), 0.0);\n```"
+                "# Examples\n\n```\nuse tapeflow::metrics::{", stringify!($ty), ", MetricState};\n",
+                "use tapeflow::Tensor;\n\nlet mut m = ", $ctor, ";\n",
+                $crate::metrics::inherent_case!($ty),
+                "m.reset();\nassert_eq!(m.result(), 0.0);\n",
+                "assert_eq!(m, ", $ctor, "); // as good as new\n",
+                "# Ok::<(), tapeflow::Error>(())\n```"
             )]
             pub fn reset(&mut self) {
                 crate::metrics::MetricState::<f64>::reset(self)

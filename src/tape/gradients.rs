@@ -90,6 +90,25 @@ pub struct Gradients<T: Float = f32> {
 }
 
 /// A key to look a gradient up by: a [`Var`], a [`Param`] or a [`ParamId`].
+///
+/// It is the bound of [`Gradients::get`]; a parameter's gradient is found
+/// by the `&Param` or by its [`ParamId`], a variable's by the `Var`.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::{GradientTape, Param, Tensor};
+///
+/// let w = Param::new("w", Tensor::from_vec(vec![1.0f32, 2.0], &[2])?);
+/// let tape = GradientTape::new();
+/// let x = tape.watch(&Tensor::from_vec(vec![3.0f32, 4.0], &[2])?);
+/// let loss = tape.param(&w).mul(&x)?.sum(); // d/dw = x, d/dx = w
+/// let grads = tape.gradient(&loss, [&w])?;
+/// assert_eq!(grads.get(&w).unwrap().to_vec(), [3.0, 4.0]);
+/// assert_eq!(grads.get(w.id()), grads.get(&w)); // same key, two spellings
+/// assert!(grads.get(x).is_none()); // `x` was not asked for
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
 pub trait GradKey<T: Float> {
     /// Finds this key's gradient.
     fn find(self, grads: &Gradients<T>) -> Option<&Tensor<T>>;
