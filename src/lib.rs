@@ -99,7 +99,7 @@ pub use element::{Float, num_threads, set_num_threads};
 pub use error::{Error, Result};
 pub use metrics::Metric;
 pub use models::{Evaluation, FitOptions, History, Sequential};
-pub use tape::{GradientTape, Gradients, Param, ParamId, Target, Var};
+pub use tape::{GradKey, GradientTape, Gradients, Param, ParamId, Target, Var};
 pub use tensor::Tensor;
 
 /// The README's examples, compiled and run as doctests.

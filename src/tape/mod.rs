@@ -22,7 +22,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use gradients::{Gradients, Target};
+pub use gradients::{GradKey, Gradients, Target};
 pub use param::{Param, ParamId};
 pub use var::Var;
 
