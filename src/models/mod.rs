@@ -8,6 +8,7 @@
 
 mod checks;
 mod history;
+mod inference;
 mod options;
 mod params;
 mod persist;

@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::progress::Progress;
-use super::{Evaluation, FitOptions, History, Sequential};
+use super::{FitOptions, History, Sequential};
 use crate::callbacks::{Callback, Logs, TrainingContext};
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -16,9 +16,6 @@ use crate::metrics::{Metric, MetricState};
 use crate::optimizers::Optimizer;
 use crate::tape::GradientTape;
 use crate::tensor::Tensor;
-
-/// Rows per batch in `evaluate` and `predict`.
-const INFER_BATCH: usize = 256;
 
 /// What `compile` fixed: the optimizer (with its state), the loss, the
 /// metrics, and the history of every `fit` so far.
@@ -164,7 +161,7 @@ impl<T: Float> Sequential<T> {
         self.compiled.is_some()
     }
 
-    fn not_compiled(&self, op: &'static str) -> Error {
+    pub(crate) fn not_compiled(&self, op: &'static str) -> Error {
         Error::InvalidArgument {
             op,
             message: format!("model {:?} is not compiled; call compile first", self.name),
@@ -187,7 +184,10 @@ impl<T: Float> Sequential<T> {
 
     /// Fresh accumulators for the compiled metrics, `Accuracy` resolved
     /// against the targets' shape as Keras does.
-    fn metric_states(&self, y_true_shape: &[usize]) -> Result<Vec<Box<dyn MetricState<T>>>> {
+    pub(crate) fn metric_states(
+        &self,
+        y_true_shape: &[usize],
+    ) -> Result<Vec<Box<dyn MetricState<T>>>> {
         let c = self
             .compiled
             .as_ref()
@@ -369,136 +369,6 @@ impl<T: Float> Sequential<T> {
             cb.on_train_end(&mut ctx)?;
         }
         Ok(history)
-    }
-
-    /// The mean loss and the metrics of the model on `x`, `y`, in inference
-    /// mode (dropout off), Keras's `evaluate`.
-    ///
-    /// # Errors
-    ///
-    /// As the data checks of [`fit`](Self::fit), and if the model is not compiled.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::prelude::*;
-    ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
-    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
-    /// model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?;   // y = x
-    /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
-    /// let y = Tensor::from_vec(vec![2.0, 2.0], &[2, 1])?;
-    /// let e = model.evaluate(&x, &y)?;
-    /// assert_eq!(e.loss, 0.5);                                  // (1² + 0²) / 2
-    /// assert_eq!(e.metric("mean_absolute_error"), Some(0.5));
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn evaluate(&self, x: &Tensor<T>, y: &Tensor<T>) -> Result<Evaluation> {
-        let compiled = self
-            .compiled
-            .as_ref()
-            .ok_or_else(|| self.not_compiled("evaluate"))?;
-        let n = self.check_data("evaluate", x, y)?;
-        if compiled.loss.name().starts_with("sparse") {
-            self.check_sparse_labels("evaluate", y)?;
-        }
-        let mut states = self.metric_states(y.shape())?;
-        let mut total = 0.0;
-        for start in (0..n).step_by(INFER_BATCH) {
-            let rows = start..(start + INFER_BATCH).min(n);
-            let (xb, yb) = (x.slice_rows(rows.clone())?, y.slice_rows(rows)?);
-            let tape = GradientTape::inference();
-            let pred = self.forward(&tape, &xb, Mode::Infer)?;
-            let per = compiled.loss.per_sample(pred, tape.constant(&yb))?;
-            total += per
-                .value()
-                .as_slice()
-                .iter()
-                .map(|&v| Float::to_f64(v))
-                .sum::<f64>();
-            let p = pred.value();
-            for s in states.iter_mut() {
-                s.update(&p, &yb, None)?;
-            }
-        }
-        Ok(Evaluation {
-            loss: total / n as f64,
-            metrics: states.iter().map(|s| (s.name(), s.result())).collect(),
-        })
-    }
-
-    /// The model's outputs for `x`, in inference mode and in batches,
-    /// recording nothing for gradients, Keras's `predict`.
-    ///
-    /// # Errors
-    ///
-    /// If the model is not built; if `x`'s feature shape is not the model's
-    /// input shape (naming the first layer); any layer's error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::prelude::*;
-    ///
-    /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
-    /// model.build()?;
-    /// assert_eq!(model.predict(&Tensor::zeros(&[5, 3]))?.shape(), &[5, 2]);
-    /// let err = model.predict(&Tensor::zeros(&[5, 4])).unwrap_err();
-    /// assert_eq!(err.to_string(), "dense (Dense) at position 0: expected input [_, 3], got [5, 4]");
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn predict(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
-        if !self.is_built() {
-            return Err(self.not_built("predict"));
-        }
-        self.check_input(x.shape())?;
-        let n = x.shape()[0];
-        let mut outputs = Vec::new();
-        for start in (0..n.max(1)).step_by(INFER_BATCH) {
-            let xb = x.slice_rows(start..(start + INFER_BATCH).min(n))?;
-            let tape = GradientTape::inference();
-            outputs.push(self.forward(&tape, &xb, Mode::Infer)?.value());
-        }
-        if outputs.len() == 1 {
-            return Ok(outputs.pop().expect("invariant: one output"));
-        }
-        let refs: Vec<&Tensor<T>> = outputs.iter().collect();
-        Tensor::concat(&refs, 0)
-    }
-
-    /// The predicted class of each row: the argmax of the last axis, or for
-    /// a single output unit (a sigmoid classifier) 1 where the output is at
-    /// least 0.5.
-    ///
-    /// # Errors
-    ///
-    /// As [`predict`](Self::predict).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::prelude::*;
-    ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(2));
-    /// model.build()?;
-    /// model.set_weights(vec![Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2])?, Tensor::zeros(&[2])])?;
-    /// let x = Tensor::from_vec(vec![3.0, 1.0, 0.0, 2.0], &[2, 2])?;
-    /// assert_eq!(model.predict_classes(&x)?, vec![0, 1]);
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn predict_classes(&self, x: &Tensor<T>) -> Result<Vec<usize>> {
-        let p = self.predict(x)?;
-        let width = p.shape().last().copied().unwrap_or(1).max(1);
-        Ok(p.as_slice()
-            .chunks(width)
-            .map(|row| {
-                if width == 1 {
-                    usize::from(row[0] >= T::from_f64(0.5))
-                } else {
-                    (0..width).fold(0, |b, j| if row[j] > row[b] { j } else { b })
-                }
-            })
-            .collect())
     }
 }
 
