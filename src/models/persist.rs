@@ -266,22 +266,7 @@ impl<T: Float> Sequential<T> {
                 p.set_trainable(t);
             }
         }
-        let mut weights = Vec::new();
-        for (name, p) in m.param_names(OP)?.iter().zip(m.params()) {
-            let view = st
-                .tensor(name)
-                .map_err(|_| bad(format!("no tensor for parameter {name:?}")))?;
-            let t = from_view::<T>(OP, path, name, &view)?;
-            if t.shape() != p.value().shape() {
-                return Err(bad(format!(
-                    "tensor {name:?} has shape {:?}, the model expects {:?}",
-                    t.shape(),
-                    p.value().shape()
-                )));
-            }
-            weights.push(t);
-        }
-        m.set_weights(weights)?;
+        m.load_params_from(OP, path, &st)?;
         if meta.contains_key("compile") {
             check_optimizer_state(&m, &st, path)?;
             m.compiled = Some(read_compiled(

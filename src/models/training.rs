@@ -280,7 +280,7 @@ impl<T: Float> Sequential<T> {
                     message: format!("sample_weight must have shape [{n}], got {:?}", w.shape()),
                 });
             }
-            check_finite_weights(w)?;
+            super::checks::check_finite("fit", "sample_weight", w)?;
         }
         let weights = row_weights(y, sample_weight.as_ref(), class_weight.as_ref());
 
@@ -380,10 +380,6 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-fn check_finite_weights<T: Float>(w: &Tensor<T>) -> Result<()> {
-    super::checks::check_finite("fit", "sample_weight", w)
-}
-
 impl<T: Float> Context<'_, T> {
     /// One epoch of training; `None` if a callback stopped training because
     /// the loss was not finite (the weights from before are kept).
@@ -474,7 +470,6 @@ impl<T: Float> Context<'_, T> {
                 break;
             }
         }
-        let _ = epoch;
         Ok(Some(logs))
     }
 }

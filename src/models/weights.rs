@@ -400,13 +400,24 @@ impl<T: Float> Sequential<T> {
         }
         let bytes = read_file("load_weights", path)?;
         let st = parse("load_weights", path, &bytes)?;
+        self.load_params_from("load_weights", path, &st)
+    }
+
+    /// Sets every parameter from the tensor of its name in `st`, checking
+    /// names, dtypes and shapes first; nothing changes on error.
+    pub(crate) fn load_params_from(
+        &mut self,
+        op: &'static str,
+        path: &Path,
+        st: &SafeTensors<'_>,
+    ) -> Result<()> {
         let mut found = HashMap::new();
-        for name in self.param_names("load_weights")? {
+        for name in self.param_names(op)? {
             if let Ok(view) = st.tensor(&name) {
-                found.insert(name.clone(), from_view("load_weights", path, &name, &view)?);
+                found.insert(name.clone(), from_view(op, path, &name, &view)?);
             }
         }
-        self.assign("load_weights", path, found)
+        self.assign(op, path, found)
     }
 
     /// Loads weights trained elsewhere (e.g. PyTorch's
