@@ -399,14 +399,8 @@ impl<T: Float> EarlyStopping<T> {
     }
 
     fn is_improvement(&self, value: f64, reference: Option<f64>) -> bool {
-        let Some(reference) = reference else {
-            return !value.is_nan();
-        };
-        if self.mode.maximizes(&self.monitor) {
-            value - self.min_delta > reference
-        } else {
-            value + self.min_delta < reference
-        }
+        self.mode
+            .improves(&self.monitor, value, reference, self.min_delta)
     }
 }
 

@@ -95,6 +95,26 @@ impl MonitorMode {
                 .any(|k| monitor.contains(k)),
         }
     }
+
+    /// Whether `value` of `monitor` improves on `best` by more than
+    /// `min_delta`: `value - min_delta >
+    /// best` when maximising, `value + min_delta < best` when minimising.
+    /// A NaN never improves; with no best yet, any other value does. The one
+    /// rule behind `EarlyStopping`, `ReduceLrOnPlateau` and `ModelCheckpoint`.
+    pub(crate) fn improves(
+        self,
+        monitor: &str,
+        value: f64,
+        best: Option<f64>,
+        min_delta: f64,
+    ) -> bool {
+        match best {
+            _ if value.is_nan() => false,
+            None => true,
+            Some(best) if self.maximizes(monitor) => value - min_delta > best,
+            Some(best) => value + min_delta < best,
+        }
+    }
 }
 
 /// The value of `monitor` in `logs`, or an error naming it and the names

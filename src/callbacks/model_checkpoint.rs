@@ -134,12 +134,7 @@ impl ModelCheckpoint {
     }
 
     fn improves(&self, value: f64) -> bool {
-        match self.best {
-            _ if value.is_nan() => false,
-            None => true,
-            Some(best) if self.mode.maximizes(&self.monitor) => value > best,
-            Some(best) => value < best,
-        }
+        self.mode.improves(&self.monitor, value, self.best, 0.0)
     }
 }
 

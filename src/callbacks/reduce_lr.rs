@@ -331,11 +331,8 @@ impl ReduceLrOnPlateau {
     }
 
     fn is_improvement(&self, value: f64) -> bool {
-        if self.maximizes() {
-            value > self.best + self.min_delta
-        } else {
-            value < self.best - self.min_delta
-        }
+        self.mode
+            .improves(&self.monitor, value, Some(self.best), self.min_delta)
     }
 
     fn at_floor(&self, rate: f64) -> bool {
