@@ -13,19 +13,7 @@ use crate::error::{Error, Result};
 macro_rules! doc_log {
     () => {
         concat!(
-            "# use tapeflow::{Result, Tensor};\n",
-            "# use tapeflow::callbacks::{Callback, Logs, TrainingContext};\n",
-            "# #[derive(Default)]\n",
-            "# struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }\n",
-            "# impl TrainingContext for Ctx {\n",
-            "#     fn stop_training(&mut self) { self.stop = true }\n",
-            "#     fn should_stop(&self) -> bool { self.stop }\n",
-            "#     fn learning_rate(&self) -> f64 { self.lr }\n",
-            "#     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }\n",
-            "#     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }\n",
-            "#     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }\n",
-            "#     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }\n",
-            "# }\n",
+            doc_mock_ctx!(),
             "# fn log(mut cb: CsvLogger, first_epoch: usize, losses: &[f64]) -> Result<()> {\n",
             "#     let mut ctx = Ctx::default();\n",
             "#     Callback::<f32>::on_train_begin(&mut cb, &mut ctx)?;\n",

@@ -10,19 +10,7 @@ use crate::tensor::Tensor;
 macro_rules! doc_run {
     () => {
         concat!(
-            "# use tapeflow::{Result, Tensor};\n",
-            "# use tapeflow::callbacks::{Callback, Logs, TrainingContext};\n",
-            "# #[derive(Default)]\n",
-            "# struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }\n",
-            "# impl TrainingContext for Ctx {\n",
-            "#     fn stop_training(&mut self) { self.stop = true }\n",
-            "#     fn should_stop(&self) -> bool { self.stop }\n",
-            "#     fn learning_rate(&self) -> f64 { self.lr }\n",
-            "#     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }\n",
-            "#     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }\n",
-            "#     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }\n",
-            "#     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }\n",
-            "# }\n",
+            doc_mock_ctx!(),
             "# fn run(mut es: EarlyStopping, monitor: &str, values: &[f64]) -> Result<(EarlyStopping, Ctx)> {\n",
             "#     let mut ctx = Ctx::default();\n",
             "#     es.on_train_begin(&mut ctx)?;\n",

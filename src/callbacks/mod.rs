@@ -23,6 +23,29 @@
 //! available when the value is missing, where Keras only warns: a misspelt
 //! monitor would otherwise silently do nothing.
 
+// The mock training loop (`Ctx`) hidden in the callbacks' doc examples;
+// each callback's file adds the runner that drives its callback through it.
+// Defined before the submodules so that they can use it.
+macro_rules! doc_mock_ctx {
+    () => {
+        concat!(
+            "# use tapeflow::{Result, Tensor};\n",
+            "# use tapeflow::callbacks::{Callback, Logs, TrainingContext};\n",
+            "# #[derive(Default)]\n",
+            "# struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }\n",
+            "# impl TrainingContext for Ctx {\n",
+            "#     fn stop_training(&mut self) { self.stop = true }\n",
+            "#     fn should_stop(&self) -> bool { self.stop }\n",
+            "#     fn learning_rate(&self) -> f64 { self.lr }\n",
+            "#     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }\n",
+            "#     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }\n",
+            "#     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }\n",
+            "#     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }\n",
+            "# }\n",
+        )
+    };
+}
+
 mod csv_logger;
 mod early_stopping;
 mod lambda;

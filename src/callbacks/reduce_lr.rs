@@ -10,19 +10,7 @@ use crate::error::{Error, Result};
 macro_rules! doc_rates {
     () => {
         concat!(
-            "# use tapeflow::{Result, Tensor};\n",
-            "# use tapeflow::callbacks::{Callback, Logs, TrainingContext};\n",
-            "# #[derive(Default)]\n",
-            "# struct Ctx { stop: bool, lr: f64, weights: Vec<Tensor> }\n",
-            "# impl TrainingContext for Ctx {\n",
-            "#     fn stop_training(&mut self) { self.stop = true }\n",
-            "#     fn should_stop(&self) -> bool { self.stop }\n",
-            "#     fn learning_rate(&self) -> f64 { self.lr }\n",
-            "#     fn set_learning_rate(&mut self, lr: f64) -> Result<()> { self.lr = lr; Ok(()) }\n",
-            "#     fn get_weights(&self) -> Vec<Tensor> { self.weights.clone() }\n",
-            "#     fn set_weights(&mut self, w: Vec<Tensor>) -> Result<()> { self.weights = w; Ok(()) }\n",
-            "#     fn save(&self, _: &std::path::Path) -> Result<()> { Ok(()) }\n",
-            "# }\n",
+            doc_mock_ctx!(),
             "# fn rates(mut cb: ReduceLrOnPlateau, monitor: &str, values: &[f64]) -> Result<Vec<f64>> {\n",
             "#     let mut ctx = Ctx { lr: 0.1, ..Ctx::default() };\n",
             "#     Callback::<f32>::on_train_begin(&mut cb, &mut ctx)?;\n",
