@@ -540,3 +540,49 @@ fn bad_layer_configs_are_errors_with_exact_messages() {
         "activation: unknown activation \"relu7\""
     );
 }
+
+#[test]
+fn planned_shapes_match_what_build_creates() {
+    let mut layers: Vec<(Box<dyn Layer>, Vec<usize>)> = vec![
+        (Box::new(Dense::new(5)), vec![3]),
+        (Box::new(Dense::new(4).use_bias(false)), vec![2, 3]),
+        (Box::new(Flatten::new()), vec![2, 3, 4]),
+        (Box::new(Dropout::new(0.5).seed(1)), vec![7]),
+        (
+            Box::new(layers::Activation::new(Activation::Relu)),
+            vec![2, 2],
+        ),
+    ];
+    for (layer, input) in layers.iter_mut() {
+        let (params, planned_out) = layer.planned_shapes(input).expect("built-in layers plan");
+        let out = layer
+            .build(input, &mut StdRng::seed_from_u64(0))
+            .expect("build");
+        assert_eq!(planned_out, out, "{}", layer.kind());
+        let built: Vec<(String, Vec<usize>)> = layer
+            .params()
+            .iter()
+            .map(|p| (p.name().to_string(), p.value().shape().to_vec()))
+            .collect();
+        assert_eq!(params, built, "{}", layer.kind());
+    }
+}
+
+#[test]
+fn shapes_too_large_to_count_are_errors_not_panics() {
+    let huge = usize::MAX / 2;
+    let err = Layer::<f32>::build(
+        &mut Flatten::new(),
+        &[huge, 3],
+        &mut StdRng::seed_from_u64(0),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with(&format!("flattening [{huge}, 3] overflows")),
+        "{err}"
+    );
+    let err = Layer::<f32>::build(&mut Dense::new(huge), &[4], &mut StdRng::seed_from_u64(0))
+        .unwrap_err();
+    assert!(err.to_string().contains("is too large"), "{err}");
+}

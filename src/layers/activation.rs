@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
 use super::config::Config;
-use super::{Layer, Mode};
+use super::{Layer, Mode, PlannedShapes};
 use crate::activations;
 use crate::element::Float;
 use crate::error::Result;
@@ -126,6 +126,10 @@ impl<T: Float> Activation<T> {
 }
 
 impl<T: Float> Layer<T> for Activation<T> {
+    fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
+        Some((Vec::new(), input_shape.to_vec()))
+    }
+
     fn kind(&self) -> &'static str {
         "Activation"
     }

@@ -4,7 +4,7 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
 use super::config::Config;
-use super::{Layer, Mode, Regularizer, batched, layer_error};
+use super::{Layer, Mode, PlannedShapes, Regularizer, batched, layer_error};
 use crate::activations::Activation;
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -329,6 +329,20 @@ impl<T: Float> Layer<T> for Dense<T> {
         "Dense"
     }
 
+    fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
+        let (&input_dim, lead) = input_shape.split_last()?;
+        if self.units == 0 || input_dim == 0 || input_dim.checked_mul(self.units).is_none() {
+            return None; // `build` reports it
+        }
+        let mut params = vec![("kernel".to_string(), vec![input_dim, self.units])];
+        if self.use_bias {
+            params.push(("bias".to_string(), vec![self.units]));
+        }
+        let mut out = lead.to_vec();
+        out.push(self.units);
+        Some((params, out))
+    }
+
     /// Freezes or unfreezes the kernel and bias, also when called before
     /// `build` (the flag is kept and applied to the params `build` creates).
     fn set_trainable(&mut self, trainable: bool) {
@@ -366,6 +380,12 @@ impl<T: Float> Layer<T> for Dense<T> {
         if input_dim == 0 {
             return Err(self.error(format!(
                 "last input dimension must be > 0, got input shape {input_shape:?}"
+            )));
+        }
+        if input_dim.checked_mul(self.units).is_none() {
+            return Err(self.error(format!(
+                "a kernel of {input_dim} x {} elements is too large",
+                self.units
             )));
         }
         if let Some(r) = self.kernel_regularizer {

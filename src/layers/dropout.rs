@@ -9,7 +9,7 @@ use rand_distr::{Distribution, StandardUniform};
 use serde_json::{Value, json};
 
 use super::config::Config;
-use super::{Layer, Mode, layer_error};
+use super::{Layer, Mode, PlannedShapes, layer_error};
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::{Param, Var};
@@ -175,6 +175,10 @@ impl<T: Float> Dropout<T> {
 }
 
 impl<T: Float> Layer<T> for Dropout<T> {
+    fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
+        Some((Vec::new(), input_shape.to_vec()))
+    }
+
     fn kind(&self) -> &'static str {
         "Dropout"
     }

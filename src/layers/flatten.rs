@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
 use super::config::Config;
-use super::{Layer, Mode, batched, layer_error};
+use super::{Layer, Mode, PlannedShapes, batched, layer_error};
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::{Param, Var};
@@ -127,9 +127,21 @@ impl<T: Float> Layer<T> for Flatten<T> {
         self.name = name.to_string();
     }
 
+    /// # Errors
+    ///
+    /// If the product of `input_shape` overflows `usize`.
     fn build(&mut self, input_shape: &[usize], _rng: &mut StdRng) -> Result<Vec<usize>> {
+        let (_, out) = Layer::<T>::planned_shapes(self, input_shape)
+            .ok_or_else(|| self.error(format!("flattening {input_shape:?} overflows")))?;
         self.input_shape = Some(input_shape.to_vec());
-        Ok(vec![input_shape.iter().product()])
+        Ok(out)
+    }
+
+    fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
+        let n = input_shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        Some((Vec::new(), vec![n]))
     }
 
     /// # Errors

@@ -31,6 +31,10 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use regularizer::Regularizer;
 
+/// What [`Layer::planned_shapes`] returns: each parameter's name and shape,
+/// and the layer's output shape (batch dimension excluded).
+pub type PlannedShapes = (Vec<(String, Vec<usize>)>, Vec<usize>);
+
 /// Whether a forward pass is for training or for inference (Keras's
 /// `training` argument). Dropout is active only in [`Mode::Train`].
 ///
@@ -137,6 +141,18 @@ pub trait Layer<T: Float = f32>: std::fmt::Debug + Send {
     fn regularization_loss<'t>(&self, tape: &'t GradientTape<T>) -> Result<Option<Var<'t, T>>> {
         let _ = tape;
         Ok(None)
+    }
+
+    /// The parameters `build` would create for `input_shape` — each as
+    /// `(name, shape)`, in [`params`](Layer::params) order — and the output
+    /// shape, worked out without allocating anything. `None` (the default)
+    /// when the layer cannot tell without building, or when `build` would
+    /// fail. Loaders use it to check a file against the architecture before
+    /// building, so a corrupt configuration cannot make them allocate more
+    /// than the file holds.
+    fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
+        let _ = input_shape;
+        None
     }
 
     /// The total number of parameter elements.

@@ -335,66 +335,33 @@ fn read_compiled<T: Float>(
 }
 
 /// Checks, before the model is built, that the file holds every parameter
-/// the layer configs imply, with the implied shape: the parameters `build`
-/// allocates are then no larger than the file. Walks the layer kinds this
-/// version knows (Dense, Flatten, Dropout, Activation); a kind it does not
-/// know ends the walk (`from_config` rejects unknown kinds anyway).
+/// the layers plan for (`Layer::planned_shapes`), with the planned shape:
+/// the parameters `build` then allocates are no larger than the file. A
+/// layer that cannot plan ends the walk (its `build` reports any problem).
 fn check_param_shapes<T: Float>(
     m: &Sequential<T>,
     st: &SafeTensors<'_>,
     path: &Path,
 ) -> Result<()> {
-    const OP: &str = "load";
-    let bad = |message: String| format_error(OP, path, message);
-    let expect = |name: String, shape: &[usize]| -> Result<()> {
-        let view = st
-            .tensor(&name)
-            .map_err(|_| bad(format!("no tensor for parameter {name:?}")))?;
-        if view.shape() != shape {
-            return Err(bad(format!(
-                "tensor {name:?} has shape {:?}, the model expects {shape:?}",
-                view.shape()
-            )));
-        }
-        Ok(())
-    };
+    let bad = |message: String| format_error("load", path, message);
     let mut shape = m.input_shape.clone();
     for layer in &m.layers {
-        let config = layer.config();
-        match layer.kind() {
-            "Dense" => {
-                let (Some(&input_dim), Some(units)) = (
-                    shape.last(),
-                    config["units"]
-                        .as_u64()
-                        .and_then(|u| usize::try_from(u).ok()),
-                ) else {
-                    return Ok(()); // `build` reports it
-                };
-                if units == 0 || input_dim == 0 {
-                    return Ok(()); // `build` reports it, allocating nothing
-                }
-                expect(format!("{}/kernel", layer.name()), &[input_dim, units])?;
-                if config["use_bias"].as_bool() != Some(false) {
-                    expect(format!("{}/bias", layer.name()), &[units])?;
-                }
-                *shape.last_mut().expect("invariant: checked non-empty") = units;
+        let Some((params, out)) = layer.planned_shapes(&shape) else {
+            return Ok(());
+        };
+        for (param, expected) in params {
+            let name = format!("{}/{param}", layer.name());
+            let view = st
+                .tensor(&name)
+                .map_err(|_| bad(format!("no tensor for parameter {name:?}")))?;
+            if view.shape() != expected.as_slice() {
+                return Err(bad(format!(
+                    "tensor {name:?} has shape {:?}, the model expects {expected:?}",
+                    view.shape()
+                )));
             }
-            "Flatten" => {
-                let n = shape
-                    .iter()
-                    .try_fold(1usize, |n, &d| n.checked_mul(d))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "layer {:?}: flattening {shape:?} overflows",
-                            layer.name()
-                        ))
-                    })?;
-                shape = vec![n];
-            }
-            "Dropout" | "Activation" => {}
-            _ => return Ok(()),
         }
+        shape = out;
     }
     Ok(())
 }
