@@ -59,7 +59,11 @@ fn parent_saves_and_child_process_reloads() -> Result<()> {
 
     let exe = std::env::current_exe().expect("test binary");
     let output = Command::new(exe)
-        .args(["child_loads_and_compares", "--exact", "--test-threads=1"])
+        .args([
+            "persist_fresh_process::child_loads_and_compares",
+            "--exact",
+            "--test-threads=1",
+        ])
         .env(MODEL_VAR, &model_path)
         .env(PRED_VAR, &pred_path)
         .env(DONE_VAR, &done_path)

@@ -4,19 +4,19 @@
 //! example's; MNIST runs on a subset to stay fast.
 
 #[allow(dead_code)]
-#[path = "../examples/iris.rs"]
+#[path = "../../examples/iris.rs"]
 mod iris;
 
 #[allow(dead_code)]
-#[path = "../examples/breast_cancer.rs"]
+#[path = "../../examples/breast_cancer.rs"]
 mod breast_cancer;
 
 #[allow(dead_code)]
-#[path = "../examples/digits.rs"]
+#[path = "../../examples/digits.rs"]
 mod digits;
 
 #[allow(dead_code)]
-#[path = "../examples/mnist_mlp.rs"]
+#[path = "../../examples/mnist_mlp.rs"]
 mod mnist_mlp;
 
 #[test]
