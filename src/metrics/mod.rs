@@ -160,7 +160,22 @@ pub(crate) fn weights<T: Float>(
                     rhs: w.shape().to_vec(),
                 });
             }
-            Ok(w.as_slice().iter().map(|v| Float::to_f64(*v)).collect())
+            let w: Vec<f64> = w.as_slice().iter().map(|v| Float::to_f64(*v)).collect();
+            // A NaN or negative weight would turn every later result into
+            // NaN or a value outside the metric's range.
+            if let Some((row, v)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+            {
+                return Err(Error::InvalidArgument {
+                    op,
+                    message: format!(
+                        "sample_weight of row {row} is {v}, expected a finite weight >= 0"
+                    ),
+                });
+            }
+            Ok(w)
         }
     }
 }
