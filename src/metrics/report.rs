@@ -367,8 +367,18 @@ mod tests {
         let e = classification_report(&[0, 2], &[0, 1], Some(&names)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "classification_report: y_true[1] = 2 is not a class index in 0..2 (class_names has 2 names)"
+            "classification_report: y_true[1] = 2 has no name: class_names has 2 names (labels 0..2)"
         );
+        // The label that is out of range is named, not label 0, and without
+        // class_names no names are blamed: usize::MAX is just a class.
+        let e = classification_report(&[0, usize::MAX], &[0, 1], Some(&names)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("y_true[1] = {}", usize::MAX)),
+            "{e}"
+        );
+        let r = classification_report(&[0, usize::MAX], &[0, usize::MAX], None).unwrap();
+        assert!(r.contains(&usize::MAX.to_string()), "{r}");
         let e = classification_report(&[0], &[0], Some(&[])).unwrap_err();
         assert_eq!(e.to_string(), "classification_report: class_names is empty");
         let e = classification_report(&[], &[], None).unwrap_err();
