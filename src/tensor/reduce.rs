@@ -86,7 +86,7 @@ impl<T: Float> Tensor<T> {
         Ok(Tensor::from_parts(out, shape))
     }
 
-    /// The sum of all elements (0 for an empty tensor).
+    /// The sum of all elements (0 for an empty tensor, as NumPy and PyTorch).
     ///
     /// # Examples
     ///
@@ -100,7 +100,12 @@ impl<T: Float> Tensor<T> {
         self.as_slice().iter().copied().sum()
     }
 
-    /// The mean of all elements (NaN for an empty tensor).
+    /// The mean of all elements.
+    ///
+    /// An empty tensor has no mean: the value is NaN, as in NumPy (which
+    /// also warns) and PyTorch. Full reductions return plain values, so
+    /// this one cannot report the error: check [`is_empty`](Tensor::is_empty)
+    /// first, or use [`mean_axis`](Tensor::mean_axis), which returns one.
     ///
     /// # Examples
     ///
@@ -115,7 +120,11 @@ impl<T: Float> Tensor<T> {
         self.sum() / T::from_usize(self.len())
     }
 
-    /// The largest element (`-inf` for an empty tensor; NaN if any is NaN).
+    /// The largest element (NaN if any is NaN).
+    ///
+    /// For an empty tensor NumPy raises; this plain-value reduction returns
+    /// `-inf`, the identity of `max`. Check [`is_empty`](Tensor::is_empty)
+    /// first, or use [`max_axis`](Tensor::max_axis), which returns an error.
     ///
     /// # Examples
     ///
@@ -132,7 +141,11 @@ impl<T: Float> Tensor<T> {
             .fold(T::neg_infinity(), |m, &x| nan_max(m, x))
     }
 
-    /// The smallest element (`+inf` for an empty tensor; NaN if any is NaN).
+    /// The smallest element (NaN if any is NaN).
+    ///
+    /// For an empty tensor NumPy raises; this plain-value reduction returns
+    /// `+inf`, the identity of `min`. Check [`is_empty`](Tensor::is_empty)
+    /// first, or use [`min_axis`](Tensor::min_axis), which returns an error.
     ///
     /// # Examples
     ///
