@@ -232,6 +232,8 @@ impl Metric {
     ///
     /// assert_eq!(Metric::from_config(&json!("mae"))?, Metric::MeanAbsoluteError);
     /// assert!(Metric::from_config(&json!("f1")).is_err());
+    /// let err = Metric::from_config(&json!({"name": "auc", "curve": "PR"})).unwrap_err();
+    /// assert!(err.to_string().starts_with("metric: unknown key \"curve\""));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn from_config(value: &Value) -> Result<Metric> {

@@ -249,6 +249,25 @@ mod tests {
             Tensor::<f32>::zeros(&[1, 2, 0]).unwrap().to_string(),
             "[[[],\n  []]]"
         );
+        // Up to 1000 inner brackets print nested; beyond, one `[]` (not
+        // 2^40 of them, which would never finish).
+        assert_eq!(
+            Tensor::<f32>::zeros(&[1000, 0])
+                .unwrap()
+                .to_string()
+                .matches("[]")
+                .count(),
+            1000
+        );
+        assert_eq!(Tensor::<f32>::zeros(&[1001, 0]).unwrap().to_string(), "[]");
+        assert_eq!(
+            Tensor::<f32>::zeros(&[1 << 40, 0, 7]).unwrap().to_string(),
+            "[]"
+        );
+        assert_eq!(
+            format!("{:?}", Tensor::<f32>::zeros(&[1 << 40, 0]).unwrap()),
+            "Tensor<f32>[1099511627776, 0] []"
+        );
     }
 
     #[test]

@@ -569,6 +569,25 @@ mod tests {
     }
 
     #[test]
+    fn checked_numel_follows_numpy_for_zero_dims() {
+        // The non-zero dimensions must be countable even when a zero
+        // dimension makes the shape empty (NumPy's `PyArray_NewFromDescr`).
+        assert_eq!(checked_numel::<f32>("t", &[0, 1 << 40, 5]).unwrap(), 0);
+        assert_eq!(checked_numel::<f32>("t", &[3, 4]).unwrap(), 12);
+        assert_eq!(checked_numel::<f32>("t", &[]).unwrap(), 1);
+        let e = checked_numel::<f32>("t", &[0, usize::MAX]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("t: shape [0, {}] is too large to address", usize::MAX)
+        );
+        // Bytes count too: 2^62 f32s are 2^64 bytes, 2^61 f32s reach isize::MAX + 1.
+        assert!(checked_numel::<f32>("t", &[1 << 62]).is_err());
+        assert!(checked_numel::<f32>("t", &[1 << 61]).is_err());
+        assert!(checked_numel::<f32>("t", &[1 << 60]).is_ok());
+        assert!(checked_numel::<u8>("t", &[1 << 62]).is_ok());
+    }
+
+    #[test]
     fn item_rejects_many_elements() {
         let err = Tensor::<f32>::zeros(&[2, 2]).unwrap().item().unwrap_err();
         assert_eq!(
