@@ -17,7 +17,11 @@
 //!   batch. `sample_weight` has shape `[batch]` or `[batch, 1]`; `None`
 //!   means weight 1.
 //! - A result with nothing accumulated (or zero total weight, or a zero
-//!   denominator) is `0.0`, as Keras's `divide_no_nan`.
+//!   denominator) is `0.0`, as Keras's `divide_no_nan`. One exception:
+//!   [`Auc`] over samples of a single class is undefined and reports NaN,
+//!   as scikit-learn (see [`Auc::checked_result`] for an error instead).
+//! - `sample_weight` must be finite and `>= 0`: a NaN or negative weight is
+//!   an error naming the row, not a NaN result later.
 //! - `y_pred` `[batch]` and `y_true` `[batch, 1]` (or the reverse) are
 //!   accepted together; other shape differences are errors.
 
