@@ -1,6 +1,9 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod bad_inputs_data;
+mod bad_inputs_metrics;
+mod bad_inputs_tensor;
 mod callbacks;
 mod data_errors;
 mod data_pipeline;
