@@ -7,8 +7,10 @@
 //! own modules and know nothing of models.
 
 mod checks;
+mod guard;
 mod history;
 mod inference;
+mod logits;
 mod options;
 mod params;
 mod persist;
@@ -21,5 +23,5 @@ mod weights;
 pub use history::History;
 pub use options::{Evaluation, FitOptions};
 pub use persist::FORMAT_VERSION;
-pub use sequential::Sequential;
+pub use sequential::{RESERVED_LAYER_NAMES, Sequential};
 pub use weights::WeightMap;

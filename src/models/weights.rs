@@ -4,8 +4,10 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
@@ -37,39 +39,86 @@ pub(crate) fn to_bytes<T: Float>(t: &Tensor<T>) -> Vec<u8> {
     }
 }
 
-/// Reads a stored tensor as `Tensor<T>`; the dtype must be `T`'s.
+/// An IEEE 754 half-precision (binary16) value as `f32`, exactly: every
+/// f16 value (normal, subnormal, ±0, ±inf, NaN) is an f32 value.
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits >> 15) << 31;
+    let exp = u32::from((bits >> 10) & 0x1f);
+    let frac = u32::from(bits & 0x3ff);
+    let magnitude = match (exp, frac) {
+        (0, 0) => 0,
+        // Subnormal: frac · 2^-24, exact in f32.
+        (0, f) => {
+            let v = f as f32 * f32::from_bits(0x3380_0000); // 2^-24
+            return if sign == 0 { v } else { -v };
+        }
+        (0x1f, 0) => 0x7f80_0000,
+        (0x1f, f) => 0x7fc0_0000 | (f << 13),
+        (e, f) => ((e + 127 - 15) << 23) | (f << 13),
+    };
+    f32::from_bits(sign | magnitude)
+}
+
+/// A bfloat16 value as `f32`, exactly: bfloat16 is the upper half of an f32.
+fn bf16_to_f32(bits: u16) -> f32 {
+    f32::from_bits(u32::from(bits) << 16)
+}
+
+/// Reads a stored tensor as `Tensor<T>`, casting from F16, BF16, F32 or
+/// F64 as PyTorch's `load_state_dict` does (`param.copy_(input)`): F16,
+/// BF16 and F32 widen exactly; F64 into an `f32` model rounds to nearest.
+/// A value that overflows `T` (an F64 of 1e39 into `f32`) is an error
+/// naming the tensor, not a silent infinity.
 pub(crate) fn from_view<T: Float>(
     op: &'static str,
     path: &Path,
     name: &str,
     view: &TensorView<'_>,
 ) -> Result<Tensor<T>> {
-    let bytes = view.data();
-    let data: Vec<T> = match view.dtype() {
-        Dtype::F32 if T::NAME == "f32" => bytes
-            .chunks_exact(4)
-            .map(|c| T::from_f64(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
-            .collect(),
-        Dtype::F64 if T::NAME == "f64" => bytes
-            .chunks_exact(8)
-            .map(|c| {
-                T::from_f64(f64::from_le_bytes([
-                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                ]))
-            })
-            .collect(),
+    // Each reader gets a slice of exactly its width (`chunks_exact`).
+    let (width, read): (usize, fn(&[u8]) -> f64) = match view.dtype() {
+        Dtype::F16 => (2, |c| f64::from(f16_to_f32(u16::from_le_bytes([c[0], c[1]])))),
+        Dtype::BF16 => (2, |c| f64::from(bf16_to_f32(u16::from_le_bytes([c[0], c[1]])))),
+        Dtype::F32 => (4, |c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
+        Dtype::F64 => (8, |c| {
+            f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+        }),
         other => {
             return Err(format_error(
                 op,
                 path,
                 format!(
-                    "tensor {name:?} has dtype {other:?}, the model uses {}",
+                    "tensor {name:?} has dtype {other:?}; floating-point tensors (F16, BF16, F32, F64) can be read into a {} model",
                     T::NAME
                 ),
             ));
         }
     };
-    Tensor::from_vec(data, view.shape()).map_err(|_| {
+    let bytes = view.data();
+    let mut out = Vec::new();
+    out.try_reserve_exact(bytes.len() / width).map_err(|_| {
+        format_error(
+            op,
+            path,
+            format!("tensor {name:?}: not enough memory for {} elements", bytes.len() / width),
+        )
+    })?;
+    for (i, c) in bytes.chunks_exact(width).enumerate() {
+        let v = read(c);
+        let t = T::from_f64(v);
+        if v.is_finite() && !t.is_finite() {
+            return Err(format_error(
+                op,
+                path,
+                format!(
+                    "tensor {name:?} holds {v} at index {i}, which overflows {}",
+                    T::NAME
+                ),
+            ));
+        }
+        out.push(t);
+    }
+    Tensor::from_vec(out, view.shape()).map_err(|_| {
         format_error(
             op,
             path,
@@ -107,25 +156,94 @@ pub(crate) fn parse<'b>(op: &'static str, path: &Path, bytes: &'b [u8]) -> Resul
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The temporary files this process is writing right now: a save in one
+/// thread must not remove another thread's temporary of the same path.
+static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while holding the lock leaves a valid list behind.
+    IN_FLIGHT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How long a temporary whose writer cannot be checked (no `/proc`) must
+/// be left alone before a later save removes it.
+const STALE_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Whether process `pid` is running, where the system can tell (Linux,
+/// through `/proc`); `None` elsewhere.
+fn process_alive(pid: u32) -> Option<bool> {
+    let proc = Path::new("/proc");
+    if cfg!(target_os = "linux") && proc.join("self").exists() {
+        return Some(proc.join(pid.to_string()).exists());
+    }
+    None
+}
+
+/// Removes the temporaries an interrupted save of `file_name` in `dir`
+/// left behind (`.<name>.tmp-<pid>-<n>`): those of a process that is no
+/// longer running, those of this process that no save is writing, and,
+/// where the system cannot tell whether a process runs, those older than a
+/// day. Best effort: a file that cannot be removed is left.
+fn remove_stale_temporaries(dir: &Path, file_name: &str) {
+    let prefix = format!(".{file_name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some((pid, n)) = name.strip_prefix(&prefix).and_then(|r| r.split_once('-')) else {
+            continue;
+        };
+        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), n.parse::<u64>()) else {
+            continue;
+        };
+        let path = entry.path();
+        let stale = if pid == me {
+            !in_flight().contains(&path)
+        } else {
+            match process_alive(pid) {
+                Some(alive) => !alive,
+                None => entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_AGE),
+            }
+        };
+        if stale {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically: to a new temporary file in the
-/// same folder (`.<name>.tmp-<pid>-<n>`), flushed to disk, then renamed over
-/// `path`, and the folder flushed so the rename itself is durable. On any
-/// failure the temporary file is removed and the previous `path`, if any,
-/// is untouched. If `path` is a symbolic link, the link is replaced.
+/// same folder (`.<name>.tmp-<pid>-<n>`, `<pid>` the writing process,
+/// `<n>` a counter), flushed to disk, then renamed over `path`, and the
+/// folder flushed so the rename itself is durable. On any failure the
+/// temporary file is removed and the previous `path`, if any, is
+/// untouched. If `path` is a symbolic link, the link is replaced. A process
+/// killed mid-save cannot remove its temporary; the next save of the same
+/// path does (see [`remove_stale_temporaries`]).
 pub(crate) fn write_atomic(op: &'static str, path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
+        _ => PathBuf::from("."),
     };
     let file_name = path
         .file_name()
-        .ok_or_else(|| format_error(op, path, "the path names no file".to_string()))?;
+        .ok_or_else(|| format_error(op, path, "the path names no file".to_string()))?
+        .to_string_lossy()
+        .into_owned();
     let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
+        ".{file_name}.tmp-{}-{}",
         std::process::id(),
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    in_flight().push(tmp.clone());
+    remove_stale_temporaries(&dir, &file_name);
     let result = (|| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -136,6 +254,7 @@ pub(crate) fn write_atomic(op: &'static str, path: &Path, bytes: &[u8]) -> Resul
         drop(f);
         std::fs::rename(&tmp, path)
     })();
+    in_flight().retain(|p| p != &tmp);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(io_error(op, path, e));
@@ -281,6 +400,7 @@ impl WeightMap {
 impl<T: Float> Sequential<T> {
     /// Each parameter's file name, `"<layer name>/<param name>"`, in layer order.
     pub(crate) fn param_names(&self, op: &'static str) -> Result<Vec<String>> {
+        self.check_layer_names(op)?;
         let mut names = Vec::new();
         for layer in &self.layers {
             for p in layer.params() {
