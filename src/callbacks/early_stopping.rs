@@ -205,7 +205,7 @@ impl<T: Float> EarlyStopping<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn min_delta(mut self, min_delta: f64) -> Self {
-        self.min_delta = min_delta.abs();
+        self.min_delta = min_delta;
         self
     }
 
@@ -391,7 +391,7 @@ impl<T: Float> EarlyStopping<T> {
 
     fn is_improvement(&self, value: f64, reference: Option<f64>) -> bool {
         self.mode
-            .improves(&self.monitor, value, reference, self.min_delta)
+            .improves(&self.monitor, value, reference, self.min_delta.abs())
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) fn check_finite<T: Float>(op: &'static str, what: &str, t: &Tensor<T>
         return Ok(());
     };
     let row_len = t.shape().iter().skip(1).product::<usize>().max(1);
-    let v = t.as_slice()[i];
+    let v = t.as_slice()[i]; // `i` came from `position` on this slice
     Err(invalid(
         op,
         format!(
@@ -144,7 +144,10 @@ pub(crate) fn check_weights<T: Float>(
         if w.len() != rows || w.ndim() != 1 {
             return Err(invalid(
                 "fit",
-                format!("sample_weight must have shape [{rows}], got {:?}", w.shape()),
+                format!(
+                    "sample_weight must have shape [{rows}], got {:?}",
+                    w.shape()
+                ),
             ));
         }
         check_finite("fit", "sample_weight", w)?;
@@ -153,7 +156,7 @@ pub(crate) fn check_weights<T: Float>(
                 "fit",
                 format!(
                     "sample_weight must be >= 0, got {} at row {i}",
-                    w.as_slice()[i]
+                    w.as_slice()[i] // `i` came from `position`
                 ),
             ));
         }
@@ -171,10 +174,7 @@ pub(crate) fn check_weights<T: Float>(
             if !T::from_f64(v).is_finite() {
                 return Err(invalid(
                     "fit",
-                    format!(
-                        "class_weight {v} for class {class} overflows {}",
-                        T::NAME
-                    ),
+                    format!("class_weight {v:e} for class {class} overflows {}", T::NAME),
                 ));
             }
         }

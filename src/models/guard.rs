@@ -32,7 +32,7 @@ fn first_non_finite<T: Float>(t: &Tensor<T>) -> Option<(usize, T)> {
     t.as_slice()
         .iter()
         .position(|v| !v.is_finite())
-        .map(|i| (i, t.as_slice()[i]))
+        .map(|i| (i, t.as_slice()[i])) // `i` came from `position`
 }
 
 /// What `fit` carries from one step to the next: the optimizer state after
@@ -54,16 +54,27 @@ impl<T: Float> StepGuard<T> {
         epoch: usize,
         batch: usize,
     ) -> Result<()> {
-        let names = model.param_names("fit")?;
-        let fail = |param: &str, message: String| Error::NonFiniteUpdate {
-            epoch,
-            batch,
-            param: param.to_string(),
-            message,
+        // Names are only needed for an error: looked up then.
+        let fail = |model: &Sequential<T>, position: usize, message: String| {
+            let param = model
+                .param_names("fit")
+                .ok()
+                .and_then(|names| names.get(position).cloned())
+                .unwrap_or_else(|| format!("#{position}"));
+            Error::NonFiniteUpdate {
+                epoch,
+                batch,
+                param,
+                message,
+            }
         };
-        for (name, p) in names.iter().zip(model.params()) {
+        for (position, p) in model.params().into_iter().enumerate() {
             if let Some((i, v)) = grads.get(p).and_then(first_non_finite) {
-                return Err(fail(name, format!("its gradient holds {v} at index {i}")));
+                return Err(fail(
+                    model,
+                    position,
+                    format!("its gradient holds {v} at index {i}"),
+                ));
             }
         }
         let compiled = model
@@ -96,7 +107,7 @@ impl<T: Float> StepGuard<T> {
                     "epoch {epoch}, batch {batch}: the optimizer refused the step ({e}); the weights and optimizer state from before this batch are kept"
                 ),
             }),
-            Ok(()) => Self::check_after(model, &names, fail),
+            Ok(()) => Self::check_after(model, fail),
         };
         match verdict {
             Ok(state_after) => {
@@ -118,13 +129,13 @@ impl<T: Float> StepGuard<T> {
     /// optimizer state (the next step's snapshot).
     fn check_after(
         model: &Sequential<T>,
-        names: &[String],
-        fail: impl Fn(&str, String) -> Error,
+        fail: impl Fn(&Sequential<T>, usize, String) -> Error,
     ) -> Result<OptimizerState<T>> {
-        for (name, p) in names.iter().zip(model.params()) {
+        for (position, p) in model.params().into_iter().enumerate() {
             if let Some((i, v)) = first_non_finite(p.value()) {
                 return Err(fail(
-                    name,
+                    model,
+                    position,
                     format!(
                         "the update would make it {v} at index {i} (it overflows {}; lower the learning rate or clip the gradients)",
                         T::NAME
@@ -141,13 +152,13 @@ impl<T: Float> StepGuard<T> {
             if let Some((i, v)) = first_non_finite(t) {
                 // Slots are "<slot>/<position>"; position is the parameter's
                 // index in layer order.
-                let param = key
+                let position = key
                     .rsplit_once('/')
                     .and_then(|(_, pos)| pos.parse::<usize>().ok())
-                    .and_then(|pos| names.get(pos))
-                    .map_or("?", String::as_str);
+                    .unwrap_or(usize::MAX);
                 return Err(fail(
-                    param,
+                    model,
+                    position,
                     format!(
                         "the update would make optimizer state {key:?} {v} at index {i} (it overflows {})",
                         T::NAME

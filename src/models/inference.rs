@@ -155,6 +155,8 @@ impl<T: Float> Sequential<T> {
     pub fn predict_classes(&self, x: &Tensor<T>) -> Result<Vec<usize>> {
         let p = self.predict(x)?;
         let width = p.shape().last().copied().unwrap_or(1).max(1);
+        // `chunks` yields non-empty rows of at most `width` elements, so
+        // `row[0]` exists and `j`, `b` stay in the row.
         Ok(p.as_slice()
             .chunks(width)
             .map(|row| {

@@ -73,6 +73,7 @@ fn history_from_json(v: &Value) -> Option<History> {
         columns.push((name, values));
     }
     let mut h = History::default();
+    // Every column was checked above to have one value per epoch.
     for (i, &epoch) in epochs.iter().enumerate() {
         let mut logs = Logs::default();
         for (name, values) in &columns {
@@ -243,6 +244,8 @@ impl<T: Float> Sequential<T> {
                 .map_err(|e| bad(format!("layer {i}: {e}")))?;
             m.push(layer);
         }
+        m.check_layer_names(OP)
+            .map_err(|e| bad(format!("cannot rebuild the model: {e}")))?;
         // Before `build` allocates anything: every parameter the config
         // implies must be in the file with its shape, so a corrupt config
         // (a Dense of 10^12 units) is an error, not an allocation failure.

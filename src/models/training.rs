@@ -383,6 +383,8 @@ impl<T: Float> Context<'_, T> {
         let mut guard = StepGuard::default();
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         let mut logs = Logs::default();
+        // `chunks` yields non-empty batches (`rows[0]` exists) of row
+        // indices below `n_train`; `weights` has one entry per row of `x`.
         let contiguous = order.windows(2).all(|w| w[1] == w[0] + 1);
         for (batch, rows) in order.chunks(batch_size).enumerate() {
             let (xb, yb) = if contiguous {
@@ -400,14 +402,8 @@ impl<T: Float> Context<'_, T> {
                 .as_ref()
                 .expect("invariant: fit checked compile");
             let tape = GradientTape::new();
-            let (pred, per) = model.forward_loss(
-                &tape,
-                &xb,
-                &yb,
-                Mode::Train,
-                compiled.loss.as_ref(),
-                logits,
-            )?;
+            let (pred, per) =
+                model.forward_loss(&tape, &xb, &yb, Mode::Train, compiled.loss.as_ref(), logits)?;
             let data_loss = match &wb {
                 Some(w) => per.mul(&tape.constant(w))?.mean(),
                 None => per.mean(),

@@ -64,22 +64,48 @@ fn bf16_to_f32(bits: u16) -> f32 {
     f32::from_bits(u32::from(bits) << 16)
 }
 
-/// Reads a stored tensor as `Tensor<T>`, casting from F16, BF16, F32 or
-/// F64 as PyTorch's `load_state_dict` does (`param.copy_(input)`): F16,
-/// BF16 and F32 widen exactly; F64 into an `f32` model rounds to nearest.
-/// A value that overflows `T` (an F64 of 1e39 into `f32`) is an error
-/// naming the tensor, not a silent infinity.
+/// Reads a stored tensor as `Tensor<T>`. For `load_weights` and
+/// `load_weights_from_safetensors`, casts from F16, BF16, F32 or F64 as
+/// PyTorch's `load_state_dict` does (`param.copy_(input)`): F16, BF16 and
+/// F32 widen exactly (by bit manipulation: no extra dependency); F64 into
+/// an `f32` model rounds to nearest. A value that overflows `T` (an F64 of
+/// 1e39 into `f32`) is an error naming the tensor, not a silent infinity.
+/// `load` (a whole-model file) takes only the model's own dtype.
 pub(crate) fn from_view<T: Float>(
     op: &'static str,
     path: &Path,
     name: &str,
     view: &TensorView<'_>,
 ) -> Result<Tensor<T>> {
+    // A model file (`load`) holds tensors of the dtype its metadata
+    // names: another dtype there is damage, not a checkpoint to convert.
+    let own = if T::NAME == "f64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    };
+    if op == "load" && view.dtype() != own {
+        return Err(format_error(
+            op,
+            path,
+            format!(
+                "tensor {name:?} has dtype {:?}, the model uses {}",
+                view.dtype(),
+                T::NAME
+            ),
+        ));
+    }
     // Each reader gets a slice of exactly its width (`chunks_exact`).
     let (width, read): (usize, fn(&[u8]) -> f64) = match view.dtype() {
-        Dtype::F16 => (2, |c| f64::from(f16_to_f32(u16::from_le_bytes([c[0], c[1]])))),
-        Dtype::BF16 => (2, |c| f64::from(bf16_to_f32(u16::from_le_bytes([c[0], c[1]])))),
-        Dtype::F32 => (4, |c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
+        Dtype::F16 => (2, |c| {
+            f64::from(f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+        }),
+        Dtype::BF16 => (2, |c| {
+            f64::from(bf16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+        }),
+        Dtype::F32 => (4, |c| {
+            f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        }),
         Dtype::F64 => (8, |c| {
             f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
         }),
@@ -100,7 +126,10 @@ pub(crate) fn from_view<T: Float>(
         format_error(
             op,
             path,
-            format!("tensor {name:?}: not enough memory for {} elements", bytes.len() / width),
+            format!(
+                "tensor {name:?}: not enough memory for {} elements",
+                bytes.len() / width
+            ),
         )
     })?;
     for (i, c) in bytes.chunks_exact(width).enumerate() {
@@ -111,7 +140,7 @@ pub(crate) fn from_view<T: Float>(
                 op,
                 path,
                 format!(
-                    "tensor {name:?} holds {v} at index {i}, which overflows {}",
+                    "tensor {name:?} holds {v:e} at index {i}, which overflows {}",
                     T::NAME
                 ),
             ));
@@ -162,7 +191,9 @@ static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 fn in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     // A panic while holding the lock leaves a valid list behind.
-    IN_FLIGHT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    IN_FLIGHT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How long a temporary whose writer cannot be checked (no `/proc`) must

@@ -1,14 +1,19 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod bad_inputs_callbacks;
+mod bad_inputs_models;
+mod bad_inputs_persist;
 mod callbacks;
 mod data_errors;
 mod data_pipeline;
 mod examples_accuracy;
+mod fit_guarantees;
 mod golden_tape;
 mod gradcheck;
 mod history_plot;
 mod initializers;
+mod kill_during_save;
 mod layers;
 mod losses;
 mod matmul_props;
