@@ -5,7 +5,9 @@
 //! optimizer slot a tensor `"optimizer/<slot>/<position>"`; the file's
 //! metadata (string → string, as safetensors allows) holds `format`
 //! (`"tapeflow"`), `format_version`, `tapeflow_version`, `dtype`, and JSON
-//! under `model`, `compile` and `history`.
+//! under `model`, `compile` and `history`. The two tensor namespaces cannot
+//! overlap because layer names `optimizer` and `optimizer/…` are reserved
+//! ([`RESERVED_LAYER_NAMES`](super::RESERVED_LAYER_NAMES)).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -91,12 +93,16 @@ impl<T: Float> Sequential<T> {
     /// model that predicts identically and goes on training where it stopped.
     /// The file opens in Python with `safetensors.numpy.load_file`.
     ///
-    /// The write is atomic: a temporary file in the same folder, flushed,
-    /// then renamed; on any failure the previous file is untouched.
+    /// The write is atomic: a temporary file in the same folder
+    /// (`.<name>.tmp-<pid>-<n>`), flushed, then renamed; on any failure the
+    /// previous file is untouched. A save removes the stale temporaries an
+    /// interrupted save of the same path left behind (those of a process
+    /// that no longer runs; see `docs/saving.md`).
     ///
     /// # Errors
     ///
-    /// If the model is not built or two parameters share a name;
+    /// If the model is not built, two parameters share a name, or a layer
+    /// has a reserved name;
     /// [`Error::Io`](crate::Error::Io) naming the path if it cannot be written.
     ///
     /// # Examples

@@ -131,6 +131,11 @@ fn unbuilt_models_say_to_build_or_compile() {
         m.evaluate(&x, &x),
         &["evaluate: model \"u\" is not compiled; call compile first"],
     );
+    let mut m = m;
+    err_with(
+        m.set_weights(vec![Tensor::zeros(&[3, 2]).expect("w"), Tensor::zeros(&[2]).expect("b")]),
+        &["set_weights: ", not_built],
+    );
 }
 
 #[test]
