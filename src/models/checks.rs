@@ -102,7 +102,14 @@ pub(crate) fn check_settings(
     initial_epoch: usize,
     batch_size: usize,
     validation_split: f64,
+    verbose: Option<u8>,
 ) -> Result<()> {
+    if let Some(v) = verbose.filter(|&v| v > 2) {
+        return Err(invalid(
+            "fit",
+            format!("verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {v}"),
+        ));
+    }
     if epochs == 0 {
         return Err(invalid(
             "fit",

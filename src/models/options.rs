@@ -265,7 +265,8 @@ impl<T: Float> FitOptions<T> {
     }
 
     /// 0: silent; 1: a progress bar per epoch; 2: one line per epoch.
-    /// Default: 1 when stderr is a terminal, else 0.
+    /// Default: 1 when stderr is a terminal, else 0. `fit` refuses other
+    /// levels.
     ///
     /// # Examples
     ///

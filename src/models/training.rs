@@ -243,7 +243,7 @@ impl<T: Float> Sequential<T> {
         if self.compiled.is_none() {
             return Err(self.not_compiled("fit"));
         }
-        check_settings(epochs, initial_epoch, batch_size, validation_split)?;
+        check_settings(epochs, initial_epoch, batch_size, validation_split, verbose)?;
         let n = self.check_data("fit", x, y)?;
         let sparse = self
             .compiled

@@ -204,6 +204,10 @@ fn fit_settings_out_of_range() {
             vec!["fit: batch_size must be at least 1, got 0"],
         ),
         (
+            quiet().verbose(3),
+            vec!["fit: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got 3"],
+        ),
+        (
             quiet().epochs(0),
             vec!["fit: epochs must be at least 1, got 0"],
         ),
