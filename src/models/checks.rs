@@ -107,7 +107,9 @@ pub(crate) fn check_settings(
     if let Some(v) = verbose.filter(|&v| v > 2) {
         return Err(invalid(
             "fit",
-            format!("verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {v}"),
+            format!(
+                "verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {v}"
+            ),
         ));
     }
     if epochs == 0 {

@@ -133,7 +133,10 @@ fn unbuilt_models_say_to_build_or_compile() {
     );
     let mut m = m;
     err_with(
-        m.set_weights(vec![Tensor::zeros(&[3, 2]).expect("w"), Tensor::zeros(&[2]).expect("b")]),
+        m.set_weights(vec![
+            Tensor::zeros(&[3, 2]).expect("w"),
+            Tensor::zeros(&[2]).expect("b"),
+        ]),
         &["set_weights: ", not_built],
     );
 }
@@ -205,7 +208,9 @@ fn fit_settings_out_of_range() {
         ),
         (
             quiet().verbose(3),
-            vec!["fit: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got 3"],
+            vec![
+                "fit: verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got 3",
+            ],
         ),
         (
             quiet().epochs(0),
