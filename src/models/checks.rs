@@ -143,9 +143,11 @@ pub(crate) fn check_settings(
 }
 
 /// Checks `sample_weight` (shape `[rows]`, finite, non-negative) and
-/// `class_weight` (finite, non-negative), naming the offending entry.
+/// `class_weight` (finite, non-negative, for a class below `classes`),
+/// naming the offending entry.
 pub(crate) fn check_weights<T: Float>(
     rows: usize,
+    classes: usize,
     sample_weight: Option<&Tensor<T>>,
     class_weight: Option<&HashMap<usize, f64>>,
 ) -> Result<()> {
@@ -171,9 +173,17 @@ pub(crate) fn check_weights<T: Float>(
         }
     }
     if let Some(cw) = class_weight {
-        let mut classes: Vec<_> = cw.iter().collect();
-        classes.sort_by_key(|&(&c, _)| c);
-        for (&class, &v) in classes {
+        let mut classes_given: Vec<_> = cw.iter().collect();
+        classes_given.sort_by_key(|&(&c, _)| c);
+        for (&class, &v) in classes_given {
+            if class >= classes {
+                return Err(invalid(
+                    "fit",
+                    format!(
+                        "class_weight names class {class}, but the model's output has {classes} classes (0..{classes})"
+                    ),
+                ));
+            }
             if !(v.is_finite() && v >= 0.0) {
                 return Err(invalid(
                     "fit",

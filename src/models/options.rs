@@ -171,7 +171,8 @@ impl<T: Float> FitOptions<T> {
     /// Weights of the loss per class index (classes absent weigh 1), read
     /// from sparse labels or from the argmax of one-hot targets. `fit`
     /// refuses a negative, NaN or infinite weight (or one that overflows the
-    /// element type), naming the class.
+    /// element type), and a class the model's output does not have (a
+    /// single output unit has classes 0 and 1), naming the class.
     ///
     /// # Examples
     ///

@@ -252,7 +252,12 @@ impl<T: Float> Sequential<T> {
         if sparse {
             self.check_sparse_labels("fit", y)?;
         }
-        check_weights(n, sample_weight.as_ref(), class_weight.as_ref())?;
+        // A single output unit (a sigmoid) classifies into 2 classes.
+        let classes = match self.output_shape()?.last().copied() {
+            Some(1) | None => 2,
+            Some(k) => k,
+        };
+        check_weights(n, classes, sample_weight.as_ref(), class_weight.as_ref())?;
         let weights = row_weights(y, sample_weight.as_ref(), class_weight.as_ref());
 
         // Validation rows: given, or the last `validation_split` of the data.

@@ -268,6 +268,10 @@ fn fit_settings_out_of_range() {
             vec!["sample_weight holds inf at row 3"],
         ),
         (
+            quiet().class_weight(HashMap::from([(2, 1.0)])),
+            vec!["fit: class_weight names class 2, but the model's output has 2 classes (0..2)"],
+        ),
+        (
             quiet().class_weight(HashMap::from([(0, 1.0), (1, -1.0)])),
             vec!["fit: class_weight must be finite and >= 0, got -1 for class 1"],
         ),
