@@ -276,8 +276,8 @@ fn fit_settings_out_of_range() {
             vec!["fit: class_weight must be finite and >= 0, got -1 for class 1"],
         ),
         (
-            quiet().class_weight(HashMap::from([(2, f64::NAN)])),
-            vec!["class_weight must be finite and >= 0, got NaN for class 2"],
+            quiet().class_weight(HashMap::from([(1, f64::NAN)])),
+            vec!["class_weight must be finite and >= 0, got NaN for class 1"],
         ),
         (
             quiet().class_weight(HashMap::from([(0, f64::INFINITY)])),
