@@ -255,3 +255,79 @@ fn predict_and_evaluate_refuse_nan_and_inf_naming_row_and_column() -> Result<()>
     }
     Ok(())
 }
+
+/// Records the weights after every batch `fit` reports.
+struct Recorder(std::rc::Rc<std::cell::RefCell<Option<Vec<Tensor>>>>);
+
+impl tapeflow::callbacks::Callback for Recorder {
+    fn on_batch_end(
+        &mut self,
+        _batch: usize,
+        _logs: &tapeflow::callbacks::Logs,
+        ctx: &mut dyn tapeflow::callbacks::TrainingContext,
+    ) -> Result<()> {
+        *self.0.borrow_mut() = Some(ctx.get_weights());
+        Ok(())
+    }
+}
+
+fn compiled_mlp(optimizer: usize, lr: f64) -> Sequential {
+    let mut m = Sequential::new(&[3])
+        .add(Dense::new(4).activation(Activation::Relu))
+        .add(Dense::new(1))
+        .seed(5);
+    let compiled = match optimizer {
+        0 => m.compile(Sgd::new(lr).momentum(0.9), MeanSquaredError, &[]),
+        1 => m.compile(Adam::new(lr), MeanSquaredError, &[]),
+        2 => m.compile(RmsProp::new(lr), MeanSquaredError, &[]),
+        3 => m.compile(Adagrad::new(lr), MeanSquaredError, &[]),
+        4 => m.compile(Nadam::new(lr), MeanSquaredError, &[]),
+        5 => m.compile(Lion::new(lr), MeanSquaredError, &[]),
+        _ => m.compile(Adadelta::new(lr), MeanSquaredError, &[]),
+    };
+    compiled.expect("compile");
+    m
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 48, ..Default::default() })]
+
+    /// Whatever the optimizer, learning rate and data scale: after `fit`,
+    /// every weight is finite, and when `fit` fails the weights are bit for
+    /// bit those after the last batch it reported (or the initial ones).
+    #[test]
+    fn fit_never_leaves_non_finite_weights(
+        optimizer in 0usize..7,
+        lr_exp in 0i32..31,
+        scale_exp in 0i32..25,
+        seed in 0u64..1000,
+    ) {
+        let scale = 10f32.powi(scale_exp);
+        let x = Tensor::from_vec(
+            (0..48).map(|i| ((i as u64 * 7919 + seed) % 13) as f32 / 13.0 * scale).collect(),
+            &[16, 3],
+        ).expect("x");
+        let y = x.sum_axis(1, true).expect("y");
+        let mut model = compiled_mlp(optimizer, 10f64.powi(lr_exp));
+        let initial = model.get_weights();
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let opts = FitOptions::default()
+            .epochs(3)
+            .batch_size(4)
+            .seed(seed)
+            .verbose(0)
+            .callback(Recorder(seen.clone()));
+        let result = model.fit(&x, &y, opts);
+        let weights = model.get_weights();
+        proptest::prop_assert!(
+            weights.iter().all(|w| w.as_slice().iter().all(|v| v.is_finite())),
+            "non-finite weights after {result:?}"
+        );
+        if let Err(e) = result {
+            let msg = e.to_string();
+            proptest::prop_assert!(msg.starts_with("fit"), "{msg}");
+            let last = seen.borrow().clone().unwrap_or(initial);
+            proptest::prop_assert_eq!(bits(&weights), bits(&last), "{}", msg);
+        }
+    }
+}
