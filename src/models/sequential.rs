@@ -38,8 +38,9 @@ pub(crate) const DEFAULT_SEED: u64 = 0;
 ///
 /// Build it with [`new`](Self::new) (the input shape without the batch
 /// dimension) and [`add`](Self::add); shapes are inferred and checked when
-/// the model is built (by [`build`](Self::build), [`compile`](Self::compile)
-/// or [`predict`](Self::predict)). Weights are drawn from a seeded RNG
+/// the model is built (by [`build`](Self::build) or
+/// [`compile`](Self::compile); [`predict`](Self::predict) needs a built
+/// model). Weights are drawn from a seeded RNG
 /// ([`seed`](Self::seed), default 0), so the same code gives the same model.
 ///
 /// # Examples
@@ -334,9 +335,9 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     ///
-    /// As [`build`](Self::build), which it calls if needed... on a built
-    /// model it cannot fail; on an unbuilt one it reports
-    /// [`Error::InvalidArgument`] (op `output_shape`).
+    /// It does not build the model: on a built model it cannot fail; on an
+    /// unbuilt one it reports [`Error::InvalidArgument`] (op
+    /// `output_shape`) saying to call `build` or `compile` first.
     ///
     /// # Examples
     ///
