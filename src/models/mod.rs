@@ -6,6 +6,7 @@
 //! drives (layers, losses, metrics, optimizers, callbacks) live in their
 //! own modules and know nothing of models.
 
+mod atomic_write;
 mod checks;
 mod guard;
 mod history;

@@ -15,8 +15,9 @@ use std::path::Path;
 use safetensors::tensor::SafeTensors;
 use serde_json::{Value, json};
 
+use super::atomic_write::write_atomic;
 use super::training::Compiled;
-use super::weights::{format_error, from_view, parse, read_file, serialize, write_atomic};
+use super::weights::{format_error, from_view, parse, read_file, serialize};
 use super::{History, Sequential};
 use crate::callbacks::Logs;
 use crate::element::Float;
