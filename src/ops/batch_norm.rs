@@ -104,7 +104,7 @@ impl<'t, T: Float> Var<'t, T> {
         const OP: &str = "batch_norm";
         let c = check(OP, self, gamma, beta, epsilon)?;
         let x = self.value();
-        let rows = if c == 0 { 0 } else { x.len() / c };
+        let rows = x.len().checked_div(c).unwrap_or(0);
         if rows == 0 {
             return Err(Error::RankMismatch {
                 op: OP,

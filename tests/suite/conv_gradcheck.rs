@@ -132,14 +132,14 @@ proptest! {
                 continue;
             }
             let x = distinct(&[batch, h, w, c], seed);
-            check(|_, v| v[0].max_pool2d([p, p], [stride, stride], padding), &[x.clone()], "max_pool2d")?;
-            check(|_, v| v[0].avg_pool2d([p, p], [stride, stride], padding), &[x.clone()], "avg_pool2d")?;
+            check(|_, v| v[0].max_pool2d([p, p], [stride, stride], padding), std::slice::from_ref(&x), "max_pool2d")?;
+            check(|_, v| v[0].avg_pool2d([p, p], [stride, stride], padding), std::slice::from_ref(&x), "avg_pool2d")?;
             let seq = distinct(&[batch, h * w, c], seed);
-            check(|_, v| v[0].max_pool1d(p, stride, padding), &[seq.clone()], "max_pool1d")?;
+            check(|_, v| v[0].max_pool1d(p, stride, padding), std::slice::from_ref(&seq), "max_pool1d")?;
             check(|_, v| v[0].avg_pool1d(p, stride, padding), &[seq], "avg_pool1d")?;
         }
         let x = distinct(&[batch, h, w, c], seed);
-        check(|_, v| v[0].global_avg_pool2d(), &[x.clone()], "global_avg_pool2d")?;
+        check(|_, v| v[0].global_avg_pool2d(), std::slice::from_ref(&x), "global_avg_pool2d")?;
         check(|_, v| v[0].global_max_pool2d(), &[x], "global_max_pool2d")?;
     }
 
