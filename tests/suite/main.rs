@@ -2,6 +2,7 @@
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
 mod callbacks;
+mod conv_golden;
 mod conv_gradcheck;
 mod data_errors;
 mod data_pipeline;
