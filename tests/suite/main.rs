@@ -2,8 +2,11 @@
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
 mod callbacks;
+mod conv_errors;
+mod conv_example;
 mod conv_golden;
 mod conv_gradcheck;
+mod conv_layers;
 mod data_errors;
 mod data_pipeline;
 mod examples_accuracy;
