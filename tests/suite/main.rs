@@ -6,6 +6,7 @@ mod conv_errors;
 mod conv_example;
 mod conv_golden;
 mod conv_gradcheck;
+mod conv_import;
 mod conv_layers;
 mod data_errors;
 mod data_pipeline;
