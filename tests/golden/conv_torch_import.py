@@ -44,7 +44,7 @@ x = torch.tensor([math.sin(0.37 * i + 0.1) for i in range(n)], dtype=torch.float
 x = x.reshape(2, 5, 5, 2).permute(0, 3, 1, 2)
 with torch.no_grad():
     y = model(x)
-print("const TORCH_OUT: [f32; 6] = [")
+print("const TORCH_OUT: [f64; 6] = [")
 for v in y.flatten().tolist():
     print(f"    {v!r},")
 print("];")

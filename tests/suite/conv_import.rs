@@ -11,7 +11,7 @@ use tapeflow::prelude::*;
 use tapeflow::tensor::Padding;
 
 /// torch's outputs for the script's input (printed by the script).
-const TORCH_OUT: [f32; 6] = [
+const TORCH_OUT: [f64; 6] = [
     -0.005500912666320801,
     -0.34508344531059265,
     0.08692000806331635,
@@ -48,7 +48,7 @@ fn pytorch_conv_and_batch_norm_weights_predict_as_torch_does() {
     let y = model.predict(&x).unwrap();
     for (got, want) in y.as_slice().iter().zip(TORCH_OUT) {
         assert!(
-            (got - want).abs() < 1e-5,
+            (f64::from(*got) - want).abs() < 1e-5,
             "got {:?}, torch {TORCH_OUT:?}",
             y.to_vec()
         );
