@@ -11,8 +11,10 @@
 //! 1 if the test accuracy is below the threshold.
 //!
 //! Run it with `cargo run --release --example mnist_cnn` (pass `--threads 1`
-//! to use one thread). The time it takes on two cores is recorded in
-//! `docs/results.md` once measured on a quiet machine.
+//! to use one thread). Seen once with the default config: test accuracy
+//! 0.9904 (loss 0.0285) after 4 epochs, in 1000 s on 2 threads of a 2-core
+//! machine that was heavily loaded at the time (load average about 16);
+//! the time on a quiet machine is still to be measured.
 //! (`tests/suite/examples_accuracy.rs` runs the same `run` function on a
 //! subset, with an asserted threshold.)
 

@@ -478,8 +478,10 @@ macro_rules! conv_layer {
             /// ```
             #[doc = $example]
             /// use tapeflow::initializers::Initializer;
+            /// use tapeflow::layers::Layer;
             ///
             /// let layer = layer.kernel_initializer(Initializer::HeNormal);
+            /// assert!(layer.config().to_string().contains("he_normal"));
             /// ```
             pub fn kernel_initializer(mut self, init: Initializer) -> Self {
                 self.core.kernel_initializer = init;
@@ -493,8 +495,10 @@ macro_rules! conv_layer {
             /// ```
             #[doc = $example]
             /// use tapeflow::initializers::Initializer;
+            /// use tapeflow::layers::Layer;
             ///
             /// let layer = layer.bias_initializer(Initializer::Ones);
+            /// assert_eq!(layer.config()["bias_initializer"], "ones");
             /// ```
             pub fn bias_initializer(mut self, init: Initializer) -> Self {
                 self.core.bias_initializer = init;
@@ -507,9 +511,10 @@ macro_rules! conv_layer {
             ///
             /// ```
             #[doc = $example]
-            /// use tapeflow::layers::Regularizer;
+            /// use tapeflow::layers::{Layer, Regularizer};
             ///
-            /// let layer = layer.kernel_regularizer(Regularizer::l2(1e-4));
+            /// let layer = layer.kernel_regularizer(Regularizer::l2(0.5));
+            /// assert!(layer.config().to_string().contains("\"l2\":0.5"));
             /// ```
             pub fn kernel_regularizer(mut self, regularizer: Regularizer) -> Self {
                 self.core.kernel_regularizer = Some(regularizer);

@@ -302,7 +302,10 @@ macro_rules! window_settings {
             /// # Examples
             ///
             /// ```
+            /// use tapeflow::layers::Layer;
+            ///
             #[doc = $example]
+            /// assert!(!layer.config()["strides"].is_null());
             /// ```
             pub fn strides(mut self, strides: $size) -> Self {
                 self.0.strides = Some($to_pair(strides));
