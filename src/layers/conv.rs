@@ -684,9 +684,9 @@ macro_rules! conv_layer {
 /// assert_eq!(conv.build(&[28, 28, 1], &mut StdRng::seed_from_u64(0))?, vec![28, 28, 8]);
 /// assert_eq!(conv.param_count(), 3 * 3 * 1 * 8 + 8);
 /// let tape = GradientTape::new();
-/// let y = conv.forward(tape.constant(&Tensor::<f32>::ones(&[2, 28, 28, 1])), Mode::Infer)?;
+/// let y = conv.forward(tape.constant(&Tensor::<f32>::ones(&[2, 28, 28, 1])?), Mode::Infer)?;
 /// assert_eq!(y.shape(), vec![2, 28, 28, 8]);
-/// let err = conv.forward(tape.constant(&Tensor::ones(&[2, 28, 28, 3])), Mode::Infer).unwrap_err();
+/// let err = conv.forward(tape.constant(&Tensor::ones(&[2, 28, 28, 3])?), Mode::Infer).unwrap_err();
 /// assert_eq!(err.to_string(), "conv2d (Conv2D): expected input [_, height, width, 1], got [2, 28, 28, 3]");
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

@@ -33,7 +33,7 @@ use crate::tensor::Tensor;
 /// let mut reshape = Reshape::new(&[28, 28, 1]);
 /// assert_eq!(reshape.build(&[784], &mut StdRng::seed_from_u64(0))?, vec![28, 28, 1]);
 /// let tape = GradientTape::new();
-/// let y = reshape.forward(tape.constant(&Tensor::<f32>::zeros(&[2, 784])), Mode::Infer)?;
+/// let y = reshape.forward(tape.constant(&Tensor::<f32>::zeros(&[2, 784])?), Mode::Infer)?;
 /// assert_eq!(y.shape(), vec![2, 28, 28, 1]);
 /// assert!(reshape.build(&[10], &mut StdRng::seed_from_u64(0)).is_err());
 /// # Ok::<(), tapeflow::Error>(())
@@ -207,7 +207,7 @@ impl<T: Float> Layer<T> for Reshape<T> {
 /// let mut pad = ZeroPadding2D::new([[1, 1], [2, 0]]);
 /// assert_eq!(pad.build(&[2, 2, 1], &mut StdRng::seed_from_u64(0))?, vec![4, 4, 1]);
 /// let tape = GradientTape::new();
-/// let y = pad.forward(tape.constant(&Tensor::<f32>::ones(&[1, 2, 2, 1])), Mode::Infer)?;
+/// let y = pad.forward(tape.constant(&Tensor::<f32>::ones(&[1, 2, 2, 1])?), Mode::Infer)?;
 /// assert_eq!(y.value().sum(), 4.0);
 /// assert_eq!(y.value().get(&[0, 1, 2, 0]), Some(1.0));
 /// # Ok::<(), tapeflow::Error>(())

@@ -88,7 +88,7 @@ impl<'t, T: Float> Var<'t, T> {
     ///
     /// let tape = GradientTape::new();
     /// let x = tape.constant(&Tensor::from_vec(vec![1.0f64, 3.0], &[2, 1])?);
-    /// let (gamma, beta) = (tape.constant(&Tensor::ones(&[1])), tape.constant(&Tensor::zeros(&[1])));
+    /// let (gamma, beta) = (tape.constant(&Tensor::ones(&[1])?), tape.constant(&Tensor::zeros(&[1])?));
     /// let (y, mean, var) = x.batch_norm_training(&gamma, &beta, 1e-3)?;
     /// assert_eq!((mean.to_vec(), var.to_vec()), (vec![2.0], vec![1.0]));
     /// let s = 1.0 / (1.0f64 + 1e-3).sqrt();
@@ -204,8 +204,8 @@ impl<'t, T: Float> Var<'t, T> {
     ///
     /// let tape = GradientTape::new();
     /// let x = tape.constant(&Tensor::from_vec(vec![4.0f64, 6.0], &[2, 1])?);
-    /// let (gamma, beta) = (tape.constant(&Tensor::full(&[1], 2.0)), tape.constant(&Tensor::ones(&[1])));
-    /// let (mean, var) = (Tensor::full(&[1], 5.0), Tensor::full(&[1], 4.0 - 0.5));
+    /// let (gamma, beta) = (tape.constant(&Tensor::full(&[1], 2.0)?), tape.constant(&Tensor::ones(&[1])?));
+    /// let (mean, var) = (Tensor::full(&[1], 5.0)?, Tensor::full(&[1], 4.0 - 0.5)?);
     /// let y = x.batch_norm_inference(&gamma, &beta, &mean, &var, 0.5)?;
     /// assert_eq!(y.value().to_vec(), vec![0.0, 2.0]);   // 2 · (x - 5) / 2 + 1
     /// # Ok::<(), tapeflow::Error>(())

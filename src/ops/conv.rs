@@ -13,8 +13,8 @@
 use crate::element::{Float, MatRef, gemm};
 use crate::error::{Error, Result};
 use crate::tape::Var;
-use crate::tensor::Tensor;
 use crate::tensor::conv::{Conv2dGeometry, Padding, Window, col2im_add, conv2d_geometry, im2col};
+use crate::tensor::{Tensor, try_filled};
 
 /// The settings of a convolution: strides, padding, dilation and groups
 /// (Keras's `strides`, `padding`, `dilation_rate`, `groups`; PyTorch's
@@ -219,12 +219,20 @@ fn scatter_cols<T: Copy>(src: &[T], width: usize, dst: &mut [T], stride: usize, 
     }
 }
 
-/// `y = conv(x, w)` (no bias), and the column matrices when asked to keep them.
-fn forward<T: Float>(x: &[T], w: &[T], g: &Conv2dGeometry, keep_cols: bool) -> (Vec<T>, Vec<T>) {
+/// `y = conv(x, w)` (no bias), and the column matrices when asked to keep
+/// them; the buffers are allocated fallibly.
+fn forward<T: Float>(
+    x: &[T],
+    w: &[T],
+    g: &Conv2dGeometry,
+    keep_cols: bool,
+) -> Result<(Vec<T>, Vec<T>)> {
+    const OP: &str = "conv2d";
     let (m, kg, cg, f) = (g.rows(), g.group_cols(), g.group_filters(), g.filters);
-    let mut y = vec![T::zero(); m * f];
-    let mut cols = vec![T::zero(); if keep_cols { m * kg * g.groups } else { m * kg }];
-    let mut tmp = vec![T::zero(); if g.groups > 1 { m * cg } else { 0 }];
+    let mut y = try_filled(OP, &g.output_shape(), T::zero())?;
+    let kept_groups = if keep_cols { g.groups } else { 1 };
+    let mut cols = try_filled(OP, &[kept_groups, m, kg], T::zero())?;
+    let mut tmp = try_filled(OP, &[if g.groups > 1 { m } else { 0 }, cg], T::zero())?;
     for group in 0..g.groups {
         let c = if keep_cols {
             &mut cols[group * m * kg..(group + 1) * m * kg]
@@ -244,7 +252,7 @@ fn forward<T: Float>(x: &[T], w: &[T], g: &Conv2dGeometry, keep_cols: bool) -> (
     if !keep_cols {
         cols = Vec::new();
     }
-    (y, cols)
+    Ok((y, cols))
 }
 
 /// `d x = col2im(g · wᵀ)`, group by group.
@@ -328,7 +336,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// // A 3x3 image of 1..9 and a 2x2 kernel of ones: each output sums a 2x2 patch.
     /// let tape = GradientTape::new();
     /// let x = tape.watch(&Tensor::from_vec((1..=9).map(|v| v as f32).collect(), &[1, 3, 3, 1])?);
-    /// let w = tape.watch(&Tensor::ones(&[2, 2, 1, 1]));
+    /// let w = tape.watch(&Tensor::ones(&[2, 2, 1, 1])?);
     /// let y = x.conv2d(&w, None, ConvSpec::new())?;
     /// assert_eq!(y.value().to_vec(), vec![12.0, 16.0, 24.0, 28.0]);
     /// let g = tape.gradient(&y.sum(), [x, w])?;
@@ -349,7 +357,7 @@ impl<'t, T: Float> Var<'t, T> {
         let g = conv2d_geometry(OP, x.shape(), w.shape(), spec.window(), spec.groups)?;
         let kernel = Var::new(self.tape(), kernel.index());
         let (lx, lw) = (self.requires_grad(), kernel.requires_grad());
-        let (mut y, cols) = forward(x.as_slice(), w.as_slice(), &g, lw);
+        let (mut y, cols) = forward(x.as_slice(), w.as_slice(), &g, lw)?;
         let input_len = x.len();
         let f = g.filters;
         let grads = move |gy: &Tensor<T>| {
@@ -419,7 +427,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// // A running sum of two steps, causal: y_t = x_{t-1} + x_t.
     /// let tape = GradientTape::new();
     /// let x = tape.constant(&Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 3, 1])?);
-    /// let w = tape.constant(&Tensor::ones(&[2, 1, 1]));
+    /// let w = tape.constant(&Tensor::ones(&[2, 1, 1])?);
     /// let y = x.conv1d(&w, None, 1, Padding::Causal, 1, 1)?;
     /// assert_eq!(y.value().to_vec(), vec![1.0, 3.0, 5.0]);
     /// # Ok::<(), tapeflow::Error>(())
@@ -465,8 +473,8 @@ mod tests {
     #[test]
     fn frozen_kernel_and_constant_input_record_nothing() {
         let tape = GradientTape::<f32>::new();
-        let x = tape.constant(&Tensor::ones(&[1, 3, 3, 2]));
-        let w = tape.constant(&Tensor::ones(&[2, 2, 2, 3]));
+        let x = tape.constant(&Tensor::ones(&[1, 3, 3, 2]).unwrap());
+        let w = tape.constant(&Tensor::ones(&[2, 2, 2, 3]).unwrap());
         let y = x.conv2d(&w, None, ConvSpec::new()).unwrap();
         assert_eq!(y.shape(), vec![1, 2, 2, 3]);
         assert_eq!(y.value().to_vec(), vec![8.0; 12]);
@@ -487,8 +495,8 @@ mod tests {
     #[test]
     fn same_padding_with_stride_keeps_ceil_length() {
         let tape = GradientTape::<f32>::new();
-        let x = tape.constant(&Tensor::ones(&[2, 5, 7, 1]));
-        let w = tape.constant(&Tensor::ones(&[3, 3, 1, 4]));
+        let x = tape.constant(&Tensor::ones(&[2, 5, 7, 1]).unwrap());
+        let w = tape.constant(&Tensor::ones(&[3, 3, 1, 4]).unwrap());
         let spec = ConvSpec::new().strides([2, 2]).padding(Padding::Same);
         assert_eq!(x.conv2d(&w, None, spec).unwrap().shape(), vec![2, 3, 4, 4]);
     }

@@ -6,7 +6,9 @@
 //! each input row it reads, so the inner loops run over contiguous slices.
 
 use super::conv::Axis;
+use super::try_filled;
 use crate::element::Float;
+use crate::error::Result;
 
 /// The geometry of a pooling window over `[batch, h, w, channels]`.
 #[derive(Clone, Copy, Debug)]
@@ -21,10 +23,6 @@ impl PoolGeometry {
     /// The output shape `[batch, out_h, out_w, channels]`.
     pub(crate) fn output_shape(&self) -> Vec<usize> {
         vec![self.batch, self.h.output, self.w.output, self.channels]
-    }
-
-    fn out_len(&self) -> usize {
-        self.batch * self.h.output * self.w.output * self.channels
     }
 
     /// Calls `f(out_offset, in_offset)` for every output row and each input
@@ -55,10 +53,15 @@ impl PoolGeometry {
 /// Max pooling: the output and, for each output element, the flat index of
 /// the input element chosen (the first maximum in window order, as PyTorch
 /// and TensorFlow choose). NaN propagates: a NaN in a window is its maximum.
-pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> (Vec<T>, Vec<usize>) {
+///
+/// # Errors
+///
+/// If the output cannot be allocated (named `max_pool2d`).
+pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<(Vec<T>, Vec<usize>)> {
     let c = g.channels;
-    let mut out = vec![T::neg_infinity(); g.out_len()];
-    let mut arg = vec![usize::MAX; g.out_len()];
+    let shape = g.output_shape();
+    let mut out = try_filled("max_pool2d", &shape, T::neg_infinity())?;
+    let mut arg = try_filled("max_pool2d", &shape, usize::MAX)?;
     g.for_each_tap(|o, i| {
         let (out, arg) = (&mut out[o..o + c], &mut arg[o..o + c]);
         for (k, (&v, (m, a))) in x[i..i + c]
@@ -73,7 +76,7 @@ pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> (Vec<T>, Vec<us
             }
         }
     });
-    (out, arg)
+    Ok((out, arg))
 }
 
 /// Sends each output gradient to the input element its maximum came from.
@@ -96,9 +99,13 @@ fn window_counts(g: &PoolGeometry) -> Vec<usize> {
 /// Average pooling; the divisor is the number of input elements in the
 /// window, padding excluded (Keras/TensorFlow; PyTorch's
 /// `count_include_pad=False`).
-pub(crate) fn avg_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Vec<T> {
+///
+/// # Errors
+///
+/// If the output cannot be allocated (named `avg_pool2d`).
+pub(crate) fn avg_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<Vec<T>> {
     let c = g.channels;
-    let mut out = vec![T::zero(); g.out_len()];
+    let mut out = try_filled("avg_pool2d", &g.output_shape(), T::zero())?;
     g.for_each_tap(|o, i| {
         for (s, &v) in out[o..o + c].iter_mut().zip(&x[i..i + c]) {
             *s += v;
@@ -110,7 +117,7 @@ pub(crate) fn avg_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Vec<T> {
             row.iter_mut().for_each(|v| *v *= inv);
         }
     }
-    out
+    Ok(out)
 }
 
 /// The adjoint of [`avg_pool2d`]: each output gradient, divided by its
@@ -156,7 +163,7 @@ mod tests {
         // 4x4 input 0..16, 2x2 windows stride 2: maxima 5, 7, 13, 15.
         let x: Vec<f64> = (0..16).map(f64::from).collect();
         let g = geometry(4, 4, 2, 2, Padding::Valid);
-        let (y, arg) = max_pool2d(&x, &g);
+        let (y, arg) = max_pool2d(&x, &g).unwrap();
         assert_eq!(y, vec![5.0, 7.0, 13.0, 15.0]);
         assert_eq!(arg, vec![5, 7, 13, 15]);
         let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &arg, 16);
@@ -168,7 +175,7 @@ mod tests {
     fn avg_pool_same_excludes_padding_from_the_count() {
         // 3x3 of ones, 2x2 windows stride 2 same: out 2x2, every average 1.
         let g = geometry(3, 3, 2, 2, Padding::Same);
-        assert_eq!(avg_pool2d(&[1.0f64; 9], &g), vec![1.0; 4]);
+        assert_eq!(avg_pool2d(&[1.0f64; 9], &g).unwrap(), vec![1.0; 4]);
         // Windows hold 4, 2, 2, 1 elements.
         let dx = avg_pool2d_backward(&[4.0f64, 2.0, 2.0, 1.0], &g, 9);
         assert_eq!(dx, vec![1.0; 9]);

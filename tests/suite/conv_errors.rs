@@ -9,8 +9,8 @@ use tapeflow::tensor::Padding;
 
 fn conv_err(x: &[usize], w: &[usize], spec: ConvSpec) -> String {
     let tape = GradientTape::<f32>::new();
-    let x = tape.constant(&Tensor::zeros(x));
-    let w = tape.constant(&Tensor::zeros(w));
+    let x = tape.constant(&Tensor::zeros(x).unwrap());
+    let w = tape.constant(&Tensor::zeros(w).unwrap());
     match x.conv2d(&w, None, spec) {
         Err(e) => e.to_string(),
         Ok(y) => panic!("expected an error, got shape {:?}", y.shape()),
@@ -85,9 +85,9 @@ fn conv2d_rejects_channel_mismatch_rank_zero_settings_and_bad_groups() {
 #[test]
 fn conv2d_rejects_a_bias_of_the_wrong_length() {
     let tape = GradientTape::<f32>::new();
-    let x = tape.constant(&Tensor::zeros(&[1, 3, 3, 1]));
-    let w = tape.constant(&Tensor::zeros(&[2, 2, 1, 4]));
-    let b = tape.constant(&Tensor::zeros(&[3]));
+    let x = tape.constant(&Tensor::zeros(&[1, 3, 3, 1]).unwrap());
+    let w = tape.constant(&Tensor::zeros(&[2, 2, 1, 4]).unwrap());
+    let b = tape.constant(&Tensor::zeros(&[3]).unwrap());
     let err = x.conv2d(&w, Some(&b), ConvSpec::new()).unwrap_err();
     assert_eq!(err.to_string(), "conv2d: shape mismatch, lhs [4], rhs [3]");
 }
@@ -95,14 +95,14 @@ fn conv2d_rejects_a_bias_of_the_wrong_length() {
 #[test]
 fn conv1d_and_pooling_reject_wrong_ranks_and_zero_sizes() {
     let tape = GradientTape::<f32>::new();
-    let x4 = tape.constant(&Tensor::zeros(&[1, 4, 4, 1]));
-    let w3 = tape.constant(&Tensor::zeros(&[2, 1, 1]));
+    let x4 = tape.constant(&Tensor::zeros(&[1, 4, 4, 1]).unwrap());
+    let w3 = tape.constant(&Tensor::zeros(&[2, 1, 1]).unwrap());
     let err = x4.conv1d(&w3, None, 1, Padding::Valid, 1, 1).unwrap_err();
     assert_eq!(
         err.to_string(),
         "conv1d: expected a 3-d input [batch, steps, channels] and a 3-d kernel [k, channels / groups, filters], got shape [1, 4, 4, 1]"
     );
-    let x3 = tape.constant(&Tensor::zeros(&[1, 4, 1]));
+    let x3 = tape.constant(&Tensor::zeros(&[1, 4, 1]).unwrap());
     let err = x3.max_pool2d([2, 2], [2, 2], Padding::Valid).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -135,23 +135,23 @@ fn conv1d_and_pooling_reject_wrong_ranks_and_zero_sizes() {
 #[test]
 fn batch_norm_rejects_mismatched_parameters_and_bad_epsilon() {
     let tape = GradientTape::<f32>::new();
-    let x = tape.constant(&Tensor::zeros(&[2, 3]));
+    let x = tape.constant(&Tensor::zeros(&[2, 3]).unwrap());
     let (g2, b3) = (
-        tape.constant(&Tensor::ones(&[2])),
-        tape.constant(&Tensor::zeros(&[3])),
+        tape.constant(&Tensor::ones(&[2]).unwrap()),
+        tape.constant(&Tensor::zeros(&[3]).unwrap()),
     );
     let err = x.batch_norm_training(&g2, &b3, 1e-3).unwrap_err();
     assert_eq!(
         err.to_string(),
         "batch_norm: shape mismatch, lhs [2, 3], rhs [2]"
     );
-    let g3 = tape.constant(&Tensor::ones(&[3]));
+    let g3 = tape.constant(&Tensor::ones(&[3]).unwrap());
     let err = x.batch_norm_training(&g3, &b3, 0.0).unwrap_err();
     assert_eq!(
         err.to_string(),
         "batch_norm: epsilon must be finite and > 0, got 0"
     );
-    let empty = tape.constant(&Tensor::zeros(&[0, 3]));
+    let empty = tape.constant(&Tensor::zeros(&[0, 3]).unwrap());
     assert!(empty.batch_norm_training(&g3, &b3, 1e-3).is_err());
 }
 
@@ -198,7 +198,7 @@ fn layers_name_themselves_and_the_shapes_in_their_errors() {
     let mut model = Sequential::<f32>::new(&[3]).add(BatchNormalization::new());
     model.build().unwrap();
     let tape = GradientTape::new();
-    let x = tape.constant(&Tensor::zeros(&[2, 4]));
+    let x = tape.constant(&Tensor::zeros(&[2, 4]).unwrap());
     let err = model.layers()[0].forward(x, Mode::Train).unwrap_err();
     assert_eq!(
         err.to_string(),
