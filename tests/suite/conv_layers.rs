@@ -281,3 +281,34 @@ fn a_relu_after_batch_normalization_keeps_names_unique() {
         ]
     );
 }
+
+#[test]
+fn training_steps_give_the_same_bits_on_one_thread_and_on_two() {
+    // The products split over output blocks, never over the summed axis,
+    // and the conv, pooling and normalization kernels are sequential.
+    let run = |threads: usize| {
+        tapeflow::set_num_threads(threads);
+        let mut model = image_model();
+        model
+            .compile(
+                Adam::new(0.01),
+                SparseCategoricalCrossentropy { from_logits: true },
+                &[],
+            )
+            .unwrap();
+        let (x, y) = (images(16, &[8, 8, 2], 7), labels(16));
+        model
+            .fit(
+                &x,
+                &y,
+                FitOptions::default().epochs(2).batch_size(8).verbose(0),
+            )
+            .unwrap();
+        (model.get_weights(), model.predict(&x).unwrap())
+    };
+    let one = run(1);
+    let two = run(2);
+    tapeflow::set_num_threads(0);
+    assert_eq!(one.0, two.0);
+    assert_eq!(one.1, two.1);
+}
