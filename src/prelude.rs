@@ -23,7 +23,11 @@ pub use crate::callbacks::{
     ReduceLrOnPlateau, TerminateOnNan,
 };
 pub use crate::error::{Error, Result};
-pub use crate::layers::{Dense, Dropout, Flatten, Layer, Mode};
+pub use crate::layers::{
+    AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, DepthwiseConv2D, Dropout, Flatten,
+    GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, MaxPooling1D, MaxPooling2D, Mode, Reshape,
+    ZeroPadding2D,
+};
 pub use crate::losses::{
     BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,
     MeanSquaredError, SparseCategoricalCrossentropy,
@@ -32,4 +36,4 @@ pub use crate::metrics::Metric;
 pub use crate::models::{Evaluation, FitOptions, History, Sequential};
 pub use crate::optimizers::{Adadelta, Adagrad, Adam, AdamW, Lion, Nadam, Optimizer, RmsProp, Sgd};
 pub use crate::tape::{GradientTape, Gradients, Param, Var};
-pub use crate::tensor::Tensor;
+pub use crate::tensor::{Padding, Tensor};

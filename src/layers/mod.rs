@@ -20,16 +20,26 @@ use crate::tape::{GradientTape, Param, Var};
 
 mod activation;
 mod config;
+mod conv;
 mod dense;
 mod dropout;
 mod flatten;
+mod normalization;
+mod pooling;
 mod regularizer;
+mod reshape;
 
 pub use activation::Activation;
+pub use conv::{Conv1D, Conv2D, DepthwiseConv2D};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use normalization::BatchNormalization;
+pub use pooling::{
+    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
+};
 pub use regularizer::Regularizer;
+pub use reshape::{Reshape, ZeroPadding2D};
 
 /// What [`Layer::planned_shapes`] returns: each parameter's name and shape,
 /// and the layer's output shape (batch dimension excluded).
@@ -166,13 +176,37 @@ pub trait Layer<T: Float = f32>: std::fmt::Debug + Send {
             p.set_trainable(trainable);
         }
     }
+
+    /// Commits state that a training forward pass computed but that is not
+    /// learned by gradients, such as
+    /// [`BatchNormalization`]'s moving mean and variance (Keras 1's
+    /// `layer.updates`). The default does nothing.
+    ///
+    /// `forward` takes `&self`, so a layer with such state keeps what a
+    /// [`Mode::Train`] pass computed (only when the layer is trainable) and
+    /// applies it here. `fit` calls this on every layer after each
+    /// successful optimizer step; a custom training loop calls
+    /// `Sequential::apply_state_updates` after its own step. A frozen layer
+    /// and a [`Mode::Infer`] pass leave nothing to apply, so calling this
+    /// after them changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// If the pending state is not finite (the state is left unchanged).
+    fn apply_state_updates(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Rebuilds a layer from its [`kind`](Layer::kind) and
 /// [`config`](Layer::config) (Keras's `layers.deserialize`). The layer comes
 /// back unbuilt: call [`Layer::build`], then load its weights.
 ///
-/// Known kinds: `"Dense"`, `"Dropout"`, `"Flatten"`, `"Activation"`.
+/// Known kinds: `"Dense"`, `"Dropout"`, `"Flatten"`, `"Activation"`,
+/// `"Conv2D"`, `"Conv1D"`, `"DepthwiseConv2D"`, `"MaxPooling2D"`,
+/// `"AveragePooling2D"`, `"MaxPooling1D"`, `"GlobalAveragePooling2D"`,
+/// `"GlobalMaxPooling2D"`, `"BatchNormalization"`, `"Reshape"`,
+/// `"ZeroPadding2D"`.
 ///
 /// # Errors
 ///
@@ -198,6 +232,17 @@ pub fn from_config<T: Float>(kind: &str, config: &Value) -> Result<Box<dyn Layer
         "Dropout" => Box::new(Dropout::<T>::from_config(config)?),
         "Flatten" => Box::new(Flatten::<T>::from_config(config)?),
         "Activation" => Box::new(Activation::<T>::from_config(config)?),
+        "Conv2D" => Box::new(Conv2D::<T>::from_config(config)?),
+        "Conv1D" => Box::new(Conv1D::<T>::from_config(config)?),
+        "DepthwiseConv2D" => Box::new(DepthwiseConv2D::<T>::from_config(config)?),
+        "MaxPooling2D" => Box::new(MaxPooling2D::<T>::from_config(config)?),
+        "AveragePooling2D" => Box::new(AveragePooling2D::<T>::from_config(config)?),
+        "MaxPooling1D" => Box::new(MaxPooling1D::<T>::from_config(config)?),
+        "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::<T>::from_config(config)?),
+        "GlobalMaxPooling2D" => Box::new(GlobalMaxPooling2D::<T>::from_config(config)?),
+        "BatchNormalization" => Box::new(BatchNormalization::<T>::from_config(config)?),
+        "Reshape" => Box::new(Reshape::<T>::from_config(config)?),
+        "ZeroPadding2D" => Box::new(ZeroPadding2D::<T>::from_config(config)?),
         other => {
             return Err(Error::InvalidArgument {
                 op: "from_config",

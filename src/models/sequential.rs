@@ -540,12 +540,17 @@ pub(crate) fn at_position<T: Float>(e: Error, layer: &dyn Layer<T>, position: us
 }
 
 /// Keras's default layer name for a layer type: `Dense` → `dense`,
-/// `BatchNormalization` → `batch_normalization`.
+/// `BatchNormalization` → `batch_normalization`, `Conv2D` → `conv2d`
+/// (an underscore before a capital that follows a lower-case letter or
+/// starts a capitalised word, as Keras's `to_snake_case`).
 fn default_name(kind: &str) -> String {
+    let chars: Vec<char> = kind.chars().collect();
     let mut out = String::new();
-    for (i, c) in kind.chars().enumerate() {
+    for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            if i > 0 {
+            let after_lower = i > 0 && chars[i - 1].is_lowercase();
+            let starts_word = i > 0 && chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if after_lower || starts_word {
                 out.push('_');
             }
             out.extend(c.to_lowercase());
@@ -564,5 +569,11 @@ mod tests {
     fn default_names_are_snake_case() {
         assert_eq!(default_name("Dense"), "dense");
         assert_eq!(default_name("BatchNormalization"), "batch_normalization");
+        assert_eq!(default_name("Conv2D"), "conv2d");
+        assert_eq!(default_name("MaxPooling2D"), "max_pooling2d");
+        assert_eq!(
+            default_name("GlobalAveragePooling2D"),
+            "global_average_pooling2d"
+        );
     }
 }

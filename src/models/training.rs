@@ -357,6 +357,54 @@ impl<T: Float> Sequential<T> {
     }
 }
 
+impl<T: Float> Sequential<T> {
+    /// Commits every layer's pending state updates (such as
+    /// `BatchNormalization`'s moving statistics) through
+    /// [`Layer::apply_state_updates`](crate::layers::Layer::apply_state_updates).
+    /// `fit` calls it after each optimizer step; call it after each step of
+    /// a custom training loop that runs the model in [`Mode::Train`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Layer`] naming the first layer whose pending state is not
+    /// finite; that layer and the later ones are left unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    /// use tapeflow::layers::BatchNormalization;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(BatchNormalization::new().momentum(0.0));
+    /// model.build()?;
+    /// let tape = GradientTape::new();
+    /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[2, 2])?;
+    /// model.forward(&tape, &x, Mode::Train)?;
+    /// model.apply_state_updates()?;
+    /// assert_eq!(model.params()[2].value().to_vec(), vec![2.0, 4.0]);   // the batch mean
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn apply_state_updates(&mut self) -> Result<()> {
+        for (position, layer) in self.layers.iter_mut().enumerate() {
+            layer.apply_state_updates().map_err(|e| match e {
+                Error::Layer {
+                    layer,
+                    kind,
+                    source,
+                    ..
+                } => Error::Layer {
+                    layer,
+                    kind,
+                    position: Some(position),
+                    source,
+                },
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// The shuffling seed of one epoch: the run's seed mixed with the epoch
 /// number (a Weyl step), so that every epoch gets its own order.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
@@ -438,6 +486,8 @@ impl<T: Float> Context<'_, T> {
             let p = pred.value();
             drop(tape);
             guard.apply(self.model, &grads, epoch, batch)?;
+            // Moving statistics (BatchNormalization) follow a committed step only.
+            self.model.apply_state_updates()?;
             for s in states.iter_mut() {
                 s.update(&p, &yb, wb.as_ref())?;
                 logs.push(s.name(), s.result());

@@ -217,7 +217,19 @@ pub(crate) fn serialize<T: Float>(
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WeightMap {
-    entries: Vec<(String, String, bool)>,
+    entries: Vec<(String, String, Layout)>,
+}
+
+/// How a file tensor is rearranged on its way into a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// As stored.
+    AsIs,
+    /// A 2-d tensor, transposed (PyTorch's `nn.Linear.weight`).
+    Transposed,
+    /// A convolution weight `[out, in, *spatial]` (PyTorch's OIHW / OIW)
+    /// to `[*spatial, in, out]` (HWIO / WIO, Keras's layout).
+    ChannelsLast,
 }
 
 impl WeightMap {
@@ -245,7 +257,8 @@ impl WeightMap {
     /// assert_eq!(map.len(), 1);
     /// ```
     pub fn map(mut self, from: &str, to: &str) -> Self {
-        self.entries.push((from.to_string(), to.to_string(), false));
+        self.entries
+            .push((from.to_string(), to.to_string(), Layout::AsIs));
         self
     }
 
@@ -260,7 +273,94 @@ impl WeightMap {
     /// assert_eq!(map.len(), 1);
     /// ```
     pub fn map_transposed(mut self, from: &str, to: &str) -> Self {
-        self.entries.push((from.to_string(), to.to_string(), true));
+        self.entries
+            .push((from.to_string(), to.to_string(), Layout::Transposed));
+        self
+    }
+
+    /// Maps a PyTorch convolution weight `from` — `[out, in / groups, kh, kw]`
+    /// (OIHW, `nn.Conv2d`) or `[out, in / groups, k]` (`nn.Conv1d`) — to the
+    /// kernel `to` in Keras's layout, `[kh, kw, in / groups, out]` (HWIO) or
+    /// `[k, in / groups, out]`, permuting the axes on the way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::new().map_conv_kernel("features.0.weight", "conv2d/kernel");
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn map_conv_kernel(mut self, from: &str, to: &str) -> Self {
+        self.entries
+            .push((from.to_string(), to.to_string(), Layout::ChannelsLast));
+        self
+    }
+
+    /// The mapping of a PyTorch `nn.Conv2d` (or `nn.Conv1d`) onto a
+    /// `Conv2D` (`Conv1D`) layer: `<prefix>.weight` → `<layer>/kernel`
+    /// (OIHW → HWIO) and, with `bias`, `<prefix>.bias` → `<layer>/bias`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::pytorch_conv("0", "conv2d", true);
+    /// assert_eq!(map, WeightMap::new().map_conv_kernel("0.weight", "conv2d/kernel").map("0.bias", "conv2d/bias"));
+    /// ```
+    pub fn pytorch_conv(prefix: &str, layer: &str, bias: bool) -> Self {
+        let map =
+            Self::new().map_conv_kernel(&format!("{prefix}.weight"), &format!("{layer}/kernel"));
+        if bias {
+            map.map(&format!("{prefix}.bias"), &format!("{layer}/bias"))
+        } else {
+            map
+        }
+    }
+
+    /// The mapping of a PyTorch `nn.BatchNorm1d`/`nn.BatchNorm2d` onto a
+    /// `BatchNormalization` layer: `weight` → `gamma`, `bias` → `beta`,
+    /// `running_mean` → `moving_mean`, `running_var` → `moving_variance`
+    /// (`num_batches_tracked` is not needed). The running variance is used
+    /// as stored: PyTorch accumulates the unbiased batch variance where
+    /// Keras accumulates the biased one, but both normalize with the stored
+    /// value at inference. Give the layer PyTorch's `epsilon` (`1e-5` by
+    /// default) to reproduce its outputs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// assert_eq!(WeightMap::pytorch_batch_norm("1", "batch_normalization").len(), 4);
+    /// ```
+    pub fn pytorch_batch_norm(prefix: &str, layer: &str) -> Self {
+        [
+            ("weight", "gamma"),
+            ("bias", "beta"),
+            ("running_mean", "moving_mean"),
+            ("running_var", "moving_variance"),
+        ]
+        .iter()
+        .fold(Self::new(), |m, (from, to)| {
+            m.map(&format!("{prefix}.{from}"), &format!("{layer}/{to}"))
+        })
+    }
+
+    /// Appends another mapping's entries (to combine the presets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::pytorch_conv("0", "conv2d", true)
+    ///     .extend(WeightMap::pytorch_batch_norm("1", "batch_normalization"));
+    /// assert_eq!(map.len(), 6);
+    /// ```
+    pub fn extend(mut self, other: WeightMap) -> Self {
+        self.entries.extend(other.entries);
         self
     }
 
@@ -487,12 +587,23 @@ impl<T: Float> Sequential<T> {
         let bytes = read_file(OP, path)?;
         let st = parse(OP, path, &bytes)?;
         let mut found = HashMap::new();
-        for (from, to, transpose) in &map.entries {
+        for (from, to, layout) in &map.entries {
             let view = st
                 .tensor(from)
                 .map_err(|_| format_error(OP, path, format!("no tensor {from:?} in the file")))?;
             let t = from_view::<T>(OP, path, from, &view)?;
-            let t = if *transpose {
+            let t = if *layout == Layout::ChannelsLast {
+                channels_last(&t).ok_or_else(|| {
+                    format_error(
+                        OP,
+                        path,
+                        format!(
+                            "tensor {from:?} has shape {:?}; a convolution weight is 3-d or 4-d",
+                            t.shape()
+                        ),
+                    )
+                })?
+            } else if *layout == Layout::Transposed {
                 if t.ndim() != 2 {
                     return Err(format_error(
                         OP,
@@ -511,4 +622,26 @@ impl<T: Float> Sequential<T> {
         }
         self.assign(OP, path, found)
     }
+}
+
+/// `[out, in, *spatial]` to `[*spatial, in, out]`; `None` unless 3-d or 4-d.
+fn channels_last<T: Float>(t: &Tensor<T>) -> Option<Tensor<T>> {
+    let (o, i, spatial) = match *t.shape() {
+        [o, i, k] => (o, i, vec![k]),
+        [o, i, h, w] => (o, i, vec![h, w]),
+        _ => return None,
+    };
+    let area: usize = spatial.iter().product();
+    let src = t.as_slice();
+    let mut out = vec![T::zero(); src.len()];
+    for oo in 0..o {
+        for ii in 0..i {
+            for s in 0..area {
+                out[(s * i + ii) * o + oo] = src[(oo * i + ii) * area + s];
+            }
+        }
+    }
+    let mut shape = spatial;
+    shape.extend([i, o]);
+    Tensor::from_vec(out, &shape).ok()
 }

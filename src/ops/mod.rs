@@ -8,8 +8,13 @@
 //! passes the gradient where `min <= x <= max` (PyTorch's rule).
 
 mod activation;
+mod batch_norm;
+mod conv;
 mod elementwise;
 mod matmul;
 mod nn;
+mod pool;
 mod reduce;
 mod shape;
+
+pub use conv::ConvSpec;

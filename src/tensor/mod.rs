@@ -12,9 +12,11 @@
 //! storage is shared (copy on write).
 
 mod broadcast;
+pub(crate) mod conv;
 mod display;
 mod elementwise;
 mod matmul;
+pub(crate) mod pool;
 mod random;
 mod reduce;
 mod shape_ops;
@@ -24,6 +26,7 @@ use std::sync::Arc;
 use crate::element::Float;
 use crate::error::{Error, Result};
 
+pub use conv::Padding;
 pub(crate) use elementwise::sigmoid_scalar;
 
 /// An n-dimensional array, row-major and contiguous, generic over its

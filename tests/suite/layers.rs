@@ -508,8 +508,8 @@ fn bad_layer_configs_are_errors_with_exact_messages() {
             .to_string()
     };
     assert_eq!(
-        message("Conv2D", json!({})),
-        "from_config: unknown layer kind \"Conv2D\""
+        message("Conv9D", json!({})),
+        "from_config: unknown layer kind \"Conv9D\""
     );
     assert_eq!(
         message("Dense", json!({"name": "d"})),

@@ -1,0 +1,183 @@
+//! Pooling kernels on NHWC data (crate-internal): max and average over 2-D
+//! windows, forward and the adjoint the backward pass needs. No gradients
+//! here; [`ops::pool`](crate::ops) records them.
+//!
+//! Each output row `(b, oy, ox)` is a contiguous run of channels, and so is
+//! each input row it reads, so the inner loops run over contiguous slices.
+
+use super::conv::Axis;
+use super::try_filled;
+use crate::element::Float;
+use crate::error::Result;
+
+/// The geometry of a pooling window over `[batch, h, w, channels]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolGeometry {
+    pub batch: usize,
+    pub channels: usize,
+    pub h: Axis,
+    pub w: Axis,
+}
+
+impl PoolGeometry {
+    /// The output shape `[batch, out_h, out_w, channels]`.
+    pub(crate) fn output_shape(&self) -> Vec<usize> {
+        vec![self.batch, self.h.output, self.w.output, self.channels]
+    }
+
+    /// Calls `f(out_offset, in_offset)` for every output row and each input
+    /// row of its window that lies inside the input (padding is skipped).
+    fn for_each_tap(&self, mut f: impl FnMut(usize, usize)) {
+        let (hh, ww, c) = (self.h.input, self.w.input, self.channels);
+        let mut out = 0;
+        for b in 0..self.batch {
+            for oy in 0..self.h.output {
+                for ox in 0..self.w.output {
+                    for ky in 0..self.h.kernel {
+                        let Some(iy) = self.h.source(oy, ky) else {
+                            continue;
+                        };
+                        for kx in 0..self.w.kernel {
+                            if let Some(ix) = self.w.source(ox, kx) {
+                                f(out, ((b * hh + iy) * ww + ix) * c);
+                            }
+                        }
+                    }
+                    out += c;
+                }
+            }
+        }
+    }
+}
+
+/// Max pooling: the output and, for each output element, the flat index of
+/// the input element chosen (the first maximum in window order, as PyTorch
+/// and TensorFlow choose). NaN propagates: a NaN in a window is its maximum.
+///
+/// # Errors
+///
+/// If the output cannot be allocated (named `max_pool2d`).
+pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<(Vec<T>, Vec<usize>)> {
+    let c = g.channels;
+    let shape = g.output_shape();
+    let mut out = try_filled("max_pool2d", &shape, T::neg_infinity())?;
+    let mut arg = try_filled("max_pool2d", &shape, usize::MAX)?;
+    g.for_each_tap(|o, i| {
+        let (out, arg) = (&mut out[o..o + c], &mut arg[o..o + c]);
+        for (k, (&v, (m, a))) in x[i..i + c]
+            .iter()
+            .zip(out.iter_mut().zip(arg.iter_mut()))
+            .enumerate()
+        {
+            // `!(v <= m)` takes the first NaN, and the first of equal maxima.
+            if *a == usize::MAX || (v > *m || (v.is_nan() && !m.is_nan())) {
+                *m = v;
+                *a = i + k;
+            }
+        }
+    });
+    Ok((out, arg))
+}
+
+/// Sends each output gradient to the input element its maximum came from.
+pub(crate) fn max_pool2d_backward<T: Float>(g: &[T], arg: &[usize], input_len: usize) -> Vec<T> {
+    let mut dx = vec![T::zero(); input_len];
+    for (&gv, &i) in g.iter().zip(arg) {
+        dx[i] += gv;
+    }
+    dx
+}
+
+/// The number of input elements in each output window (padding excluded),
+/// per output position `(b, oy, ox)`.
+fn window_counts(g: &PoolGeometry) -> Vec<usize> {
+    let mut counts = vec![0usize; g.batch * g.h.output * g.w.output];
+    g.for_each_tap(|o, _| counts[o / g.channels.max(1)] += 1);
+    counts
+}
+
+/// Average pooling; the divisor is the number of input elements in the
+/// window, padding excluded (Keras/TensorFlow; PyTorch's
+/// `count_include_pad=False`).
+///
+/// # Errors
+///
+/// If the output cannot be allocated (named `avg_pool2d`).
+pub(crate) fn avg_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<Vec<T>> {
+    let c = g.channels;
+    let mut out = try_filled("avg_pool2d", &g.output_shape(), T::zero())?;
+    g.for_each_tap(|o, i| {
+        for (s, &v) in out[o..o + c].iter_mut().zip(&x[i..i + c]) {
+            *s += v;
+        }
+    });
+    if c > 0 {
+        for (row, n) in out.chunks_exact_mut(c).zip(window_counts(g)) {
+            let inv = T::one() / T::from_usize(n.max(1));
+            row.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    Ok(out)
+}
+
+/// The adjoint of [`avg_pool2d`]: each output gradient, divided by its
+/// window's count, is added to every input element of the window.
+pub(crate) fn avg_pool2d_backward<T: Float>(
+    gy: &[T],
+    g: &PoolGeometry,
+    input_len: usize,
+) -> Vec<T> {
+    let c = g.channels;
+    let mut scaled = gy.to_vec();
+    if c > 0 {
+        for (row, n) in scaled.chunks_exact_mut(c).zip(window_counts(g)) {
+            let inv = T::one() / T::from_usize(n.max(1));
+            row.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    let mut dx = vec![T::zero(); input_len];
+    g.for_each_tap(|o, i| {
+        for (d, &v) in dx[i..i + c].iter_mut().zip(&scaled[o..o + c]) {
+            *d += v;
+        }
+    });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::conv::Padding;
+
+    fn geometry(h: usize, w: usize, k: usize, s: usize, padding: Padding) -> PoolGeometry {
+        PoolGeometry {
+            batch: 1,
+            channels: 1,
+            h: Axis::new(h, k, s, 1, padding).unwrap(),
+            w: Axis::new(w, k, s, 1, padding).unwrap(),
+        }
+    }
+
+    #[test]
+    fn max_pool_picks_window_maxima_and_routes_gradients() {
+        // 4x4 input 0..16, 2x2 windows stride 2: maxima 5, 7, 13, 15.
+        let x: Vec<f64> = (0..16).map(f64::from).collect();
+        let g = geometry(4, 4, 2, 2, Padding::Valid);
+        let (y, arg) = max_pool2d(&x, &g).unwrap();
+        assert_eq!(y, vec![5.0, 7.0, 13.0, 15.0]);
+        assert_eq!(arg, vec![5, 7, 13, 15]);
+        let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &arg, 16);
+        assert_eq!((dx[5], dx[7], dx[13], dx[15]), (1.0, 2.0, 3.0, 4.0));
+        assert_eq!(dx.iter().sum::<f64>(), 10.0);
+    }
+
+    #[test]
+    fn avg_pool_same_excludes_padding_from_the_count() {
+        // 3x3 of ones, 2x2 windows stride 2 same: out 2x2, every average 1.
+        let g = geometry(3, 3, 2, 2, Padding::Same);
+        assert_eq!(avg_pool2d(&[1.0f64; 9], &g).unwrap(), vec![1.0; 4]);
+        // Windows hold 4, 2, 2, 1 elements.
+        let dx = avg_pool2d_backward(&[4.0f64, 2.0, 2.0, 1.0], &g, 9);
+        assert_eq!(dx, vec![1.0; 9]);
+    }
+}
