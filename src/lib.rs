@@ -78,10 +78,12 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod activations;
+pub mod adversarial;
 pub mod callbacks;
 pub mod data;
 pub mod element;
 pub mod error;
+pub mod explain;
 pub mod initializers;
 pub mod layers;
 pub mod losses;

@@ -249,6 +249,7 @@ impl<T: Float> Sequential<T> {
             seed,
             verbose,
             mut callbacks,
+            adversarial,
         } = options;
         if self.compiled.is_none() {
             return Err(self.not_compiled("fit"));
@@ -281,6 +282,9 @@ impl<T: Float> Sequential<T> {
                 });
             }
             super::checks::check_finite("fit", "sample_weight", w)?;
+        }
+        if let Some(a) = &adversarial {
+            a.check(validation_data.is_some() || validation_split > 0.0)?;
         }
         let weights = row_weights(y, sample_weight.as_ref(), class_weight.as_ref());
 
@@ -344,6 +348,7 @@ impl<T: Float> Sequential<T> {
                 batch_size,
                 &mut callbacks,
                 &mut progress,
+                adversarial.as_ref(),
             )?;
             let Some(mut logs) = logs else { break };
             if let Some((vx, vy)) = &validation {
@@ -352,6 +357,11 @@ impl<T: Float> Sequential<T> {
                 for (name, v) in e.metrics {
                     logs.push(format!("val_{name}"), v);
                 }
+                ctx.model.robust_validation(
+                    adversarial.as_ref(),
+                    validation.as_ref(),
+                    &mut logs,
+                )?;
             }
             history.push(epoch, &logs);
             if let Some(c) = ctx.model.compiled.as_mut() {
@@ -394,6 +404,7 @@ impl<T: Float> Context<'_, T> {
         batch_size: usize,
         callbacks: &mut [Box<dyn Callback<T>>],
         progress: &mut Progress,
+        adversarial: Option<&crate::adversarial::AdversarialTraining>,
     ) -> Result<Option<Logs>> {
         let mut states = self.model.metric_states(y.shape())?;
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
@@ -414,6 +425,10 @@ impl<T: Float> Context<'_, T> {
                 .compiled
                 .as_ref()
                 .expect("invariant: fit checked compile");
+            let xb = match adversarial {
+                Some(a) => model.adversarial_batch(a, &xb, &yb, epoch, batch)?,
+                None => xb,
+            };
             let tape = GradientTape::new();
             let pred = model.forward(&tape, &xb, Mode::Train)?;
             let per = compiled.loss.per_sample(pred, tape.constant(&yb))?;
