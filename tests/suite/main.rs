@@ -1,11 +1,13 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod adversarial;
 mod adversarial_torch;
 mod callbacks;
 mod data_errors;
 mod data_pipeline;
 mod examples_accuracy;
+mod explain;
 mod explain_captum;
 mod golden_tape;
 mod gradcheck;
