@@ -53,10 +53,11 @@ pub struct RobustAccuracy {
 /// use tapeflow::adversarial::{Attack, evaluate_robust};
 /// use tapeflow::{Tensor, Var};
 ///
-/// // Logits [x, −x]: class 0 iff x > 0; ε = 0.2 flips the rows with x < 0.2.
+/// // Logits [x, −x]: class 0 iff x > 0; ε = 0.2 flips the rows with x < 0.2
+/// // (no clipping: these inputs are not pixels).
 /// let f = tapeflow::explain::forward_fn(|v| Var::concat(&[v, v.neg()], 1));
 /// let x = Tensor::from_vec(vec![0.1f32, 0.5, 0.9, 0.05], &[4, 1])?;
-/// let r = evaluate_robust(f, &Attack::fgsm(0.2), &x, &[0, 0, 0, 0])?;
+/// let r = evaluate_robust(&f, &Attack::fgsm(0.2).no_clip(), &x, &[0, 0, 0, 0])?;
 /// assert_eq!((r.clean, r.robust), (1.0, 0.5));
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

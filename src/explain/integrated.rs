@@ -30,7 +30,7 @@ use crate::tensor::Tensor;
 /// let (nodes, weights) = Rule::GaussLegendre.nodes(2)?;
 /// // ±1/√3 mapped to [0, 1]
 /// assert!((nodes[0] - (0.5 - 0.5 / 3f64.sqrt())).abs() < 1e-15);
-/// assert_eq!(weights, vec![0.5, 0.5]);
+/// assert!(weights.iter().all(|w| (w - 0.5).abs() < 1e-15));
 /// assert_eq!(Rule::RiemannRight.nodes(4)?.0, vec![0.25, 0.5, 0.75, 1.0]);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

@@ -197,7 +197,7 @@ impl<T: Float> Sequential<T> {
     /// // Logits [x, −x]: class 0 iff x > 0.
     /// model.set_weights(vec![Tensor::from_vec(vec![1.0, -1.0], &[1, 2])?, Tensor::zeros(&[2])])?;
     /// let x = Tensor::from_vec(vec![0.1, 0.5, 0.9, 0.05], &[4, 1])?;
-    /// let r = model.evaluate_robust(&Attack::fgsm(0.2), &x, &Tensor::zeros(&[4]))?;
+    /// let r = model.evaluate_robust(&Attack::fgsm(0.2).no_clip(), &x, &Tensor::zeros(&[4]))?;
     /// assert_eq!((r.clean, r.robust), (1.0, 0.5));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```

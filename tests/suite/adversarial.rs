@@ -105,7 +105,7 @@ fn pgd_is_at_least_as_strong_as_fgsm_and_the_attack_hurts() -> Result<()> {
     assert!(pgd.robust <= fgsm.robust, "pgd {pgd:?} fgsm {fgsm:?}");
     // The forward-function version (cross-entropy of the logits) agrees.
     let f = forward_fn(|v| m.forward_var(v, Mode::Infer));
-    let r = evaluate_robust(&f, &Attack::fgsm(eps), &x, &labels)?;
+    let r = evaluate_robust(f, &Attack::fgsm(eps), &x, &labels)?;
     assert_eq!(r, fgsm);
     Ok(())
 }
@@ -118,7 +118,7 @@ fn targeted_pgd_reaches_its_target() -> Result<()> {
     let targets: Vec<usize> = rows.iter().map(|&r| (labels[r] + 1) % 3).collect();
     let f = forward_fn(|v| m.forward_var(v, Mode::Infer));
     let attack = Attack::pgd(Norm::Linf, 0.6, 0.05, 40).targeted(true);
-    let adv = attack.perturb(&f, &x, &targets)?;
+    let adv = attack.perturb(f, &x, &targets)?;
     let got = m.predict_classes(&adv)?;
     let hits = got.iter().zip(&targets).filter(|(a, b)| a == b).count();
     assert!(hits >= 27, "{hits} of 30 reached their target");
@@ -200,15 +200,15 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
     bad[4] = 3;
     let e = Attack::fgsm(0.1)
         .targeted(true)
-        .perturb(&f, &x, &bad)
+        .perturb(f, &x, &bad)
         .unwrap_err();
     assert_eq!(
         msg(e),
         "fgsm: class 3 (row 4) is out of range for a model with 3 outputs"
     );
-    let e = Attack::fgsm(0.1).perturb(&f, &x, &labels[..3]).unwrap_err();
+    let e = Attack::fgsm(0.1).perturb(f, &x, &labels[..3]).unwrap_err();
     assert_eq!(msg(e), "fgsm: needs one label per row, got 3 for 150 rows");
-    let e = evaluate_robust(&f, &Attack::fgsm(0.1).targeted(true), &x, &labels).unwrap_err();
+    let e = evaluate_robust(f, &Attack::fgsm(0.1).targeted(true), &x, &labels).unwrap_err();
     assert_eq!(
         msg(e),
         "evaluate_robust: robust accuracy needs an untargeted attack"

@@ -26,12 +26,12 @@ fn fgsm_and_pgd_match_pytorch() -> Result<()> {
         ("pgd_l2", Attack::pgd(Norm::L2, 1.0, 0.25, 10)),
     ];
     for (name, attack) in cases {
-        let adv = attack.perturb(&f, &x, &labels)?;
+        let adv = attack.perturb(f, &x, &labels)?;
         assert_close(name, adv.as_slice(), &expected(name));
     }
     let targets: Vec<usize> = labels.iter().map(|l| (l + 1) % 10).collect();
     let targeted = Attack::pgd(Norm::Linf, 0.1, 0.02, 10).targeted(true);
-    let adv = targeted.perturb(&f, &x, &targets)?;
+    let adv = targeted.perturb(f, &x, &targets)?;
     assert_close(
         "pgd_linf_targeted",
         adv.as_slice(),

@@ -120,7 +120,7 @@ fn batched_paths_give_the_per_row_answers() -> Result<()> {
 fn gradient_matches_finite_differences_through_every_layer() -> Result<()> {
     let (m, x) = (model()?, inputs(1)?);
     let f = forward_fn(|v| m.forward_var(v, Mode::Infer));
-    let g = gradient(&f, &x, &Output::Class(3))?;
+    let g = gradient(f, &x, &Output::Class(3))?;
     let h = 1e-6;
     for k in [0, 5, 11] {
         let (mut up, mut down) = (x.to_vec(), x.to_vec());
@@ -284,7 +284,7 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
     );
     let f = forward_fn(|v| m.forward_var(v, Mode::Infer));
     let e =
-        integrated_gradients(&f, &Tensor::zeros(&[0, 4, 3]), &Output::Class(0), &ig).unwrap_err();
+        integrated_gradients(f, &Tensor::zeros(&[0, 4, 3]), &Output::Class(0), &ig).unwrap_err();
     assert_eq!(
         msg(e),
         "integrated_gradients: needs a batch of at least one row, got shape [0, 4, 3]"
@@ -298,7 +298,7 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
         .is_err()
     );
     let e = smooth_grad(
-        &f,
+        f,
         &Method::Gradient,
         &x,
         &Output::Class(7),
