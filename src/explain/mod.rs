@@ -31,9 +31,13 @@
 
 mod integrated;
 mod smooth;
+#[cfg(feature = "plot")]
+mod svg;
 
 pub use integrated::{IgAttribution, IntegratedGradients, Rule, integrated_gradients};
 pub use smooth::{Method, SmoothGrad, attribute, smooth_grad};
+#[cfg(feature = "plot")]
+pub use svg::attribution_svg;
 
 use crate::element::Float;
 use crate::error::{Error, Result};

@@ -7,6 +7,7 @@ mod callbacks;
 mod data_errors;
 mod data_pipeline;
 mod examples_accuracy;
+mod examples_trust;
 mod explain;
 mod explain_captum;
 mod golden_tape;
