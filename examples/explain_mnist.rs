@@ -82,7 +82,7 @@ pub fn run(config: &Config, out_dir: &Path, verbose: u8) -> tapeflow::Result<Out
     let smooth = model.smooth_grad(&Method::Gradient, &digits, &output, &smooth)?;
 
     let logits = model.predict(&digits)?;
-    let at_zero = model.predict(&Tensor::zeros(&[config.digits, 784]))?;
+    let at_zero = model.predict(&Tensor::zeros(&[config.digits, 784])?)?;
     std::fs::create_dir_all(out_dir).map_err(|source| tapeflow::Error::Io {
         op: "explain_mnist",
         path: out_dir.display().to_string(),

@@ -5,7 +5,7 @@ use super::{Output, check_batch, check_classes, output_gradient, output_values};
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel, try_filled};
 
 /// The quadrature rule along the path from the baseline to the input, with
 /// Captum's names and nodes (`method=` in `IntegratedGradients.attribute`).
@@ -190,8 +190,9 @@ impl<T: Float> IntegratedGradients<T> {
     /// use tapeflow::explain::IntegratedGradients;
     /// use tapeflow::Tensor;
     ///
-    /// let ig = IntegratedGradients::default().baseline(Tensor::full(&[784], 0.5f32));
+    /// let ig = IntegratedGradients::default().baseline(Tensor::full(&[784], 0.5f32)?);
     /// assert_eq!(ig.get_steps(), 50);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn baseline(mut self, baseline: Tensor<T>) -> Self {
         self.baseline = Some(baseline);
@@ -350,8 +351,18 @@ where
         Some(b) => (b / rows).max(1),
         None => alphas.len(),
     };
+    // The largest pass holds `per_pass` path points of every row: check its size.
+    let mut pass_shape = x.shape().to_vec();
+    pass_shape[0] = per_pass
+        .min(alphas.len())
+        .checked_mul(rows)
+        .ok_or_else(|| Error::SizeOverflow {
+            op,
+            shape: x.shape().to_vec(),
+        })?;
+    checked_numel::<T>(op, &pass_shape)?;
     let diff = x.sub(&baseline)?;
-    let mut total = vec![T::zero(); x.len()];
+    let mut total = try_filled(op, x.shape(), T::zero())?;
     for (alpha_chunk, weight_chunk) in alphas.chunks(per_pass).zip(weights.chunks(per_pass)) {
         let points: Vec<Tensor<T>> = alpha_chunk
             .iter()
@@ -395,7 +406,7 @@ fn full_baseline<T: Float>(
     baseline: Option<&Tensor<T>>,
 ) -> Result<Tensor<T>> {
     let Some(b) = baseline else {
-        return Tensor::from_vec(vec![T::zero(); x.len()], x.shape());
+        return Tensor::from_vec(try_filled(op, x.shape(), T::zero())?, x.shape());
     };
     if b.shape() == x.shape() || b.shape() == &x.shape()[1..] {
         if let Some(v) = b.as_slice().iter().find(|v| !v.is_finite()) {
@@ -404,7 +415,7 @@ fn full_baseline<T: Float>(
                 message: format!("the baseline holds a non-finite value ({v})"),
             });
         }
-        let zeros = Tensor::from_vec(vec![T::zero(); x.len()], x.shape())?;
+        let zeros = Tensor::from_vec(try_filled(op, x.shape(), T::zero())?, x.shape())?;
         return zeros.add(b);
     }
     Err(Error::ShapeMismatch {

@@ -42,7 +42,7 @@ pub use svg::attribution_svg;
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::{GradientTape, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, try_filled};
 
 /// Returns `forward` unchanged, with its signature pinned to the forward
 /// functions of [`explain`](self) and [`adversarial`](crate::adversarial):
@@ -58,7 +58,7 @@ use crate::tensor::Tensor;
 /// use tapeflow::Tensor;
 ///
 /// let f = forward_fn(|v| Ok(v.mul_scalar(-2.0f32)));
-/// let x = Tensor::ones(&[1, 2]);
+/// let x = Tensor::ones(&[1, 2])?;
 /// assert_eq!(gradient(&f, &x, &Output::Class(0))?.to_vec(), vec![-2.0, 0.0]);
 /// assert_eq!(saliency(&f, &x, &Output::Class(0))?.to_vec(), vec![2.0, 0.0]);
 /// # Ok::<(), tapeflow::Error>(())
@@ -218,6 +218,7 @@ where
     let tape = GradientTape::inference();
     let xv = tape.watch(x);
     let y = forward(xv)?;
+    // `x` has a batch axis: callers built it from a batch `check_batch` passed.
     let (values, cotangent) = select(op, &y.value(), x.shape()[0], output, rows)?;
     let grads = tape.gradient_with(&y, &cotangent, [xv])?;
     let g = grads
@@ -236,7 +237,7 @@ fn select<T: Float>(
     rows: usize,
 ) -> Result<(Vec<T>, Tensor<T>)> {
     let width = output.check(op, y.shape(), out_rows)?;
-    let mut cot = vec![T::zero(); y.len()];
+    let mut cot = try_filled(op, y.shape(), T::zero())?;
     let mut values = Vec::with_capacity(out_rows);
     for r in 0..out_rows {
         let k = r * width + output.column(r, rows);
@@ -260,6 +261,7 @@ where
 {
     let tape = GradientTape::inference();
     let y = forward(tape.constant(x))?;
+    // `x` has a batch axis: callers built it from a batch `check_batch` passed.
     Ok(select(op, &y.value(), x.shape()[0], output, rows)?.0)
 }
 

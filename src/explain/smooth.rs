@@ -9,7 +9,7 @@ use super::{IntegratedGradients, Output, check_batch, check_classes, gradient_op
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, try_filled};
 
 /// An attribution method, as a value: what [`attribute`] and
 /// [`smooth_grad`] run.
@@ -253,7 +253,7 @@ where
         })
         .collect();
     let mut rng = StdRng::seed_from_u64(settings.seed);
-    let mut total = vec![T::zero(); x.len()];
+    let mut total = try_filled(OP, x.shape(), T::zero())?;
     for _ in 0..settings.samples {
         let noise = Tensor::<T>::rand_normal(x.shape(), T::zero(), T::one(), &mut rng)?;
         let noisy: Vec<T> = x

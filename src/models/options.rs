@@ -311,7 +311,7 @@ impl<T: Float> FitOptions<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(2));
     /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
-    /// let (x, y) = (Tensor::full(&[4, 2], 0.5), Tensor::zeros(&[4]));
+    /// let (x, y) = (Tensor::full(&[4, 2], 0.5)?, Tensor::zeros(&[4])?);
     /// let at = AdversarialTraining::new(Attack::fgsm(0.1), 1.0).validate(true);
     /// let opts = FitOptions::default().adversarial(at).validation_data(x.clone(), y.clone()).verbose(0);
     /// let history = model.fit(&x, &y, opts)?;

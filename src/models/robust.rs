@@ -35,7 +35,7 @@ impl<T: Float> Sequential<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
     /// model.build()?;
-    /// model.set_weights(vec![Tensor::from_vec(vec![3.0, -1.0], &[2, 1])?, Tensor::zeros(&[1])])?;
+    /// model.set_weights(vec![Tensor::from_vec(vec![3.0, -1.0], &[2, 1])?, Tensor::zeros(&[1])?])?;
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?;
     /// let g = model.attribute(&Method::Gradient, &x, &Output::Value)?;
     /// assert_eq!(g.to_vec(), vec![3.0, -1.0]);
@@ -71,7 +71,7 @@ impl<T: Float> Sequential<T> {
     /// // A linear model: IG with a zero baseline is w ⊙ x exactly.
     /// let mut model = Sequential::<f64>::new(&[2]).add(Dense::new(1));
     /// model.build()?;
-    /// model.set_weights(vec![Tensor::from_vec(vec![3.0, -1.0], &[2, 1])?, Tensor::ones(&[1])])?;
+    /// model.set_weights(vec![Tensor::from_vec(vec![3.0, -1.0], &[2, 1])?, Tensor::ones(&[1])?])?;
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?;
     /// let ig = model.integrated_gradients(&x, &Output::Value, &IntegratedGradients::default())?;
     /// assert!((ig.attributions.to_vec()[0] - 3.0).abs() < 1e-12);
@@ -106,7 +106,7 @@ impl<T: Float> Sequential<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
     /// model.build()?;
-    /// let x = Tensor::ones(&[2, 3]);
+    /// let x = Tensor::ones(&[2, 3])?;
     /// let sg = SmoothGrad::default().samples(4);
     /// let a = model.smooth_grad(&Method::Saliency, &x, &Output::Class(1), &sg)?;
     /// assert_eq!(a.shape(), &[2, 3]);
@@ -151,7 +151,7 @@ impl<T: Float> Sequential<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[4]).add(Dense::new(3));
     /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
-    /// let x = Tensor::full(&[2, 4], 0.5);
+    /// let x = Tensor::full(&[2, 4], 0.5)?;
     /// let y = Tensor::from_vec(vec![0.0, 2.0], &[2])?;
     /// let adv = model.perturb(&Attack::fgsm(0.1), &x, &y)?;
     /// // Every pixel moved by ε (or stayed, where the gradient is 0).
@@ -195,9 +195,9 @@ impl<T: Float> Sequential<T> {
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(2));
     /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
     /// // Logits [x, −x]: class 0 iff x > 0.
-    /// model.set_weights(vec![Tensor::from_vec(vec![1.0, -1.0], &[1, 2])?, Tensor::zeros(&[2])])?;
+    /// model.set_weights(vec![Tensor::from_vec(vec![1.0, -1.0], &[1, 2])?, Tensor::zeros(&[2])?])?;
     /// let x = Tensor::from_vec(vec![0.1, 0.5, 0.9, 0.05], &[4, 1])?;
-    /// let r = model.evaluate_robust(&Attack::fgsm(0.2).no_clip(), &x, &Tensor::zeros(&[4]))?;
+    /// let r = model.evaluate_robust(&Attack::fgsm(0.2).no_clip(), &x, &Tensor::zeros(&[4])?)?;
     /// assert_eq!((r.clean, r.robust), (1.0, 0.5));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -252,6 +252,7 @@ impl<T: Float> Sequential<T> {
         epoch: usize,
         batch: usize,
     ) -> Result<Tensor<T>> {
+        // `fit` made the batch from rows of checked data: it has a batch axis.
         let rows = xb.shape()[0];
         let k = training.rows(rows);
         if k == 0 {

@@ -46,7 +46,7 @@ fn integrated_gradients_are_complete_on_every_rule() -> Result<()> {
         let a = m.integrated_gradients(&x, &out, &ig)?;
         assert_eq!(a.attributions.shape(), &[3, 4, 3]);
         let fx = m.predict(&x)?;
-        let f0 = m.predict(&Tensor::zeros(&[3, 4, 3]))?;
+        let f0 = m.predict(&Tensor::zeros(&[3, 4, 3])?)?;
         for i in 0..3 {
             let gap = fx.as_slice()[i * 5 + 2] - f0.as_slice()[i * 5 + 2];
             let sum: f64 = a.attributions.as_slice()[i * 12..(i + 1) * 12].iter().sum();
@@ -70,8 +70,8 @@ fn integrated_gradients_are_complete_on_every_rule() -> Result<()> {
 #[test]
 fn a_baseline_row_is_shared_and_a_full_baseline_is_used_per_row() -> Result<()> {
     let (m, x) = (model()?, inputs(2)?);
-    let row = Tensor::full(&[4, 3], 0.25);
-    let full = Tensor::full(&[2, 4, 3], 0.25);
+    let row = Tensor::full(&[4, 3], 0.25)?;
+    let full = Tensor::full(&[2, 4, 3], 0.25)?;
     let a = m.integrated_gradients(
         &x,
         &Output::Class(0),
@@ -171,7 +171,7 @@ fn output_value_explains_a_regression_model() -> Result<()> {
     m.build()?;
     m.set_weights(vec![
         Tensor::from_vec(vec![2.0, -3.0], &[2, 1])?,
-        Tensor::ones(&[1]),
+        Tensor::ones(&[1])?,
     ])?;
     let x = Tensor::from_vec(vec![1.0, 1.0, 0.5, -2.0], &[2, 2])?;
     let ig =
@@ -216,7 +216,7 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
         .unwrap_err();
     assert!(msg(e).starts_with("gradient: Output::Value needs one output per row"));
     // A baseline of the wrong shape.
-    let bad = IntegratedGradients::default().baseline(Tensor::zeros(&[3, 4]));
+    let bad = IntegratedGradients::default().baseline(Tensor::zeros(&[3, 4])?);
     let e = m
         .integrated_gradients(&x, &Output::Class(0), &bad)
         .unwrap_err();
@@ -224,7 +224,7 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
         msg(e),
         "integrated_gradients: shape mismatch, lhs [2, 4, 3], rhs [3, 4]"
     );
-    let nan = IntegratedGradients::default().baseline(Tensor::full(&[4, 3], f64::NAN));
+    let nan = IntegratedGradients::default().baseline(Tensor::full(&[4, 3], f64::NAN)?);
     let e = m
         .integrated_gradients(&x, &Output::Class(0), &nan)
         .unwrap_err();
@@ -284,7 +284,7 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
     );
     let f = forward_fn(|v| m.forward_var(v, Mode::Infer));
     let e =
-        integrated_gradients(f, &Tensor::zeros(&[0, 4, 3]), &Output::Class(0), &ig).unwrap_err();
+        integrated_gradients(f, &Tensor::zeros(&[0, 4, 3])?, &Output::Class(0), &ig).unwrap_err();
     assert_eq!(
         msg(e),
         "integrated_gradients: needs a batch of at least one row, got shape [0, 4, 3]"
@@ -292,7 +292,7 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
     assert!(
         m.attribute(
             &Method::Gradient,
-            &Tensor::zeros(&[2, 12]),
+            &Tensor::zeros(&[2, 12])?,
             &Output::Class(0)
         )
         .is_err()

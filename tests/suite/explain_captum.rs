@@ -109,7 +109,7 @@ fn integrated_gradients_are_complete_with_64_steps() -> Result<()> {
     let ig = IntegratedGradients::default().steps(64);
     let out = model.integrated_gradients(&x, &Output::Classes(labels.clone()), &ig)?;
     let fx = model.predict(&x)?;
-    let f0 = model.predict(&Tensor::zeros(&[4, 784]))?;
+    let f0 = model.predict(&Tensor::zeros(&[4, 784])?)?;
     for (i, &c) in labels.iter().enumerate() {
         let gap = fx.as_slice()[i * 10 + c] - f0.as_slice()[i * 10 + c];
         let sum: f32 = out.attributions.as_slice()[i * 784..(i + 1) * 784]
