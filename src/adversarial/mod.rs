@@ -413,7 +413,7 @@ impl Attack {
             self.project(x.as_slice(), &mut adv, width);
         }
         let alpha = self.step_size;
-        for _ in 0..self.steps {
+        for step in 0..self.steps {
             let current = Tensor::from_vec(adv.clone(), x.shape())?;
             let tape = GradientTape::inference();
             let xv = tape.watch(&current);
@@ -429,6 +429,12 @@ impl Attack {
                     if self.targeted { -v } else { v }
                 })
                 .collect::<Vec<f64>>();
+            if g.iter().any(|v| !v.is_finite()) {
+                return Err(Error::InvalidArgument {
+                    op: self.name,
+                    message: format!("the loss gradient is not finite at step {step}"),
+                });
+            }
             match self.norm {
                 Norm::Linf => {
                     for (a, gi) in adv.iter_mut().zip(&g) {

@@ -225,6 +225,12 @@ where
         .get(xv)
         .cloned()
         .expect("invariant: the watched input was a target");
+    if !g.all_finite() || values.iter().any(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument {
+            op,
+            message: "the model's output or its input gradient is not finite".to_string(),
+        });
+    }
     Ok((values, g))
 }
 
@@ -262,7 +268,14 @@ where
     let tape = GradientTape::inference();
     let y = forward(tape.constant(x))?;
     // `x` has a batch axis: callers built it from a batch `check_batch` passed.
-    Ok(select(op, &y.value(), x.shape()[0], output, rows)?.0)
+    let values = select(op, &y.value(), x.shape()[0], output, rows)?.0;
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument {
+            op,
+            message: "the model's output is not finite".to_string(),
+        });
+    }
+    Ok(values)
 }
 
 /// The input gradient `∂f/∂x` of the chosen output, one row per input row

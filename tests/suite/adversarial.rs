@@ -238,3 +238,17 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
     assert!(m.perturb(&Attack::fgsm(0.1), &x, &y_bad).is_err());
     Ok(())
 }
+
+#[test]
+fn a_non_finite_loss_gradient_is_an_error_not_a_silent_nan() -> Result<()> {
+    let x = Tensor::from_vec(vec![0.5f32, 0.5], &[1, 2])?;
+    // L = Σ √(x − 1): NaN for x < 1.
+    let e = Attack::pgd(Norm::L2, 0.1, 0.05, 3)
+        .perturb_with_loss(&x, |v| Ok(v.sub_scalar(1.0).sqrt().sum()))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "pgd: the loss gradient is not finite at step 0"
+    );
+    Ok(())
+}

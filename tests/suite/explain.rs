@@ -309,3 +309,22 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
     assert!(m7.contains("target class 7 is out of range"), "{m7}");
     Ok(())
 }
+
+#[test]
+fn a_model_with_non_finite_weights_is_an_error_not_a_silent_nan() -> Result<()> {
+    let mut m = Sequential::<f64>::new(&[2]).add(Dense::new(2));
+    m.build()?;
+    m.set_weights(vec![
+        Tensor::from_vec(vec![1.0, f64::NAN, 0.0, 1.0], &[2, 2])?,
+        Tensor::zeros(&[2])?,
+    ])?;
+    let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?;
+    let e = m
+        .attribute(&Method::Saliency, &x, &Output::Class(1))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "saliency: the model's output or its input gradient is not finite"
+    );
+    Ok(())
+}
