@@ -25,6 +25,7 @@ fn adversarial_example_training_raises_robust_accuracy() {
     };
     let out = adversarial_mnist::run(&config, 0).unwrap();
     let (s, a) = (out.standard.accuracy, out.adversarial.accuracy);
+    eprintln!("subset: standard {s:?}, adversarially trained {a:?}");
     assert!(s.clean > 0.85, "standard clean {}", s.clean);
     assert!(a.clean > 0.80, "adversarial clean {}", a.clean);
     assert!(
