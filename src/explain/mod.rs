@@ -7,7 +7,10 @@
 //! (`[rows, …features]`) and the [`Output`] to explain, and returns
 //! attributions of exactly `x`'s shape. The forward function runs on an
 //! inference tape (parameters enter as constants; only the watched input
-//! records), so the methods work with every layer, whatever its kind.
+//! records), so the methods work with every layer, whatever its kind. A
+//! closure kept in a variable (to run several methods) goes through
+//! [`forward_fn`] first; `Sequential` has the methods built in
+//! (`model.attribute`, `model.integrated_gradients`, `model.smooth_grad`).
 //!
 //! | method | what it is | paper |
 //! |---|---|---|
