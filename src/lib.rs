@@ -55,12 +55,14 @@
 //! | [`tape`], [`ops`] | [`GradientTape`], [`Var`], [`Param`], [`Gradients`]; differentiable ops |
 //! | [`activations`], [`testing`] | [`Activation`]; the finite-difference gradient checker |
 //! | [`layers`], [`losses`], [`metrics`], [`optimizers`] | building blocks |
+//! | [`explain`], [`adversarial`] | attributions (saliency, integrated gradients, SmoothGrad); attacks (FGSM, PGD) and robust accuracy |
 //! | [`callbacks`], [`models`] | training hooks; [`Sequential`] |
 //!
 //! ## Feature flags
 //!
 //! - `plot` (default): [`History::plot_svg`] draws training curves with
-//!   `plotters`' pure-Rust SVG backend (no system libraries).
+//!   `plotters`' pure-Rust SVG backend (no system libraries), and
+//!   [`explain::attribution_svg`] draws an image beside its attribution map.
 //!
 //! ## Coming from Keras / PyTorch
 //!
@@ -78,10 +80,12 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod activations;
+pub mod adversarial;
 pub mod callbacks;
 pub mod data;
 pub mod element;
 pub mod error;
+pub mod explain;
 pub mod initializers;
 pub mod layers;
 pub mod losses;

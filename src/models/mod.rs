@@ -16,6 +16,7 @@ mod options;
 mod params;
 mod persist;
 mod progress;
+mod robust;
 mod sequential;
 mod summary;
 mod training;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::adversarial::AdversarialTraining;
 use crate::callbacks::Callback;
 use crate::element::Float;
 use crate::tensor::Tensor;
@@ -31,6 +32,7 @@ pub struct FitOptions<T: Float = f32> {
     pub(crate) seed: Option<u64>,
     pub(crate) verbose: Option<u8>,
     pub(crate) callbacks: Vec<Box<dyn Callback<T>>>,
+    pub(crate) adversarial: Option<AdversarialTraining>,
 }
 
 impl<T: Float> Default for FitOptions<T> {
@@ -47,6 +49,7 @@ impl<T: Float> Default for FitOptions<T> {
             seed: None,
             verbose: None,
             callbacks: Vec::new(),
+            adversarial: None,
         }
     }
 }
@@ -65,6 +68,7 @@ impl<T: Float> std::fmt::Debug for FitOptions<T> {
             .field("seed", &self.seed)
             .field("verbose", &self.verbose)
             .field("callbacks", &self.callbacks.len())
+            .field("adversarial", &self.adversarial)
             .finish()
     }
 }
@@ -299,6 +303,31 @@ impl<T: Float> FitOptions<T> {
     /// ```
     pub fn callback(mut self, callback: impl Callback<T> + 'static) -> Self {
         self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Adversarial training: a share of each batch is replaced by its
+    /// adversarial examples before the gradient step, and optionally robust
+    /// validation accuracy is recorded; see [`AdversarialTraining`].
+    /// Default: none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::adversarial::{AdversarialTraining, Attack};
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(2));
+    /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
+    /// let (x, y) = (Tensor::full(&[4, 2], 0.5)?, Tensor::zeros(&[4])?);
+    /// let at = AdversarialTraining::new(Attack::fgsm(0.1), 1.0).validate(true);
+    /// let opts = FitOptions::default().adversarial(at).validation_data(x.clone(), y.clone()).verbose(0);
+    /// let history = model.fit(&x, &y, opts)?;
+    /// assert!(history.last("val_robust_accuracy").is_some());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn adversarial(mut self, training: AdversarialTraining) -> Self {
+        self.adversarial = Some(training);
         self
     }
 

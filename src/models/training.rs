@@ -239,6 +239,7 @@ impl<T: Float> Sequential<T> {
             seed,
             verbose,
             mut callbacks,
+            adversarial,
         } = options;
         if self.compiled.is_none() {
             return Err(self.not_compiled("fit"));
@@ -258,6 +259,9 @@ impl<T: Float> Sequential<T> {
             Some(k) => k,
         };
         check_weights(n, classes, sample_weight.as_ref(), class_weight.as_ref())?;
+        if let Some(a) = &adversarial {
+            a.check(validation_data.is_some() || validation_split > 0.0)?;
+        }
         let weights = row_weights(y, sample_weight.as_ref(), class_weight.as_ref());
 
         // Validation rows: given, or the last `validation_split` of the data.
@@ -329,6 +333,7 @@ impl<T: Float> Sequential<T> {
                 batch_size,
                 &mut callbacks,
                 &mut progress,
+                adversarial.as_ref(),
             )?;
             let Some(mut logs) = logs else { break };
             if let Some((vx, vy)) = &validation {
@@ -337,6 +342,11 @@ impl<T: Float> Sequential<T> {
                 for (name, v) in e.metrics {
                     logs.push(format!("val_{name}"), v);
                 }
+                ctx.model.robust_validation(
+                    adversarial.as_ref(),
+                    validation.as_ref(),
+                    &mut logs,
+                )?;
             }
             history.push(epoch, &logs);
             if let Some(c) = ctx.model.compiled.as_mut() {
@@ -427,6 +437,7 @@ impl<T: Float> Context<'_, T> {
         batch_size: usize,
         callbacks: &mut [Box<dyn Callback<T>>],
         progress: &mut Progress,
+        adversarial: Option<&crate::adversarial::AdversarialTraining>,
     ) -> Result<Option<Logs>> {
         let mut states = self.model.metric_states(y.shape())?;
         let logits = self.model.compiled.as_ref().and_then(|c| {
@@ -454,6 +465,10 @@ impl<T: Float> Context<'_, T> {
                 .compiled
                 .as_ref()
                 .expect("invariant: fit checked compile");
+            let xb = match adversarial {
+                Some(a) => model.adversarial_batch(a, &xb, &yb, epoch, batch)?,
+                None => xb,
+            };
             let tape = GradientTape::new();
             let (pred, per) =
                 model.forward_loss(&tape, &xb, &yb, Mode::Train, compiled.loss.as_ref(), logits)?;
