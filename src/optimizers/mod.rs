@@ -140,9 +140,10 @@ macro_rules! optimizer {
                 $crate::optimizers::core::Rule::read_config(&mut opt.rule, map)?;
                 let op = $crate::optimizers::core::Rule::name(&opt.rule);
                 opt.core.read_config(op, map)?;
-                $crate::optimizers::core::Rule::validate(&opt.rule)?;
+                $crate::optimizers::core::Rule::validate::<T>(&opt.rule)?;
                 opt.core.learning_rate.validate(op)?;
-                opt.core.clipping.validate(op)?;
+                opt.core.learning_rate.checked_at::<T>(op, 0)?;
+                opt.core.clipping.validate::<T>(op)?;
                 Ok(opt)
             }
         }

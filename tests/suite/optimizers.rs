@@ -456,7 +456,7 @@ fn invalid_settings_are_errors_at_apply_time() {
         ),
         (
             Box::new(AdamW::new(0.1).epsilon(-1e-7)),
-            "adamw: epsilon must be finite and >= 0, got -0.0000001",
+            "adamw: epsilon must be finite and > 0 in f64, got -0.0000001",
         ),
         (
             Box::new(Sgd::new(0.1).nesterov(true)),
@@ -472,7 +472,7 @@ fn invalid_settings_are_errors_at_apply_time() {
         ),
         (
             Box::new(Adagrad::new(0.1).clip_norm(0.0)),
-            "adagrad: clip_norm must be finite and > 0, got 0",
+            "adagrad: clip_norm must be finite and > 0 in f64, got 0",
         ),
         (
             Box::new(Adadelta::new(0.1).clip_norm(1.0).global_clip_norm(1.0)),
