@@ -93,9 +93,8 @@ pub(crate) fn check(
 }
 
 /// The element type's name for messages (`"f32"`, `"f64"`).
-pub(crate) fn type_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    full.rsplit("::").next().unwrap_or(full)
+pub(crate) fn type_name<T: Float>() -> &'static str {
+    T::NAME
 }
 
 /// `x` must be finite and `>= 0`, in `f64` and as a `T` (weight decay,
