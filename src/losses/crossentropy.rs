@@ -35,6 +35,49 @@ pub(crate) fn class_indices<T: Float>(
 }
 
 /// Requires at least `[batch, classes]`.
+/// Sparse labels of the wrong shape: say what shape they must have, and
+/// point to `CategoricalCrossentropy` when they look one-hot.
+fn sparse_label_shape_error(
+    op: &'static str,
+    p_shape: &[usize],
+    t_shape: &[usize],
+    axis: usize,
+) -> Error {
+    let rows = &p_shape[..axis]; // invariant: axis < p_shape.len() (check_rank)
+    let mut with_one = rows.to_vec();
+    with_one.push(1);
+    let hint = if t_shape == p_shape {
+        "; these look like one-hot labels: use CategoricalCrossentropy for those"
+    } else {
+        ""
+    };
+    Error::InvalidArgument {
+        op,
+        message: format!(
+            "labels must be class indices of shape {rows:?} or {with_one:?} for predictions of shape {p_shape:?}, got labels of shape {t_shape:?}{hint}"
+        ),
+    }
+}
+
+/// Dense (one-hot) labels of the wrong shape: when they have the shape of
+/// class indices, say so and point to `SparseCategoricalCrossentropy`.
+fn one_hot_label_shape_error<T: Float>(
+    op: &'static str,
+    y_pred: &Var<'_, T>,
+    y_true: &Var<'_, T>,
+    axis: usize,
+) -> Option<Error> {
+    let (p, t) = (y_pred.shape(), y_true.shape());
+    let rows = &p[..axis]; // invariant: axis < p.len() (check_rank)
+    let looks_sparse = t == rows || (t.len() == p.len() && t[..axis] == *rows && t[axis] == 1);
+    (looks_sparse && t != p && p[axis] > 1).then(|| Error::InvalidArgument {
+        op,
+        message: format!(
+            "labels of shape {t:?} look like class indices, but predictions of shape {p:?} need one-hot labels of the same shape; use SparseCategoricalCrossentropy for class indices"
+        ),
+    })
+}
+
 fn check_rank<T: Float>(op: &'static str, y_pred: &Var<'_, T>) -> Result<usize> {
     let shape = y_pred.shape();
     if shape.len() < 2 {
@@ -179,6 +222,9 @@ impl<T: Float> Loss<T> for CategoricalCrossentropy {
         const OP: &str = "categorical_crossentropy";
         check_smoothing(OP, self.label_smoothing)?;
         let axis = check_rank(OP, &y_pred)?;
+        if let Some(err) = one_hot_label_shape_error(OP, &y_pred, &y_true, axis) {
+            return Err(err);
+        }
         let mut y = align(OP, y_pred, y_true)?;
         if self.label_smoothing > 0.0 {
             let s = self.label_smoothing;
@@ -261,11 +307,7 @@ impl<T: Float> Loss<T> for SparseCategoricalCrossentropy {
                 && t_shape[..axis] == *rows_shape
                 && t_shape[axis] == 1);
         if !fits {
-            return Err(Error::ShapeMismatch {
-                op: OP,
-                lhs: p_shape,
-                rhs: t_shape,
-            });
+            return Err(sparse_label_shape_error(OP, &p_shape, &t_shape, axis));
         }
         let classes = p_shape[axis];
         let labels = class_indices(OP, &y_true.value(), classes)?;

@@ -116,7 +116,7 @@ impl<T: Float> Loss<T> for Huber {
     }
 
     fn per_sample<'t>(&self, y_pred: Var<'t, T>, y_true: Var<'t, T>) -> Result<Var<'t, T>> {
-        check_delta("huber", self.delta)?;
+        check_delta::<T>("huber", self.delta)?;
         let y_true = align("huber", y_pred, y_true)?;
         let delta = T::from_f64(self.delta);
         let a = y_pred.sub(&y_true)?.abs();

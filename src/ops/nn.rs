@@ -92,7 +92,14 @@ impl<'t, T: Float> Var<'t, T> {
         let loss = log_p
             .chunks(classes)
             .zip(y.as_slice().chunks(classes))
-            .map(|(lp, yr)| -lp.iter().zip(yr).map(|(&l, &t)| t * l).sum::<T>())
+            // A zero label contributes 0 even where log p is -inf (a logit
+            // more than the type's range below the row's maximum), not NaN.
+            .map(|(lp, yr)| {
+                -lp.iter()
+                    .zip(yr)
+                    .map(|(&l, &t)| if t == T::zero() { t } else { t * l })
+                    .sum::<T>()
+            })
             .collect();
         let shape = z.shape().to_vec();
         let value = Tensor::from_parts(loss, row_shape(&shape));
