@@ -155,7 +155,7 @@ impl<T: Float> Core<T> {
     ) -> Result<()> {
         let op = rule.name();
         rule.validate::<T>()?;
-        self.learning_rate.validate(op)?;
+        self.learning_rate.validate()?;
         self.clipping.validate::<T>(op)?;
         let lr = self.learning_rate.checked_at::<T>(op, self.iterations)?;
         self.check_pending(op, rule, params)?;

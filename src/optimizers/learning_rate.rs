@@ -96,16 +96,11 @@ impl LearningRate {
         }
     }
 
-    /// Checks that a constant rate is finite and `>= 0`, or that the
-    /// schedule is valid; `op` names the optimizer in the error.
-    pub(crate) fn validate(&self, op: &'static str) -> Result<()> {
+    /// Checks that a schedule's settings are valid. A constant rate (and
+    /// the value a schedule gives) is checked for the element type by
+    /// [`checked_at`](Self::checked_at) at every step.
+    pub(crate) fn validate(&self) -> Result<()> {
         match self {
-            LearningRate::Constant(lr) if !(lr.is_finite() && *lr >= 0.0) => {
-                Err(Error::InvalidArgument {
-                    op,
-                    message: format!("learning_rate must be finite and >= 0, got {lr}"),
-                })
-            }
             LearningRate::Constant(_) => Ok(()),
             LearningRate::Schedule(s) => s.validate(),
         }

@@ -152,7 +152,7 @@ macro_rules! optimizer {
                 let op = $crate::optimizers::core::Rule::name(&opt.rule);
                 opt.core.read_config(op, map)?;
                 $crate::optimizers::core::Rule::validate::<T>(&opt.rule)?;
-                opt.core.learning_rate.validate(op)?;
+                opt.core.learning_rate.validate()?;
                 opt.core.learning_rate.checked_at::<T>(op, 0)?;
                 opt.core.clipping.validate::<T>(op)?;
                 Ok(opt)

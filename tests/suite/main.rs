@@ -1,6 +1,10 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod bad_inputs_layers;
+mod bad_inputs_losses;
+mod bad_inputs_ops;
+mod bad_inputs_optimizers;
 mod callbacks;
 mod data_errors;
 mod data_pipeline;

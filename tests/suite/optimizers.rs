@@ -448,7 +448,7 @@ fn invalid_settings_are_errors_at_apply_time() {
     let cases: Vec<(Box<dyn Optimizer<f64>>, &str)> = vec![
         (
             Box::new(Sgd::new(-0.1)),
-            "sgd: learning_rate must be finite and >= 0, got -0.1",
+            "sgd: learning_rate must be finite and >= 0 in f64, got -0.1",
         ),
         (
             Box::new(Adam::new(0.1).beta_1(1.0)),
