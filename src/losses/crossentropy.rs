@@ -93,7 +93,7 @@ fn check_rank<T: Float>(op: &'static str, y_pred: &Var<'_, T>) -> Result<usize> 
 /// `-(y ln p + (1 - y) ln(1 - p))` for probabilities clipped to `[ε, 1 - ε]`.
 fn bce_from_probs<'t, T: Float>(p: Var<'t, T>, y: Var<'t, T>) -> Result<Var<'t, T>> {
     let eps = T::from_f64(EPSILON);
-    let p = p.clamp(eps, T::one() - eps);
+    let p = p.clip_by_value(eps, T::one() - eps);
     let pos = y.mul(&p.ln())?;
     let neg = y
         .neg()
@@ -106,7 +106,7 @@ fn bce_from_probs<'t, T: Float>(p: Var<'t, T>, y: Var<'t, T>) -> Result<Var<'t, 
 fn normalized_log_probs<'t, T: Float>(p: Var<'t, T>, axis: usize) -> Result<Var<'t, T>> {
     let eps = T::from_f64(EPSILON);
     let p = p.div(&p.sum_axis(axis, true)?)?;
-    Ok(p.clamp(eps, T::one() - eps).ln())
+    Ok(p.clip_by_value(eps, T::one() - eps).ln())
 }
 
 /// Binary cross-entropy, elementwise, averaged per sample (Keras
@@ -371,8 +371,8 @@ impl<T: Float> Loss<T> for KLDivergence {
         let axis = check_rank(OP, &y_pred)?;
         let y_true = align(OP, y_pred, y_true)?;
         let eps = T::from_f64(EPSILON);
-        let t = y_true.clamp(eps, T::one());
-        let p = y_pred.clamp(eps, T::one());
+        let t = y_true.clip_by_value(eps, T::one());
+        let p = y_pred.clip_by_value(eps, T::one());
         let rows = t.mul(&t.ln().sub(&p.ln())?)?.sum_axis(axis, false)?;
         per_sample_mean(rows)
     }

@@ -120,7 +120,7 @@ impl<T: Float> Loss<T> for Huber {
         let y_true = align("huber", y_pred, y_true)?;
         let delta = T::from_f64(self.delta);
         let a = y_pred.sub(&y_true)?.abs();
-        let q = a.clamp(T::zero(), delta);
+        let q = a.clip_by_value(T::zero(), delta);
         let linear = a.sub(&q)?.mul_scalar(delta);
         per_sample_mean(q.square().mul_scalar(T::from_f64(0.5)).add(&linear)?)
     }

@@ -374,8 +374,9 @@ impl<'t, T: Float> Var<'t, T> {
     /// so with `min > max` every element becomes `max`. NaN in `x` (or a
     /// NaN bound) gives NaN, as PyTorch and NumPy.
     ///
-    /// Gradient: `g` where `min <= x <= max` (the bounds included, PyTorch's
-    /// rule), else 0.
+    /// Gradient: `g` where `min < x < max`, else 0: at a bound the gradient
+    /// is 0, as in PyTorch 2 with number bounds (checked against torch 2.15
+    /// by `tests/golden/edge_gradients.py`).
     ///
     /// # Examples
     ///
@@ -391,12 +392,24 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn clamp(&self, min: T, max: T) -> Var<'t, T> {
+        self.clamp_with(min, max, false)
+    }
+
+    /// Clamps like [`clamp`](Self::clamp), but passes the gradient at the
+    /// bounds too (`min <= x <= max`): TensorFlow's `clip_by_value` rule,
+    /// which the Keras losses' probability clipping follows.
+    pub(crate) fn clip_by_value(&self, min: T, max: T) -> Var<'t, T> {
+        self.clamp_with(min, max, true)
+    }
+
+    fn clamp_with(&self, min: T, max: T, bounds_pass: bool) -> Var<'t, T> {
         let inside = move |x: T, _| {
-            if x >= min && x <= max {
-                T::one()
+            let pass = if bounds_pass {
+                x >= min && x <= max
             } else {
-                T::zero()
-            }
+                x > min && x < max
+            };
+            if pass { T::one() } else { T::zero() }
         };
         let bad_bound = min.is_nan() || max.is_nan();
         self.unary(

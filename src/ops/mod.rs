@@ -12,7 +12,7 @@
 //! | `relu`, `abs` | `x = 0` | 0 |
 //! | `leaky_relu`, `elu` | `x = 0` | `alpha` |
 //! | `hard_sigmoid` | `x = ±3` | 0 |
-//! | `clamp` | `x = min` or `x = max` | `g` (bounds included) |
+//! | `clamp` | `x = min` or `x = max` | 0 (PyTorch 2; the losses' internal clipping passes it, as TensorFlow) |
 //! | `max_axis` | ties | shared equally (as `torch.amax`) |
 //! | `powf(p)` | `p = 0`, any `x` | 0 |
 //! | `powf(p)` | `x = 0` | 1 for `p = 1`, 0 for `p > 1`, `+inf` for `0 < p < 1`, `-inf` for `p < 0` |
