@@ -437,10 +437,14 @@ fn operator_sugar_panics_at_the_callers_line() {
             format!("{name}: shape mismatch, lhs [2, 3], rhs [4]")
         );
     }
-    // By value, on one line each.
+    // By value: the panic points at the line of the operator.
     let here = line!();
-    let (file, line, _) = panic_site(|| drop(a + b));
-    assert_eq!((file.as_str(), line), (file!(), here + 1));
-    let (_, line, _) = panic_site(|| drop(a / b));
-    assert_eq!(line, here + 3);
+    let (file, line, _) = panic_site(|| {
+        let _ = a + b;
+    });
+    assert_eq!((file.as_str(), line), (file!(), here + 2));
+    let (_, line, _) = panic_site(|| {
+        let _ = a / b;
+    });
+    assert_eq!(line, here + 6);
 }
