@@ -228,7 +228,7 @@ impl<T: Float> Loss<T> for CategoricalCrossentropy {
         let mut y = align(OP, y_pred, y_true)?;
         if self.label_smoothing > 0.0 {
             let s = self.label_smoothing;
-            let classes = y_pred.shape()[axis] as f64;
+            let classes = y_pred.shape()[axis] as f64; // invariant: axis < ndim (check_rank)
             y = y
                 .mul_scalar(T::from_f64(1.0 - s))
                 .add_scalar(T::from_f64(s / classes));
@@ -309,14 +309,14 @@ impl<T: Float> Loss<T> for SparseCategoricalCrossentropy {
         if !fits {
             return Err(sparse_label_shape_error(OP, &p_shape, &t_shape, axis));
         }
-        let classes = p_shape[axis];
+        let classes = p_shape[axis]; // invariant: axis < ndim (check_rank)
         let labels = class_indices(OP, &y_true.value(), classes)?;
         let rows = if self.from_logits {
             y_pred.sparse_softmax_cross_entropy_with_logits(&labels)?
         } else {
             let mut one_hot = vec![T::zero(); labels.len() * classes];
             for (r, &l) in labels.iter().enumerate() {
-                one_hot[r * classes + l] = T::one();
+                one_hot[r * classes + l] = T::one(); // invariant: l < classes (class_indices)
             }
             let one_hot = y_pred
                 .tape()

@@ -299,6 +299,7 @@ pub(crate) fn per_sample_mean<'t, T: Float>(values: Var<'t, T>) -> Result<Var<'t
         0 => values.reshape(&[1]),
         1 => Ok(values),
         _ => {
+            // invariant: rank >= 2 here; an existing tensor's counts.
             let rest: usize = shape[1..].iter().product();
             values.reshape(&[shape[0], rest])?.mean_axis(1, false)
         }

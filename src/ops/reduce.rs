@@ -10,7 +10,7 @@ use crate::tensor::Tensor;
 /// sum along `axis`.
 fn spread<T: Float>(g: &Tensor<T>, shape: &[usize], axis: usize) -> Tensor<T> {
     let mut keep = shape.to_vec();
-    keep[axis] = 1;
+    keep[axis] = 1; // invariant: the forward checked the axis
     let g = g
         .reshape(&keep)
         .expect("invariant: g has the reduced shape");
