@@ -139,7 +139,8 @@ impl Activation {
     ///
     /// assert!(Activation::LeakyRelu { alpha: 0.2 }.validate::<f32>().is_ok());
     /// let err = Activation::LeakyRelu { alpha: 1e39 }.validate::<f32>().unwrap_err();
-    /// assert_eq!(err.to_string(), "leaky_relu: alpha must be finite and >= 0 in f32, got 1e39");
+    /// let want = format!("leaky_relu: alpha must be finite and >= 0 in f32, got {}", 1e39);
+    /// assert_eq!(err.to_string(), want);
     /// assert!(Activation::Elu { alpha: f64::NAN }.validate::<f64>().is_err());
     /// ```
     pub fn validate<T: Float>(self) -> Result<()> {

@@ -137,7 +137,8 @@ impl Regularizer {
     ///
     /// assert!(Regularizer::l2(1e39).validate_for::<f64>().is_ok());
     /// let err = Regularizer::l2(1e39).validate_for::<f32>().unwrap_err();
-    /// assert_eq!(err.to_string(), "regularizer: l2 must be finite and >= 0 in f32, got 1e39");
+    /// let want = format!("regularizer: l2 must be finite and >= 0 in f32, got {}", 1e39);
+    /// assert_eq!(err.to_string(), want);
     /// ```
     pub fn validate_for<T: Float>(&self) -> Result<()> {
         for (name, x) in [("l1", self.l1), ("l2", self.l2)] {
