@@ -236,6 +236,46 @@ fn softmax_of_a_scalar_is_an_error() {
     );
 }
 
+#[test]
+fn gradient_check_settings_are_checked() {
+    use tapeflow::testing::{GradCheck, check_gradient};
+    let x = [Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap()];
+    let cases = [
+        (
+            GradCheck {
+                epsilon: 0.0,
+                ..GradCheck::default()
+            },
+            "epsilon must be finite and > 0, got 0",
+        ),
+        (
+            GradCheck {
+                epsilon: f64::NAN,
+                ..GradCheck::default()
+            },
+            "epsilon must be finite and > 0, got NaN",
+        ),
+        (
+            GradCheck {
+                atol: -1.0,
+                ..GradCheck::default()
+            },
+            "atol must be finite and >= 0, got -1",
+        ),
+        (
+            GradCheck {
+                rtol: f64::INFINITY,
+                ..GradCheck::default()
+            },
+            "rtol must be finite and >= 0, got inf",
+        ),
+    ];
+    for (options, want) in cases {
+        let err = check_gradient(|_, v| Ok(v[0].square()), &x, options).unwrap_err();
+        assert_eq!(err.to_string(), format!("check_gradient: {want}"));
+    }
+}
+
 // NaN propagation ------------------------------------------------------------
 
 fn every_activation() -> Vec<Activation> {
