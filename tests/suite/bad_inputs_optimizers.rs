@@ -510,6 +510,18 @@ fn bad_configs_name_the_key_or_value() {
         ),
         (
             "sgd",
+            json!({"learning_rate": {"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1, "decay_steps": 2, "decay_rate": 0.5, "decay_ratee": 0.9}}}),
+            "from_config",
+            "ExponentialDecay has no setting 'decay_ratee'",
+        ),
+        (
+            "sgd",
+            json!({"learning_rate": {"class_name": "CosineDecay", "config": {"initial_learning_rate": 0.1, "decay_steps": 2}, "extra": 1}}),
+            "from_config",
+            "a learning rate schedule has no key 'extra'",
+        ),
+        (
+            "sgd",
             json!({"learning_rate": "fast"}),
             "from_config",
             "learning_rate must be a number or a schedule, got \"fast\"",
