@@ -72,11 +72,15 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// Applies the activation to `x`, recording it on `x`'s tape.
+    /// Applies the activation to `x`, recording it on `x`'s tape. NaN in
+    /// `x` comes out as NaN for every activation (PyTorch's and NumPy's
+    /// behaviour).
     ///
     /// # Errors
     ///
-    /// [`Error::AxisOutOfRange`] for softmax or log-softmax of a scalar.
+    /// [`Error::AxisOutOfRange`] for softmax or log-softmax of a scalar;
+    /// [`Error::InvalidArgument`] if `alpha` is invalid for the element
+    /// type (see [`validate`](Self::validate)).
     ///
     /// # Examples
     ///
@@ -89,6 +93,7 @@ impl Activation {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn apply<'t, T: Float>(self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.validate::<T>()?;
         let last = x.shape().len().checked_sub(1);
         let axis = || {
             last.ok_or(Error::AxisOutOfRange {
@@ -113,6 +118,45 @@ impl Activation {
             Activation::Softsign => x.softsign(),
             Activation::HardSigmoid => x.hard_sigmoid(),
         })
+    }
+
+    /// Checks the settings for the element type `T`: `LeakyRelu`'s `alpha`
+    /// must be finite and `>= 0` (Keras's `LeakyReLU` rule) and `Elu`'s
+    /// finite, both also after conversion to `T` (`1e39` is finite in `f64`
+    /// but infinite in `f32`). Called by [`apply`](Self::apply), by
+    /// [`from_config`](Self::from_config) (for `f64`) and by the layers
+    /// when they are built.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the activation, `alpha`, the valid
+    /// range and the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Activation;
+    ///
+    /// assert!(Activation::LeakyRelu { alpha: 0.2 }.validate::<f32>().is_ok());
+    /// let err = Activation::LeakyRelu { alpha: 1e39 }.validate::<f32>().unwrap_err();
+    /// let want = format!("leaky_relu: alpha must be finite and >= 0 in f32, got {}", 1e39);
+    /// assert_eq!(err.to_string(), want);
+    /// assert!(Activation::Elu { alpha: f64::NAN }.validate::<f64>().is_err());
+    /// ```
+    pub fn validate<T: Float>(self) -> Result<()> {
+        let (alpha, ok, range) = match self {
+            Activation::LeakyRelu { alpha } => (alpha, alpha >= 0.0, "finite and >= 0"),
+            Activation::Elu { alpha } => (alpha, true, "finite"),
+            _ => return Ok(()),
+        };
+        if ok && alpha.is_finite() && T::from_f64(alpha).is_finite() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument {
+                op: self.name(),
+                message: format!("alpha must be {range} in {}, got {alpha}", T::NAME),
+            })
+        }
     }
 
     /// The Keras name: `"relu"`, `"leaky_relu"`, ….
@@ -183,22 +227,37 @@ impl Activation {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn from_config(value: &Value) -> Result<Self> {
-        match value {
-            Value::String(name) => name.parse(),
+        let act = match value {
+            Value::String(name) => name.parse()?,
             Value::Object(map) => {
-                let name = map.get("name").and_then(Value::as_str).unwrap_or_default();
-                let alpha = map.get("alpha").and_then(Value::as_f64);
+                if let Some(key) = map.keys().find(|k| *k != "name" && *k != "alpha") {
+                    return Err(bad(format!("unknown setting {key:?}")));
+                }
+                let name = match map.get("name") {
+                    Some(Value::String(name)) => name.as_str(),
+                    Some(other) => return Err(bad(format!("name must be a string, got {other}"))),
+                    None => return Err(bad("missing \"name\"".to_string())),
+                };
+                let alpha =
+                    match map.get("alpha") {
+                        None => None,
+                        Some(v) => Some(v.as_f64().ok_or_else(|| {
+                            bad(format!("{name}: alpha must be a number, got {v}"))
+                        })?),
+                    };
                 match (name.parse()?, alpha) {
-                    (Activation::LeakyRelu { .. }, Some(alpha)) => {
-                        Ok(Activation::LeakyRelu { alpha })
+                    (Activation::LeakyRelu { .. }, Some(alpha)) => Activation::LeakyRelu { alpha },
+                    (Activation::Elu { .. }, Some(alpha)) => Activation::Elu { alpha },
+                    (other, None) => other,
+                    (other, Some(_)) => {
+                        return Err(bad(format!("{} takes no alpha", other.name())));
                     }
-                    (Activation::Elu { .. }, Some(alpha)) => Ok(Activation::Elu { alpha }),
-                    (other, None) => Ok(other),
-                    (other, Some(_)) => Err(bad(format!("{} takes no alpha", other.name()))),
                 }
             }
-            other => Err(bad(format!("expected a name or an object, got {other}"))),
-        }
+            other => return Err(bad(format!("expected a name or an object, got {other}"))),
+        };
+        act.validate::<f64>()?;
+        Ok(act)
     }
 }
 

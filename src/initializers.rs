@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::element::Float;
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel, try_with_capacity};
 
 /// The standard deviation of a standard normal truncated to `[-2, 2]`:
 /// Keras divides by it so that truncated draws have the intended variance.
@@ -133,8 +133,14 @@ impl Initializer {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] (op `initializer`) for a non-finite
-    /// setting, a negative `stddev`, `minval > maxval`, or an orthogonal
-    /// initialiser for a shape of fewer than two dimensions.
+    /// setting (also after conversion to `T`: `1e39` is infinite in `f32`),
+    /// a negative `stddev`, `minval > maxval`, a draw that is not finite in
+    /// `T`, or an orthogonal initialiser for a shape of fewer than two
+    /// dimensions; [`Error::SizeOverflow`] or [`Error::OutOfMemory`] (op:
+    /// the initialiser's name) if the shape's element count overflows or
+    /// its memory cannot be allocated. Sizes are computed with checked
+    /// arithmetic and the storage is reserved fallibly, so an impossible
+    /// shape is an error, never an abort.
     ///
     /// # Examples
     ///
@@ -152,32 +158,82 @@ impl Initializer {
     /// ```
     pub fn init<T: Float>(&self, shape: &[usize], rng: &mut StdRng) -> Result<Tensor<T>> {
         self.validate()?;
-        let n: usize = shape.iter().product();
+        self.validate_in::<T>()?;
+        let op = self.name();
+        let n = checked_numel::<T>(op, shape)?;
+        let mut data: Vec<T> = try_with_capacity(op, shape, n)?;
         let (fan_in, fan_out) = fans(shape);
-        let data: Vec<f64> = match *self {
-            Initializer::Zeros => vec![0.0; n],
-            Initializer::Ones => vec![1.0; n],
-            Initializer::Constant { value } => vec![value; n],
-            Initializer::RandomNormal { mean, stddev } => (0..n)
-                .map(|_| {
-                    let z: f64 = StandardNormal.sample(rng);
-                    mean + stddev * z
-                })
-                .collect(),
-            Initializer::RandomUniform { minval, maxval } => uniform(n, minval, maxval, rng),
-            Initializer::TruncatedNormal { mean, stddev } => truncated(n, mean, stddev, rng),
-            Initializer::GlorotUniform => scaled(n, 1.0, Fan::Avg, false, fan_in, fan_out, rng),
-            Initializer::GlorotNormal => scaled(n, 1.0, Fan::Avg, true, fan_in, fan_out, rng),
-            Initializer::HeNormal => scaled(n, 2.0, Fan::In, true, fan_in, fan_out, rng),
-            Initializer::HeUniform => scaled(n, 2.0, Fan::In, false, fan_in, fan_out, rng),
-            Initializer::LecunNormal => scaled(n, 1.0, Fan::In, true, fan_in, fan_out, rng),
-            Initializer::LecunUniform => scaled(n, 1.0, Fan::In, false, fan_in, fan_out, rng),
-            Initializer::Orthogonal { gain } => orthogonal(shape, gain, rng)?,
+        let mut push = |x: f64| data.push(T::from_f64(x));
+        match *self {
+            Initializer::Zeros => (0..n).for_each(|_| push(0.0)),
+            Initializer::Ones => (0..n).for_each(|_| push(1.0)),
+            Initializer::Constant { value } => (0..n).for_each(|_| push(value)),
+            Initializer::RandomNormal { mean, stddev } => (0..n).for_each(|_| {
+                let z: f64 = StandardNormal.sample(rng);
+                push(mean + stddev * z);
+            }),
+            Initializer::RandomUniform { minval, maxval } => {
+                uniform(n, minval, maxval, rng, &mut push);
+            }
+            Initializer::TruncatedNormal { mean, stddev } => {
+                truncated(n, mean, stddev, rng, &mut push);
+            }
+            Initializer::GlorotUniform => {
+                scaled(n, 1.0, Fan::Avg, false, (fan_in, fan_out), rng, &mut push);
+            }
+            Initializer::GlorotNormal => {
+                scaled(n, 1.0, Fan::Avg, true, (fan_in, fan_out), rng, &mut push);
+            }
+            Initializer::HeNormal => {
+                scaled(n, 2.0, Fan::In, true, (fan_in, fan_out), rng, &mut push)
+            }
+            Initializer::HeUniform => {
+                scaled(n, 2.0, Fan::In, false, (fan_in, fan_out), rng, &mut push);
+            }
+            Initializer::LecunNormal => {
+                scaled(n, 1.0, Fan::In, true, (fan_in, fan_out), rng, &mut push);
+            }
+            Initializer::LecunUniform => {
+                scaled(n, 1.0, Fan::In, false, (fan_in, fan_out), rng, &mut push);
+            }
+            Initializer::Orthogonal { gain } => {
+                orthogonal(shape, gain, rng)?.into_iter().for_each(push)
+            }
+        }
+        if let Some(bad_value) = data.iter().find(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "{op} drew {bad_value}, which is not finite in {} (settings {})",
+                T::NAME,
+                self.to_config()
+            )));
+        }
+        Ok(Tensor::from_parts(data, shape.to_vec()))
+    }
+
+    /// Checks the settings after conversion to `T`.
+    fn validate_in<T: Float>(&self) -> Result<()> {
+        let settings: &[(&str, f64)] = match self {
+            Initializer::Constant { value } => &[("value", *value)],
+            Initializer::RandomNormal { mean, stddev }
+            | Initializer::TruncatedNormal { mean, stddev } => {
+                &[("mean", *mean), ("stddev", *stddev)]
+            }
+            Initializer::RandomUniform { minval, maxval } => {
+                &[("minval", *minval), ("maxval", *maxval)]
+            }
+            Initializer::Orthogonal { gain } => &[("gain", *gain)],
+            _ => &[],
         };
-        Ok(Tensor::from_parts(
-            data.into_iter().map(T::from_f64).collect(),
-            shape.to_vec(),
-        ))
+        for &(key, x) in settings {
+            if !T::from_f64(x).is_finite() {
+                return Err(bad(format!(
+                    "{}: {key} must be finite in {}, got {x}",
+                    self.name(),
+                    T::NAME
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<()> {
@@ -311,6 +367,7 @@ impl Initializer {
             };
             *slot = x;
         }
+        init.validate()?;
         Ok(init)
     }
 }
@@ -366,75 +423,71 @@ fn bad(message: String) -> Error {
 
 /// `(fan_in, fan_out)` as Keras's `compute_fans`.
 fn fans(shape: &[usize]) -> (f64, f64) {
+    // In f64: the products of a user's shape can overflow usize.
     match shape {
         [] => (1.0, 1.0),
         [n] => (*n as f64, *n as f64),
         [a, b] => (*a as f64, *b as f64),
         [rest @ .., a, b] => {
-            let field: usize = rest.iter().product();
-            ((a * field) as f64, (b * field) as f64)
+            let field: f64 = rest.iter().map(|&d| d as f64).product();
+            (*a as f64 * field, *b as f64 * field)
         }
     }
 }
 
-fn uniform(n: usize, lo: f64, hi: f64, rng: &mut StdRng) -> Vec<f64> {
-    (0..n)
-        .map(|_| {
-            let u: f64 = StandardUniform.sample(rng);
-            lo + (hi - lo) * u
-        })
-        .collect()
+fn uniform(n: usize, lo: f64, hi: f64, rng: &mut StdRng, push: &mut impl FnMut(f64)) {
+    for _ in 0..n {
+        let u: f64 = StandardUniform.sample(rng);
+        push(lo + (hi - lo) * u);
+    }
 }
 
-fn truncated(n: usize, mean: f64, stddev: f64, rng: &mut StdRng) -> Vec<f64> {
-    (0..n)
-        .map(|_| {
-            loop {
-                let z: f64 = StandardNormal.sample(rng);
-                if z.abs() <= 2.0 {
-                    break mean + stddev * z;
-                }
+fn truncated(n: usize, mean: f64, stddev: f64, rng: &mut StdRng, push: &mut impl FnMut(f64)) {
+    for _ in 0..n {
+        let z = loop {
+            let z: f64 = StandardNormal.sample(rng);
+            if z.abs() <= 2.0 {
+                break z;
             }
-        })
-        .collect()
+        };
+        push(mean + stddev * z);
+    }
 }
 
-/// Keras's `VarianceScaling(scale, mode, distribution)`.
 fn scaled(
     n: usize,
     scale: f64,
     fan: Fan,
     normal: bool,
-    fan_in: f64,
-    fan_out: f64,
+    (fan_in, fan_out): (f64, f64),
     rng: &mut StdRng,
-) -> Vec<f64> {
+    push: &mut impl FnMut(f64),
+) {
     let fan = match fan {
         Fan::In => fan_in,
         Fan::Avg => (fan_in + fan_out) / 2.0,
     };
     let variance = scale / fan.max(1.0);
     if normal {
-        truncated(n, 0.0, variance.sqrt() / TRUNCATED_STD, rng)
+        truncated(n, 0.0, variance.sqrt() / TRUNCATED_STD, rng, push);
     } else {
         let limit = (3.0 * variance).sqrt();
-        uniform(n, -limit, limit, rng)
+        uniform(n, -limit, limit, rng, push);
     }
 }
 
-/// Keras's `Orthogonal`: Q of a normal `[max, min]` matrix (orthonormal
-/// columns, R with a positive diagonal), transposed when there are fewer
-/// rows than columns.
 fn orthogonal(shape: &[usize], gain: f64, rng: &mut StdRng) -> Result<Vec<f64>> {
     let Some((&cols, lead)) = shape.split_last().filter(|(_, lead)| !lead.is_empty()) else {
         return Err(bad(format!(
             "orthogonal needs a shape of at least 2 dimensions, got {shape:?}"
         )));
     };
+    // The caller checked the shape's element count, so these cannot overflow.
     let rows: usize = lead.iter().product();
     let (m, n) = (rows.max(cols), rows.min(cols));
     // The normal [m, n] matrix, drawn row-major, kept as its n columns.
-    let a: Vec<f64> = (0..m * n).map(|_| StandardNormal.sample(rng)).collect();
+    let mut a: Vec<f64> = try_with_capacity("orthogonal", shape, m * n)?;
+    a.extend((0..m * n).map(|_| -> f64 { StandardNormal.sample(rng) }));
     let mut q: Vec<Vec<f64>> = (0..n)
         .map(|j| (0..m).map(|i| a[i * n + j]).collect())
         .collect();

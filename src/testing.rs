@@ -79,8 +79,10 @@ pub struct GradCheckReport {
 /// # Errors
 ///
 /// Whatever `f` returns; and [`Error::InvalidArgument`] (op
-/// `check_gradient`) naming the input, the element, both gradients and the
-/// tolerance at the first element that disagrees.
+/// `check_gradient`) for an `epsilon` that is not finite and `> 0` or a
+/// tolerance that is not finite and `>= 0`, or naming the input, the
+/// element, both gradients and the tolerance at the first element that
+/// disagrees.
 ///
 /// # Examples
 ///
@@ -108,6 +110,19 @@ pub fn check_gradient<F>(
 where
     F: for<'t> Fn(&'t GradientTape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>>,
 {
+    for (name, x, ok) in [
+        ("epsilon", options.epsilon, options.epsilon > 0.0),
+        ("atol", options.atol, options.atol >= 0.0),
+        ("rtol", options.rtol, options.rtol >= 0.0),
+    ] {
+        if !(ok && x.is_finite()) {
+            let range = if name == "epsilon" { "> 0" } else { ">= 0" };
+            return Err(Error::InvalidArgument {
+                op: "check_gradient",
+                message: format!("{name} must be finite and {range}, got {x}"),
+            });
+        }
+    }
     // Analytic gradients of L = Σ r·f(x).
     let tape = GradientTape::new();
     let vars: Vec<Var<'_, f64>> = inputs.iter().map(|x| tape.watch(x)).collect();

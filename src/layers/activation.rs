@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
 use super::config::Config;
-use super::{Layer, Mode, PlannedShapes};
+use super::{Layer, Mode, PlannedShapes, layer_error};
 use crate::activations;
 use crate::element::Float;
 use crate::error::Result;
@@ -143,6 +143,9 @@ impl<T: Float> Layer<T> for Activation<T> {
     }
 
     fn build(&mut self, input_shape: &[usize], _rng: &mut StdRng) -> Result<Vec<usize>> {
+        self.activation
+            .validate::<T>()
+            .map_err(|e| layer_error("Activation", &self.name, e.to_string()))?;
         Ok(input_shape.to_vec())
     }
 
@@ -151,7 +154,9 @@ impl<T: Float> Layer<T> for Activation<T> {
     /// Softmax or log-softmax of a scalar.
     fn forward<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
         let _ = mode;
-        self.activation.apply(x)
+        self.activation
+            .apply(x)
+            .map_err(|e| layer_error("Activation", &self.name, e.to_string()))
     }
 
     fn params(&self) -> Vec<&Param<T>> {

@@ -319,8 +319,36 @@ impl<T: Float> Dense<T> {
     fn setting_error(&self, setting: &str, err: Error) -> Error {
         match err {
             Error::InvalidArgument { message, .. } => self.error(format!("{setting}: {message}")),
-            other => other,
+            other => Error::Layer {
+                layer: self.name.clone(),
+                kind: "Dense",
+                position: None,
+                source: Box::new(other),
+            },
         }
+    }
+
+    /// Checks that the parameters still have the shapes the layer needs for
+    /// an input whose last dimension is `input_dim` (a kernel replaced
+    /// through [`Param::value_mut`] may not).
+    fn check_params(&self, kernel: &Param<T>, input_dim: usize) -> Result<()> {
+        let want = [input_dim, self.units];
+        if kernel.value().shape() != want {
+            return Err(self.error(format!(
+                "kernel has shape {:?}, but an input of last dimension {input_dim} needs {want:?}",
+                kernel.value().shape()
+            )));
+        }
+        if let Some(bias) = &self.bias
+            && bias.value().shape() != [self.units]
+        {
+            return Err(self.error(format!(
+                "bias has shape {:?}, but the layer needs [{}]",
+                bias.value().shape(),
+                self.units
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -389,9 +417,12 @@ impl<T: Float> Layer<T> for Dense<T> {
             )));
         }
         if let Some(r) = self.kernel_regularizer {
-            r.validate()
+            r.validate_for::<T>()
                 .map_err(|e| self.setting_error("kernel_regularizer", e))?;
         }
+        self.activation
+            .validate::<T>()
+            .map_err(|e| self.setting_error("activation", e))?;
         let kernel = self
             .kernel_initializer
             .init(&[input_dim, self.units], rng)
@@ -425,14 +456,21 @@ impl<T: Float> Layer<T> for Dense<T> {
         let Some(kernel) = &self.kernel else {
             return Err(self.error("forward before build".to_string()));
         };
-        let input_dim = kernel.value().shape()[0];
         let shape = x.shape();
-        if shape.len() < 2 || shape[shape.len() - 1] != input_dim {
+        let Some(&input_dim) = kernel.value().shape().first() else {
+            return Err(self.error(format!(
+                "kernel has shape {:?}, but the layer needs [in, {}]",
+                kernel.value().shape(),
+                self.units
+            )));
+        };
+        if shape.len() < 2 || shape.last() != Some(&input_dim) {
             return Err(self.error(format!(
                 "expected input {}, got {shape:?}",
                 batched(&[input_dim])
             )));
         }
+        self.check_params(kernel, input_dim)?;
         let tape = x.tape();
         let w = tape.param(kernel);
         let b = self.bias.as_ref().map(|b| tape.param(b));

@@ -166,10 +166,10 @@ impl<T: Float> Dropout<T> {
     }
 
     fn check_rate(&self) -> Result<()> {
-        if (0.0..1.0).contains(&self.rate) {
+        if (0.0..=1.0).contains(&self.rate) {
             Ok(())
         } else {
-            Err(self.error(format!("rate must be in [0, 1), got {}", self.rate)))
+            Err(self.error(format!("rate must be in [0, 1], got {}", self.rate)))
         }
     }
 }
@@ -225,7 +225,14 @@ impl<T: Float> Layer<T> for Dropout<T> {
             ));
         };
         let shape = x.shape();
-        let scale = T::from_f64(1.0 / (1.0 - self.rate));
+        // rate 1 drops everything (PyTorch and Flax give all zeros): the
+        // scale is never used then, and would be 1/0.
+        let scale = if self.rate < 1.0 {
+            T::from_f64(1.0 / (1.0 - self.rate))
+        } else {
+            T::zero()
+        };
+        // The element count of an existing tensor: it cannot overflow.
         let mask: Vec<T> = (0..shape.iter().product::<usize>())
             .map(|_| {
                 let u: f64 = StandardUniform.sample(rng);

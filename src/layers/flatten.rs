@@ -138,9 +138,7 @@ impl<T: Float> Layer<T> for Flatten<T> {
     }
 
     fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
-        let n = input_shape
-            .iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        let n = crate::tensor::checked_numel::<T>("flatten", input_shape).ok()?;
         Some((Vec::new(), vec![n]))
     }
 
@@ -163,6 +161,8 @@ impl<T: Float> Layer<T> for Flatten<T> {
                 .map_or("[_, …]".to_string(), batched);
             return Err(self.error(format!("expected input {expected}, got {shape:?}")));
         }
+        // `fits` saw a first dimension; the product is an existing tensor's
+        // element count, so it cannot overflow.
         x.reshape(&[shape[0], shape[1..].iter().product()])
     }
 

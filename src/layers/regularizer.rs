@@ -118,11 +118,34 @@ impl Regularizer {
     /// assert!(Regularizer::l1(-1.0).validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<()> {
+        self.validate_for::<f64>()
+    }
+
+    /// Checks both coefficients for the element type `T`: finite and not
+    /// negative, also after conversion to `T` (`1e39` is infinite in `f32`).
+    /// [`Dense`](crate::layers::Dense) calls it when it is built.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] (op `regularizer`) naming the coefficient,
+    /// the valid range and the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::layers::Regularizer;
+    ///
+    /// assert!(Regularizer::l2(1e39).validate_for::<f64>().is_ok());
+    /// let err = Regularizer::l2(1e39).validate_for::<f32>().unwrap_err();
+    /// let want = format!("regularizer: l2 must be finite and >= 0 in f32, got {}", 1e39);
+    /// assert_eq!(err.to_string(), want);
+    /// ```
+    pub fn validate_for<T: Float>(&self) -> Result<()> {
         for (name, x) in [("l1", self.l1), ("l2", self.l2)] {
-            if !(x.is_finite() && x >= 0.0) {
+            if !(x.is_finite() && x >= 0.0 && T::from_f64(x).is_finite()) {
                 return Err(Error::InvalidArgument {
                     op: "regularizer",
-                    message: format!("{name} must be finite and >= 0, got {x}"),
+                    message: format!("{name} must be finite and >= 0 in {}, got {x}", T::NAME),
                 });
             }
         }
@@ -182,6 +205,7 @@ impl Regularizer {
                 _ => return Err(bad(format!("unknown setting {key:?}"))),
             }
         }
+        r.validate()?;
         Ok(r)
     }
 }

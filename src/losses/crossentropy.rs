@@ -35,6 +35,49 @@ pub(crate) fn class_indices<T: Float>(
 }
 
 /// Requires at least `[batch, classes]`.
+/// Sparse labels of the wrong shape: say what shape they must have, and
+/// point to `CategoricalCrossentropy` when they look one-hot.
+fn sparse_label_shape_error(
+    op: &'static str,
+    p_shape: &[usize],
+    t_shape: &[usize],
+    axis: usize,
+) -> Error {
+    let rows = &p_shape[..axis]; // invariant: axis < p_shape.len() (check_rank)
+    let mut with_one = rows.to_vec();
+    with_one.push(1);
+    let hint = if t_shape == p_shape {
+        "; these look like one-hot labels: use CategoricalCrossentropy for those"
+    } else {
+        ""
+    };
+    Error::InvalidArgument {
+        op,
+        message: format!(
+            "labels must be class indices of shape {rows:?} or {with_one:?} for predictions of shape {p_shape:?}, got labels of shape {t_shape:?}{hint}"
+        ),
+    }
+}
+
+/// Dense (one-hot) labels of the wrong shape: when they have the shape of
+/// class indices, say so and point to `SparseCategoricalCrossentropy`.
+fn one_hot_label_shape_error<T: Float>(
+    op: &'static str,
+    y_pred: &Var<'_, T>,
+    y_true: &Var<'_, T>,
+    axis: usize,
+) -> Option<Error> {
+    let (p, t) = (y_pred.shape(), y_true.shape());
+    let rows = &p[..axis]; // invariant: axis < p.len() (check_rank)
+    let looks_sparse = t == rows || (t.len() == p.len() && t[..axis] == *rows && t[axis] == 1);
+    (looks_sparse && t != p && p[axis] > 1).then(|| Error::InvalidArgument {
+        op,
+        message: format!(
+            "labels of shape {t:?} look like class indices, but predictions of shape {p:?} need one-hot labels of the same shape; use SparseCategoricalCrossentropy for class indices"
+        ),
+    })
+}
+
 fn check_rank<T: Float>(op: &'static str, y_pred: &Var<'_, T>) -> Result<usize> {
     let shape = y_pred.shape();
     if shape.len() < 2 {
@@ -50,7 +93,7 @@ fn check_rank<T: Float>(op: &'static str, y_pred: &Var<'_, T>) -> Result<usize> 
 /// `-(y ln p + (1 - y) ln(1 - p))` for probabilities clipped to `[ε, 1 - ε]`.
 fn bce_from_probs<'t, T: Float>(p: Var<'t, T>, y: Var<'t, T>) -> Result<Var<'t, T>> {
     let eps = T::from_f64(EPSILON);
-    let p = p.clamp(eps, T::one() - eps);
+    let p = p.clip_by_value(eps, T::one() - eps);
     let pos = y.mul(&p.ln())?;
     let neg = y
         .neg()
@@ -63,7 +106,7 @@ fn bce_from_probs<'t, T: Float>(p: Var<'t, T>, y: Var<'t, T>) -> Result<Var<'t, 
 fn normalized_log_probs<'t, T: Float>(p: Var<'t, T>, axis: usize) -> Result<Var<'t, T>> {
     let eps = T::from_f64(EPSILON);
     let p = p.div(&p.sum_axis(axis, true)?)?;
-    Ok(p.clamp(eps, T::one() - eps).ln())
+    Ok(p.clip_by_value(eps, T::one() - eps).ln())
 }
 
 /// Binary cross-entropy, elementwise, averaged per sample (Keras
@@ -179,10 +222,13 @@ impl<T: Float> Loss<T> for CategoricalCrossentropy {
         const OP: &str = "categorical_crossentropy";
         check_smoothing(OP, self.label_smoothing)?;
         let axis = check_rank(OP, &y_pred)?;
+        if let Some(err) = one_hot_label_shape_error(OP, &y_pred, &y_true, axis) {
+            return Err(err);
+        }
         let mut y = align(OP, y_pred, y_true)?;
         if self.label_smoothing > 0.0 {
             let s = self.label_smoothing;
-            let classes = y_pred.shape()[axis] as f64;
+            let classes = y_pred.shape()[axis] as f64; // invariant: axis < ndim (check_rank)
             y = y
                 .mul_scalar(T::from_f64(1.0 - s))
                 .add_scalar(T::from_f64(s / classes));
@@ -261,20 +307,16 @@ impl<T: Float> Loss<T> for SparseCategoricalCrossentropy {
                 && t_shape[..axis] == *rows_shape
                 && t_shape[axis] == 1);
         if !fits {
-            return Err(Error::ShapeMismatch {
-                op: OP,
-                lhs: p_shape,
-                rhs: t_shape,
-            });
+            return Err(sparse_label_shape_error(OP, &p_shape, &t_shape, axis));
         }
-        let classes = p_shape[axis];
+        let classes = p_shape[axis]; // invariant: axis < ndim (check_rank)
         let labels = class_indices(OP, &y_true.value(), classes)?;
         let rows = if self.from_logits {
             y_pred.sparse_softmax_cross_entropy_with_logits(&labels)?
         } else {
             let mut one_hot = vec![T::zero(); labels.len() * classes];
             for (r, &l) in labels.iter().enumerate() {
-                one_hot[r * classes + l] = T::one();
+                one_hot[r * classes + l] = T::one(); // invariant: l < classes (class_indices)
             }
             let one_hot = y_pred
                 .tape()
@@ -329,8 +371,8 @@ impl<T: Float> Loss<T> for KLDivergence {
         let axis = check_rank(OP, &y_pred)?;
         let y_true = align(OP, y_pred, y_true)?;
         let eps = T::from_f64(EPSILON);
-        let t = y_true.clamp(eps, T::one());
-        let p = y_pred.clamp(eps, T::one());
+        let t = y_true.clip_by_value(eps, T::one());
+        let p = y_pred.clip_by_value(eps, T::one());
         let rows = t.mul(&t.ln().sub(&p.ln())?)?.sum_axis(axis, false)?;
         per_sample_mean(rows)
     }

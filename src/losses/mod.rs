@@ -104,9 +104,21 @@ pub trait Loss<T: Float = f32>: std::fmt::Debug + Send + Sync {
     ///
     /// # Errors
     ///
-    /// As [`per_sample`](Self::per_sample).
+    /// As [`per_sample`](Self::per_sample), and
+    /// [`Error::InvalidArgument`] for an empty batch (whose mean would be
+    /// `0 / 0`; PyTorch returns NaN there, this crate an error).
     fn call<'t>(&self, y_pred: Var<'t, T>, y_true: Var<'t, T>) -> Result<Var<'t, T>> {
-        Ok(self.per_sample(y_pred, y_true)?.mean())
+        let per = self.per_sample(y_pred, y_true)?;
+        if per.shape().first() == Some(&0) {
+            return Err(Error::InvalidArgument {
+                op: self.name(),
+                message: format!(
+                    "empty batch (y_pred shape {:?}) has no mean loss",
+                    y_pred.shape()
+                ),
+            });
+        }
+        Ok(per.mean())
     }
 
     /// The settings as JSON (Keras's `get_config`), e.g.
@@ -151,7 +163,7 @@ pub fn from_config<T: Float>(name: &str, config: &Value) -> Result<Box<dyn Loss<
         "huber" | "Huber" => {
             settings.only(&["delta"])?;
             let delta = settings.f64("delta", 1.0)?;
-            check_delta("losses::from_config", delta)?;
+            check_delta::<T>("losses::from_config", delta)?;
             Box::new(Huber { delta })
         }
         "binary_crossentropy" | "BinaryCrossentropy" => {
@@ -185,6 +197,64 @@ pub fn from_config<T: Float>(name: &str, config: &Value) -> Result<Box<dyn Loss<
         other => return Err(config_error(format!("unknown loss {other:?}"))),
     };
     Ok(loss)
+}
+
+/// The loss that gives the same value as `loss` applied after
+/// `activation`, but computed from the activation's input (the logits):
+/// `Some` for [`BinaryCrossentropy`] after [`Activation::Sigmoid`], and for
+/// [`CategoricalCrossentropy`] and [`SparseCategoricalCrossentropy`] after
+/// [`Activation::Softmax`], each with `from_logits = false` (its other
+/// settings kept); `None` otherwise.
+///
+/// This is what Keras does when a probability loss follows the matching
+/// output activation: the fused form stays exact where the activation
+/// saturates (in `f32`, `sigmoid(20)` is exactly 1, so the probability
+/// form's gradient is exactly 0 and a confidently wrong prediction is never
+/// corrected; the logits form's gradient is `σ(z) - y`). A training loop
+/// calls it once at compile time and, when it gives `Some`, feeds the
+/// layer's pre-activation output to the returned loss.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] only if `loss`'s config cannot be read back
+/// (a custom loss whose config names a built-in one wrongly).
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::losses::{self, BinaryCrossentropy, MeanSquaredError};
+/// use tapeflow::{Activation, GradientTape, Tensor};
+///
+/// let bce = BinaryCrossentropy::default();
+/// let fused = losses::logits_form::<f32>(&bce, Activation::Sigmoid)?.expect("bce after sigmoid");
+/// assert_eq!(fused.config()["from_logits"], true);
+/// assert!(losses::logits_form::<f32>(&MeanSquaredError, Activation::Sigmoid)?.is_none());
+///
+/// // Logit 20 with label 0: the probability form has lost the gradient.
+/// let tape = GradientTape::new();
+/// let z = tape.watch(&Tensor::from_vec(vec![20.0f32], &[1, 1])?);
+/// let y = tape.constant(&Tensor::from_vec(vec![0.0f32], &[1, 1])?);
+/// let g = tape.gradient(&fused.call(z, y)?, [z])?;
+/// assert_eq!(g.get(z).unwrap().item()?, 1.0);
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub fn logits_form<T: Float>(
+    loss: &dyn Loss<T>,
+    activation: crate::activations::Activation,
+) -> Result<Option<Box<dyn Loss<T>>>> {
+    use crate::activations::Activation;
+    let matches = matches!(
+        (loss.name(), activation),
+        ("binary_crossentropy", Activation::Sigmoid)
+            | ("categorical_crossentropy", Activation::Softmax)
+            | ("sparse_categorical_crossentropy", Activation::Softmax)
+    );
+    let mut config = loss.config();
+    if !matches || config.get("from_logits") != Some(&Value::Bool(false)) {
+        return Ok(None);
+    }
+    config["from_logits"] = Value::Bool(true);
+    from_config(loss.name(), &config).map(Some)
 }
 
 // ---------------------------------------------------------------------------
@@ -229,6 +299,7 @@ pub(crate) fn per_sample_mean<'t, T: Float>(values: Var<'t, T>) -> Result<Var<'t
         0 => values.reshape(&[1]),
         1 => Ok(values),
         _ => {
+            // invariant: rank >= 2 here; an existing tensor's counts.
             let rest: usize = shape[1..].iter().product();
             values.reshape(&[shape[0], rest])?.mean_axis(1, false)
         }
@@ -246,13 +317,16 @@ pub(crate) fn check_smoothing(op: &'static str, s: f64) -> Result<()> {
     }
 }
 
-pub(crate) fn check_delta(op: &'static str, delta: f64) -> Result<()> {
-    if delta > 0.0 && delta.is_finite() {
+pub(crate) fn check_delta<T: Float>(op: &'static str, delta: f64) -> Result<()> {
+    if delta > 0.0 && delta.is_finite() && T::from_f64(delta).is_finite() {
         Ok(())
     } else {
         Err(Error::InvalidArgument {
             op,
-            message: format!("delta must be positive and finite, got {delta}"),
+            message: format!(
+                "delta must be positive and finite in {}, got {delta}",
+                T::NAME
+            ),
         })
     }
 }

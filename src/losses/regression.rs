@@ -116,11 +116,11 @@ impl<T: Float> Loss<T> for Huber {
     }
 
     fn per_sample<'t>(&self, y_pred: Var<'t, T>, y_true: Var<'t, T>) -> Result<Var<'t, T>> {
-        check_delta("huber", self.delta)?;
+        check_delta::<T>("huber", self.delta)?;
         let y_true = align("huber", y_pred, y_true)?;
         let delta = T::from_f64(self.delta);
         let a = y_pred.sub(&y_true)?.abs();
-        let q = a.clamp(T::zero(), delta);
+        let q = a.clip_by_value(T::zero(), delta);
         let linear = a.sub(&q)?.mul_scalar(delta);
         per_sample_mean(q.square().mul_scalar(T::from_f64(0.5)).add(&linear)?)
     }

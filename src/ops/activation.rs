@@ -1,5 +1,9 @@
 //! Activation functions on [`Var`], each with its derivative, and the
 //! numerically stable softmax and log-softmax along an axis.
+//!
+//! Every activation propagates NaN (NaN in, NaN out), as PyTorch and NumPy
+//! do, so a NaN input never comes out as a clean-looking number; tested for
+//! each in `tests/suite/bad_inputs_ops.rs`.
 
 use crate::element::Float;
 use crate::error::Result;
@@ -19,7 +23,8 @@ use crate::tensor::sigmoid_scalar;
 
 impl<'t, T: Float> Var<'t, T> {
     /// Rectified linear unit `max(x, 0)`. Gradient: 1 where `x > 0`, else 0
-    /// (0 at 0, as in PyTorch and TensorFlow).
+    /// (0 at 0, as in PyTorch and TensorFlow). NaN in gives NaN out, as
+    /// PyTorch and NumPy (a plain `max` would turn it into 0).
     ///
     /// # Examples
     ///
@@ -35,11 +40,17 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn relu(&self) -> Var<'t, T> {
-        let pos = |x: T| x > T::zero();
+        // `x <= 0` is false for NaN, so NaN passes through as NaN.
         self.unary(
-            move |x| if pos(x) { x } else { T::zero() },
-            move |x, _| {
-                if pos(x) { T::one() } else { T::zero() }
+            |x| if x <= T::zero() { T::zero() } else { x },
+            |x, _| {
+                if x > T::zero() {
+                    T::one()
+                } else if x.is_nan() {
+                    x
+                } else {
+                    T::zero()
+                }
             },
         )
     }
@@ -79,7 +90,8 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// Leaky ReLU: `x` for `x > 0`, else `alpha · x`. Gradient: 1 or `alpha`
-    /// (`alpha` at 0).
+    /// (`alpha` at 0, as PyTorch). NaN in gives NaN out. `alpha` is used as
+    /// given; [`Activation`](crate::activations::Activation) checks it.
     ///
     /// # Examples
     ///
@@ -101,7 +113,8 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// Exponential linear unit: `x` for `x > 0`, else `alpha (eˣ - 1)`.
-    /// Gradient: 1, or `y + alpha` for `x <= 0`.
+    /// Gradient: 1, or `y + alpha = alpha · eˣ` for `x <= 0` (`alpha` at 0,
+    /// as PyTorch). NaN in gives NaN out.
     ///
     /// # Examples
     ///
@@ -250,7 +263,8 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// Hard sigmoid, Keras 3's definition `clamp(x / 6 + 1/2, 0, 1)` (as
-    /// PyTorch's `hardsigmoid`). Gradient: `1/6` inside `(-3, 3)`, else 0.
+    /// PyTorch's `hardsigmoid`). Gradient: `1/6` inside `(-3, 3)`, else 0
+    /// (0 at ±3, as PyTorch). NaN in gives NaN out.
     ///
     /// # Examples
     ///
@@ -268,10 +282,22 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn hard_sigmoid(&self) -> Var<'t, T> {
         let (sixth, half, three) = (T::from_f64(1.0 / 6.0), T::from_f64(0.5), T::from_f64(3.0));
         self.unary(
-            move |x| (x * sixth + half).max(T::zero()).min(T::one()),
+            move |x| {
+                let y = x * sixth + half;
+                // Comparisons, not `max`/`min`, so NaN passes through.
+                if y <= T::zero() {
+                    T::zero()
+                } else if y >= T::one() {
+                    T::one()
+                } else {
+                    y
+                }
+            },
             move |x, _| {
                 if x > -three && x < three {
                     sixth
+                } else if x.is_nan() {
+                    x
                 } else {
                     T::zero()
                 }

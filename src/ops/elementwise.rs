@@ -237,7 +237,11 @@ impl<'t, T: Float> Var<'t, T> {
         self.mul_scalar(T::one() / c)
     }
 
-    /// `xᵖ`, elementwise. Gradient: `p · xᵖ⁻¹`.
+    /// `xᵖ`, elementwise. Gradient: `p · xᵖ⁻¹`, and exactly 0 when `p = 0`
+    /// (PyTorch's `pow` rule: `d/dx x⁰ = 0` everywhere, also at `x = 0`
+    /// where `0 · 0⁻¹` would be NaN). At `x = 0`: `p = 1` gives 1, `p > 1`
+    /// gives 0, `0 < p < 1` gives `+inf` and `p < 0` gives `-inf` (as
+    /// PyTorch). NaN in `x` gives NaN.
     ///
     /// # Examples
     ///
@@ -251,7 +255,16 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn powf(&self, p: T) -> Var<'t, T> {
-        self.unary(|x| x.powf(p), move |x, _| p * x.powf(p - T::one()))
+        self.unary(
+            move |x| x.powf(p),
+            move |x, _| {
+                if p == T::zero() {
+                    T::zero()
+                } else {
+                    p * x.powf(p - T::one())
+                }
+            },
+        )
     }
 
     /// `-x`. Gradient: `-g`.
@@ -286,7 +299,8 @@ impl<'t, T: Float> Var<'t, T> {
         self.unary(|x| x.exp(), |_, y| y)
     }
 
-    /// Natural logarithm. Gradient: `1 / x`.
+    /// Natural logarithm. Gradient: `1 / x`: `+inf` at `x = 0` (where the
+    /// value is `-inf`), as PyTorch; NaN for `x < 0` (value NaN).
     ///
     /// # Examples
     ///
@@ -302,7 +316,8 @@ impl<'t, T: Float> Var<'t, T> {
         self.unary(|x| x.ln(), |x, _| x.recip())
     }
 
-    /// Square root. Gradient: `1 / (2√x)`.
+    /// Square root. Gradient: `1 / (2√x)`: `+inf` at `x = 0`, as PyTorch;
+    /// NaN for `x < 0` (value NaN).
     ///
     /// # Examples
     ///
@@ -334,7 +349,8 @@ impl<'t, T: Float> Var<'t, T> {
         self.unary(|x| x * x, |x, _| x + x)
     }
 
-    /// `|x|`. Gradient: the sign of `x`, and 0 at 0.
+    /// `|x|`. Gradient: the sign of `x`, and 0 at 0 (PyTorch's `sgn(0) = 0`);
+    /// NaN in, NaN out (value and gradient).
     ///
     /// # Examples
     ///
@@ -354,7 +370,13 @@ impl<'t, T: Float> Var<'t, T> {
         )
     }
 
-    /// Clamps into `[min, max]`. Gradient: `g` where `min <= x <= max`, else 0.
+    /// Clamps into `[min, max]`, as PyTorch's `clamp`: `min(max(x, min), max)`,
+    /// so with `min > max` every element becomes `max`. NaN in `x` (or a
+    /// NaN bound) gives NaN, as PyTorch and NumPy.
+    ///
+    /// Gradient: `g` where `min < x < max`, else 0: at a bound the gradient
+    /// is 0, as in PyTorch 2 with number bounds (checked against torch 2.15
+    /// by `tests/golden/edge_gradients.py`).
     ///
     /// # Examples
     ///
@@ -370,22 +392,34 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn clamp(&self, min: T, max: T) -> Var<'t, T> {
+        self.clamp_with(min, max, false)
+    }
+
+    /// Clamps like [`clamp`](Self::clamp), but passes the gradient at the
+    /// bounds too (`min <= x <= max`): TensorFlow's `clip_by_value` rule,
+    /// which the Keras losses' probability clipping follows.
+    pub(crate) fn clip_by_value(&self, min: T, max: T) -> Var<'t, T> {
+        self.clamp_with(min, max, true)
+    }
+
+    fn clamp_with(&self, min: T, max: T, bounds_pass: bool) -> Var<'t, T> {
         let inside = move |x: T, _| {
-            if x >= min && x <= max {
-                T::one()
+            let pass = if bounds_pass {
+                x >= min && x <= max
             } else {
-                T::zero()
-            }
+                x > min && x < max
+            };
+            if pass { T::one() } else { T::zero() }
         };
+        let bad_bound = min.is_nan() || max.is_nan();
         self.unary(
             move |x| {
-                if x < min {
-                    min
-                } else if x > max {
-                    max
-                } else {
-                    x
+                if bad_bound {
+                    return T::nan();
                 }
+                // Comparisons that are false for NaN, so NaN passes through.
+                let y = if x < min { min } else { x };
+                if y > max { max } else { y }
             },
             inside,
         )

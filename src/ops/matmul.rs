@@ -11,6 +11,7 @@ use crate::tensor::Tensor;
 fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Tensor<T> {
     let shared = lhs.ndim() == 3 && rhs_shape.len() == 2;
     let product = if shared {
+        // invariant: the forward product accepted a 3-D lhs and gave a 3-D g.
         let (b, m, k) = (lhs.shape()[0], lhs.shape()[1], lhs.shape()[2]);
         let n = g.shape()[2];
         let l = lhs
@@ -107,6 +108,7 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn linear(&self, kernel: &Var<'_, T>, bias: Option<&Var<'_, T>>) -> Result<Var<'t, T>> {
         self.same_tape("linear", kernel)?;
         let (x, w) = (self.value(), kernel.value());
+        // The indexing runs only after the rank checks (short-circuit `||`).
         if w.ndim() != 2 || x.ndim() < 2 || x.shape()[x.ndim() - 1] != w.shape()[0] {
             return Err(Error::ShapeMismatch {
                 op: "linear",
@@ -127,7 +129,7 @@ impl<'t, T: Float> Var<'t, T> {
         };
         self.same_tape("linear", bias)?;
         let b = bias.value();
-        let out = w.shape()[1];
+        let out = w.shape()[1]; // invariant: w is 2-D, checked above
         if b.shape() != [out] {
             return Err(Error::ShapeMismatch {
                 op: "linear",

@@ -92,7 +92,14 @@ impl<'t, T: Float> Var<'t, T> {
         let loss = log_p
             .chunks(classes)
             .zip(y.as_slice().chunks(classes))
-            .map(|(lp, yr)| -lp.iter().zip(yr).map(|(&l, &t)| t * l).sum::<T>())
+            // A zero label contributes 0 even where log p is -inf (a logit
+            // more than the type's range below the row's maximum), not NaN.
+            .map(|(lp, yr)| {
+                -lp.iter()
+                    .zip(yr)
+                    .map(|(&l, &t)| if t == T::zero() { t } else { t * l })
+                    .sum::<T>()
+            })
             .collect();
         let shape = z.shape().to_vec();
         let value = Tensor::from_parts(loss, row_shape(&shape));
@@ -102,6 +109,7 @@ impl<'t, T: Float> Var<'t, T> {
             .map(|r| r.iter().copied().sum())
             .collect();
         Ok(self.tape().record([*self, *labels], value, move |g| {
+            // invariant: g has one element per row of the checked shapes.
             let g = g.as_slice();
             let ys = y.as_slice();
             let mut dz = Vec::with_capacity(log_p.len());
@@ -175,11 +183,13 @@ impl<'t, T: Float> Var<'t, T> {
         let loss = labels
             .iter()
             .enumerate()
+            // invariant: l < classes (checked above) and r < rows.
             .map(|(r, &l)| -log_p[r * classes + l])
             .collect();
         let value = Tensor::from_parts(loss, row_shape(&shape));
         let labels = labels.to_vec();
         Ok(self.tape().record([*self], value, move |g| {
+            // invariant: g has one element per row; labels were checked.
             let g = g.as_slice();
             let mut dz: Vec<T> = log_p
                 .iter()

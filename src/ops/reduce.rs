@@ -2,7 +2,7 @@
 //! along an axis.
 
 use crate::element::Float;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 
@@ -10,7 +10,7 @@ use crate::tensor::Tensor;
 /// sum along `axis`.
 fn spread<T: Float>(g: &Tensor<T>, shape: &[usize], axis: usize) -> Tensor<T> {
     let mut keep = shape.to_vec();
-    keep[axis] = 1;
+    keep[axis] = 1; // invariant: the forward checked the axis
     let g = g
         .reshape(&keep)
         .expect("invariant: g has the reduced shape");
@@ -44,6 +44,11 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// The mean of all elements, a scalar. Gradient: `g / n` everywhere.
+    ///
+    /// An empty tensor has no mean: this returns NaN there (NumPy's and
+    /// PyTorch's answer), so callers that can meet empty input should use
+    /// [`mean_axis`](Self::mean_axis), which returns an error instead; the
+    /// losses refuse an empty batch before taking a mean.
     ///
     /// # Examples
     ///
@@ -95,7 +100,10 @@ impl<'t, T: Float> Var<'t, T> {
     ///
     /// # Errors
     ///
-    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) if `axis >= ndim`.
+    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) if `axis >= ndim`;
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the axis
+    /// is empty (NumPy and PyTorch give NaN there; this crate never returns
+    /// a silent NaN).
     ///
     /// # Examples
     ///
@@ -111,16 +119,18 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Result<Var<'t, T>> {
-        let n = self.value().shape().get(axis).copied().unwrap_or(1);
+        let n = self.non_empty_axis("mean_axis", axis)?;
         Ok(self.sum_axis(axis, keepdim)?.div_scalar(T::from_usize(n)))
     }
 
     /// Maxima along `axis`. Gradient: `g` to the maximal entries; tied
-    /// maxima share it equally.
+    /// maxima share it equally (as `torch.amax`). NaN propagates.
     ///
     /// # Errors
     ///
-    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) if `axis >= ndim`.
+    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) if `axis >= ndim`;
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the axis
+    /// is empty (NumPy raises there, PyTorch too).
     ///
     /// # Examples
     ///
@@ -136,6 +146,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn max_axis(&self, axis: usize, keepdim: bool) -> Result<Var<'t, T>> {
+        self.non_empty_axis("max_axis", axis)?;
         let x = self.value();
         let m = x.max_axis(axis, true)?;
         let y = if keepdim {
@@ -152,6 +163,25 @@ impl<'t, T: Float> Var<'t, T> {
                 .expect("invariant: broadcasts");
             [share.mul(&mask).expect("invariant: same shape")]
         }))
+    }
+}
+
+impl<T: Float> Var<'_, T> {
+    /// The length of `axis`, or an error naming `op` if the axis does not
+    /// exist or is empty.
+    fn non_empty_axis(&self, op: &'static str, axis: usize) -> Result<usize> {
+        let shape = self.shape();
+        match shape.get(axis) {
+            None => Err(Error::AxisOutOfRange { op, axis, shape }),
+            Some(0) => Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "axis {axis} of shape {shape:?} is empty, so it has no {}",
+                    if op == "mean_axis" { "mean" } else { "maximum" }
+                ),
+            }),
+            Some(&n) => Ok(n),
+        }
     }
 }
 

@@ -85,6 +85,8 @@ impl<'t, T: Float> Var<'t, T> {
         let shape = x.shape().to_vec();
         let indices = indices.to_vec();
         Ok(self.tape().record([*self], y, move |g| {
+            // invariant: select_rows succeeded, so x has a row axis; the
+            // products are the element counts of existing tensors.
             let row = shape[1..].iter().product::<usize>();
             let mut out = vec![T::zero(); shape.iter().product()];
             for (k, &i) in indices.iter().enumerate() {
@@ -131,6 +133,7 @@ impl<'t, T: Float> Var<'t, T> {
         let values: Vec<Tensor<T>> = vars.iter().map(|v| v.value()).collect();
         let refs: Vec<&Tensor<T>> = values.iter().collect();
         let y = Tensor::concat(&refs, axis)?;
+        // invariant: Tensor::concat accepted `axis` for every input.
         let extents: Vec<usize> = values.iter().map(|v| v.shape()[axis]).collect();
         let shapes: Vec<Vec<usize>> = values.iter().map(|v| v.shape().to_vec()).collect();
         Ok(first.tape().record_many(vars, y, move |g| {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::core::{Rule, Step, non_negative, unit_interval};
+use super::core::{Rule, Step, positive, unit_interval};
 use super::json::f64_field;
 use crate::element::Float;
 use crate::error::Result;
@@ -24,10 +24,10 @@ impl Rule for AdadeltaRule {
         &["accumulated_grad", "accumulated_delta"]
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate<T: Float>(&self) -> Result<()> {
         let op = self.name();
         unit_interval(op, "rho", self.rho)?;
-        non_negative(op, "epsilon", self.epsilon)
+        positive::<T>(op, "epsilon", self.epsilon)
     }
 
     fn write_config(&self, map: &mut Map<String, Value>) {
@@ -46,12 +46,15 @@ impl Rule for AdadeltaRule {
         let lr = T::from_f64(step.lr);
         let rho = T::from_f64(self.rho);
         let eps = T::from_f64(self.epsilon);
+        let n = p.len();
+        let g = &g[..n]; // invariant: the caller checked g's shape is p's
         let (v, u) = s.split_at_mut(1);
-        let (v, u) = (&mut v[0], &mut u[0]);
-        for (i, pi) in p.iter_mut().enumerate() {
-            v[i] = rho * v[i] + (T::one() - rho) * g[i] * g[i];
-            let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * g[i];
-            u[i] = rho * u[i] + (T::one() - rho) * delta * delta;
+        // invariant: every state slot is as long as p
+        let (v, u) = (&mut v[0][..n], &mut u[0][..n]);
+        for (((pi, &gi), vi), ui) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(u.iter_mut()) {
+            *vi = rho * *vi + (T::one() - rho) * gi * gi;
+            let delta = (*ui + eps).sqrt() / (*vi + eps).sqrt() * gi;
+            *ui = rho * *ui + (T::one() - rho) * delta * delta;
             *pi -= lr * delta;
         }
     }

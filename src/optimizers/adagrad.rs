@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::core::{Rule, Step, non_negative};
+use super::core::{Rule, Step, non_negative, positive};
 use super::json::f64_field;
 use crate::element::Float;
 use crate::error::Result;
@@ -28,14 +28,14 @@ impl Rule for AdagradRule {
         self.initial_accumulator_value
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate<T: Float>(&self) -> Result<()> {
         let op = self.name();
-        non_negative(
+        non_negative::<T>(
             op,
             "initial_accumulator_value",
             self.initial_accumulator_value,
         )?;
-        non_negative(op, "epsilon", self.epsilon)
+        positive::<T>(op, "epsilon", self.epsilon)
     }
 
     fn write_config(&self, map: &mut Map<String, Value>) {
@@ -57,10 +57,12 @@ impl Rule for AdagradRule {
     fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
         let lr = T::from_f64(step.lr);
         let eps = T::from_f64(self.epsilon);
-        let acc = &mut s[0];
-        for (i, pi) in p.iter_mut().enumerate() {
-            acc[i] += g[i] * g[i];
-            *pi -= lr * g[i] / (acc[i].sqrt() + eps);
+        let n = p.len();
+        let g = &g[..n]; // invariant: the caller checked g's shape is p's
+        let acc = &mut s[0][..n]; // invariant: the one state slot is as long as p
+        for ((pi, &gi), ai) in p.iter_mut().zip(g).zip(acc.iter_mut()) {
+            *ai += gi * gi;
+            *pi -= lr * gi / (ai.sqrt() + eps);
         }
     }
 }

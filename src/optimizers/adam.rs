@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::core::{Rule, Step, non_negative, unit_interval};
+use super::core::{Rule, Step, non_negative, positive, unit_interval};
 use super::json::{bool_field, f64_field};
 use crate::element::Float;
 use crate::error::Result;
@@ -46,12 +46,12 @@ impl Rule for AdamRule {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate<T: Float>(&self) -> Result<()> {
         let op = self.name();
         unit_interval(op, "beta_1", self.beta_1)?;
         unit_interval(op, "beta_2", self.beta_2)?;
-        non_negative(op, "epsilon", self.epsilon)?;
-        non_negative(op, "weight_decay", self.weight_decay)
+        positive::<T>(op, "epsilon", self.epsilon)?;
+        non_negative::<T>(op, "weight_decay", self.weight_decay)
     }
 
     fn write_config(&self, map: &mut Map<String, Value>) {
@@ -84,28 +84,45 @@ impl Rule for AdamRule {
         } else {
             (T::from_f64(self.weight_decay), T::one())
         };
+        let n = p.len();
+        let g = &g[..n]; // invariant: the caller checked g's shape is p's
         let (m, rest) = s.split_at_mut(1);
         let (v, v_hat) = rest.split_at_mut(1);
-        let (m, v) = (&mut m[0], &mut v[0]);
-        let mut v_hat = v_hat.first_mut();
-        for (i, pi) in p.iter_mut().enumerate() {
-            *pi *= shrink;
-            let gi = g[i] + l2 * *pi;
-            m[i] = m[i] + (T::one() - b1) * (gi - m[i]);
-            v[i] = b2 * v[i] + (T::one() - b2) * gi * gi;
-            let second = match v_hat.as_deref_mut() {
-                Some(vh) => {
-                    vh[i] = vh[i].max(v[i]);
-                    vh[i]
+        // invariant: every state slot is as long as p
+        let (m, v) = (&mut m[0][..n], &mut v[0][..n]);
+        let one = T::one();
+        match v_hat.first_mut() {
+            Some(vh) => {
+                let vh = &mut vh[..n];
+                for ((((pi, &g), mi), vi), hi) in p
+                    .iter_mut()
+                    .zip(g)
+                    .zip(m.iter_mut())
+                    .zip(v.iter_mut())
+                    .zip(vh.iter_mut())
+                {
+                    *pi *= shrink;
+                    let gi = g + l2 * *pi;
+                    *mi = *mi + (one - b1) * (gi - *mi);
+                    *vi = b2 * *vi + (one - b2) * gi * gi;
+                    *hi = hi.max(*vi);
+                    *pi -= step_size * *mi / (hi.sqrt() / bias_2_sqrt + eps);
                 }
-                None => v[i],
-            };
-            *pi -= step_size * m[i] / (second.sqrt() / bias_2_sqrt + eps);
+            }
+            None => {
+                for (((pi, &g), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
+                {
+                    *pi *= shrink;
+                    let gi = g + l2 * *pi;
+                    *mi = *mi + (one - b1) * (gi - *mi);
+                    *vi = b2 * *vi + (one - b2) * gi * gi;
+                    *pi -= step_size * *mi / (vi.sqrt() / bias_2_sqrt + eps);
+                }
+            }
         }
     }
 }
 
-/// The builders Adam and AdamW share.
 macro_rules! adam_builders {
     ($name:ident) => {
         impl<T: Float> $name<T> {

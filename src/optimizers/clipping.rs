@@ -14,6 +14,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
 
+use super::core::type_name;
 use super::json::opt_f64_field;
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -28,7 +29,7 @@ pub(crate) struct Clipping {
 
 impl Clipping {
     /// Checks that at most one kind is set and that it is finite and positive.
-    pub(crate) fn validate(&self, op: &'static str) -> Result<()> {
+    pub(crate) fn validate<T: Float>(&self, op: &'static str) -> Result<()> {
         let set = [
             ("clip_norm", self.clip_norm),
             ("clip_value", self.clip_value),
@@ -50,11 +51,14 @@ impl Clipping {
         }
         for (name, v) in set {
             if let Some(c) = v
-                && !(c.is_finite() && c > 0.0)
+                && !(c.is_finite() && c > 0.0 && T::from_f64(c).is_finite())
             {
                 return Err(Error::InvalidArgument {
                     op,
-                    message: format!("{name} must be finite and > 0, got {c}"),
+                    message: format!(
+                        "{name} must be finite and > 0 in {}, got {c}",
+                        type_name::<T>()
+                    ),
                 });
             }
         }
@@ -63,13 +67,21 @@ impl Clipping {
 
     /// The factor every gradient is multiplied by under global-norm clipping
     /// (1 without it).
-    pub(crate) fn global_scale<T: Float>(&self, grads: &[&[T]]) -> f64 {
+    pub(crate) fn global_scale<T: Float>(&self, op: &'static str, grads: &[&[T]]) -> Result<f64> {
         match self.global_clip_norm {
             Some(c) => {
                 let norm = grads.iter().map(|g| sum_squares(g)).sum::<f64>().sqrt();
-                c / norm.max(c)
+                if !norm.is_finite() {
+                    return Err(Error::InvalidArgument {
+                        op,
+                        message: format!(
+                            "global_clip_norm: the joint norm of the gradients is {norm}; nothing was updated"
+                        ),
+                    });
+                }
+                Ok(c / norm.max(c))
             }
-            None => 1.0,
+            None => Ok(1.0),
         }
     }
 
@@ -137,7 +149,7 @@ mod tests {
             clip_value: Some(1.0),
             global_clip_norm: None,
         };
-        let err = c.validate("sgd").unwrap_err();
+        let err = c.validate::<f32>("sgd").unwrap_err();
         assert_eq!(
             err.to_string(),
             "sgd: only one of clip_norm, clip_value and global_clip_norm may be set, got clip_norm and clip_value"

@@ -31,8 +31,10 @@ pub(crate) trait Rule: Clone + std::fmt::Debug + Send {
     fn slot_init(&self) -> f64 {
         0.0
     }
-    /// Checks the hyperparameters.
-    fn validate(&self) -> Result<()>;
+    /// Checks the hyperparameters, in `f64` and after conversion to the
+    /// element type `T` (a value finite in `f64` may be infinite, or a
+    /// positive one zero, in `f32`).
+    fn validate<T: Float>(&self) -> Result<()>;
     /// Writes the hyperparameters into a config.
     fn write_config(&self, map: &mut Map<String, Value>);
     /// Reads the hyperparameters from a config (absent keys keep their value).
@@ -40,7 +42,9 @@ pub(crate) trait Rule: Clone + std::fmt::Debug + Send {
     /// Called once per step before any parameter is updated.
     fn begin_step(&mut self, _t: u64) {}
     /// Updates one parameter `p` from its gradient `g` and its state `s`
-    /// (one `Vec` per slot, each as long as `p`).
+    /// (one `Vec` per slot, each as long as `p`), in one pass over the
+    /// slices. The caller gives copies and commits them only when every
+    /// value written is finite.
     fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]);
 }
 
@@ -88,14 +92,46 @@ pub(crate) fn check(
     }
 }
 
-/// `x` must be finite and `>= 0` (epsilon, weight decay, momentum).
-pub(crate) fn non_negative(op: &'static str, name: &str, x: f64) -> Result<()> {
-    check(op, x.is_finite() && x >= 0.0, name, "finite and >= 0", x)
+/// The element type's name for messages (`"f32"`, `"f64"`).
+pub(crate) fn type_name<T: Float>() -> &'static str {
+    T::NAME
+}
+
+/// `x` must be finite and `>= 0`, in `f64` and as a `T` (weight decay,
+/// momentum, accumulator values).
+pub(crate) fn non_negative<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
+    let ok = x.is_finite() && x >= 0.0 && T::from_f64(x).is_finite();
+    let requirement = format!("finite and >= 0 in {}", type_name::<T>());
+    check(op, ok, name, &requirement, x)
+}
+
+/// `x` must be finite and `> 0`, in `f64` and as a `T`: an epsilon that is
+/// 0 (or rounds to 0 in `f32`) turns a zero gradient element into `0 / 0`.
+pub(crate) fn positive<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
+    let xt = T::from_f64(x);
+    let ok = x.is_finite() && x > 0.0 && xt.is_finite() && xt > T::zero();
+    let requirement = format!("finite and > 0 in {}", type_name::<T>());
+    check(op, ok, name, &requirement, x)
 }
 
 /// `x` must be in `[0, 1)` (betas, rho).
 pub(crate) fn unit_interval(op: &'static str, name: &str, x: f64) -> Result<()> {
     check(op, (0.0..1.0).contains(&x), name, "in [0, 1)", x)
+}
+
+/// The first non-finite element of `values`, with its index.
+pub(crate) fn first_non_finite<T: Float>(values: &[T]) -> Option<(usize, T)> {
+    values
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|i| (i, values[i])) // invariant: i comes from position over values
+}
+
+/// One parameter's new value and state, computed but not yet committed.
+struct Staged<T> {
+    pos: usize,
+    value: Vec<T>,
+    slots: Vec<Vec<T>>,
 }
 
 impl<T: Float> Core<T> {
@@ -118,9 +154,129 @@ impl<T: Float> Core<T> {
         params: &mut [&mut Param<T>],
     ) -> Result<()> {
         let op = rule.name();
-        rule.validate()?;
-        self.learning_rate.validate(op)?;
-        self.clipping.validate(op)?;
+        rule.validate::<T>()?;
+        self.learning_rate.validate()?;
+        self.clipping.validate::<T>(op)?;
+        let lr = self.learning_rate.checked_at::<T>(op, self.iterations)?;
+        self.check_pending(op, rule, params)?;
+        let mut work: Vec<(usize, &[T])> = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            if !p.trainable() {
+                continue;
+            }
+            let Some(g) = grads.get(p.id()) else {
+                continue;
+            };
+            let shape = p.value().shape();
+            if g.shape() != shape {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "gradient shape {:?} does not match param \"{}\" shape {:?}",
+                        g.shape(),
+                        p.name(),
+                        shape
+                    ),
+                ));
+            }
+            if let Some((k, v)) = first_non_finite(g.as_slice()) {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "gradient of param \"{}\" (shape {shape:?}) is not finite: {v} at index {k}; nothing was updated",
+                        p.name()
+                    ),
+                ));
+            }
+            let stale = self.state.get(&p.id()).map(|s| s.shape.as_slice());
+            if let Some(old) = stale.filter(|old| *old != shape)
+                && !self.pending.contains_key(&i)
+            {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "param \"{}\" has shape {:?}, but its optimizer state has shape {:?}",
+                        p.name(),
+                        shape,
+                        old
+                    ),
+                ));
+            }
+            work.push((i, g.as_slice()));
+        }
+        let all: Vec<&[T]> = work.iter().map(|&(_, g)| g).collect();
+        let global_scale = self.clipping.global_scale(op, &all)?;
+
+        // Compute every new value and state on copies; commit only if all
+        // of them are finite, so a failed step changes nothing.
+        let step = Step {
+            lr,
+            t: self.iterations + 1,
+        };
+        let mut next_rule = rule.clone();
+        next_rule.begin_step(step.t);
+        let (n_slots, init) = (rule.slot_names().len(), T::from_f64(rule.slot_init()));
+        let mut staged = Vec::with_capacity(work.len());
+        for (pos, g) in work {
+            let g = self.clipping.clip(g, global_scale);
+            let p = &params[pos];
+            let mut value = p.value().as_slice().to_vec();
+            let mut slots = match (self.pending.get(&pos), self.state.get(&p.id())) {
+                (Some(loaded), _) => loaded.iter().map(|t| t.as_slice().to_vec()).collect(),
+                (None, Some(s)) => s.data.clone(),
+                (None, None) => vec![vec![init; value.len()]; n_slots],
+            };
+            next_rule.update(&step, &mut value, &g, &mut slots);
+            if let Some((k, v)) = first_non_finite(&value) {
+                return Err(invalid(
+                    op,
+                    format!(
+                        "the update would make param \"{}\" non-finite ({v} at index {k}, learning rate {lr}); nothing was updated",
+                        p.name()
+                    ),
+                ));
+            }
+            for (name, slot) in rule.slot_names().iter().zip(&slots) {
+                if let Some((k, v)) = first_non_finite(slot) {
+                    return Err(invalid(
+                        op,
+                        format!(
+                            "the update would make the {name} state of param \"{}\" non-finite ({v} at index {k}); nothing was updated",
+                            p.name()
+                        ),
+                    ));
+                }
+            }
+            staged.push(Staged { pos, value, slots });
+        }
+
+        // Every check passed: from here on nothing fails.
+        for (pos, tensors) in std::mem::take(&mut self.pending) {
+            let slots = Slots {
+                shape: params[pos].value().shape().to_vec(),
+                data: tensors.into_iter().map(Tensor::into_vec).collect(),
+            };
+            self.state.insert(params[pos].id(), slots);
+        }
+        self.order = params.iter().map(|p| p.id()).collect();
+        for Staged { pos, value, slots } in staged {
+            let p = &mut *params[pos];
+            let shape = p.value().shape().to_vec();
+            *p.value_mut() = Tensor::from_parts(value, shape.clone());
+            self.state.insert(p.id(), Slots { shape, data: slots });
+        }
+        *rule = next_rule;
+        self.iterations += 1;
+        Ok(())
+    }
+
+    /// Checks that loaded state fits the parameters it is for.
+    fn check_pending<R: Rule>(
+        &self,
+        op: &'static str,
+        rule: &R,
+        params: &[&mut Param<T>],
+    ) -> Result<()> {
         for (&pos, slots) in &self.pending {
             let Some(p) = params.get(pos) else {
                 return Err(invalid(
@@ -145,70 +301,6 @@ impl<T: Float> Core<T> {
                 }
             }
         }
-        let mut work: Vec<(usize, &[T])> = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            if !p.trainable() {
-                continue;
-            }
-            let Some(g) = grads.get(p.id()) else {
-                continue;
-            };
-            let shape = p.value().shape();
-            if g.shape() != shape {
-                return Err(invalid(
-                    op,
-                    format!(
-                        "gradient shape {:?} does not match param \"{}\" shape {:?}",
-                        g.shape(),
-                        p.name(),
-                        shape
-                    ),
-                ));
-            }
-            let stale = self.state.get(&p.id()).map(|s| s.shape.as_slice());
-            if let Some(old) = stale.filter(|old| *old != shape)
-                && !self.pending.contains_key(&i)
-            {
-                return Err(invalid(
-                    op,
-                    format!(
-                        "param \"{}\" has shape {:?}, but its optimizer state has shape {:?}",
-                        p.name(),
-                        shape,
-                        old
-                    ),
-                ));
-            }
-            work.push((i, g.as_slice()));
-        }
-
-        // Every check passed: from here on nothing fails.
-        for (pos, tensors) in std::mem::take(&mut self.pending) {
-            let slots = Slots {
-                shape: params[pos].value().shape().to_vec(),
-                data: tensors.into_iter().map(Tensor::into_vec).collect(),
-            };
-            self.state.insert(params[pos].id(), slots);
-        }
-        self.order = params.iter().map(|p| p.id()).collect();
-        let all: Vec<&[T]> = work.iter().map(|&(_, g)| g).collect();
-        let global_scale = self.clipping.global_scale(&all);
-        let step = Step {
-            lr: self.learning_rate.at(self.iterations),
-            t: self.iterations + 1,
-        };
-        rule.begin_step(step.t);
-        let (n_slots, init) = (rule.slot_names().len(), T::from_f64(rule.slot_init()));
-        for (i, g) in work {
-            let g = self.clipping.clip(g, global_scale);
-            let p = &mut *params[i];
-            let slots = self.state.entry(p.id()).or_insert_with(|| Slots {
-                shape: p.value().shape().to_vec(),
-                data: vec![vec![init; g.len()]; n_slots],
-            });
-            rule.update(&step, p.value_mut().as_mut_slice(), &g, &mut slots.data);
-        }
-        self.iterations += 1;
         Ok(())
     }
 
@@ -280,6 +372,12 @@ impl<T: Float> Core<T> {
                     ),
                 ));
             };
+            if let Some((k, v)) = first_non_finite(t.as_slice()) {
+                return Err(invalid(
+                    op,
+                    format!("state '{key}' is not finite: {v} at index {k}"),
+                ));
+            }
             found.entry(pos).or_insert_with(|| vec![None; names.len()])[slot] = Some(t.clone());
         }
         let Some(iterations) = iterations else {

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
+use super::core::type_name;
 use super::schedules::LearningRateSchedule;
+use crate::element::Float;
 use crate::error::{Error, Result};
 
 /// What an optimizer's learning rate is: a constant or a
@@ -94,19 +96,39 @@ impl LearningRate {
         }
     }
 
-    /// Checks that a constant rate is finite and `>= 0`, or that the
-    /// schedule is valid; `op` names the optimizer in the error.
-    pub(crate) fn validate(&self, op: &'static str) -> Result<()> {
+    /// Checks that a schedule's settings are valid. A constant rate (and
+    /// the value a schedule gives) is checked for the element type by
+    /// [`checked_at`](Self::checked_at) at every step.
+    pub(crate) fn validate(&self) -> Result<()> {
         match self {
-            LearningRate::Constant(lr) if !(lr.is_finite() && *lr >= 0.0) => {
-                Err(Error::InvalidArgument {
-                    op,
-                    message: format!("learning_rate must be finite and >= 0, got {lr}"),
-                })
-            }
             LearningRate::Constant(_) => Ok(()),
             LearningRate::Schedule(s) => s.validate(),
         }
+    }
+}
+
+impl LearningRate {
+    /// The learning rate for the update at `step`, checked: it must be
+    /// finite and `>= 0` in `f64` and after conversion to the element type
+    /// `T`. A schedule is checked at every step, since one whose value
+    /// grows (an `ExponentialDecay` with a rate above 1) can reach
+    /// infinity long after it was accepted.
+    pub(crate) fn checked_at<T: Float>(&self, op: &'static str, step: u64) -> Result<f64> {
+        let lr = self.at(step);
+        if lr.is_finite() && lr >= 0.0 && T::from_f64(lr).is_finite() {
+            return Ok(lr);
+        }
+        let ty = type_name::<T>();
+        let message = match self {
+            LearningRate::Constant(_) => {
+                format!("learning_rate must be finite and >= 0 in {ty}, got {lr}")
+            }
+            LearningRate::Schedule(s) => format!(
+                "learning rate schedule {} gives {lr} at step {step}; it must be finite and >= 0 in {ty}",
+                s.class_name()
+            ),
+        };
+        Err(Error::InvalidArgument { op, message })
     }
 }
 

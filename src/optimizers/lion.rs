@@ -37,11 +37,11 @@ impl Rule for LionRule {
         &["momentum"]
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate<T: Float>(&self) -> Result<()> {
         let op = self.name();
         unit_interval(op, "beta_1", self.beta_1)?;
         unit_interval(op, "beta_2", self.beta_2)?;
-        non_negative(op, "weight_decay", self.weight_decay)
+        non_negative::<T>(op, "weight_decay", self.weight_decay)
     }
 
     fn write_config(&self, map: &mut Map<String, Value>) {
@@ -62,11 +62,13 @@ impl Rule for LionRule {
         let lr = T::from_f64(step.lr);
         let (b1, b2) = (T::from_f64(self.beta_1), T::from_f64(self.beta_2));
         let wd = T::from_f64(self.weight_decay);
-        let m = &mut s[0];
-        for (i, pi) in p.iter_mut().enumerate() {
-            let c = b1 * m[i] + (T::one() - b1) * g[i];
+        let n = p.len();
+        let g = &g[..n]; // invariant: the caller checked g's shape is p's
+        let m = &mut s[0][..n]; // invariant: the one state slot is as long as p
+        for ((pi, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+            let c = b1 * *mi + (T::one() - b1) * gi;
             *pi -= lr * (sign(c) + wd * *pi);
-            m[i] = b2 * m[i] + (T::one() - b2) * g[i];
+            *mi = b2 * *mi + (T::one() - b2) * gi;
         }
     }
 }

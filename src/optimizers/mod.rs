@@ -26,9 +26,20 @@
 //!   scales all gradients applied in the step by one factor `c / max(n, c)`,
 //!   `n` their joint L2 norm; `clip_value` clamps elements to `[-c, c]`.
 //! - **Validation.** Builders never fail; the settings are checked by every
-//!   `apply_gradients` call (and by [`from_config`]), which returns
-//!   [`Error::InvalidArgument`] naming the optimizer and the setting before
-//!   touching anything.
+//!   `apply_gradients` call (and by [`from_config`]), when the element type
+//!   is known: each setting in `f64` and again after conversion to the
+//!   element type (`Sgd::new(1e39)` is infinite in `f32`; an `epsilon` of 0,
+//!   or one that rounds to 0, would make a zero gradient element `0 / 0`).
+//!   A schedule's learning rate is checked at every step (an
+//!   `ExponentialDecay` with a rate above 1 reaches infinity eventually).
+//!   Errors are [`Error::InvalidArgument`] naming the optimizer, the setting,
+//!   the valid range and the value, before anything is touched.
+//! - **All or nothing.** `apply_gradients` refuses a non-finite gradient
+//!   (naming the parameter) and computes every new parameter value and
+//!   optimizer state before committing any: if one would be non-finite (a
+//!   huge learning rate overflowing a finite gradient), it returns an error
+//!   naming the first such parameter, and the parameters, the state and
+//!   the step count are exactly as before the call.
 //! - **Saving.** [`Optimizer::state`] keys each state tensor by slot name and
 //!   the parameter's *position* in the `params` slice of the last step
 //!   (`"velocity/3"`), since [`ParamId`](crate::ParamId)s do not survive the
@@ -140,9 +151,10 @@ macro_rules! optimizer {
                 $crate::optimizers::core::Rule::read_config(&mut opt.rule, map)?;
                 let op = $crate::optimizers::core::Rule::name(&opt.rule);
                 opt.core.read_config(op, map)?;
-                $crate::optimizers::core::Rule::validate(&opt.rule)?;
-                opt.core.learning_rate.validate(op)?;
-                opt.core.clipping.validate(op)?;
+                $crate::optimizers::core::Rule::validate::<T>(&opt.rule)?;
+                opt.core.learning_rate.validate()?;
+                opt.core.learning_rate.checked_at::<T>(op, 0)?;
+                opt.core.clipping.validate::<T>(op)?;
                 Ok(opt)
             }
         }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::core::{Rule, Step, non_negative, unit_interval};
+use super::core::{Rule, Step, positive, unit_interval};
 use super::json::f64_field;
 use crate::element::Float;
 use crate::error::Result;
@@ -38,11 +38,11 @@ impl Rule for NadamRule {
         &["momentum", "velocity"]
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate<T: Float>(&self) -> Result<()> {
         let op = self.name();
         unit_interval(op, "beta_1", self.beta_1)?;
         unit_interval(op, "beta_2", self.beta_2)?;
-        non_negative(op, "epsilon", self.epsilon)
+        positive::<T>(op, "epsilon", self.epsilon)
     }
 
     fn write_config(&self, map: &mut Map<String, Value>) {
@@ -85,14 +85,17 @@ impl Rule for NadamRule {
         let bias_2 = T::from_f64(1.0 - self.beta_2.powf(t as f64));
         let (b1, b2) = (T::from_f64(self.beta_1), T::from_f64(self.beta_2));
         let eps = T::from_f64(self.epsilon);
+        let n = p.len();
+        let g = &g[..n]; // invariant: the caller checked g's shape is p's
         let (m, v) = s.split_at_mut(1);
-        let (m, v) = (&mut m[0], &mut v[0]);
-        for (i, pi) in p.iter_mut().enumerate() {
-            m[i] = m[i] + (T::one() - b1) * (g[i] - m[i]);
-            v[i] = b2 * v[i] + (T::one() - b2) * g[i] * g[i];
-            let denom = (v[i] / bias_2).sqrt() + eps;
-            *pi += grad_coef * g[i] / denom;
-            *pi += m_coef * m[i] / denom;
+        // invariant: every state slot is as long as p
+        let (m, v) = (&mut m[0][..n], &mut v[0][..n]);
+        for (((pi, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *mi = *mi + (T::one() - b1) * (gi - *mi);
+            *vi = b2 * *vi + (T::one() - b2) * gi * gi;
+            let denom = (*vi / bias_2).sqrt() + eps;
+            *pi += grad_coef * gi / denom;
+            *pi += m_coef * *mi / denom;
         }
     }
 }

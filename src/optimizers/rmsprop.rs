@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::core::{Rule, Step, non_negative, unit_interval};
+use super::core::{Rule, Step, positive, unit_interval};
 use super::json::{bool_field, f64_field};
 use crate::element::Float;
 use crate::error::Result;
@@ -31,11 +31,11 @@ impl Rule for RmsPropRule {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate<T: Float>(&self) -> Result<()> {
         let op = self.name();
         unit_interval(op, "rho", self.rho)?;
         unit_interval(op, "momentum", self.momentum)?;
-        non_negative(op, "epsilon", self.epsilon)
+        positive::<T>(op, "epsilon", self.epsilon)
     }
 
     fn write_config(&self, map: &mut Map<String, Value>) {
@@ -59,21 +59,24 @@ impl Rule for RmsPropRule {
         let rho = T::from_f64(self.rho);
         let mu = T::from_f64(self.momentum);
         let eps = T::from_f64(self.epsilon);
+        let n = p.len();
+        let g = &g[..n]; // invariant: the caller checked g's shape is p's
         let (v, rest) = s.split_at_mut(1);
-        let v = &mut v[0];
+        let v = &mut v[0][..n]; // invariant: every state slot is as long as p
         let (mut buf, mut avg) = match (self.momentum > 0.0, rest) {
-            (true, [b, rest @ ..]) => (Some(b), rest.first_mut()),
-            (_, rest) => (None, rest.first_mut()),
+            (true, [b, rest @ ..]) => (Some(&mut b[..n]), rest.first_mut().map(|a| &mut a[..n])),
+            (_, rest) => (None, rest.first_mut().map(|a| &mut a[..n])),
         };
-        for (i, pi) in p.iter_mut().enumerate() {
-            let gi = g[i];
-            v[i] = rho * v[i] + (T::one() - rho) * gi * gi;
+        for (i, ((pi, &gi), vi)) in p.iter_mut().zip(g).zip(v.iter_mut()).enumerate() {
+            *vi = rho * *vi + (T::one() - rho) * gi * gi;
             let var = match avg.as_deref_mut() {
                 Some(a) => {
                     a[i] = a[i] + (T::one() - rho) * (gi - a[i]);
-                    v[i] - a[i] * a[i]
+                    // v - a² is a variance: rounding can make it slightly
+                    // negative, whose square root would be NaN.
+                    (*vi - a[i] * a[i]).max(T::zero())
                 }
-                None => v[i],
+                None => *vi,
             };
             let d = gi / (var.sqrt() + eps);
             match buf.as_deref_mut() {

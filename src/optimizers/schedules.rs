@@ -396,6 +396,39 @@ impl LearningRateSchedule {
             Some(v) => object(op, v)?,
             None => &empty,
         };
+        if let Some(key) = outer.keys().find(|k| *k != "class_name" && *k != "config") {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("a learning rate schedule has no key '{key}'"),
+            });
+        }
+        let allowed: &[&str] = match class {
+            "ExponentialDecay" | "InverseTimeDecay" => &[
+                "initial_learning_rate",
+                "decay_steps",
+                "decay_rate",
+                "staircase",
+                "name",
+            ],
+            "PiecewiseConstantDecay" => &["boundaries", "values", "name"],
+            "CosineDecay" => &[
+                "initial_learning_rate",
+                "decay_steps",
+                "alpha",
+                "warmup_target",
+                "warmup_steps",
+                "name",
+            ],
+            _ => &[],
+        };
+        if let Some(key) = c.keys().find(|k| !allowed.contains(&k.as_str()))
+            && !allowed.is_empty()
+        {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("{class} has no setting '{key}'"),
+            });
+        }
         let required = |key: &str| f64_field(op, c, key, None);
         let steps = |key: &str| u64_field(op, c, key, None);
         let schedule = match class {

@@ -29,10 +29,10 @@ impl Rule for SgdRule {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate<T: Float>(&self) -> Result<()> {
         let op = self.name();
         unit_interval(op, "momentum", self.momentum)?;
-        non_negative(op, "weight_decay", self.weight_decay)?;
+        non_negative::<T>(op, "weight_decay", self.weight_decay)?;
         check(
             op,
             !self.nesterov || self.momentum > 0.0,
@@ -60,14 +60,22 @@ impl Rule for SgdRule {
         let lr = T::from_f64(step.lr);
         let mu = T::from_f64(self.momentum);
         let wd = T::from_f64(self.weight_decay);
-        let mut buf = s.first_mut();
-        for (i, pi) in p.iter_mut().enumerate() {
-            let mut d = g[i] + wd * *pi;
-            if let Some(b) = buf.as_deref_mut() {
-                b[i] = mu * b[i] + d;
-                d = if self.nesterov { d + mu * b[i] } else { b[i] };
+        let g = &g[..p.len()]; // invariant: the caller checked g's shape is p's
+        match s.first_mut() {
+            Some(b) => {
+                let b = &mut b[..p.len()]; // invariant: state is as long as p
+                for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(b.iter_mut()) {
+                    let d = gi + wd * *pi;
+                    *bi = mu * *bi + d;
+                    let d = if self.nesterov { d + mu * *bi } else { *bi };
+                    *pi -= lr * d;
+                }
             }
-            *pi -= lr * d;
+            None => {
+                for (pi, &gi) in p.iter_mut().zip(g) {
+                    *pi -= lr * (gi + wd * *pi);
+                }
+            }
         }
     }
 }

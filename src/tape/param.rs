@@ -160,6 +160,11 @@ impl<T: Float> Param<T> {
 
     /// The value for in-place updates (copy on write if a tape still holds it).
     ///
+    /// Nothing stops a replacement of another shape (use
+    /// [`set_value`](Self::set_value) for a checked one); the layers check
+    /// their parameters' shapes in `forward` and return an error naming the
+    /// layer and both shapes rather than panicking.
+    ///
     /// # Examples
     ///
     /// ```

@@ -173,14 +173,22 @@ macro_rules! operator {
             /// different tapes, with the message of the named method's error.
             #[track_caller]
             fn $method(self, rhs: Var<'t, T>) -> Var<'t, T> {
-                Var::$method(&self, &rhs).unwrap_or_else(|e| panic!("{e}"))
+                // A `match`, not `unwrap_or_else(|e| panic!(..))`: a closure
+                // is not `#[track_caller]`, so its panic would point here.
+                match Var::$method(&self, &rhs) {
+                    Ok(v) => v,
+                    Err(e) => panic!("{e}"),
+                }
             }
         }
         impl<'t, T: Float> $trait<&Var<'t, T>> for &Var<'t, T> {
             type Output = Var<'t, T>;
             #[track_caller]
             fn $method(self, rhs: &Var<'t, T>) -> Var<'t, T> {
-                Var::$method(self, rhs).unwrap_or_else(|e| panic!("{e}"))
+                match Var::$method(self, rhs) {
+                    Ok(v) => v,
+                    Err(e) => panic!("{e}"),
+                }
             }
         }
         impl<'t, T: Float> $trait<T> for Var<'t, T> {

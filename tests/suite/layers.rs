@@ -225,7 +225,7 @@ fn dense_build_errors_name_the_layer_and_setting() {
             Dense::new(2).kernel_regularizer(Regularizer::l2(-0.1)),
             &[3]
         ),
-        "dense (Dense): kernel_regularizer: l2 must be finite and >= 0, got -0.1"
+        "dense (Dense): kernel_regularizer: l2 must be finite and >= 0 in f32, got -0.1"
     );
 }
 
@@ -376,8 +376,8 @@ fn dropout_gradient_is_the_mask_over_keep_probability() {
 
 #[test]
 fn dropout_rate_outside_zero_one_is_an_error() {
-    for (rate, shown) in [(1.0, "1"), (-0.1, "-0.1"), (f64::NAN, "NaN")] {
-        let want = format!("dropout (Dropout): rate must be in [0, 1), got {shown}");
+    for (rate, shown) in [(1.5, "1.5"), (-0.1, "-0.1"), (f64::NAN, "NaN")] {
+        let want = format!("dropout (Dropout): rate must be in [0, 1], got {shown}");
         let mut d = Dropout::<f32>::new(rate).seed(0);
         assert_eq!(d.build(&[3], &mut rng(0)).unwrap_err().to_string(), want);
         let tape = GradientTape::new();

@@ -443,7 +443,7 @@ fn sparse_labels_are_checked_row_by_row() {
     let err = losses::sparse_categorical_crossentropy(&z, &y, true).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "sparse_categorical_crossentropy: shape mismatch, lhs [3, 4], rhs [3, 2]"
+        "sparse_categorical_crossentropy: labels must be class indices of shape [3] or [3, 1] for predictions of shape [3, 4], got labels of shape [3, 2]"
     );
 }
 
@@ -463,7 +463,7 @@ fn bad_settings_are_errors_not_panics() {
     let err = Huber { delta: 0.0 }.call(p, p).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "huber: delta must be positive and finite, got 0"
+        "huber: delta must be positive and finite in f32, got 0"
     );
 }
 

@@ -448,7 +448,7 @@ fn invalid_settings_are_errors_at_apply_time() {
     let cases: Vec<(Box<dyn Optimizer<f64>>, &str)> = vec![
         (
             Box::new(Sgd::new(-0.1)),
-            "sgd: learning_rate must be finite and >= 0, got -0.1",
+            "sgd: learning_rate must be finite and >= 0 in f64, got -0.1",
         ),
         (
             Box::new(Adam::new(0.1).beta_1(1.0)),
@@ -456,7 +456,7 @@ fn invalid_settings_are_errors_at_apply_time() {
         ),
         (
             Box::new(AdamW::new(0.1).epsilon(-1e-7)),
-            "adamw: epsilon must be finite and >= 0, got -0.0000001",
+            "adamw: epsilon must be finite and > 0 in f64, got -0.0000001",
         ),
         (
             Box::new(Sgd::new(0.1).nesterov(true)),
@@ -472,7 +472,7 @@ fn invalid_settings_are_errors_at_apply_time() {
         ),
         (
             Box::new(Adagrad::new(0.1).clip_norm(0.0)),
-            "adagrad: clip_norm must be finite and > 0, got 0",
+            "adagrad: clip_norm must be finite and > 0 in f64, got 0",
         ),
         (
             Box::new(Adadelta::new(0.1).clip_norm(1.0).global_clip_norm(1.0)),
@@ -619,4 +619,102 @@ fn keras_defaults() {
     assert_eq!(c(&Nadam::default())["beta_2"], json!(0.999));
     assert_eq!(c(&Lion::default())["learning_rate"], json!(1e-4));
     assert_eq!(c(&Lion::default())["beta_2"], json!(0.99));
+}
+
+// Zero and constant gradients (dead units, constant features): no optimizer
+// may produce 0/0 = NaN in a weight or its state.
+
+fn finite_after_steps(mut opt: Box<dyn Optimizer<f32>>, g: &[f32], steps: usize) {
+    let mut p = Param::new(
+        "w",
+        Tensor::from_vec(vec![0.5; g.len()], &[g.len()]).unwrap(),
+    );
+    let mut grads = Gradients::default();
+    grads.insert_param(p.id(), Tensor::from_vec(g.to_vec(), &[g.len()]).unwrap());
+    for step in 0..steps {
+        opt.apply_gradients(&grads, &mut [&mut p])
+            .unwrap_or_else(|e| panic!("{} step {step}: {e}", opt.name()));
+    }
+    assert!(
+        p.value().as_slice().iter().all(|v| v.is_finite()),
+        "{}: {:?}",
+        opt.name(),
+        p.value()
+    );
+    for (k, t) in opt.state() {
+        assert!(
+            t.as_slice().iter().all(|v| v.is_finite()),
+            "{} {k}: {t:?}",
+            opt.name()
+        );
+    }
+}
+
+fn every_optimizer_f32(epsilon: f64) -> Vec<Box<dyn Optimizer<f32>>> {
+    vec![
+        Box::new(Sgd::new(0.1).momentum(0.9).nesterov(true)),
+        Box::new(Adam::new(0.1).epsilon(epsilon).amsgrad(true)),
+        Box::new(AdamW::new(0.1).epsilon(epsilon)),
+        Box::new(Nadam::new(0.1).epsilon(epsilon)),
+        Box::new(
+            RmsProp::new(0.1)
+                .epsilon(epsilon)
+                .centered(true)
+                .momentum(0.5),
+        ),
+        Box::new(
+            Adagrad::new(0.1)
+                .epsilon(epsilon)
+                .initial_accumulator_value(0.0),
+        ),
+        Box::new(Adadelta::new(1.0).epsilon(epsilon)),
+        Box::new(Lion::new(0.1)),
+    ]
+}
+
+#[test]
+fn zero_and_constant_gradients_keep_every_optimizer_finite() {
+    // The smallest epsilon that is still positive in f32, and the default.
+    for epsilon in [1e-45, 1e-7] {
+        for opt in every_optimizer_f32(epsilon) {
+            finite_after_steps(opt, &[0.0, 0.0, 0.0], 200);
+        }
+        for opt in every_optimizer_f32(epsilon) {
+            finite_after_steps(opt, &[0.0, 1.0, -3.0], 200);
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_step_either_commits_finite_values_or_changes_nothing(
+        g in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just(0.0f32),
+            -1e38f32..1e38,
+            -10.0f32..10.0,
+        ], 1..6),
+        lr in proptest::prop_oneof![1e-3f64..1.0, 1.0f64..1e38],
+        which in 0usize..8,
+    ) {
+        let mut opt = every_optimizer_f32(1e-7).swap_remove(which);
+        opt.set_learning_rate(lr);
+        let mut p: Param<f32> = Param::new("w", Tensor::from_vec(vec![0.5f32; g.len()], &[g.len()]).unwrap());
+        let mut grads = Gradients::default();
+        grads.insert_param(p.id(), Tensor::from_vec(g.clone(), &[g.len()]).unwrap());
+        let before: Vec<u32> = p.value().as_slice().iter().map(|v: &f32| v.to_bits()).collect();
+        match opt.apply_gradients(&grads, &mut [&mut p]) {
+            Ok(()) => {
+                proptest::prop_assert!(p.value().as_slice().iter().all(|v| v.is_finite()));
+                for (_, t) in opt.state() {
+                    proptest::prop_assert!(t.as_slice().iter().all(|v| v.is_finite()));
+                }
+            }
+            Err(e) => {
+                let after: Vec<u32> = p.value().as_slice().iter().map(|v: &f32| v.to_bits()).collect();
+                proptest::prop_assert_eq!(after, before, "{}", e);
+                proptest::prop_assert_eq!(opt.iterations(), 0);
+                proptest::prop_assert!(e.to_string().contains("\"w\""), "{}", e);
+            }
+        }
+    }
 }
