@@ -1,6 +1,7 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod alloc_count;
 mod callbacks;
 mod data_errors;
 mod data_pipeline;
@@ -22,4 +23,5 @@ mod sequential_errors;
 mod tape;
 mod tensor_errors;
 mod tensor_props;
+mod threads;
 mod training;

@@ -1,0 +1,134 @@
+//! Heap allocations per recorded op, counted (not timed) by a global
+//! allocator that counts each thread's allocations and hands every request
+//! to the system allocator unchanged.
+//!
+//! The allocator is the whole test binary's: it only counts (one
+//! thread-local add per request), so the other modules run as before. It
+//! lives here rather than in a binary of its own so the suite still links
+//! once; counters are per thread, so tests running in parallel do not see
+//! each other's allocations.
+
+#![allow(unsafe_code)] // a GlobalAlloc impl is unsafe by definition
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use tapeflow::{GradientTape, Tensor};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: a thread being torn down has no counter; skip it.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees are ours; counting touches only a
+// const-initialised thread-local `Cell`, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The heap allocations (including reallocations) `f` makes on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = f();
+    (ALLOCATIONS.with(Cell::get) - before, r)
+}
+
+fn vector(seed: f32) -> Tensor {
+    Tensor::from_vec((0..8).map(|i| seed + i as f32).collect(), &[8]).expect("8 elements")
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let (n, v) = allocations(|| vec![1u8; 100]);
+    assert_eq!(n, 1);
+    assert_eq!(v.len(), 100);
+    let (n, ()) = allocations(|| ());
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn a_recorded_add_makes_at_most_five_allocations() {
+    let (a, b) = (vector(0.0), vector(10.0));
+    let tape = GradientTape::new();
+    let (va, vb) = (tape.watch(&a), tape.watch(&b));
+    // The tape's node list now holds 3 nodes with room for 4, so the add
+    // measured below does not grow it.
+    let _warm = va.add(&vb).expect("same shape");
+    let (n, y) = allocations(|| va.add(&vb).expect("same shape"));
+    assert_eq!(y.value().as_slice()[7], 7.0 + 17.0);
+    // The result's storage, reference count and shape (3), and the shapes of
+    // the two operands' values read by the op (2). The parents are inline
+    // and the rule of `add` captures nothing, so neither allocates.
+    assert!(n <= 5, "a recorded add made {n} allocations");
+}
+
+#[test]
+fn parents_stay_inline_up_to_three() {
+    // `linear` (input, kernel, bias) is the widest common op: recording it
+    // must cost no more than the same product without a bias plus the add
+    // of its result's storage, i.e. no allocation for the parent list.
+    let x = Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2]).expect("x");
+    let w = Tensor::from_vec(vec![1.0f32, 0.0, 0.0, 1.0], &[2, 2]).expect("w");
+    let bias = Tensor::from_vec(vec![0.5f32, -0.5], &[2]).expect("b");
+    let tape = GradientTape::new();
+    let (vx, vw, vb) = (tape.watch(&x), tape.watch(&w), tape.watch(&bias));
+    // Grow the node list past what the measured ops need.
+    for _ in 0..4 {
+        let _ = vx.exp();
+    }
+    let (with_bias, y) = allocations(|| vx.linear(&vw, Some(&vb)).expect("shapes chain"));
+    let (without_bias, _) = allocations(|| vx.linear(&vw, None).expect("shapes chain"));
+    assert_eq!(y.value().to_vec(), vec![1.5, 1.5]);
+    // The bias is one more operand value read (its shape): one allocation,
+    // not two (no parent list on the heap).
+    assert!(
+        with_bias <= without_bias + 1,
+        "linear with bias {with_bias}, without {without_bias}"
+    );
+}
+
+#[test]
+fn mul_sum_and_backward_allocation_count() {
+    let (a, b) = (vector(0.0), vector(10.0));
+    let (n, grads) = allocations(|| {
+        let tape = GradientTape::new();
+        let (va, vb) = (tape.watch(&a), tape.watch(&b));
+        let y = va.mul(&vb).expect("same shape").sum();
+        let g = tape.gradient(&y, [va, vb]).expect("scalar loss");
+        (g.get(va).cloned(), g.get(vb).cloned())
+    });
+    // d/da Σ a·b = b and d/db = a.
+    assert_eq!(grads.0.expect("asked for").to_vec(), b.to_vec());
+    assert_eq!(grads.1.expect("asked for").to_vec(), a.to_vec());
+    // Before the inline parents and the one-slot sweep this was 34
+    // (docs/performance.md); the bound catches any regression.
+    assert!(n <= 28, "(a*b).sum() and backward made {n} allocations");
+}
