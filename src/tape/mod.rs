@@ -54,7 +54,10 @@ const INLINE_PARENTS: usize = 3;
 /// A node's parents: inline for up to [`INLINE_PARENTS`], on the heap
 /// beyond (only `concat` of many tensors goes there).
 enum Parents {
-    Inline { len: u8, ids: [usize; INLINE_PARENTS] },
+    Inline {
+        len: u8,
+        ids: [usize; INLINE_PARENTS],
+    },
     Heap(Box<[usize]>),
 }
 
@@ -430,16 +433,21 @@ impl<T: Float> GradientTape<T> {
         I::Item: Into<Target<'a, T>>,
     {
         self.check_same_tape("gradient", loss)?;
-        let shape = self.shape_of(loss.index());
-        if crate::tensor::numel(&shape) != 1 {
-            return Err(Error::InvalidArgument {
-                op: "gradient",
-                message: format!(
-                    "the loss must hold one element, got shape {shape:?}; give an output gradient with gradient_with"
-                ),
-            });
-        }
-        self.sweep(loss, Tensor::filled(&shape, T::one()), targets)
+        let seed = {
+            // Borrowed, not copied: the shape is read in place.
+            let nodes = self.nodes.borrow();
+            let shape = nodes[loss.index()].value.shape();
+            if crate::tensor::numel(shape) != 1 {
+                return Err(Error::InvalidArgument {
+                    op: "gradient",
+                    message: format!(
+                        "the loss must hold one element, got shape {shape:?}; give an output gradient with gradient_with"
+                    ),
+                });
+            }
+            Tensor::filled(shape, T::one())
+        };
+        self.sweep(loss, seed, targets)
     }
 
     /// Gradients of `Σ output_gradient · output` with respect to each

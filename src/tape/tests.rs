@@ -87,7 +87,9 @@ fn deep_chain_of_100k_ops_does_not_overflow_the_stack() {
 #[test]
 fn up_to_three_parents_are_inline_and_more_go_to_the_heap() {
     let tape = GradientTape::<f32>::new();
-    let vars: Vec<_> = (0..5).map(|i| tape.watch(&Tensor::scalar(i as f32))).collect();
+    let vars: Vec<_> = (0..5)
+        .map(|i| tape.watch(&Tensor::scalar(i as f32)))
+        .collect();
     let three = Parents::new(&vars[2..]);
     assert!(matches!(three, Parents::Inline { len: 3, .. }));
     assert_eq!(

@@ -81,8 +81,14 @@ fn thread_count_is_clamped_and_never_changes_results() {
     tapeflow::set_num_threads(1);
     let one = a.matmul(&a).expect("square");
     assert_eq!(
-        many.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-        one.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        many.as_slice()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>(),
+        one.as_slice()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
     );
 
     // The same training run, one thread and two: identical bits.
