@@ -163,6 +163,10 @@ pub fn num_threads() -> usize {
 /// second, and nobody sleeps in between. So wrap a whole training step
 /// (forward, backward and update) in `in_pool`, not a single product.
 ///
+/// Entering the pool is itself one hand-over (the caller sleeps until `f`
+/// is done), so it pays only when the step holds products large enough to
+/// split (tens of thousands of multiply-adds per block); for a tiny model
+/// (the 1-16-1 MLP of `docs/performance.md`) it makes each step slower.
 /// With one thread ([`set_num_threads`]`(1)`), or when already on a pool
 /// thread, `f` simply runs on the calling thread. Results never depend on
 /// it: only where the work runs changes.
@@ -192,12 +196,13 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 
 /// Below this many multiply-adds (`m·k·n`), a product called from outside
 /// the pool runs on the calling thread. Handing work to the pool and back
-/// costs two thread wake-ups, ~20 µs each (the figure behind issue 11);
-/// 2^24 multiply-adds take ~0.3 ms on one core at ~100 GFLOP/s
-/// (docs/performance.md), so above it the hand-over costs at most ~15 % of
-/// what a second thread can save. An estimate from those two figures, to be
-/// re-measured on a quiet machine. Inside the pool ([`in_pool`]) the
-/// hand-over is cheap and `gemm`'s own, lower threshold decides.
+/// costs at least two thread wake-ups, ~20 µs each (the figure behind
+/// issue 11). 2^24 multiply-adds take ~0.34 ms on one core at ~100 GFLOP/s
+/// (docs/performance.md), so a second thread saves ~0.17 ms on them and the
+/// hand-over eats about a quarter of that; below, it would eat more. An
+/// estimate from those two figures, to be re-measured on a quiet machine.
+/// Inside the pool ([`in_pool`]) the hand-over is cheap and `gemm`'s own,
+/// lower threshold decides.
 const OUTSIDE_POOL_MIN_WORK: usize = 1 << 24;
 
 /// The parallelism for a product of `work` multiply-adds.

@@ -203,7 +203,9 @@ fn tiny_step() -> f64 {
     let steps = 2000;
     let start = Instant::now();
     for _ in 0..steps {
-        tapeflow::in_pool(|| train_step(&mut model, &mut opt, &x, &y, false));
+        // Not on the pool: no product here is large enough to split, and
+        // entering the pool costs a hand-over per step (docs/performance.md).
+        train_step(&mut model, &mut opt, &x, &y, false);
     }
     start.elapsed().as_secs_f64() * 1e6 / steps as f64
 }
