@@ -512,7 +512,10 @@ impl<T: Float> GradientTape<T> {
     {
         let nodes = self.nodes.borrow();
         // Resolve targets to node indices (None: a parameter not on this tape).
-        let mut wanted: Vec<(Target<'a, T>, Option<usize>)> = Vec::new();
+        let targets = targets.into_iter();
+        // Sized up front: one allocation, not one per doubling.
+        let mut wanted: Vec<(Target<'a, T>, Option<usize>)> =
+            Vec::with_capacity(targets.size_hint().0);
         for t in targets {
             let t = t.into();
             let index = match &t {
@@ -575,7 +578,11 @@ impl<T: Float> GradientTape<T> {
                 slots[i].grad = Some(g);
             }
         }
-        let mut result = Gradients::new(self.id);
+        let params = wanted
+            .iter()
+            .filter(|(t, _)| matches!(t, Target::Param(_)))
+            .count();
+        let mut result = Gradients::with_capacity(self.id, wanted.len() - params, params);
         for (t, index) in wanted {
             // The last request for a node takes its gradient; earlier
             // duplicates get a copy of the handle (storage is shared).
