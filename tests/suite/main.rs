@@ -2,12 +2,12 @@
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
 mod alloc_count;
+mod bad_inputs_callbacks;
 mod bad_inputs_data;
 mod bad_inputs_metrics;
-mod bad_inputs_tensor;
-mod bad_inputs_callbacks;
 mod bad_inputs_models;
 mod bad_inputs_persist;
+mod bad_inputs_tensor;
 mod callbacks;
 mod data_errors;
 mod data_pipeline;
