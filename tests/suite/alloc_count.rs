@@ -107,3 +107,36 @@ fn mul_sum_and_backward_allocation_count() {
     // tape's creation (docs/performance.md); the bound catches a regression.
     assert!(n <= 28, "(a*b).sum() and backward made {n} allocations");
 }
+
+#[test]
+fn ending_the_tape_first_lets_the_update_skip_the_parameter_copy() {
+    use tapeflow::optimizers::{Optimizer, Sgd};
+    use tapeflow::{Gradients, Param};
+
+    // One SGD step on a 1,000-element parameter, once with the tape that
+    // used it still alive (its storage is shared: copy on write) and once
+    // after the tape has ended (the update writes in place).
+    let step = |keep_tape: bool| {
+        let mut w = Param::new(
+            "w",
+            Tensor::from_vec(vec![1.0f32; 1000], &[1000]).expect("w"),
+        );
+        let tape = GradientTape::new();
+        let loss = tape.param(&w).sum();
+        let grads: Gradients = tape.gradient(&loss, [&w]).expect("scalar loss");
+        let alive = keep_tape.then_some(tape);
+        let mut opt = Sgd::new(0.5);
+        let (n, ()) = allocations(|| {
+            opt.apply_gradients(&grads, &mut [&mut w])
+                .expect("valid step");
+        });
+        drop(alive);
+        assert_eq!(w.value().as_slice()[999], 0.5);
+        n
+    };
+    let (with_tape, without) = (step(true), step(false));
+    assert!(
+        without < with_tape,
+        "update allocations: {without} with the tape ended, {with_tape} with it alive"
+    );
+}
