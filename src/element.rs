@@ -103,23 +103,38 @@ impl Float for f64 {
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
+/// The number of cores the process may use, as
+/// [`std::thread::available_parallelism`] reports it (1 when unknown).
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Sets how many threads tapeflow's kernels may use (matrix products today).
 ///
 /// `0` restores the default: the number of cores reported by
-/// [`std::thread::available_parallelism`]. The setting is process-wide, like
+/// [`std::thread::available_parallelism`]. A larger request is clamped to
+/// that number, so `num_threads()` may report less than was asked: threads
+/// beyond the cores only add switching, and an unbounded count would make
+/// the product's work split never finish. The setting is process-wide, like
 /// `torch.set_num_threads`; it changes speed only, never results, because
-/// products are split over output blocks, not over the summed dimension.
+/// products are split over output blocks, not over the summed dimension
+/// (every element is the same sum in the same order whatever the count).
 ///
 /// # Examples
 ///
 /// ```
 /// tapeflow::set_num_threads(1);
 /// assert_eq!(tapeflow::num_threads(), 1);
+/// tapeflow::set_num_threads(usize::MAX); // clamped to the cores
+/// assert_eq!(
+///     tapeflow::num_threads(),
+///     std::thread::available_parallelism().map_or(1, |n| n.get())
+/// );
 /// tapeflow::set_num_threads(0);
 /// assert!(tapeflow::num_threads() >= 1);
 /// ```
 pub fn set_num_threads(n: usize) {
-    NUM_THREADS.store(n, Ordering::Relaxed);
+    NUM_THREADS.store(n.min(available_threads()), Ordering::Relaxed);
 }
 
 /// The number of threads tapeflow's kernels may use; see [`set_num_threads`].
@@ -131,8 +146,73 @@ pub fn set_num_threads(n: usize) {
 /// ```
 pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => available_threads(),
         n => n,
+    }
+}
+
+/// Runs `f` on a thread of tapeflow's thread pool, so that the matrix
+/// products inside it share their work with the pool's other threads
+/// cheaply; returns what `f` returns.
+///
+/// A product called from an ordinary thread hands its parallel parts to
+/// the pool and sleeps until they are done: two thread switches per split,
+/// tens of microseconds each, which costs more than the second core saves
+/// on the products of a small model. Called from inside the pool, the
+/// product runs its first part itself while an idle pool thread takes the
+/// second, and nobody sleeps in between. So wrap a whole training step
+/// (forward, backward and update) in `in_pool`, not a single product.
+///
+/// Entering the pool is itself one hand-over (the caller sleeps until `f`
+/// is done), so it pays only when the step holds products large enough to
+/// split (tens of thousands of multiply-adds per block); for a tiny model
+/// (the 1-16-1 MLP of `docs/performance.md`) it makes each step slower.
+/// With one thread ([`set_num_threads`]`(1)`), or when already on a pool
+/// thread, `f` simply runs on the calling thread. Results never depend on
+/// it: only where the work runs changes.
+///
+/// # Panics
+///
+/// Only if `f` panics (the panic is passed on to the caller).
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::Tensor;
+///
+/// let a = Tensor::<f32>::ones(&[64, 64])?;
+/// let direct = a.matmul(&a)?;
+/// let pooled = tapeflow::in_pool(|| a.matmul(&a))?;
+/// assert_eq!(direct.to_vec(), pooled.to_vec());
+/// # Ok::<(), tapeflow::Error>(())
+/// ```
+pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if num_threads() > 1 && rayon::current_thread_index().is_none() {
+        rayon::scope(|_| f())
+    } else {
+        f()
+    }
+}
+
+/// Below this many multiply-adds (`m·k·n`), a product called from outside
+/// the pool runs on the calling thread. Handing work to the pool and back
+/// costs at least two thread wake-ups, ~20 µs each (the figure behind
+/// issue 11). 2^24 multiply-adds take ~0.34 ms on one core at ~100 GFLOP/s
+/// (docs/performance.md), so a second thread saves ~0.17 ms on them and the
+/// hand-over eats about a quarter of that; below, it would eat more. An
+/// estimate from those two figures, to be re-measured on a quiet machine.
+/// Inside the pool ([`in_pool`]) the hand-over is cheap and `gemm`'s own,
+/// lower threshold decides.
+const OUTSIDE_POOL_MIN_WORK: usize = 1 << 24;
+
+/// The parallelism for a product of `work` multiply-adds.
+fn parallelism(work: usize) -> gemm::Parallelism {
+    let threads = num_threads();
+    let worth_it = work >= OUTSIDE_POOL_MIN_WORK || rayon::current_thread_index().is_some();
+    if threads > 1 && worth_it {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
     }
 }
 
@@ -194,12 +274,7 @@ pub(crate) fn gemm<T: Float>(
         }
         return;
     }
-    let threads = num_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
+    let parallelism = parallelism(m.saturating_mul(k).saturating_mul(n));
     let (alpha, beta) = (if accumulate { T::one() } else { T::zero() }, T::one());
     #[allow(unsafe_code)]
     // SAFETY: the asserts above check that every index gemm computes from

@@ -99,7 +99,7 @@ pub mod tensor;
 pub mod testing;
 
 pub use activations::Activation;
-pub use element::{Float, num_threads, set_num_threads};
+pub use element::{Float, in_pool, num_threads, set_num_threads};
 pub use error::{Error, Result};
 pub use metrics::Metric;
 pub use models::{Evaluation, FitOptions, History, Sequential};

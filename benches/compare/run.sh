@@ -7,6 +7,8 @@
 #
 # Usage: benches/compare/run.sh [ROUNDS] [WORKLOAD...]
 #   ROUNDS defaults to 3; the workloads default to all of them.
+#   With WRITE_DOCS=1 the tables (with the date, the CPU and the command)
+#   are also appended to docs/performance.md.
 # Needs PyTorch (`pip install torch`); run on a quiet machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,7 +35,8 @@ for threads in 1 2; do
     done
   done
 done
-python3 - "$out" <<'EOF'
+table=$(mktemp)
+python3 - "$out" >"$table" <<'EOF'
 import collections, statistics, sys
 rows = collections.defaultdict(list)
 rss = collections.defaultdict(list)
@@ -52,5 +55,31 @@ for (name, threads) in sorted({(n, t) for (n, t, _) in rows}, key=lambda k: (k[1
     ratio = tf / pt if units[name] in higher_is_better else pt / tf
     mtf = max(rss[(name, threads, "tapeflow")]); mpt = max(rss[(name, threads, "torch")])
     print(f"| {name} | {threads} | {units[name]} | {tf:.4g} | {pt:.4g} | {ratio:.2f}x | {mtf:.0f} / {mpt:.0f} |")
+# Two threads against one, each library against itself.
+scaling = []
+for name in sorted({n for (n, _, _) in rows}):
+    for lib in ("tapeflow", "torch"):
+        one, two = rows.get((name, 1, lib)), rows.get((name, 2, lib))
+        if one and two:
+            a, b = statistics.median(one), statistics.median(two)
+            scaling.append((name, lib, b / a if units[name] in higher_is_better else a / b))
+if scaling:
+    print()
+    print("| workload | library | speed with 2 threads / 1 thread |")
+    print("|---|---|---|")
+    for name, lib, s in scaling:
+        print(f"| {name} | {lib} | {s:.2f}x |")
 EOF
-rm -f "$out"
+cat "$table"
+if [ "${WRITE_DOCS:-0}" = 1 ]; then
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+  {
+    echo
+    echo "### Side by side, $(date -u +%Y-%m-%d), $cpu, $(nproc) cores"
+    echo
+    echo "\`benches/compare/run.sh $rounds ${workloads[*]}\`, medians of $rounds alternated rounds:"
+    echo
+    cat "$table"
+  } >>docs/performance.md
+fi
+rm -f "$out" "$table"

@@ -2,9 +2,12 @@
 //! (`benches/compare/workloads_torch.py` is the other side, with the same
 //! shapes, data sizes, optimizer settings and thread counts).
 //!
-//! Usage: `cargo bench --bench workloads -- <workload> <threads>`, or with no
-//! workload to list them. Prints one line: `<workload> <threads> <value>
-//! <unit>`, the median of the repetitions taken in this process.
+//! Usage: `cargo bench --bench workloads -- <workload> <threads> [repetitions]`,
+//! or with no workload to list them. Prints one line: `<workload> <threads>
+//! <value> <unit> peak_rss_mb <MiB>`, the median of the repetitions taken in
+//! this process after one warm-up run. `repetitions` overrides the
+//! workload's default; `0` runs the warm-up only, which is what instruction
+//! counts under `valgrind --tool=callgrind` want (docs/performance.md).
 //! `benches/compare/run.sh` runs both sides alternately and writes the table.
 
 use std::hint::black_box;
@@ -106,8 +109,15 @@ fn main() {
         eprintln!("unknown workload {name:?}; run with no argument to list them");
         std::process::exit(2);
     };
-    (w.run)(); // warm-up: page faults, thread pool start, caches
-    let mut values: Vec<f64> = (0..w.repetitions).map(|_| (w.run)()).collect();
+    let repetitions = args
+        .get(2)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(w.repetitions);
+    let warm_up = (w.run)(); // page faults, thread pool start, caches
+    let mut values: Vec<f64> = (0..repetitions).map(|_| (w.run)()).collect();
+    if values.is_empty() {
+        values.push(warm_up);
+    }
     values.sort_by(f64::total_cmp);
     let median = values[values.len() / 2];
     println!(
@@ -156,7 +166,8 @@ fn mlp_step_rate(batch: usize) -> f64 {
     let steps = 64;
     let start = Instant::now();
     for _ in 0..steps {
-        train_step(&mut model, &mut opt, &x, &y, true);
+        // On the pool, the step's products split without thread hand-overs.
+        tapeflow::in_pool(|| train_step(&mut model, &mut opt, &x, &y, true));
     }
     (steps * batch) as f64 / start.elapsed().as_secs_f64()
 }
@@ -192,6 +203,8 @@ fn tiny_step() -> f64 {
     let steps = 2000;
     let start = Instant::now();
     for _ in 0..steps {
+        // Not on the pool: no product here is large enough to split, and
+        // entering the pool costs a hand-over per step (docs/performance.md).
         train_step(&mut model, &mut opt, &x, &y, false);
     }
     start.elapsed().as_secs_f64() * 1e6 / steps as f64

@@ -138,9 +138,16 @@ impl<'t, T: Float> Var<'t, T> {
             });
         }
         // The product is fresh and unshared: the bias is added in place.
-        for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
-            for (v, &c) in row.iter_mut().zip(b.as_slice()) {
-                *v += c;
+        if let [c] = b.as_slice() {
+            // One output column (`Dense(1)`): one pass, not a row at a time.
+            for v in y.as_mut_slice() {
+                *v += *c;
+            }
+        } else {
+            for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
+                for (v, &c) in row.iter_mut().zip(b.as_slice()) {
+                    *v += c;
+                }
             }
         }
         let bias = Var::new(self.tape(), bias.index());
@@ -160,6 +167,20 @@ impl<'t, T: Float> Var<'t, T> {
 #[cfg(test)]
 mod tests {
     use crate::{GradientTape, Tensor};
+
+    #[test]
+    fn linear_with_one_output_adds_the_bias_to_every_row() {
+        // y = x·w + b with w [2, 1], b [1]: the single-column bias path.
+        let tape = GradientTape::<f32>::new();
+        let x = tape.watch(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]).unwrap());
+        let w = tape.watch(&Tensor::from_vec(vec![0.5, -1.0], &[2, 1]).unwrap());
+        let b = tape.watch(&Tensor::from_vec(vec![0.25], &[1]).unwrap());
+        let y = x.linear(&w, Some(&b)).unwrap();
+        assert_eq!(y.shape(), vec![3, 1]);
+        assert_eq!(y.value().to_vec(), vec![-1.25, -2.25, -3.25]);
+        let g = tape.gradient(&y.sum(), [b]).unwrap();
+        assert_eq!(g.get(b).unwrap().to_vec(), vec![3.0]);
+    }
 
     #[test]
     fn shared_rhs_gradient_sums_over_the_batch() {

@@ -151,6 +151,16 @@ impl<T: Float> Gradients<T> {
         }
     }
 
+    /// Room for `vars` variable and `params` parameter gradients, so that
+    /// filling it allocates each map once.
+    pub(crate) fn with_capacity(tape: u64, vars: usize, params: usize) -> Self {
+        Gradients {
+            tape,
+            vars: HashMap::with_capacity(vars),
+            params: HashMap::with_capacity(params),
+        }
+    }
+
     pub(crate) fn insert_var(&mut self, index: usize, grad: Tensor<T>) {
         self.vars.insert(index, grad);
     }

@@ -39,12 +39,58 @@ type Backward<T> = Box<dyn Fn(&Tensor<T>, Sink<'_, T>)>;
 struct Node<T: Float> {
     value: Tensor<T>,
     /// Parents' node indices; empty for leaves.
-    parents: Box<[usize]>,
+    parents: Parents,
     /// `None` for leaves and for nodes that need no gradient.
     backward: Option<Backward<T>>,
     /// Whether any gradient flows into this node (a watched leaf, a
     /// trainable parameter, or an op with such a parent).
     requires_grad: bool,
+}
+
+/// How many parents a node keeps inline, without an allocation: enough for
+/// every op but concatenation (`linear` has three: input, kernel, bias).
+const INLINE_PARENTS: usize = 3;
+
+/// A node's parents: inline for up to [`INLINE_PARENTS`], on the heap
+/// beyond (only `concat` of many tensors goes there).
+enum Parents {
+    Inline {
+        len: u8,
+        ids: [usize; INLINE_PARENTS],
+    },
+    Heap(Box<[usize]>),
+}
+
+impl Parents {
+    const NONE: Parents = Parents::Inline {
+        len: 0,
+        ids: [0; INLINE_PARENTS],
+    };
+
+    fn new<T: Float>(vars: &[Var<'_, T>]) -> Parents {
+        if vars.len() <= INLINE_PARENTS {
+            let mut ids = [0; INLINE_PARENTS];
+            for (id, v) in ids.iter_mut().zip(vars) {
+                *id = v.index();
+            }
+            // Cannot truncate: the length is at most INLINE_PARENTS.
+            Parents::Inline {
+                len: vars.len() as u8,
+                ids,
+            }
+        } else {
+            Parents::Heap(vars.iter().map(|v| v.index()).collect())
+        }
+    }
+
+    /// Parent number `k`'s node index; `None` past the last parent (a rule
+    /// emitting more gradients than its op has parents).
+    fn get(&self, k: usize) -> Option<usize> {
+        match self {
+            Parents::Inline { len, ids } => ids[..usize::from(*len)].get(k).copied(),
+            Parents::Heap(ids) => ids.get(k).copied(),
+        }
+    }
 }
 
 static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
@@ -258,7 +304,7 @@ impl<T: Float> GradientTape<T> {
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node {
             value,
-            parents: Box::new([]),
+            parents: Parents::NONE,
             backward: None,
             requires_grad,
         });
@@ -324,10 +370,10 @@ impl<T: Float> GradientTape<T> {
     ) -> Var<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
         let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
-        let (parents, backward): (Box<[usize]>, Option<Backward<T>>) = if requires_grad {
-            (parents.iter().map(|p| p.index()).collect(), Some(rule()))
+        let (parents, backward) = if requires_grad {
+            (Parents::new(parents), Some(rule()))
         } else {
-            (Box::new([]), None)
+            (Parents::NONE, None)
         };
         nodes.push(Node {
             value,
@@ -387,16 +433,21 @@ impl<T: Float> GradientTape<T> {
         I::Item: Into<Target<'a, T>>,
     {
         self.check_same_tape("gradient", loss)?;
-        let shape = self.shape_of(loss.index());
-        if crate::tensor::numel(&shape) != 1 {
-            return Err(Error::InvalidArgument {
-                op: "gradient",
-                message: format!(
-                    "the loss must hold one element, got shape {shape:?}; give an output gradient with gradient_with"
-                ),
-            });
-        }
-        self.sweep(loss, Tensor::filled(&shape, T::one()), targets)
+        let seed = {
+            // Borrowed, not copied: the shape is read in place.
+            let nodes = self.nodes.borrow();
+            let shape = nodes[loss.index()].value.shape();
+            if crate::tensor::numel(shape) != 1 {
+                return Err(Error::InvalidArgument {
+                    op: "gradient",
+                    message: format!(
+                        "the loss must hold one element, got shape {shape:?}; give an output gradient with gradient_with"
+                    ),
+                });
+            }
+            Tensor::filled(shape, T::one())
+        };
+        self.sweep(loss, seed, targets)
     }
 
     /// Gradients of `Σ output_gradient · output` with respect to each
@@ -461,7 +512,10 @@ impl<T: Float> GradientTape<T> {
     {
         let nodes = self.nodes.borrow();
         // Resolve targets to node indices (None: a parameter not on this tape).
-        let mut wanted: Vec<(Target<'a, T>, Option<usize>)> = Vec::new();
+        let targets = targets.into_iter();
+        // Sized up front: one allocation, not one per doubling.
+        let mut wanted: Vec<(Target<'a, T>, Option<usize>)> =
+            Vec::with_capacity(targets.size_hint().0);
         for t in targets {
             let t = t.into();
             let index = match &t {
@@ -476,31 +530,41 @@ impl<T: Float> GradientTape<T> {
             wanted.push((t, index));
         }
         let out = output.index();
-        let mut is_target = vec![false; out + 1];
+        // One slot per node up to the output: its gradient so far, and how
+        // many of the targets asked for are this node (a target may be
+        // listed twice). One allocation for the whole sweep.
+        let mut slots: Vec<Slot<T>> = Vec::new();
+        slots.resize_with(out + 1, Slot::default);
         let mut lowest = out + 1;
         for &(_, index) in &wanted {
             if let Some(i) = index.filter(|&i| i <= out) {
-                is_target[i] = true;
+                slots[i].wanted += 1;
                 lowest = lowest.min(i);
             }
         }
-        let mut grads: Vec<Option<Tensor<T>>> = vec![None; out + 1];
-        let mut found: Vec<Option<Tensor<T>>> = vec![None; out + 1];
         if nodes[out].requires_grad {
-            grads[out] = Some(seed);
+            slots[out].grad = Some(seed);
         }
         let mut failure: Option<Error> = None;
         for i in (lowest..=out).rev() {
-            let Some(g) = grads[i].take() else { continue };
+            let Some(g) = slots[i].grad.take() else {
+                continue;
+            };
             let node = &nodes[i];
             if let Some(rule) = &node.backward {
                 rule(&g, &mut |k, grad| {
-                    let p = node.parents[k];
-                    if !nodes[p].requires_grad || failure.is_some() {
+                    if failure.is_some() {
+                        return;
+                    }
+                    let p = node
+                        .parents
+                        .get(k)
+                        .expect("invariant: a rule emits gradients only for its op's parents");
+                    if !nodes[p].requires_grad {
                         return;
                     }
                     match fit_to(grad, nodes[p].value.shape()) {
-                        Ok(grad) => accumulate(&mut grads[p], grad),
+                        Ok(grad) => accumulate(&mut slots[p].grad, grad),
                         Err(e) => failure = Some(e),
                     }
                 });
@@ -508,13 +572,29 @@ impl<T: Float> GradientTape<T> {
                     return Err(e);
                 }
             }
-            if is_target[i] {
-                found[i] = Some(g);
+            // Every node above `i` is done, so nothing writes this slot
+            // again: a target keeps its gradient here until handed out.
+            if slots[i].wanted > 0 {
+                slots[i].grad = Some(g);
             }
         }
-        let mut result = Gradients::new(self.id);
+        let params = wanted
+            .iter()
+            .filter(|(t, _)| matches!(t, Target::Param(_)))
+            .count();
+        let mut result = Gradients::with_capacity(self.id, wanted.len() - params, params);
         for (t, index) in wanted {
-            let grad = index.and_then(|i| found.get(i).cloned().flatten());
+            // The last request for a node takes its gradient; earlier
+            // duplicates get a copy of the handle (storage is shared).
+            let grad = index.and_then(|i| {
+                let slot = slots.get_mut(i)?;
+                slot.wanted = slot.wanted.saturating_sub(1);
+                if slot.wanted == 0 {
+                    slot.grad.take()
+                } else {
+                    slot.grad.clone()
+                }
+            });
             match t {
                 Target::Var { index: i, .. } => {
                     let g =
@@ -528,6 +608,23 @@ impl<T: Float> GradientTape<T> {
             }
         }
         Ok(result)
+    }
+}
+
+/// A node's place in the reverse sweep.
+struct Slot<T: Float> {
+    /// The gradient accumulated so far (`None`: nothing flowed in yet).
+    grad: Option<Tensor<T>>,
+    /// How many of the requested targets are this node.
+    wanted: u32,
+}
+
+impl<T: Float> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            grad: None,
+            wanted: 0,
+        }
     }
 }
 

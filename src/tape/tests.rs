@@ -83,3 +83,49 @@ fn deep_chain_of_100k_ops_does_not_overflow_the_stack() {
     assert_eq!(g.get(x).unwrap().item().unwrap(), 1.0);
     assert_eq!(y.value().item().unwrap(), 100_000.0);
 }
+
+#[test]
+fn up_to_three_parents_are_inline_and_more_go_to_the_heap() {
+    let tape = GradientTape::<f32>::new();
+    let vars: Vec<_> = (0..5)
+        .map(|i| tape.watch(&Tensor::scalar(i as f32)))
+        .collect();
+    let three = Parents::new(&vars[2..]);
+    assert!(matches!(three, Parents::Inline { len: 3, .. }));
+    assert_eq!(
+        (0..4).map(|k| three.get(k)).collect::<Vec<_>>(),
+        [Some(2), Some(3), Some(4), None]
+    );
+    let five = Parents::new(&vars);
+    assert!(matches!(five, Parents::Heap(_)));
+    assert_eq!(five.get(4), Some(4));
+    assert_eq!(five.get(5), None);
+    assert_eq!(Parents::NONE.get(0), None);
+}
+
+#[test]
+fn a_target_listed_twice_gets_its_gradient_twice() {
+    // y = 3x: both requests for x get 3, not one 3 and one 0.
+    let tape = GradientTape::<f32>::new();
+    let x = tape.watch(&Tensor::scalar(2.0));
+    let y = x.mul_scalar(3.0);
+    let g = tape.gradient(&y, [x, x]).unwrap();
+    assert_eq!(g.get(x).unwrap().item().unwrap(), 3.0);
+    let w = Param::new("w", Tensor::scalar(2.0f32));
+    let tape = GradientTape::new();
+    let y = tape.param(&w).mul_scalar(4.0);
+    let g = tape.gradient(&y, [&w, &w]).unwrap();
+    assert_eq!(g.get(&w).unwrap().item().unwrap(), 4.0);
+}
+
+#[test]
+fn an_intermediate_target_keeps_its_gradient_after_passing_it_on() {
+    // h = 2x, y = h²: dy/dh = 2h = 8 at x = 2, dy/dx = 16.
+    let tape = GradientTape::<f64>::new();
+    let x = tape.watch(&Tensor::scalar(2.0));
+    let h = x.mul_scalar(2.0);
+    let y = h.square();
+    let g = tape.gradient(&y, [h, x]).unwrap();
+    assert_eq!(g.get(h).unwrap().item().unwrap(), 8.0);
+    assert_eq!(g.get(x).unwrap().item().unwrap(), 16.0);
+}

@@ -74,6 +74,15 @@ impl<T: Float> Tensor<T> {
         let xs = self.as_slice();
         // Summing the empty axis of [2^40, 0] asks for 2^40 zeros: fallible.
         let mut out = super::try_filled(op, &shape, init)?;
+        if inner == 1 && n > 0 {
+            // The trailing axis (a `[rows, 1]` column's too): each output is
+            // one contiguous fold, in the same order as the general loop, so
+            // the bits are the same; no per-element slicing.
+            for (s, row) in out.iter_mut().zip(xs.chunks_exact(n)) {
+                *s = row.iter().fold(*s, |acc, &x| f(acc, x));
+            }
+            return Ok(Tensor::from_parts(out, shape));
+        }
         for o in 0..outer {
             let acc = &mut out[o * inner..(o + 1) * inner];
             for a in 0..n {
@@ -335,6 +344,33 @@ fn nan_min<T: Float>(a: T, b: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_axis_fast_path_matches_a_left_fold_bit_for_bit() {
+        // Values whose sum depends on the order, so a reordering would show.
+        let data: Vec<f32> = (0..35)
+            .map(|i| 1.0 / (1.0 + i as f32) * 1e3f32.powi(i % 3))
+            .collect();
+        let t = Tensor::from_vec(data.clone(), &[5, 7]).unwrap();
+        let want: Vec<u32> = data
+            .chunks(7)
+            .map(|r| r.iter().fold(0.0f32, |a, &x| a + x).to_bits())
+            .collect();
+        let got = t.sum_axis(1, false).unwrap();
+        assert_eq!(got.shape(), &[5]);
+        assert_eq!(
+            got.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want
+        );
+        // A [rows, 1] column: the mean over its length-1 axis is the column.
+        let col = Tensor::from_vec(data[..5].to_vec(), &[5, 1]).unwrap();
+        let mean = col.mean_axis(1, true).unwrap();
+        assert_eq!(mean.shape(), &[5, 1]);
+        assert_eq!(mean.to_vec(), data[..5].to_vec());
+        // An empty trailing axis keeps the fold's start value.
+        let empty = Tensor::<f32>::zeros(&[3, 0]).unwrap();
+        assert_eq!(empty.sum_axis(1, false).unwrap().to_vec(), vec![0.0; 3]);
+    }
 
     #[test]
     fn axis_reductions_on_3d() {

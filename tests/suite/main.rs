@@ -1,10 +1,10 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod alloc_count;
+mod bad_inputs_callbacks;
 mod bad_inputs_data;
 mod bad_inputs_metrics;
-mod bad_inputs_tensor;
-mod bad_inputs_callbacks;
 mod bad_inputs_models;
 mod bad_inputs_persist;
 mod adversarial;
@@ -13,6 +13,7 @@ mod bad_inputs_layers;
 mod bad_inputs_losses;
 mod bad_inputs_ops;
 mod bad_inputs_optimizers;
+mod bad_inputs_tensor;
 mod callbacks;
 mod conv_errors;
 mod conv_example;
@@ -45,4 +46,5 @@ mod sequential_errors;
 mod tape;
 mod tensor_errors;
 mod tensor_props;
+mod threads;
 mod training;
