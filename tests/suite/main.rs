@@ -1,18 +1,18 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod adversarial;
+mod adversarial_torch;
 mod alloc_count;
 mod bad_inputs_callbacks;
 mod bad_inputs_data;
-mod bad_inputs_metrics;
-mod bad_inputs_models;
-mod bad_inputs_persist;
-mod adversarial;
-mod adversarial_torch;
 mod bad_inputs_layers;
 mod bad_inputs_losses;
+mod bad_inputs_metrics;
+mod bad_inputs_models;
 mod bad_inputs_ops;
 mod bad_inputs_optimizers;
+mod bad_inputs_persist;
 mod bad_inputs_tensor;
 mod callbacks;
 mod conv_errors;
@@ -24,10 +24,10 @@ mod conv_layers;
 mod data_errors;
 mod data_pipeline;
 mod examples_accuracy;
-mod fit_guarantees;
 mod examples_trust;
 mod explain;
 mod explain_captum;
+mod fit_guarantees;
 mod golden_tape;
 mod gradcheck;
 mod history_plot;
