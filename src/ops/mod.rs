@@ -8,8 +8,13 @@
 //! passes the gradient where `min <= x <= max` (PyTorch's rule).
 
 mod activation;
+mod attention;
 mod elementwise;
+mod embedding;
+mod layer_norm;
 mod matmul;
 mod nn;
 mod reduce;
 mod shape;
+
+pub use attention::{SoftmaxMask, causal_mask};

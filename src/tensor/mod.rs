@@ -15,6 +15,7 @@ mod broadcast;
 mod display;
 mod elementwise;
 mod matmul;
+mod permute;
 mod random;
 mod reduce;
 mod shape_ops;
@@ -25,6 +26,7 @@ use crate::element::Float;
 use crate::error::{Error, Result};
 
 pub(crate) use elementwise::sigmoid_scalar;
+pub(crate) use permute::inverse_permutation;
 
 /// An n-dimensional array, row-major and contiguous, generic over its
 /// element type (`f32` unless you say otherwise).

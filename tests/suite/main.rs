@@ -1,6 +1,7 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod attention_ops;
 mod callbacks;
 mod data_errors;
 mod data_pipeline;
