@@ -1,6 +1,8 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod attention_layers;
+mod attention_models;
 mod attention_ops;
 mod callbacks;
 mod data_errors;
