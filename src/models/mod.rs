@@ -7,6 +7,7 @@
 //! own modules and know nothing of models.
 
 mod checks;
+mod generate;
 mod history;
 mod inference;
 mod options;

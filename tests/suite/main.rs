@@ -9,6 +9,7 @@ mod data_errors;
 mod data_pipeline;
 mod examples_accuracy;
 mod golden_tape;
+mod gpt_example;
 mod gradcheck;
 mod history_plot;
 mod initializers;
