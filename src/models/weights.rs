@@ -185,7 +185,18 @@ pub(crate) fn serialize<T: Float>(
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WeightMap {
-    entries: Vec<(String, String, bool)>,
+    entries: Vec<MapEntry>,
+}
+
+/// One file tensor → parameter assignment of a [`WeightMap`].
+#[derive(Clone, Debug, PartialEq)]
+struct MapEntry {
+    from: String,
+    to: String,
+    transpose: bool,
+    /// `(part, parts)`: take the `part`-th of `parts` equal slices along the
+    /// first axis (PyTorch's packed `in_proj_weight`) before transposing.
+    chunk: Option<(usize, usize)>,
 }
 
 impl WeightMap {
@@ -212,8 +223,98 @@ impl WeightMap {
     /// let map = WeightMap::new().map("encoder.bias", "dense/bias");
     /// assert_eq!(map.len(), 1);
     /// ```
-    pub fn map(mut self, from: &str, to: &str) -> Self {
-        self.entries.push((from.to_string(), to.to_string(), false));
+    pub fn map(self, from: &str, to: &str) -> Self {
+        self.entry(from, to, false, None)
+    }
+
+    fn entry(
+        mut self,
+        from: &str,
+        to: &str,
+        transpose: bool,
+        chunk: Option<(usize, usize)>,
+    ) -> Self {
+        self.entries.push(MapEntry {
+            from: from.to_string(),
+            to: to.to_string(),
+            transpose,
+            chunk,
+        });
+        self
+    }
+
+    /// Maps the `part`-th of `parts` equal slices (along the first axis) of
+    /// file tensor `from` to parameter `to`, transposed if `transpose` (a
+    /// 2-D slice). PyTorch packs the query, key and value projections of
+    /// `nn.MultiheadAttention` in one `in_proj_weight` `[3E, E]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::new().map_chunk("attn.in_proj_bias", 1, 3, "mha/key/bias", false);
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn map_chunk(
+        self,
+        from: &str,
+        part: usize,
+        parts: usize,
+        to: &str,
+        transpose: bool,
+    ) -> Self {
+        self.entry(from, to, transpose, Some((part, parts)))
+    }
+
+    /// The mapping of a PyTorch `nn.MultiheadAttention` (`batch_first`,
+    /// packed projections) at `torch_prefix` onto a
+    /// [`MultiHeadAttention`](crate::layers::MultiHeadAttention) whose
+    /// parameters are `<layer>/query/kernel`, …: the thirds of
+    /// `in_proj_weight` (transposed) and `in_proj_bias`, then `out_proj`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::pytorch_multihead_attention("blocks.0.attn", "block_1/attention");
+    /// assert_eq!(map.len(), 8);
+    /// ```
+    pub fn pytorch_multihead_attention(torch_prefix: &str, layer: &str) -> Self {
+        let (w, b) = (
+            format!("{torch_prefix}.in_proj_weight"),
+            format!("{torch_prefix}.in_proj_bias"),
+        );
+        ["query", "key", "value"]
+            .iter()
+            .enumerate()
+            .fold(Self::new(), |m, (i, part)| {
+                m.map_chunk(&w, i, 3, &format!("{layer}/{part}/kernel"), true)
+                    .map_chunk(&b, i, 3, &format!("{layer}/{part}/bias"), false)
+            })
+            .map_transposed(
+                &format!("{torch_prefix}.out_proj.weight"),
+                &format!("{layer}/attention_output/kernel"),
+            )
+            .map(
+                &format!("{torch_prefix}.out_proj.bias"),
+                &format!("{layer}/attention_output/bias"),
+            )
+    }
+
+    /// Appends another mapping's entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::new().map("a", "x").extend(WeightMap::new().map("b", "y"));
+    /// assert_eq!(map.len(), 2);
+    /// ```
+    pub fn extend(mut self, other: WeightMap) -> Self {
+        self.entries.extend(other.entries);
         self
     }
 
@@ -227,9 +328,8 @@ impl WeightMap {
     /// let map = WeightMap::new().map_transposed("fc.weight", "dense/kernel");
     /// assert_eq!(map.len(), 1);
     /// ```
-    pub fn map_transposed(mut self, from: &str, to: &str) -> Self {
-        self.entries.push((from.to_string(), to.to_string(), true));
-        self
+    pub fn map_transposed(self, from: &str, to: &str) -> Self {
+        self.entry(from, to, true, None)
     }
 
     /// The mapping for a stack of PyTorch `nn.Linear` modules: for each
@@ -454,11 +554,32 @@ impl<T: Float> Sequential<T> {
         let bytes = read_file(OP, path)?;
         let st = parse(OP, path, &bytes)?;
         let mut found = HashMap::new();
-        for (from, to, transpose) in &map.entries {
+        for MapEntry {
+            from,
+            to,
+            transpose,
+            chunk,
+        } in &map.entries
+        {
             let view = st
                 .tensor(from)
                 .map_err(|_| format_error(OP, path, format!("no tensor {from:?} in the file")))?;
-            let t = from_view::<T>(OP, path, from, &view)?;
+            let mut t = from_view::<T>(OP, path, from, &view)?;
+            if let Some((part, parts)) = *chunk {
+                let rows = t.shape().first().copied().unwrap_or(0);
+                if parts == 0 || part >= parts || rows % parts != 0 {
+                    return Err(format_error(
+                        OP,
+                        path,
+                        format!(
+                            "tensor {from:?} of shape {:?} has no part {part} of {parts} equal slices along its first axis",
+                            t.shape()
+                        ),
+                    ));
+                }
+                let n = rows / parts;
+                t = t.slice_rows(part * n..(part + 1) * n)?;
+            }
             let t = if *transpose {
                 if t.ndim() != 2 {
                     return Err(format_error(

@@ -1,6 +1,7 @@
 //! The integration tests, one binary: each file is a module of its own (one
 //! link instead of one per file keeps `cargo test` quick on a fresh clone).
 
+mod attention_golden;
 mod attention_layers;
 mod attention_models;
 mod attention_ops;
@@ -11,6 +12,7 @@ mod examples_accuracy;
 mod golden_tape;
 mod gpt_example;
 mod gpt_generate;
+mod gpt_import;
 mod gradcheck;
 mod history_plot;
 mod initializers;

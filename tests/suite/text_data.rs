@@ -29,9 +29,15 @@ fn shakespeare_has_76_characters_and_round_trips() {
 fn random_windows_are_seeded_and_targets_are_the_next_tokens() {
     let tokens: Vec<usize> = (0..1000).map(|i| i % 97).collect();
     let w = TextWindows::new(tokens, 16).expect("windows");
-    let (x, y) = w.random_windows::<f32>(8, &mut StdRng::seed_from_u64(3)).expect("draw");
-    let (x2, _) = w.random_windows::<f32>(8, &mut StdRng::seed_from_u64(3)).expect("draw");
-    let (x3, _) = w.random_windows::<f32>(8, &mut StdRng::seed_from_u64(4)).expect("draw");
+    let (x, y) = w
+        .random_windows::<f32>(8, &mut StdRng::seed_from_u64(3))
+        .expect("draw");
+    let (x2, _) = w
+        .random_windows::<f32>(8, &mut StdRng::seed_from_u64(3))
+        .expect("draw");
+    let (x3, _) = w
+        .random_windows::<f32>(8, &mut StdRng::seed_from_u64(4))
+        .expect("draw");
     assert_eq!(x, x2);
     assert_ne!(x, x3);
     for (xr, yr) in x.as_slice().chunks(16).zip(y.as_slice().chunks(16)) {
@@ -46,7 +52,10 @@ fn fixed_windows_cover_the_text_end_to_end() {
     let w = TextWindows::new((0..101).collect(), 10).expect("windows");
     let (x, y) = w.fixed_windows::<f64>(None).expect("windows");
     assert_eq!(x.shape(), &[10, 10]);
-    assert_eq!(x.to_vec()[90..], (90..100).map(|v| v as f64).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        x.to_vec()[90..],
+        (90..100).map(|v| v as f64).collect::<Vec<_>>()[..]
+    );
     assert_eq!(y.to_vec()[99], 100.0);
 }
 
