@@ -229,7 +229,9 @@ fn main() {
             );
             println!("--- 500 generated characters ---\n{}", out.sample);
             let last = out.val_losses.last().map_or(f64::NAN, |v| v.1);
-            if config.steps == Config::full().steps && !(out.initial_loss - last >= MIN_LOSS_DROP) {
+            let dropped = out.initial_loss - last;
+            if config.steps == Config::full().steps && (dropped.is_nan() || dropped < MIN_LOSS_DROP)
+            {
                 eprintln!(
                     "validation loss fell from {:.4} to {last:.4}, less than {MIN_LOSS_DROP}",
                     out.initial_loss

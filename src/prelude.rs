@@ -23,7 +23,10 @@ pub use crate::callbacks::{
     ReduceLrOnPlateau, TerminateOnNan,
 };
 pub use crate::error::{Error, Result};
-pub use crate::layers::{Dense, Dropout, Flatten, Layer, Mode};
+pub use crate::layers::{
+    Dense, Dropout, Embedding, Flatten, Layer, LayerNormalization, Mode, MultiHeadAttention,
+    PositionEmbedding, TransformerBlock,
+};
 pub use crate::losses::{
     BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,
     MeanSquaredError, SparseCategoricalCrossentropy,
