@@ -110,7 +110,7 @@ pub fn serialize<T: Float>(layer: &dyn Layer<T>) -> Value {
 /// # Examples
 ///
 /// ```
-/// use tapeflow::layers::{self, Dense, Layer};
+/// use tapeflow::layers::{self, Dense};
 ///
 /// let again = layers::deserialize::<f32>(&layers::serialize::<f32>(&Dense::new(3).name("d")))?;
 /// assert_eq!(again.name(), "d");

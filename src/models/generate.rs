@@ -146,16 +146,18 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::layers::{Embedding, PositionEmbedding, TransformerBlock};
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[8])
+    /// let mut model = Sequential::<f64>::new(&[8])
     ///     .add(Embedding::new(5, 8))
     ///     .add(PositionEmbedding::new(8))
     ///     .add(TransformerBlock::new(2).causal(true))
     ///     .add(Dense::new(5));
     /// model.build()?;
-    /// let a = model.generate(&[1, 2], 10, 1.0, Some(3), 42)?;
-    /// assert_eq!(a.len(), 10);
+    /// let a = model.generate(&[1, 2], 6, 1.0, Some(3), 42)?;
+    /// assert_eq!(a.len(), 6);
     /// assert!(a.iter().all(|&t| t < 5));
-    /// assert_eq!(a, model.generate_without_cache(&[1, 2], 10, 1.0, Some(3), 42)?);
+    /// // Within the context (8 positions) the cache changes nothing.
+    /// assert_eq!(a, model.generate_without_cache(&[1, 2], 6, 1.0, Some(3), 42)?);
+    /// assert_eq!(model.generate(&[1, 2], 30, 1.0, Some(3), 42)?.len(), 30);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn generate(
