@@ -55,6 +55,9 @@ pub struct Config {
     pub generate_chars: usize,
     /// Seed of the model, the windows and the sampling.
     pub seed: u64,
+    /// Also time generation without the key/value cache (the same
+    /// characters, a full forward pass over the context per character).
+    pub compare_generation: bool,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             weight_decay: 0.1,
             generate_chars: 500,
             seed: 1337,
+            compare_generation: true,
         }
     }
 }
@@ -88,6 +92,10 @@ pub struct Outcome {
     pub sample: String,
     /// Training tokens per second (wall clock, training steps only).
     pub tokens_per_sec: f64,
+    /// Generated characters per second with the key/value cache.
+    pub generate_per_sec: f64,
+    /// Generated characters per second without it, if measured.
+    pub generate_uncached_per_sec: Option<f64>,
 }
 
 /// The GPT as a `Sequential` over `[batch, context]` token ids.
@@ -195,12 +203,24 @@ pub fn run(text: &str, config: &Config, mut log: impl FnMut(&str)) -> Result<Out
     }
     let tokens_per_sec = (config.steps * config.batch_size * config.context) as f64 / train_secs;
     let prompt = tokenizer.encode("\n")?;
-    let generated = model.generate(&prompt, config.generate_chars, 0.8, Some(40), config.seed)?;
+    let n = config.generate_chars;
+    let started = Instant::now();
+    let generated = model.generate(&prompt, n, 0.8, Some(40), config.seed)?;
+    let generate_per_sec = n as f64 / started.elapsed().as_secs_f64();
+    let generate_uncached_per_sec = if config.compare_generation {
+        let started = Instant::now();
+        model.generate_without_cache(&prompt, n, 0.8, Some(40), config.seed)?;
+        Some(n as f64 / started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
     Ok(Outcome {
         initial_loss,
         val_losses,
         sample: tokenizer.decode(&generated)?,
         tokens_per_sec,
+        generate_per_sec,
+        generate_uncached_per_sec,
     })
 }
 
@@ -214,11 +234,17 @@ fn main() {
         }
     };
     let mut config = Config::full();
-    // `cargo run --release --example char_gpt -- 200` runs 200 steps.
-    if let Some(steps) = std::env::args().nth(1).and_then(|s| s.parse().ok()) {
+    // `cargo run --release --example char_gpt -- 200 1` runs 200 steps on
+    // one thread (default: 2,000 steps, every core).
+    let mut args = std::env::args().skip(1);
+    if let Some(steps) = args.next().and_then(|s| s.parse().ok()) {
         config.steps = steps;
         config.eval_every = config.eval_every.min(steps.max(1));
     }
+    if let Some(threads) = args.next().and_then(|s| s.parse().ok()) {
+        tapeflow::set_num_threads(threads);
+    }
+    println!("threads: {}", tapeflow::num_threads());
     let started = Instant::now();
     match run(&text, &config, |line| println!("{line}")) {
         Ok(out) => {
@@ -227,6 +253,10 @@ fn main() {
                 out.tokens_per_sec,
                 started.elapsed().as_secs_f64()
             );
+            println!("generation: {:.1} characters/s with the key/value cache", out.generate_per_sec);
+            if let Some(rate) = out.generate_uncached_per_sec {
+                println!("generation: {rate:.1} characters/s without it");
+            }
             println!("--- 500 generated characters ---\n{}", out.sample);
             let last = out.val_losses.last().map_or(f64::NAN, |v| v.1);
             let dropped = out.initial_loss - last;

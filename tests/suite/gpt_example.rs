@@ -24,6 +24,7 @@ fn tiny_char_gpt_lowers_the_validation_loss() {
         weight_decay: 0.1,
         generate_chars: 50,
         seed: 7,
+        compare_generation: false,
     };
     let out = char_gpt::run(&text, &config, |_| {}).expect("run");
     // Untrained: about ln 76 = 4.33 nats per character.
