@@ -253,7 +253,10 @@ fn main() {
                 out.tokens_per_sec,
                 started.elapsed().as_secs_f64()
             );
-            println!("generation: {:.1} characters/s with the key/value cache", out.generate_per_sec);
+            println!(
+                "generation: {:.1} characters/s with the key/value cache",
+                out.generate_per_sec
+            );
             if let Some(rate) = out.generate_uncached_per_sec {
                 println!("generation: {rate:.1} characters/s without it");
             }

@@ -378,16 +378,32 @@ impl<'t, T: Float> Var<'t, T> {
             lhs: z.shape().to_vec(),
             rhs: m.shape().to_vec(),
         };
-        // The mask broadcast to the logits' shape (a mask larger than the
-        // logits is an error, not a broadcast of the logits).
-        let full = z.zip_map(m, |_, v| v).map_err(|_| mismatch())?;
-        if full.shape() != z.shape() {
-            return Err(mismatch());
-        }
+        // A mask that only repeats over the leading axes (a causal
+        // `[t_q, t_k]`) is read cyclically; any other mask is broadcast to
+        // the logits' shape once (a mask larger than the logits is an error,
+        // not a broadcast of the logits).
+        let rank = z.ndim();
+        let cyclic = m.ndim() <= rank
+            && m.ndim() >= 1
+            && m.shape()[m.ndim() - 1] == n
+            && (m.ndim() == 1 || m.shape()[m.ndim() - 2] == z.shape()[rank - 2])
+            && m.shape()[..m.ndim().saturating_sub(2)]
+                .iter()
+                .all(|&d| d == 1);
+        let full = if cyclic {
+            m.clone()
+        } else {
+            let full = z.zip_map(m, |_, v| v).map_err(|_| mismatch())?;
+            if full.shape() != z.shape() {
+                return Err(mismatch());
+            }
+            full
+        };
+        let mask_rows = full.as_slice();
         let keep = matches!(mask, SoftmaxMask::Keep(_));
         let mut y = Vec::with_capacity(z.len());
         if n > 0 {
-            for (zr, mr) in z.as_slice().chunks(n).zip(full.as_slice().chunks(n)) {
+            for (zr, mr) in z.as_slice().chunks(n).zip(mask_rows.chunks(n).cycle()) {
                 let logit = |j: usize| {
                     if keep {
                         if mr[j] != T::zero() {
