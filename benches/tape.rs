@@ -102,7 +102,7 @@ fn dense_relu(c: &mut Criterion) {
         "kernel",
         Tensor::<f32>::rand_uniform(&[784, 256], -0.05, 0.05, &mut rng).expect("valid range"),
     );
-    let bias = Param::new("bias", Tensor::<f32>::zeros(&[256]));
+    let bias = Param::new("bias", Tensor::<f32>::zeros(&[256]).unwrap());
     for batch in [32usize, 128] {
         let x = Tensor::<f32>::rand_uniform(&[batch, 784], 0.0, 1.0, &mut rng).expect("range");
         group.throughput(Throughput::Elements(batch as u64));

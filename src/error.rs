@@ -34,11 +34,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// ```
 /// use tapeflow::{Error, Tensor};
 ///
-/// let a = Tensor::<f32>::zeros(&[2, 3]);
-/// let b = Tensor::<f32>::zeros(&[4, 5]);
+/// let a = Tensor::<f32>::zeros(&[2, 3])?;
+/// let b = Tensor::<f32>::zeros(&[4, 5])?;
 /// let err = a.matmul(&b).unwrap_err();
 /// assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }));
 /// assert_eq!(err.to_string(), "matmul: shape mismatch, lhs [2, 3], rhs [4, 5]");
+/// # Ok::<(), tapeflow::Error>(())
 /// ```
 #[derive(Debug, ThisError)]
 #[non_exhaustive]
@@ -78,6 +79,29 @@ pub enum Error {
         axis: usize,
         /// The shape of the tensor.
         shape: Vec<usize>,
+    },
+
+    /// A shape whose element count (or size in bytes) overflows: no machine
+    /// can hold it, e.g. `zeros: shape [8589934592, 2147483648] is too large
+    /// to address`.
+    #[error("{op}: shape {shape:?} is too large to address")]
+    SizeOverflow {
+        /// The operation that failed.
+        op: &'static str,
+        /// The requested shape.
+        shape: Vec<usize>,
+    },
+
+    /// An allocation the machine refused (the shape is addressable, but
+    /// there is not that much memory).
+    #[error("{op}: cannot allocate {bytes} bytes for shape {shape:?}")]
+    OutOfMemory {
+        /// The operation that failed.
+        op: &'static str,
+        /// The requested shape.
+        shape: Vec<usize>,
+        /// The number of bytes asked for.
+        bytes: usize,
     },
 
     /// A tensor with the wrong number of dimensions for the operation.

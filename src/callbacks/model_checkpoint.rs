@@ -108,7 +108,7 @@ impl ModelCheckpoint {
     /// let dir = std::env::temp_dir().join(format!("tapeflow_doc_ckpt_{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).ok();
     /// let path = dir.join("w.safetensors");
-    /// let x = Tensor::ones(&[4, 2]);
+    /// let x = Tensor::ones(&[4, 2])?;
     /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
     /// let ckpt = ModelCheckpoint::new(&path).monitor("loss").save_weights_only(true);

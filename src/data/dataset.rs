@@ -53,9 +53,10 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// use tapeflow::{Tensor, data::Dataset};
     ///
-    /// let x = Tensor::<f32>::zeros(&[4, 2]);
-    /// let err = Dataset::new(x, Tensor::zeros(&[3, 1])).unwrap_err();
+    /// let x = Tensor::<f32>::zeros(&[4, 2])?;
+    /// let err = Dataset::new(x, Tensor::zeros(&[3, 1])?).unwrap_err();
     /// assert_eq!(err.to_string(), "Dataset::new: features have 4 rows but targets have 3 (shapes [4, 2] and [3, 1])");
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn new(features: Tensor<T>, targets: Tensor<T>) -> Result<Self> {
         for t in [&features, &targets] {
@@ -88,7 +89,7 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// use tapeflow::{Tensor, data::Dataset};
     ///
-    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[5, 3]), Tensor::zeros(&[5]))?;
+    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[5, 3])?, Tensor::zeros(&[5])?)?;
     /// assert_eq!(ds.len(), 5);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -103,7 +104,7 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// use tapeflow::{Tensor, data::Dataset};
     ///
-    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[0, 3]), Tensor::zeros(&[0]))?;
+    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[0, 3])?, Tensor::zeros(&[0])?)?;
     /// assert!(ds.is_empty());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -118,7 +119,7 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// use tapeflow::{Tensor, data::Dataset};
     ///
-    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3]), Tensor::zeros(&[2, 1]))?;
+    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3])?, Tensor::zeros(&[2, 1])?)?;
     /// assert_eq!(ds.features().sum(), 6.0);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -133,7 +134,7 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// use tapeflow::{Tensor, data::Dataset};
     ///
-    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3]), Tensor::full(&[2, 1], 7.0))?;
+    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3])?, Tensor::full(&[2, 1], 7.0)?)?;
     /// assert_eq!(ds.targets().to_vec(), vec![7.0, 7.0]);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -148,7 +149,7 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// use tapeflow::{Tensor, data::Dataset};
     ///
-    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3]), Tensor::zeros(&[2, 1]))?;
+    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3])?, Tensor::zeros(&[2, 1])?)?;
     /// let (x, y) = ds.into_parts();
     /// assert_eq!((x.shape(), y.shape()), (&[2, 3][..], &[2, 1][..]));
     /// # Ok::<(), tapeflow::Error>(())
@@ -188,7 +189,7 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// use tapeflow::{Tensor, data::Dataset};
     ///
-    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3]), Tensor::zeros(&[2, 1]))?;
+    /// let ds = Dataset::new(Tensor::<f32>::ones(&[2, 3])?, Tensor::zeros(&[2, 1])?)?;
     /// let ds64: Dataset<f64> = ds.cast();
     /// assert_eq!(ds64.features().sum(), 6.0f64);
     /// # Ok::<(), tapeflow::Error>(())
@@ -317,7 +318,7 @@ impl<T: Float> Dataset<T> {
 /// ```
 /// use tapeflow::{Tensor, data::Dataset};
 ///
-/// let ds = Dataset::new(Tensor::<f32>::zeros(&[10, 3]), Tensor::zeros(&[10, 1]))?;
+/// let ds = Dataset::new(Tensor::<f32>::zeros(&[10, 3])?, Tensor::zeros(&[10, 1])?)?;
 /// let batches = ds.batches(4, None, false)?;
 /// assert_eq!(batches.len(), 3);
 /// # Ok::<(), tapeflow::Error>(())

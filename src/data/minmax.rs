@@ -167,7 +167,7 @@ impl MinMaxScaler {
     /// use tapeflow::{Tensor, data::MinMaxScaler};
     ///
     /// let mut s = MinMaxScaler::new();
-    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 1])).is_err());
+    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 1])?).is_err());
     /// s.fit(&Tensor::from_vec(vec![0.0f32, 10.0], &[2, 1])?)?;
     /// assert_eq!(s.transform(&Tensor::from_vec(vec![20.0f32], &[1, 1])?)?.to_vec(), vec![2.0]);
     /// # Ok::<(), tapeflow::Error>(())
@@ -267,7 +267,7 @@ impl MinMaxScaler {
     /// use tapeflow::{Tensor, data::MinMaxScaler};
     ///
     /// let mut s = MinMaxScaler::new();
-    /// s.fit(&Tensor::<f32>::ones(&[2, 3]))?;
+    /// s.fit(&Tensor::<f32>::ones(&[2, 3])?)?;
     /// assert_eq!(s.n_features(), Some(3));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```

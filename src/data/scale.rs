@@ -205,10 +205,10 @@ impl StandardScaler {
     /// use tapeflow::{Tensor, data::StandardScaler};
     ///
     /// let mut s = StandardScaler::new();
-    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 1])).is_err());
+    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 1])?).is_err());
     /// s.fit(&Tensor::from_vec(vec![0.0f32, 2.0], &[2, 1])?)?;
     /// assert_eq!(s.transform(&Tensor::from_vec(vec![3.0f32], &[1, 1])?)?.to_vec(), vec![2.0]);
-    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 2])).is_err());
+    /// assert!(s.transform(&Tensor::<f32>::zeros(&[1, 2])?).is_err());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn transform<T: Float>(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
@@ -312,7 +312,7 @@ impl StandardScaler {
     /// use tapeflow::{Tensor, data::StandardScaler};
     ///
     /// let mut s = StandardScaler::new();
-    /// s.fit(&Tensor::<f32>::ones(&[2, 3]))?;
+    /// s.fit(&Tensor::<f32>::ones(&[2, 3])?)?;
     /// assert_eq!(s.n_features(), Some(3));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```

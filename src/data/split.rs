@@ -213,7 +213,7 @@ impl KFold {
     /// ```
     /// use tapeflow::{Tensor, data::{Dataset, KFold}};
     ///
-    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[10, 2]), Tensor::zeros(&[10, 1]))?;
+    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[10, 2])?, Tensor::zeros(&[10, 1])?)?;
     /// for (train, test) in KFold::new(5).split_dataset(&ds)? {
     ///     assert_eq!((train.len(), test.len()), (8, 2));
     /// }

@@ -40,11 +40,11 @@ use crate::tape::{GradientTape, Param, Var};
 /// assert_eq!(dense.build(&[4], &mut StdRng::seed_from_u64(0))?, vec![3]);
 /// assert_eq!(dense.param_count(), 4 * 3 + 3);
 /// let tape = GradientTape::new();
-/// let x = tape.constant(&Tensor::ones(&[2, 4]));
+/// let x = tape.constant(&Tensor::ones(&[2, 4])?);
 /// let y = dense.forward(x, Mode::Infer)?;
 /// assert_eq!(y.shape(), vec![2, 3]);
 /// assert!(y.value().as_slice().iter().all(|&v: &f32| v >= 0.0));
-/// let err = dense.forward(tape.constant(&Tensor::ones(&[2, 5])), Mode::Infer).unwrap_err();
+/// let err = dense.forward(tape.constant(&Tensor::ones(&[2, 5])?), Mode::Infer).unwrap_err();
 /// assert_eq!(err.to_string(), "hidden (Dense): expected input [_, 4], got [2, 5]");
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

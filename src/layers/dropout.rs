@@ -45,7 +45,7 @@ use crate::tensor::Tensor;
 ///
 /// let dropout = Dropout::new(0.5).seed(42);
 /// let tape = GradientTape::new();
-/// let x = tape.constant(&Tensor::<f32>::ones(&[1, 1000]));
+/// let x = tape.constant(&Tensor::<f32>::ones(&[1, 1000])?);
 /// assert_eq!(dropout.forward(x, Mode::Infer)?.value(), x.value());
 /// let y = dropout.forward(x, Mode::Train)?.value();
 /// assert!(y.as_slice().iter().all(|&v| v == 0.0 || v == 2.0));
@@ -93,7 +93,7 @@ impl<T: Float> Dropout<T> {
     ///
     /// let (a, b) = (Dropout::new(0.5).seed(7), Dropout::new(0.5).seed(7));
     /// let tape = GradientTape::new();
-    /// let x = tape.constant(&Tensor::<f64>::ones(&[4, 8]));
+    /// let x = tape.constant(&Tensor::<f64>::ones(&[4, 8])?);
     /// assert_eq!(a.forward(x, Mode::Train)?.value(), b.forward(x, Mode::Train)?.value());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```

@@ -34,7 +34,7 @@ use crate::tape::{Param, Var};
 /// let mut flatten = Flatten::new();
 /// assert_eq!(flatten.build(&[3, 4], &mut StdRng::seed_from_u64(0))?, vec![12]);
 /// let tape = GradientTape::new();
-/// let x = tape.constant(&Tensor::<f32>::zeros(&[2, 3, 4]));
+/// let x = tape.constant(&Tensor::<f32>::zeros(&[2, 3, 4])?);
 /// assert_eq!(flatten.forward(x, Mode::Infer)?.shape(), vec![2, 12]);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

@@ -48,7 +48,7 @@ pub fn mse<'t, T: Float>(y_pred: &Var<'t, T>, y_true: &Var<'t, T>) -> Result<Var
 ///
 /// let tape = GradientTape::new();
 /// let pred = tape.watch(&Tensor::from_vec(vec![1.0f32, -3.0], &[2])?);
-/// let loss = losses::mae(&pred, &tape.constant(&Tensor::zeros(&[2])))?;
+/// let loss = losses::mae(&pred, &tape.constant(&Tensor::zeros(&[2])?))?;
 /// assert_eq!(loss.value().item()?, 2.0);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
@@ -69,7 +69,7 @@ pub fn mae<'t, T: Float>(y_pred: &Var<'t, T>, y_true: &Var<'t, T>) -> Result<Var
 ///
 /// let tape = GradientTape::new();
 /// let pred = tape.watch(&Tensor::from_vec(vec![0.5f32, 3.0], &[2])?);
-/// let loss = losses::huber(&pred, &tape.constant(&Tensor::zeros(&[2])), 1.0)?;
+/// let loss = losses::huber(&pred, &tape.constant(&Tensor::zeros(&[2])?), 1.0)?;
 /// assert_eq!(loss.value().item()?, (0.125 + 2.5) / 2.0);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

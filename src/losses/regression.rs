@@ -92,7 +92,7 @@ impl<T: Float> Loss<T> for MeanAbsoluteError {
 /// assert_eq!(Huber::default().delta, 1.0);
 /// let tape = GradientTape::new();
 /// let y_pred = tape.watch(&Tensor::from_vec(vec![0.5f64, -3.0], &[2])?);
-/// let y_true = tape.constant(&Tensor::zeros(&[2]));
+/// let y_true = tape.constant(&Tensor::zeros(&[2])?);
 /// let per = Huber { delta: 2.0 }.per_sample(y_pred, y_true)?;
 /// assert_eq!(per.value().to_vec(), vec![0.125, 4.0]);       // ½·0.25; 2·(3 - 1)
 /// # Ok::<(), tapeflow::Error>(())

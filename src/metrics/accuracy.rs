@@ -46,7 +46,7 @@ impl BinaryAccuracy {
     /// use tapeflow::Tensor;
     ///
     /// let mut acc = BinaryAccuracy::new(0.0);     // for logits
-    /// acc.update(&Tensor::from_vec(vec![2.0, -1.0], &[2])?, &Tensor::ones(&[2]), None)?;
+    /// acc.update(&Tensor::from_vec(vec![2.0, -1.0], &[2])?, &Tensor::ones(&[2])?, None)?;
     /// assert_eq!(acc.result(), 0.5);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```

@@ -153,7 +153,7 @@ impl Metric {
     /// use tapeflow::{Metric, Tensor};
     ///
     /// let mut mae = Metric::MeanAbsoluteError.build::<f64>("mean_squared_error", &[2], &[2])?;
-    /// mae.update(&Tensor::from_vec(vec![1.0, 3.0], &[2])?, &Tensor::zeros(&[2]), None)?;
+    /// mae.update(&Tensor::from_vec(vec![1.0, 3.0], &[2])?, &Tensor::zeros(&[2])?, None)?;
     /// assert_eq!((mae.name(), mae.result()), ("mean_absolute_error".to_string(), 2.0));
     /// assert!(Metric::TopKCategoricalAccuracy(0).build::<f32>("", &[2, 3], &[2, 3]).is_err());
     /// # Ok::<(), tapeflow::Error>(())

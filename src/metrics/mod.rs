@@ -328,7 +328,7 @@ pub struct MeanSquaredError {
 ///
 /// let mut mae = MeanAbsoluteError::default();
 /// let y_pred = Tensor::from_vec(vec![1.0, -2.0], &[2])?;
-/// mae.update(&y_pred, &Tensor::zeros(&[2]), None)?;
+/// mae.update(&y_pred, &Tensor::zeros(&[2])?, None)?;
 /// assert_eq!(mae.result(), 1.5);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

@@ -27,7 +27,7 @@ impl<T: Float> Sequential<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
-    /// model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?;   // y = x
+    /// model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?;   // y = x
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
     /// let y = Tensor::from_vec(vec![2.0, 2.0], &[2, 1])?;
     /// let e = model.evaluate(&x, &y)?;
@@ -84,8 +84,8 @@ impl<T: Float> Sequential<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
     /// model.build()?;
-    /// assert_eq!(model.predict(&Tensor::zeros(&[5, 3]))?.shape(), &[5, 2]);
-    /// let err = model.predict(&Tensor::zeros(&[5, 4])).unwrap_err();
+    /// assert_eq!(model.predict(&Tensor::zeros(&[5, 3])?)?.shape(), &[5, 2]);
+    /// let err = model.predict(&Tensor::zeros(&[5, 4])?).unwrap_err();
     /// assert_eq!(err.to_string(), "dense (Dense) at position 0: expected input [_, 3], got [5, 4]");
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -123,7 +123,7 @@ impl<T: Float> Sequential<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(2));
     /// model.build()?;
-    /// model.set_weights(vec![Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2])?, Tensor::zeros(&[2])])?;
+    /// model.set_weights(vec![Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2])?, Tensor::zeros(&[2])?])?;
     /// let x = Tensor::from_vec(vec![3.0, 1.0, 0.0, 2.0], &[2, 2])?;
     /// assert_eq!(model.predict_classes(&x)?, vec![0, 1]);
     /// # Ok::<(), tapeflow::Error>(())

@@ -80,7 +80,7 @@ impl<T: Float> FitOptions<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
-    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
+    /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
     /// let history = model.fit(&x, &y, FitOptions::default().epochs(3).verbose(0))?;
     /// assert_eq!(history.epochs(), &[0, 1, 2]);
     /// # Ok::<(), tapeflow::Error>(())
@@ -153,8 +153,8 @@ impl<T: Float> FitOptions<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
-    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
-    /// let (vx, vy) = (Tensor::zeros(&[2, 1]), Tensor::ones(&[2, 1]));
+    /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
+    /// let (vx, vy) = (Tensor::zeros(&[2, 1])?, Tensor::ones(&[2, 1])?);
     /// let opts = FitOptions::default().validation_data(vx.clone(), vy.clone()).verbose(0);
     /// let history = model.fit(&x, &y, opts)?;
     /// assert_eq!(history.last("val_loss"), Some(model.evaluate(&vx, &vy)?.loss));
@@ -203,7 +203,7 @@ impl<T: Float> FitOptions<T> {
     /// // A weight of 0 removes a row's loss (the mean still counts its row).
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.0), MeanSquaredError, &[])?;
-    /// model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?; // y = x
+    /// model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?; // y = x
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
     /// let y = Tensor::from_vec(vec![0.0, 0.0], &[2, 1])?;
     /// let w = Tensor::from_vec(vec![0.0, 1.0], &[2])?;
@@ -225,7 +225,7 @@ impl<T: Float> FitOptions<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
-    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
+    /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
     /// let opts = FitOptions::default().initial_epoch(2).epochs(4).verbose(0);
     /// assert_eq!(model.fit(&x, &y, opts)?.epochs(), &[2, 3]);
     /// # Ok::<(), tapeflow::Error>(())
@@ -283,7 +283,7 @@ impl<T: Float> FitOptions<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.0), MeanSquaredError, &[])?; // the loss cannot improve
-    /// let (x, y) = (Tensor::ones(&[4, 1]), Tensor::ones(&[4, 1]));
+    /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
     /// let stop = EarlyStopping::new().monitor("loss");
     /// let opts = FitOptions::default().epochs(10).callback(stop).verbose(0);
     /// assert_eq!(model.fit(&x, &y, opts)?.len(), 2); // stopped after epoch 1
@@ -351,9 +351,9 @@ impl Evaluation {
     ///
     /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
-    /// model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?; // y = x
+    /// model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?; // y = x
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
-    /// let e = model.evaluate(&x, &Tensor::zeros(&[2, 1]))?;
+    /// let e = model.evaluate(&x, &Tensor::zeros(&[2, 1])?)?;
     /// assert_eq!(e.metric("mean_absolute_error"), Some(1.5));
     /// assert_eq!(e.metric("accuracy"), None); // not compiled
     /// # Ok::<(), tapeflow::Error>(())

@@ -117,9 +117,9 @@ impl<T: Float> Sequential<T> {
     ///
     /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
     /// model.build()?;
-    /// model.set_weights(vec![Tensor::ones(&[2, 1]), Tensor::zeros(&[1])])?;
-    /// assert_eq!(model.predict(&Tensor::ones(&[1, 2]))?.to_vec(), vec![2.0]);
-    /// assert!(model.set_weights(vec![Tensor::ones(&[2, 1])]).is_err());
+    /// model.set_weights(vec![Tensor::ones(&[2, 1])?, Tensor::zeros(&[1])?])?;
+    /// assert_eq!(model.predict(&Tensor::ones(&[1, 2])?)?.to_vec(), vec![2.0]);
+    /// assert!(model.set_weights(vec![Tensor::ones(&[2, 1])?]).is_err());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn set_weights(&mut self, weights: Vec<Tensor<T>>) -> Result<()> {

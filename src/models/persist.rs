@@ -108,7 +108,7 @@ impl<T: Float> Sequential<T> {
     /// model.compile(Adam::new(0.01), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
     /// model.save(&path)?;
     /// let again = Sequential::<f32>::load(&path)?;
-    /// let x = Tensor::ones(&[3, 2]);
+    /// let x = Tensor::ones(&[3, 2])?;
     /// assert_eq!(model.predict(&x)?, again.predict(&x)?);
     /// std::fs::remove_file(&path).ok();
     /// # Ok::<(), tapeflow::Error>(())

@@ -35,7 +35,7 @@ pub(crate) const DEFAULT_SEED: u64 = 0;
 /// model.build()?;
 /// assert_eq!(model.output_shape()?, vec![3]);
 /// assert_eq!(model.param_count(), 4 * 8 + 8 + 8 * 3 + 3);
-/// let y = model.predict(&Tensor::zeros(&[2, 4]))?;
+/// let y = model.predict(&Tensor::zeros(&[2, 4])?)?;
 /// assert_eq!(y.shape(), &[2, 3]);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
@@ -362,7 +362,7 @@ impl<T: Float> Sequential<T> {
     /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
     /// model.build()?;
     /// let tape = GradientTape::new();
-    /// let x = Tensor::ones(&[4, 2]);
+    /// let x = Tensor::ones(&[4, 2])?;
     /// let y = model.forward(&tape, &x, Mode::Train)?;
     /// let grads = tape.gradient(&y.sum(), model.trainable_params())?;
     /// assert_eq!(grads.len(), 2);
@@ -392,7 +392,7 @@ impl<T: Float> Sequential<T> {
     /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
     /// model.build()?;
     /// let tape = GradientTape::new();
-    /// let x = tape.watch(&Tensor::ones(&[1, 2]));
+    /// let x = tape.watch(&Tensor::ones(&[1, 2])?);
     /// let y = model.forward_var(x, Mode::Infer)?;
     /// let saliency = tape.gradient(&y.sum(), [x])?;
     /// assert_eq!(saliency.get(x).unwrap().shape(), &[1, 2]);

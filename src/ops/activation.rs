@@ -392,7 +392,7 @@ mod tests {
     #[test]
     fn softmax_rejects_bad_axis_with_its_own_name() {
         let tape = GradientTape::<f32>::new();
-        let x = tape.watch(&Tensor::zeros(&[2, 3]));
+        let x = tape.watch(&Tensor::zeros(&[2, 3]).unwrap());
         let err = x.log_softmax(2).unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -49,8 +49,8 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let x = tape.watch(&Tensor::<f32>::ones(&[2, 3]));
-    /// let b = tape.watch(&Tensor::<f32>::zeros(&[3]));
+    /// let x = tape.watch(&Tensor::<f32>::ones(&[2, 3])?);
+    /// let b = tape.watch(&Tensor::<f32>::zeros(&[3])?);
     /// let y = x.add(&b)?.sum();
     /// let g = tape.gradient(&y, [b])?;
     /// assert_eq!(g.get(b).unwrap().to_vec(), vec![2.0; 3]);   // summed over rows

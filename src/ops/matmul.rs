@@ -176,9 +176,9 @@ mod tests {
     #[test]
     fn linear_rejects_a_bias_of_the_wrong_length() {
         let tape = GradientTape::<f32>::new();
-        let x = tape.constant(&Tensor::zeros(&[4, 2]));
-        let w = tape.watch(&Tensor::zeros(&[2, 3]));
-        let b = tape.watch(&Tensor::zeros(&[2]));
+        let x = tape.constant(&Tensor::zeros(&[4, 2]).unwrap());
+        let w = tape.watch(&Tensor::zeros(&[2, 3]).unwrap());
+        let b = tape.watch(&Tensor::zeros(&[2]).unwrap());
         let err = x.linear(&w, Some(&b)).unwrap_err();
         assert_eq!(err.to_string(), "linear: shape mismatch, lhs [3], rhs [2]");
         let err = x.linear(&b, None).unwrap_err();
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn matmul_of_constants_records_nothing() {
         let tape = GradientTape::<f32>::new();
-        let a = tape.constant(&Tensor::ones(&[2, 2]));
+        let a = tape.constant(&Tensor::ones(&[2, 2]).unwrap());
         let _ = a.matmul(&a).unwrap();
         assert_eq!(tape.recorded_ops(), 0);
     }

@@ -14,7 +14,7 @@ fn spread<T: Float>(g: &Tensor<T>, shape: &[usize], axis: usize) -> Tensor<T> {
     let g = g
         .reshape(&keep)
         .expect("invariant: g has the reduced shape");
-    Tensor::zeros(shape)
+    Tensor::filled(shape, T::zero())
         .add(&g)
         .expect("invariant: keepdim shape broadcasts")
 }
@@ -28,7 +28,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let x = tape.watch(&Tensor::<f32>::ones(&[2, 3]));
+    /// let x = tape.watch(&Tensor::<f32>::ones(&[2, 3])?);
     /// let y = x.sum();
     /// assert_eq!(y.value().item()?, 6.0);
     /// assert_eq!(tape.gradient(&y, [x])?.get(x).unwrap().to_vec(), vec![1.0; 6]);
@@ -39,7 +39,7 @@ impl<'t, T: Float> Var<'t, T> {
         let shape = x.shape().to_vec();
         self.tape()
             .record([*self], Tensor::scalar(x.sum()), move |g| {
-                [Tensor::full(&shape, g.as_slice()[0])]
+                [Tensor::filled(&shape, g.as_slice()[0])]
             })
     }
 
@@ -51,7 +51,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let x = tape.watch(&Tensor::<f32>::ones(&[4]));
+    /// let x = tape.watch(&Tensor::<f32>::ones(&[4])?);
     /// let g = tape.gradient(&x.mean(), [x])?;
     /// assert_eq!(g.get(x).unwrap().to_vec(), vec![0.25; 4]);
     /// # Ok::<(), tapeflow::Error>(())

@@ -19,7 +19,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let x = tape.watch(&Tensor::<f32>::ones(&[2, 3]));
+    /// let x = tape.watch(&Tensor::<f32>::ones(&[2, 3])?);
     /// let y = x.reshape(&[6])?;
     /// assert_eq!(y.shape(), vec![6]);
     /// assert_eq!(tape.gradient(&y.sum(), [x])?.get(x).unwrap().shape(), &[2, 3]);

@@ -361,9 +361,9 @@ pub trait Optimizer<T: Float = f32>: std::fmt::Debug + Send {
     /// use tapeflow::optimizers::{Adam, Optimizer};
     /// use tapeflow::{Gradients, Param, Tensor};
     ///
-    /// let mut w = Param::new("w", Tensor::<f32>::zeros(&[2]));
+    /// let mut w = Param::new("w", Tensor::<f32>::zeros(&[2])?);
     /// let mut grads = Gradients::default();
-    /// grads.insert_param(w.id(), Tensor::ones(&[2]));
+    /// grads.insert_param(w.id(), Tensor::ones(&[2])?);
     /// let mut opt = Adam::new(0.1);
     /// opt.apply_gradients(&grads, &mut [&mut w])?;
     /// let keys: Vec<String> = opt.state().into_iter().map(|(k, _)| k).collect();
@@ -393,10 +393,10 @@ pub trait Optimizer<T: Float = f32>: std::fmt::Debug + Send {
     /// let mut opt = Sgd::<f32>::new(0.1).momentum(0.9);
     /// opt.load_state(&[
     ///     ("iterations".into(), Tensor::from_vec(vec![7.0, 0.0], &[2])?),
-    ///     ("momentum/0".into(), Tensor::zeros(&[3])),
+    ///     ("momentum/0".into(), Tensor::zeros(&[3])?),
     /// ])?;
     /// assert_eq!(opt.iterations(), 7);
-    /// assert!(opt.load_state(&[("velocity/0".into(), Tensor::zeros(&[3]))]).is_err());
+    /// assert!(opt.load_state(&[("velocity/0".into(), Tensor::zeros(&[3])?)]).is_err());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     fn load_state(&mut self, state: &[(String, Tensor<T>)]) -> Result<()>;

@@ -163,10 +163,11 @@ impl<T: Float> Gradients<T> {
     /// ```
     /// use tapeflow::{Gradients, Param, Tensor};
     ///
-    /// let w = Param::new("w", Tensor::<f32>::zeros(&[2]));
+    /// let w = Param::new("w", Tensor::<f32>::zeros(&[2])?);
     /// let mut g = Gradients::default();
-    /// g.insert_param(w.id(), Tensor::ones(&[2]));
+    /// g.insert_param(w.id(), Tensor::ones(&[2])?);
     /// assert_eq!(g.get(&w).unwrap().sum(), 2.0);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn insert_param(&mut self, id: ParamId, grad: Tensor<T>) {
         self.params.insert(id, grad);

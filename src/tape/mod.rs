@@ -179,9 +179,10 @@ impl<T: Float> GradientTape<T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let x = tape.constant(&Tensor::<f32>::ones(&[3]));
+    /// let x = tape.constant(&Tensor::<f32>::ones(&[3])?);
     /// let _y = x.exp().sum();                 // nothing needs a gradient
     /// assert_eq!(tape.recorded_ops(), 0);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn recorded_ops(&self) -> usize {
         self.nodes
@@ -395,7 +396,7 @@ impl<T: Float> GradientTape<T> {
                 ),
             });
         }
-        self.sweep(loss, Tensor::ones(&shape), targets)
+        self.sweep(loss, Tensor::filled(&shape, T::one()), targets)
     }
 
     /// Gradients of `Σ output_gradient · output` with respect to each
@@ -516,11 +517,12 @@ impl<T: Float> GradientTape<T> {
             let grad = index.and_then(|i| found.get(i).cloned().flatten());
             match t {
                 Target::Var { index: i, .. } => {
-                    let g = grad.unwrap_or_else(|| Tensor::zeros(nodes[i].value.shape()));
+                    let g =
+                        grad.unwrap_or_else(|| Tensor::filled(nodes[i].value.shape(), T::zero()));
                     result.insert_var(i, g);
                 }
                 Target::Param(p) => {
-                    let g = grad.unwrap_or_else(|| Tensor::zeros(p.value().shape()));
+                    let g = grad.unwrap_or_else(|| Tensor::filled(p.value().shape(), T::zero()));
                     result.insert_param(p.id(), g);
                 }
             }

@@ -17,10 +17,11 @@ static NEXT_PARAM_ID: AtomicU64 = AtomicU64::new(0);
 /// ```
 /// use tapeflow::{Param, Tensor};
 ///
-/// let a = Param::new("a", Tensor::<f32>::zeros(&[2]));
-/// let b = Param::new("b", Tensor::<f32>::zeros(&[2]));
+/// let a = Param::new("a", Tensor::<f32>::zeros(&[2])?);
+/// let b = Param::new("b", Tensor::<f32>::zeros(&[2])?);
 /// assert_ne!(a.id(), b.id());
 /// assert_eq!(a.id(), a.clone().id());   // a clone is the same parameter
+/// # Ok::<(), tapeflow::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParamId(u64);
@@ -38,9 +39,10 @@ impl ParamId {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let p = Param::new("p", Tensor::<f32>::zeros(&[1]));
-    /// let q = Param::new("q", Tensor::<f32>::zeros(&[1]));
+    /// let p = Param::new("p", Tensor::<f32>::zeros(&[1])?);
+    /// let q = Param::new("q", Tensor::<f32>::zeros(&[1])?);
     /// assert!(q.id().as_u64() > p.id().as_u64());
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn as_u64(self) -> u64 {
         self.0
@@ -59,12 +61,12 @@ impl ParamId {
 /// ```
 /// use tapeflow::{Param, Tensor};
 ///
-/// let mut w = Param::new("kernel", Tensor::<f32>::zeros(&[2, 3]));
+/// let mut w = Param::new("kernel", Tensor::<f32>::zeros(&[2, 3])?);
 /// assert_eq!(w.name(), "kernel");
 /// assert!(w.trainable());
-/// w.set_value(Tensor::ones(&[2, 3]))?;
+/// w.set_value(Tensor::ones(&[2, 3])?)?;
 /// assert_eq!(w.value().sum(), 6.0);
-/// assert!(w.set_value(Tensor::ones(&[3, 2])).is_err());
+/// assert!(w.set_value(Tensor::ones(&[3, 2])?).is_err());
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -83,8 +85,9 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let b = Param::new("bias", Tensor::<f64>::zeros(&[4]));
+    /// let b = Param::new("bias", Tensor::<f64>::zeros(&[4])?);
     /// assert_eq!(b.value().shape(), &[4]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn new(name: impl Into<String>, value: Tensor<T>) -> Self {
         Param {
@@ -102,8 +105,9 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let p = Param::new("p", Tensor::<f32>::zeros(&[1]));
+    /// let p = Param::new("p", Tensor::<f32>::zeros(&[1])?);
     /// assert_eq!(p.id(), p.id());
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn id(&self) -> ParamId {
         self.id
@@ -116,7 +120,8 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// assert_eq!(Param::new("bias", Tensor::<f32>::zeros(&[1])).name(), "bias");
+    /// assert_eq!(Param::new("bias", Tensor::<f32>::zeros(&[1])?).name(), "bias");
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn name(&self) -> &str {
         &self.name
@@ -129,9 +134,10 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let mut p = Param::new("bias", Tensor::<f32>::zeros(&[1]));
+    /// let mut p = Param::new("bias", Tensor::<f32>::zeros(&[1])?);
     /// p.set_name("dense/bias");
     /// assert_eq!(p.name(), "dense/bias");
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.name = name.into();
@@ -144,8 +150,9 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let p = Param::new("p", Tensor::full(&[2], 3.0f32));
+    /// let p = Param::new("p", Tensor::full(&[2], 3.0f32)?);
     /// assert_eq!(p.value().to_vec(), vec![3.0, 3.0]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn value(&self) -> &Tensor<T> {
         &self.value
@@ -158,9 +165,10 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let mut p = Param::new("p", Tensor::<f32>::zeros(&[2]));
+    /// let mut p = Param::new("p", Tensor::<f32>::zeros(&[2])?);
     /// p.value_mut().as_mut_slice()[0] = 1.0;
     /// assert_eq!(p.value().to_vec(), vec![1.0, 0.0]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn value_mut(&mut self) -> &mut Tensor<T> {
         &mut self.value
@@ -177,9 +185,10 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let mut p = Param::new("p", Tensor::<f32>::zeros(&[2]));
-    /// let err = p.set_value(Tensor::zeros(&[3])).unwrap_err();
+    /// let mut p = Param::new("p", Tensor::<f32>::zeros(&[2])?);
+    /// let err = p.set_value(Tensor::zeros(&[3])?).unwrap_err();
     /// assert_eq!(err.to_string(), "set_value: shape mismatch, lhs [2], rhs [3]");
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn set_value(&mut self, value: Tensor<T>) -> Result<()> {
         if value.shape() != self.value.shape() {
@@ -200,7 +209,8 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// assert!(Param::new("p", Tensor::<f32>::zeros(&[1])).trainable());
+    /// assert!(Param::new("p", Tensor::<f32>::zeros(&[1])?).trainable());
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn trainable(&self) -> bool {
         self.trainable
@@ -214,9 +224,10 @@ impl<T: Float> Param<T> {
     /// ```
     /// use tapeflow::{Param, Tensor};
     ///
-    /// let mut p = Param::new("p", Tensor::<f32>::zeros(&[1]));
+    /// let mut p = Param::new("p", Tensor::<f32>::zeros(&[1])?);
     /// p.set_trainable(false);
     /// assert!(!p.trainable());
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn set_trainable(&mut self, trainable: bool) {
         self.trainable = trainable;

@@ -6,7 +6,7 @@ use super::*;
 #[test]
 fn inference_records_no_rules() {
     let tape = GradientTape::<f32>::new();
-    let x = tape.constant(&Tensor::ones(&[4]));
+    let x = tape.constant(&Tensor::ones(&[4]).unwrap());
     let y = x.exp().mul_scalar(2.0).sum();
     assert_eq!(tape.recorded_ops(), 0);
     assert_eq!(y.value().item().unwrap(), 2.0 * 4.0 * 1f32.exp());
@@ -25,14 +25,14 @@ fn reused_variable_accumulates() {
 #[test]
 fn gradient_of_non_scalar_needs_an_output_gradient() {
     let tape = GradientTape::<f32>::new();
-    let x = tape.watch(&Tensor::ones(&[2, 3]));
+    let x = tape.watch(&Tensor::ones(&[2, 3]).unwrap());
     let err = tape.gradient(&x.exp(), [x]).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("gradient: the loss must hold one element, got shape [2, 3]")
     );
     let err = tape
-        .gradient_with(&x.exp(), &Tensor::ones(&[3]), [x])
+        .gradient_with(&x.exp(), &Tensor::ones(&[3]).unwrap(), [x])
         .unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -106,7 +106,8 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// assert_eq!(tape.constant(&Tensor::<f32>::zeros(&[2, 5])).shape(), vec![2, 5]);
+    /// assert_eq!(tape.constant(&Tensor::<f32>::zeros(&[2, 5])?).shape(), vec![2, 5]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn shape(&self) -> Vec<usize> {
         self.tape.shape_of(self.index)

@@ -141,7 +141,7 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let g = Tensor::<f32>::ones(&[4, 3]);
+    /// let g = Tensor::<f32>::ones(&[4, 3])?;
     /// assert_eq!(g.sum_to_shape(&[3])?.to_vec(), vec![4.0; 3]);
     /// assert_eq!(g.sum_to_shape(&[4, 1])?.to_vec(), vec![3.0; 4]);
     /// assert_eq!(g.sum_to_shape(&[])?.item()?, 12.0);

@@ -127,7 +127,7 @@ impl<T: Float> fmt::Display for Tensor<T> {
     /// assert_eq!(format!("{v:.2}"), "[-1.50, 10.00,  0.25]");
     ///
     /// assert_eq!(Tensor::scalar(2.5f32).to_string(), "2.5");
-    /// assert_eq!(Tensor::<f32>::zeros(&[0]).to_string(), "[]");
+    /// assert_eq!(Tensor::<f32>::zeros(&[0])?.to_string(), "[]");
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -161,7 +161,7 @@ impl<T: Float> fmt::Debug for Tensor<T> {
     /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
     /// assert_eq!(format!("{t:?}"), "Tensor<f32>[2, 3] [1, 2, 3, 4, 5, 6]");
     ///
-    /// let long = Tensor::<f64>::zeros(&[10]);
+    /// let long = Tensor::<f64>::zeros(&[10])?;
     /// assert_eq!(format!("{long:?}"), "Tensor<f64>[10] [0, 0, 0, 0, 0, 0, 0, 0, ...]");
     /// assert_eq!(format!("{:.1?}", Tensor::scalar(0.5f32)), "Tensor<f32>[] [0.5]");
     /// # Ok::<(), tapeflow::Error>(())
@@ -227,11 +227,14 @@ mod tests {
 
     #[test]
     fn empty_tensors_print_brackets_nested_by_shape() {
-        assert_eq!(Tensor::<f32>::zeros(&[0]).to_string(), "[]");
-        assert_eq!(Tensor::<f32>::zeros(&[0, 3]).to_string(), "[]");
-        assert_eq!(Tensor::<f32>::zeros(&[2, 0]).to_string(), "[[],\n []]");
+        assert_eq!(Tensor::<f32>::zeros(&[0]).unwrap().to_string(), "[]");
+        assert_eq!(Tensor::<f32>::zeros(&[0, 3]).unwrap().to_string(), "[]");
         assert_eq!(
-            Tensor::<f32>::zeros(&[1, 2, 0]).to_string(),
+            Tensor::<f32>::zeros(&[2, 0]).unwrap().to_string(),
+            "[[],\n []]"
+        );
+        assert_eq!(
+            Tensor::<f32>::zeros(&[1, 2, 0]).unwrap().to_string(),
             "[[[],\n  []]]"
         );
     }
@@ -288,7 +291,7 @@ mod tests {
             format!("{t:?}"),
             "Tensor<f64>[3, 3] [0, 1, 2, 3, 4, 5, 6, 7, ...]"
         );
-        let e = Tensor::<f32>::zeros(&[2, 0]);
+        let e = Tensor::<f32>::zeros(&[2, 0]).unwrap();
         assert_eq!(format!("{e:?}"), "Tensor<f32>[2, 0] []");
         let p = Tensor::from_vec(vec![1.0f32, 0.125], &[2]).unwrap();
         assert_eq!(format!("{p:.2?}"), "Tensor<f32>[2] [1.00, 0.12]");

@@ -190,7 +190,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::ones(&[2]).add_scalar(2.0).to_vec(), vec![3.0, 3.0]);
+    /// assert_eq!(Tensor::<f32>::ones(&[2])?.add_scalar(2.0).to_vec(), vec![3.0, 3.0]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn add_scalar(&self, c: T) -> Tensor<T> {
         self.map(|x| x + c)
@@ -203,7 +204,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::ones(&[2]).sub_scalar(2.0).to_vec(), vec![-1.0, -1.0]);
+    /// assert_eq!(Tensor::<f32>::ones(&[2])?.sub_scalar(2.0).to_vec(), vec![-1.0, -1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sub_scalar(&self, c: T) -> Tensor<T> {
         self.map(|x| x - c)
@@ -216,7 +218,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::ones(&[2]).mul_scalar(3.0).to_vec(), vec![3.0, 3.0]);
+    /// assert_eq!(Tensor::<f32>::ones(&[2])?.mul_scalar(3.0).to_vec(), vec![3.0, 3.0]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn mul_scalar(&self, c: T) -> Tensor<T> {
         self.map(|x| x * c)
@@ -229,7 +232,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::ones(&[2]).div_scalar(4.0).to_vec(), vec![0.25, 0.25]);
+    /// assert_eq!(Tensor::<f32>::ones(&[2])?.div_scalar(4.0).to_vec(), vec![0.25, 0.25]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn div_scalar(&self, c: T) -> Tensor<T> {
         self.map(|x| x / c)
@@ -281,7 +285,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::<f32>::ones(&[1]).neg().to_vec(), vec![-1.0]);
+        /// assert_eq!(Tensor::<f32>::ones(&[1])?.neg().to_vec(), vec![-1.0]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         neg,
         |x: T| -x
@@ -294,7 +299,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::<f64>::zeros(&[1]).exp().to_vec(), vec![1.0]);
+        /// assert_eq!(Tensor::<f64>::zeros(&[1])?.exp().to_vec(), vec![1.0]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         exp,
         |x: T| x.exp()
@@ -307,7 +313,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::<f64>::ones(&[1]).ln().to_vec(), vec![0.0]);
+        /// assert_eq!(Tensor::<f64>::ones(&[1])?.ln().to_vec(), vec![0.0]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         ln,
         |x: T| x.ln()
@@ -320,7 +327,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::full(&[1], 16.0f32).sqrt().to_vec(), vec![4.0]);
+        /// assert_eq!(Tensor::full(&[1], 16.0f32)?.sqrt().to_vec(), vec![4.0]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         sqrt,
         |x: T| x.sqrt()
@@ -333,7 +341,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::full(&[1], -3.0f32).square().to_vec(), vec![9.0]);
+        /// assert_eq!(Tensor::full(&[1], -3.0f32)?.square().to_vec(), vec![9.0]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         square,
         |x: T| x * x
@@ -346,7 +355,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::full(&[1], -3.0f32).abs().to_vec(), vec![3.0]);
+        /// assert_eq!(Tensor::full(&[1], -3.0f32)?.abs().to_vec(), vec![3.0]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         abs,
         |x: T| x.abs()
@@ -359,7 +369,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::<f32>::zeros(&[1]).tanh().to_vec(), vec![0.0]);
+        /// assert_eq!(Tensor::<f32>::zeros(&[1])?.tanh().to_vec(), vec![0.0]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         tanh,
         |x: T| x.tanh()
@@ -372,7 +383,8 @@ impl<T: Float> Tensor<T> {
         /// ```
         /// use tapeflow::Tensor;
         ///
-        /// assert_eq!(Tensor::full(&[1], 4.0f32).recip().to_vec(), vec![0.25]);
+        /// assert_eq!(Tensor::full(&[1], 4.0f32)?.recip().to_vec(), vec![0.25]);
+        /// # Ok::<(), tapeflow::Error>(())
         /// ```
         recip,
         |x: T| x.recip()
@@ -508,7 +520,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "add: shape mismatch, lhs [2], rhs [3]")]
     fn operator_panics_with_the_error_message() {
-        let _ = &Tensor::<f32>::zeros(&[2]) + &Tensor::zeros(&[3]);
+        let _ = &Tensor::<f32>::zeros(&[2]).unwrap() + &Tensor::zeros(&[3]).unwrap();
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(c.to_vec(), vec![6.0, 8.0, 8.0, 10.0]);
     /// assert_eq!(c.to_vec(), a.transpose()?.matmul(&b)?.to_vec());
     /// assert_eq!(
-    ///     a.matmul_tn(&Tensor::zeros(&[2, 2])).err().expect("3 != 2").to_string(),
+    ///     a.matmul_tn(&Tensor::zeros(&[2, 2])?).err().expect("3 != 2").to_string(),
     ///     "matmul_tn: shape mismatch, lhs [3, 2], rhs [2, 2]"
     /// );
     /// # Ok::<(), tapeflow::Error>(())
@@ -170,7 +170,7 @@ impl<T: Float> Tensor<T> {
     /// let g = a.matmul_nt(&a)?;
     /// assert_eq!(g.to_vec(), vec![14.0, 32.0, 32.0, 77.0]);
     /// assert_eq!(
-    ///     a.matmul_nt(&Tensor::zeros(&[2, 2])).err().expect("3 != 2").to_string(),
+    ///     a.matmul_nt(&Tensor::zeros(&[2, 2])?).err().expect("3 != 2").to_string(),
     ///     "matmul_nt: shape mismatch, lhs [2, 3], rhs [2, 2]"
     /// );
     /// # Ok::<(), tapeflow::Error>(())
@@ -347,12 +347,14 @@ mod tests {
     #[test]
     fn zero_inner_dimension_gives_zeros() {
         let c = Tensor::<f32>::zeros(&[2, 0])
-            .matmul(&Tensor::zeros(&[0, 3]))
+            .unwrap()
+            .matmul(&Tensor::zeros(&[0, 3]).unwrap())
             .unwrap();
         assert_eq!(c.shape(), &[2, 3]);
         assert_eq!(c.to_vec(), vec![0.0; 6]);
         let c = Tensor::<f32>::zeros(&[2, 0, 3])
-            .matmul_tn(&Tensor::zeros(&[2, 0, 4]))
+            .unwrap()
+            .matmul_tn(&Tensor::zeros(&[2, 0, 4]).unwrap())
             .unwrap();
         assert_eq!(c.to_vec(), vec![0.0; 24]);
     }
@@ -360,15 +362,18 @@ mod tests {
     #[test]
     fn empty_outer_dimensions_give_empty_results() {
         let c = Tensor::<f32>::zeros(&[0, 3])
-            .matmul(&Tensor::ones(&[3, 4]))
+            .unwrap()
+            .matmul(&Tensor::ones(&[3, 4]).unwrap())
             .unwrap();
         assert_eq!(c.shape(), &[0, 4]);
         let c = Tensor::<f32>::ones(&[2, 3])
-            .matmul_nt(&Tensor::ones(&[0, 3]))
+            .unwrap()
+            .matmul_nt(&Tensor::ones(&[0, 3]).unwrap())
             .unwrap();
         assert_eq!(c.shape(), &[2, 0]);
         let c = Tensor::<f32>::zeros(&[0, 2, 3])
-            .matmul(&Tensor::zeros(&[0, 3, 4]))
+            .unwrap()
+            .matmul(&Tensor::zeros(&[0, 3, 4]).unwrap())
             .unwrap();
         assert_eq!(c.shape(), &[0, 2, 4]);
     }

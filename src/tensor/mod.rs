@@ -54,8 +54,77 @@ pub struct Tensor<T: Float = f32> {
 }
 
 /// The number of elements a shape describes (1 for the scalar shape `[]`).
+///
+/// Only for shapes that already describe storage (an existing tensor's
+/// shape); a shape from user input goes through [`checked_numel`].
 pub(crate) fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
+}
+
+/// The number of elements of `shape` holding `T`s, computed with checked
+/// arithmetic: the one size computation behind every constructor, shape op
+/// and layer build that takes a shape from the user.
+///
+/// # Errors
+///
+/// [`Error::SizeOverflow`] naming `op` and the shape when the element count
+/// or its size in bytes does not fit in `isize` (no machine can hold it).
+pub(crate) fn checked_numel<T>(op: &'static str, shape: &[usize]) -> Result<usize> {
+    let overflow = || Error::SizeOverflow {
+        op,
+        shape: shape.to_vec(),
+    };
+    // An empty dimension makes the whole shape empty, however large the rest.
+    if shape.contains(&0) {
+        return Ok(0);
+    }
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(overflow)?;
+    let bytes = n
+        .checked_mul(std::mem::size_of::<T>().max(1))
+        .ok_or_else(overflow)?;
+    if bytes > isize::MAX as usize {
+        return Err(overflow());
+    }
+    Ok(n)
+}
+
+/// A vector of `shape`'s element count filled with `value`, allocated
+/// fallibly: an impossible size or an allocation the machine refuses is an
+/// error naming `op` and the shape, never an abort.
+///
+/// # Errors
+///
+/// [`Error::SizeOverflow`] (see [`checked_numel`]) or
+/// [`Error::OutOfMemory`] when the allocator refuses the request.
+pub(crate) fn try_filled<T: Clone>(op: &'static str, shape: &[usize], value: T) -> Result<Vec<T>> {
+    let n = checked_numel::<T>(op, shape)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        op,
+        shape: shape.to_vec(),
+        bytes: n.saturating_mul(std::mem::size_of::<T>()),
+    })?;
+    data.resize(n, value);
+    Ok(data)
+}
+
+/// Reserves room for `n` elements fallibly, for kernels that build their
+/// output element by element; the error names `op` and `shape`.
+///
+/// # Errors
+///
+/// [`Error::OutOfMemory`] when the allocator refuses the request.
+pub(crate) fn try_with_capacity<T>(op: &'static str, shape: &[usize], n: usize) -> Result<Vec<T>> {
+    let mut data = Vec::new();
+    data.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        op,
+        shape: shape.to_vec(),
+        bytes: n.saturating_mul(std::mem::size_of::<T>()),
+    })?;
+    Ok(data)
 }
 
 impl<T: Float> Tensor<T> {
@@ -63,7 +132,8 @@ impl<T: Float> Tensor<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::ElementCount`] if `data.len()` is not the product of `shape`.
+    /// [`Error::ElementCount`] if `data.len()` is not the product of `shape`;
+    /// [`Error::SizeOverflow`] if that product does not fit in memory at all.
     ///
     /// # Examples
     ///
@@ -76,7 +146,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
-        let expected = numel(shape);
+        let expected = checked_numel::<T>("from_vec", shape)?;
         if data.len() != expected {
             return Err(Error::ElementCount {
                 op: "from_vec",
@@ -100,44 +170,79 @@ impl<T: Float> Tensor<T> {
 
     /// A tensor of the given shape filled with `value`.
     ///
+    /// # Errors
+    ///
+    /// [`Error::SizeOverflow`] if the shape's element count does not fit in
+    /// memory at all; [`Error::OutOfMemory`] if the allocation is refused.
+    ///
     /// # Examples
     ///
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let t = Tensor::full(&[2, 2], 7.0f32);
+    /// let t = Tensor::full(&[2, 2], 7.0f32)?;
     /// assert_eq!(t.to_vec(), vec![7.0; 4]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn full(shape: &[usize], value: T) -> Self {
+    pub fn full(shape: &[usize], value: T) -> Result<Self> {
+        Ok(Self::from_parts(
+            try_filled("full", shape, value)?,
+            shape.to_vec(),
+        ))
+    }
+
+    /// A tensor of a shape that already describes existing storage (the
+    /// shape of another tensor), filled with `value`: the infallible
+    /// constructor for kernels, whose output is never larger than memory
+    /// already held.
+    pub(crate) fn filled(shape: &[usize], value: T) -> Self {
         Self::from_parts(vec![value; numel(shape)], shape.to_vec())
     }
 
     /// A tensor of zeros.
     ///
+    /// # Errors
+    ///
+    /// [`Error::SizeOverflow`] if the shape's element count does not fit in
+    /// memory at all; [`Error::OutOfMemory`] if the allocation is refused.
+    ///
     /// # Examples
     ///
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let t = Tensor::<f32>::zeros(&[3]);
+    /// let t = Tensor::<f32>::zeros(&[3])?;
     /// assert_eq!(t.to_vec(), vec![0.0; 3]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, T::zero())
+    pub fn zeros(shape: &[usize]) -> Result<Self> {
+        Ok(Self::from_parts(
+            try_filled("zeros", shape, T::zero())?,
+            shape.to_vec(),
+        ))
     }
 
     /// A tensor of ones.
     ///
+    /// # Errors
+    ///
+    /// [`Error::SizeOverflow`] if the shape's element count does not fit in
+    /// memory at all; [`Error::OutOfMemory`] if the allocation is refused.
+    ///
     /// # Examples
     ///
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let t = Tensor::<f64>::ones(&[2, 1]);
+    /// let t = Tensor::<f64>::ones(&[2, 1])?;
     /// assert_eq!(t.sum(), 2.0);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::one())
+    pub fn ones(shape: &[usize]) -> Result<Self> {
+        Ok(Self::from_parts(
+            try_filled("ones", shape, T::one())?,
+            shape.to_vec(),
+        ))
     }
 
     /// A rank-0 tensor holding one value.
@@ -163,7 +268,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3]).shape(), &[2, 3]);
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3])?.shape(), &[2, 3]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -176,8 +282,9 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3, 4]).ndim(), 3);
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3, 4])?.ndim(), 3);
     /// assert_eq!(Tensor::scalar(1.0f32).ndim(), 0);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn ndim(&self) -> usize {
         self.shape.len()
@@ -190,8 +297,9 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3]).len(), 6);
-    /// assert_eq!(Tensor::<f32>::zeros(&[2, 0]).len(), 0);
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3])?.len(), 6);
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 0])?.len(), 0);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn len(&self) -> usize {
         numel(&self.shape)
@@ -204,8 +312,9 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert!(Tensor::<f32>::zeros(&[0, 4]).is_empty());
+    /// assert!(Tensor::<f32>::zeros(&[0, 4])?.is_empty());
     /// assert!(!Tensor::scalar(0.0f32).is_empty());
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -236,11 +345,12 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let a = Tensor::<f32>::zeros(&[2]);
+    /// let a = Tensor::<f32>::zeros(&[2])?;
     /// let mut b = a.clone();                // shares a's storage
     /// b.as_mut_slice()[0] = 5.0;            // b copies, a is untouched
     /// assert_eq!(a.to_vec(), vec![0.0, 0.0]);
     /// assert_eq!(b.to_vec(), vec![5.0, 0.0]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         let len = self.len();
@@ -261,7 +371,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::ones(&[2]).to_vec(), vec![1.0, 1.0]);
+    /// assert_eq!(Tensor::<f32>::ones(&[2])?.to_vec(), vec![1.0, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn to_vec(&self) -> Vec<T> {
         self.as_slice().to_vec()
@@ -274,8 +385,9 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let v = Tensor::full(&[3], 2.0f32).into_vec();
+    /// let v = Tensor::full(&[3], 2.0f32)?.into_vec();
     /// assert_eq!(v, vec![2.0; 3]);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn into_vec(self) -> Vec<T> {
         let len = self.len();
@@ -297,8 +409,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::full(&[1, 1], 4.0f32).item()?, 4.0);
-    /// assert!(Tensor::<f32>::zeros(&[2]).item().is_err());
+    /// assert_eq!(Tensor::full(&[1, 1], 4.0f32)?.item()?, 4.0);
+    /// assert!(Tensor::<f32>::zeros(&[2])?.item().is_err());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn item(&self) -> Result<T> {
@@ -349,10 +461,10 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let a = Tensor::<f32>::zeros(&[4, 2]);
+    /// let a = Tensor::<f32>::zeros(&[4, 2])?;
     /// assert!(a.shares_storage(&a.clone()));
     /// assert!(a.shares_storage(&a.slice_rows(1..3)?));
-    /// assert!(!a.shares_storage(&Tensor::zeros(&[4, 2])));
+    /// assert!(!a.shares_storage(&Tensor::zeros(&[4, 2])?));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn shares_storage(&self, other: &Tensor<T>) -> bool {
@@ -387,7 +499,7 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert!(Tensor::<f32>::ones(&[3]).all_finite());
+    /// assert!(Tensor::<f32>::ones(&[3])?.all_finite());
     /// assert!(!Tensor::from_vec(vec![1.0f32, f32::NAN], &[2])?.all_finite());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -436,7 +548,7 @@ mod tests {
 
     #[test]
     fn unique_storage_is_written_in_place() {
-        let mut a = Tensor::<f32>::zeros(&[3]);
+        let mut a = Tensor::<f32>::zeros(&[3]).unwrap();
         let before = a.as_slice().as_ptr();
         a.as_mut_slice()[1] = 1.0;
         assert_eq!(a.as_slice().as_ptr(), before);
@@ -444,7 +556,7 @@ mod tests {
 
     #[test]
     fn item_rejects_many_elements() {
-        let err = Tensor::<f32>::zeros(&[2, 2]).item().unwrap_err();
+        let err = Tensor::<f32>::zeros(&[2, 2]).unwrap().item().unwrap_err();
         assert_eq!(
             err.to_string(),
             "item: expected a tensor with one element, got shape [2, 2]"

@@ -4,7 +4,7 @@
 use rand::Rng;
 use rand_distr::{Distribution, Normal, StandardUniform};
 
-use super::{Tensor, numel};
+use super::{Tensor, checked_numel, try_with_capacity};
 use crate::element::Float;
 use crate::error::{Error, Result};
 
@@ -44,12 +44,12 @@ impl<T: Float> Tensor<T> {
                 message: format!("needs finite low <= high, got low {low}, high {high}"),
             });
         }
-        let data = (0..numel(shape))
-            .map(|_| {
-                let u: f64 = StandardUniform.sample(rng);
-                T::from_f64(lo + (hi - lo) * u).min(T::from_f64(hi).max(T::from_f64(lo)))
-            })
-            .collect();
+        let n = checked_numel::<T>("rand_uniform", shape)?;
+        let mut data = try_with_capacity("rand_uniform", shape, n)?;
+        data.extend((0..n).map(|_| {
+            let u: f64 = StandardUniform.sample(rng);
+            T::from_f64(lo + (hi - lo) * u).min(T::from_f64(hi).max(T::from_f64(lo)))
+        }));
         Ok(Tensor::from_parts(data, shape.to_vec()))
     }
 
@@ -90,9 +90,9 @@ impl<T: Float> Tensor<T> {
                     "needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"
                 ),
             })?;
-        let data = (0..numel(shape))
-            .map(|_| T::from_f64(normal.sample(rng)))
-            .collect();
+        let n = checked_numel::<T>("rand_normal", shape)?;
+        let mut data = try_with_capacity("rand_normal", shape, n)?;
+        data.extend((0..n).map(|_| T::from_f64(normal.sample(rng))));
         Ok(Tensor::from_parts(data, shape.to_vec()))
     }
 }

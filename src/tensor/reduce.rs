@@ -64,7 +64,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// assert_eq!(Tensor::<f32>::ones(&[2, 3]).sum(), 6.0);
+    /// assert_eq!(Tensor::<f32>::ones(&[2, 3])?.sum(), 6.0);
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sum(&self) -> T {
         self.as_slice().iter().copied().sum()
@@ -296,6 +297,7 @@ mod tests {
     #[test]
     fn axis_out_of_range_is_an_error_naming_the_shape() {
         let err = Tensor::<f32>::zeros(&[3, 4])
+            .unwrap()
             .sum_axis(2, false)
             .unwrap_err();
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::{Tensor, numel};
+use super::{Tensor, checked_numel};
 use crate::element::Float;
 use crate::error::{Error, Result};
 
@@ -20,7 +20,7 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use tapeflow::Tensor;
     ///
-    /// let t = Tensor::<f32>::zeros(&[2, 3]);
+    /// let t = Tensor::<f32>::zeros(&[2, 3])?;
     /// assert_eq!(t.reshape(&[3, 2])?.shape(), &[3, 2]);
     /// assert_eq!(
     ///     t.reshape(&[4]).unwrap_err().to_string(),
@@ -29,7 +29,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor<T>> {
-        let expected = numel(shape);
+        let expected = checked_numel::<T>("reshape", shape)?;
         if expected != self.len() {
             return Err(Error::ElementCount {
                 op: "reshape",
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn shape_errors_name_op_and_shapes() {
-        let t = Tensor::<f32>::zeros(&[4]);
+        let t = Tensor::<f32>::zeros(&[4]).unwrap();
         assert_eq!(
             t.transpose().unwrap_err().to_string(),
             "transpose: expected a 2-d or 3-d tensor, got shape [4]"
@@ -270,8 +270,8 @@ mod tests {
             t.slice_rows(2..5).unwrap_err().to_string(),
             "slice_rows: index 5 out of range for length 4"
         );
-        let a = Tensor::<f32>::zeros(&[2, 3]);
-        let b = Tensor::<f32>::zeros(&[2, 4]);
+        let a = Tensor::<f32>::zeros(&[2, 3]).unwrap();
+        let b = Tensor::<f32>::zeros(&[2, 4]).unwrap();
         assert_eq!(
             Tensor::concat(&[&a, &b], 0).unwrap_err().to_string(),
             "concat: shape mismatch, lhs [2, 3], rhs [2, 4]"

@@ -277,7 +277,11 @@ fn truncated_gzip_is_a_format_error() {
 }
 
 fn rows(n: usize) -> Dataset {
-    Dataset::new(Tensor::zeros(&[n, 2]), Tensor::zeros(&[n, 1])).expect("dataset")
+    Dataset::new(
+        Tensor::zeros(&[n, 2]).unwrap(),
+        Tensor::zeros(&[n, 1]).unwrap(),
+    )
+    .expect("dataset")
 }
 
 #[test]
@@ -326,7 +330,7 @@ fn scalers_on_a_constant_column_do_not_divide_by_zero() {
 
 #[test]
 fn scalers_reject_use_before_fit_and_wrong_column_count() {
-    let x = Tensor::<f32>::ones(&[2, 3]);
+    let x = Tensor::<f32>::ones(&[2, 3]).unwrap();
     let err = StandardScaler::new().transform(&x).expect_err("unfitted");
     assert_eq!(
         err.to_string(),
@@ -335,7 +339,7 @@ fn scalers_reject_use_before_fit_and_wrong_column_count() {
     let mut s = MinMaxScaler::new();
     s.fit(&x).expect("fit");
     let err = s
-        .transform(&Tensor::<f32>::ones(&[2, 2]))
+        .transform(&Tensor::<f32>::ones(&[2, 2]).unwrap())
         .expect_err("columns");
     assert_eq!(
         err.to_string(),
@@ -367,7 +371,11 @@ fn encoders_and_datasets_name_the_bad_row() {
             .to_string()
             .contains("row 1 has unknown label \"c\"")
     );
-    let err = Dataset::new(Tensor::<f32>::zeros(&[3, 2]), Tensor::zeros(&[2])).expect_err("rows");
+    let err = Dataset::new(
+        Tensor::<f32>::zeros(&[3, 2]).unwrap(),
+        Tensor::zeros(&[2]).unwrap(),
+    )
+    .expect_err("rows");
     assert!(
         err.to_string()
             .contains("features have 3 rows but targets have 2")

@@ -161,7 +161,7 @@ fn dense_rejects_a_wrong_last_dimension_naming_the_layer() {
     dense.build(&[64], &mut rng(0)).unwrap();
     let tape = GradientTape::new();
     let message = |shape: &[usize]| {
-        let x = tape.constant(&Tensor::zeros(shape));
+        let x = tape.constant(&Tensor::zeros(shape).unwrap());
         dense.forward(x, Mode::Infer).unwrap_err().to_string()
     };
     assert_eq!(
@@ -183,7 +183,7 @@ fn dense_forward_before_build_is_an_error() {
     let dense = Dense::<f32>::new(3);
     let tape = GradientTape::new();
     let err = dense
-        .forward(tape.constant(&Tensor::zeros(&[1, 3])), Mode::Infer)
+        .forward(tape.constant(&Tensor::zeros(&[1, 3]).unwrap()), Mode::Infer)
         .unwrap_err();
     assert_eq!(err.to_string(), "dense (Dense): forward before build");
 }
@@ -327,7 +327,7 @@ fn dropout_keeps_one_minus_rate_scaled_by_its_inverse() {
 /// The masks (output of dropout on ones) of `n` successive training passes.
 fn masks(dropout: &Dropout<f64>, n: usize) -> Vec<Tensor<f64>> {
     let tape = GradientTape::new();
-    let ones = tape.constant(&Tensor::ones(&[8, 16]));
+    let ones = tape.constant(&Tensor::ones(&[8, 16]).unwrap());
     (0..n)
         .map(|_| dropout.forward(ones, Mode::Train).unwrap().value())
         .collect()
@@ -359,7 +359,7 @@ fn dropout_gradient_is_the_mask_over_keep_probability() {
     // y = x ⊙ m / (1 - rate), so dx = g ⊙ m / (1 - rate); with x = 1, y itself is that factor.
     let dropout = Dropout::new(0.25).seed(3);
     let tape = GradientTape::new();
-    let x = tape.watch(&Tensor::ones(&[4, 25]));
+    let x = tape.watch(&Tensor::ones(&[4, 25]).unwrap());
     let y = dropout.forward(x, Mode::Train).unwrap();
     let g = Tensor::<f64>::rand_normal(&[4, 25], 0.0, 1.0, &mut rng(7)).unwrap();
     let dx = tape.gradient_with(&y, &g, [x]).unwrap();
@@ -381,7 +381,7 @@ fn dropout_rate_outside_zero_one_is_an_error() {
         let mut d = Dropout::<f32>::new(rate).seed(0);
         assert_eq!(d.build(&[3], &mut rng(0)).unwrap_err().to_string(), want);
         let tape = GradientTape::new();
-        let x = tape.constant(&Tensor::ones(&[2, 3]));
+        let x = tape.constant(&Tensor::ones(&[2, 3]).unwrap());
         assert_eq!(d.forward(x, Mode::Infer).unwrap_err().to_string(), want);
     }
 }
@@ -390,7 +390,7 @@ fn dropout_rate_outside_zero_one_is_an_error() {
 fn unseeded_dropout_must_be_built_before_training() {
     let d = Dropout::<f32>::new(0.5).name("drop");
     let tape = GradientTape::new();
-    let x = tape.constant(&Tensor::ones(&[2, 3]));
+    let x = tape.constant(&Tensor::ones(&[2, 3]).unwrap());
     assert!(d.forward(x, Mode::Infer).is_ok());
     assert_eq!(
         d.forward(x, Mode::Train).unwrap_err().to_string(),
@@ -427,7 +427,7 @@ fn flatten_rejects_other_sample_shapes() {
     let mut flatten = Flatten::<f32>::new().name("flat");
     flatten.build(&[3, 4], &mut rng(0)).unwrap();
     let tape = GradientTape::new();
-    let x = tape.constant(&Tensor::zeros(&[2, 12]));
+    let x = tape.constant(&Tensor::zeros(&[2, 12]).unwrap());
     assert_eq!(
         flatten.forward(x, Mode::Infer).unwrap_err().to_string(),
         "flat (Flatten): expected input [_, 3, 4], got [2, 12]"

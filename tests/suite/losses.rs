@@ -383,8 +383,8 @@ fn every_loss_gradient_matches_finite_differences() {
 #[test]
 fn shape_errors_name_the_loss_and_both_shapes() {
     let tape = GradientTape::<f32>::new();
-    let p = tape.watch(&Tensor::zeros(&[4, 3]));
-    let t = tape.constant(&Tensor::zeros(&[4, 2]));
+    let p = tape.watch(&Tensor::zeros(&[4, 3]).unwrap());
+    let t = tape.constant(&Tensor::zeros(&[4, 2]).unwrap());
     let err = losses::mse(&p, &t).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -399,14 +399,14 @@ fn shape_errors_name_the_loss_and_both_shapes() {
         }
     ));
     // [n] against [n, 1] is accepted (no silent [n, n] broadcast) …
-    let col = tape.watch(&Tensor::ones(&[4, 1]));
-    let flat = tape.constant(&Tensor::zeros(&[4]));
+    let col = tape.watch(&Tensor::ones(&[4, 1]).unwrap());
+    let flat = tape.constant(&Tensor::zeros(&[4]).unwrap());
     assert_eq!(
         losses::mse(&col, &flat).unwrap().value().item().unwrap(),
         1.0
     );
     // … but [n] against [1, n] is not
-    let row = tape.constant(&Tensor::zeros(&[1, 4]));
+    let row = tape.constant(&Tensor::zeros(&[1, 4]).unwrap());
     assert!(losses::mae(&col, &row).is_err());
     let scalar = tape.watch(&Tensor::scalar(1.0));
     assert!(matches!(
@@ -426,7 +426,7 @@ fn shape_errors_name_the_loss_and_both_shapes() {
 #[test]
 fn sparse_labels_are_checked_row_by_row() {
     let tape = GradientTape::<f32>::new();
-    let z = tape.watch(&Tensor::zeros(&[3, 4]));
+    let z = tape.watch(&Tensor::zeros(&[3, 4]).unwrap());
     for (labels, row, shown) in [([0.0, 4.0, 1.0], 1, "4"), ([0.0, 1.0, -1.0], 2, "-1")] {
         let y = tape.constant(&Tensor::from_vec(labels.to_vec(), &[3]).unwrap());
         for from_logits in [true, false] {
@@ -439,7 +439,7 @@ fn sparse_labels_are_checked_row_by_row() {
             );
         }
     }
-    let y = tape.constant(&Tensor::zeros(&[3, 2]));
+    let y = tape.constant(&Tensor::zeros(&[3, 2]).unwrap());
     let err = losses::sparse_categorical_crossentropy(&z, &y, true).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -450,7 +450,7 @@ fn sparse_labels_are_checked_row_by_row() {
 #[test]
 fn bad_settings_are_errors_not_panics() {
     let tape = GradientTape::<f32>::new();
-    let p = tape.watch(&Tensor::full(&[2, 2], 0.5));
+    let p = tape.watch(&Tensor::full(&[2, 2], 0.5).unwrap());
     let bce = BinaryCrossentropy {
         from_logits: false,
         label_smoothing: 1.5,

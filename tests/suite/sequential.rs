@@ -68,7 +68,7 @@ fn shapes_are_inferred_through_the_stack() -> Result<()> {
     assert_eq!(model.output_shape()?, vec![2]);
     assert_eq!(model.get_weights()[0].shape(), &[12, 5]);
     assert_eq!(model.param_count(), 12 * 5 + 5 + 5 * 2 + 2);
-    let y = model.predict(&Tensor::ones(&[7, 3, 4]))?;
+    let y = model.predict(&Tensor::ones(&[7, 3, 4])?)?;
     assert_eq!(y.shape(), &[7, 2]);
     Ok(())
 }
@@ -208,7 +208,7 @@ fn summary_uses_thousands_separators() -> Result<()> {
 #[test]
 fn predict_before_build_builds_nothing_and_errors() {
     let model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
-    let err = model.predict(&Tensor::ones(&[1, 2])).unwrap_err();
+    let err = model.predict(&Tensor::ones(&[1, 2]).unwrap()).unwrap_err();
     assert!(err.to_string().starts_with("predict: "), "{err}");
     assert!(err.to_string().contains("not built"), "{err}");
 }
@@ -245,7 +245,7 @@ fn inference_with_a_frozen_model_records_nothing_for_gradients() -> Result<()> {
         layer.set_trainable(false);
     }
     let tape = GradientTape::new();
-    model.forward(&tape, &Tensor::ones(&[2, 3]), Mode::Infer)?;
+    model.forward(&tape, &Tensor::ones(&[2, 3])?, Mode::Infer)?;
     assert_eq!(tape.recorded_ops(), 0);
     Ok(())
 }
@@ -256,7 +256,7 @@ fn predict_classes_for_softmax_outputs_takes_the_argmax() -> Result<()> {
     model.build()?;
     // Identity kernel: the class is the largest input.
     let eye = Tensor::from_vec(vec![1., 0., 0., 0., 1., 0., 0., 0., 1.], &[3, 3])?;
-    model.set_weights(vec![eye, Tensor::zeros(&[3])])?;
+    model.set_weights(vec![eye, Tensor::zeros(&[3])?])?;
     let x = Tensor::from_vec(
         vec![5., 1., 0., 0., 2., 1., -1., -2., 3., 0., 4., 1.],
         &[4, 3],
@@ -269,7 +269,7 @@ fn predict_classes_for_softmax_outputs_takes_the_argmax() -> Result<()> {
 fn predict_classes_for_a_sigmoid_output_thresholds_at_one_half() -> Result<()> {
     let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1).activation(Activation::Sigmoid));
     model.build()?;
-    model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?;
+    model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?;
     let x = Tensor::from_vec(vec![-3.0, -0.1, 0.0, 0.1, 3.0], &[5, 1])?;
     assert_eq!(model.predict_classes(&x)?, vec![0, 0, 1, 1, 1]);
     Ok(())
@@ -281,12 +281,12 @@ fn predict_rejects_a_wrong_feature_shape_naming_the_first_layer() -> Result<()> 
         .add(Dense::new(2).name("first"))
         .add(Dense::new(1));
     model.build()?;
-    let err = model.predict(&Tensor::zeros(&[5, 4])).unwrap_err();
+    let err = model.predict(&Tensor::zeros(&[5, 4])?).unwrap_err();
     assert_eq!(
         err.to_string(),
         "first (Dense) at position 0: expected input [_, 3], got [5, 4]"
     );
-    let err = model.predict(&Tensor::zeros(&[3])).unwrap_err();
+    let err = model.predict(&Tensor::zeros(&[3])?).unwrap_err();
     assert_eq!(
         err.to_string(),
         "first (Dense) at position 0: expected input [_, 3], got [3]"
@@ -310,7 +310,7 @@ fn same_model_seed_gives_same_weights_and_another_seed_differs() -> Result<()> {
 fn adding_a_layer_to_a_built_model_keeps_the_built_weights() -> Result<()> {
     let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(3)).seed(2);
     model.build()?;
-    let trained = vec![Tensor::full(&[3, 3], 0.5), Tensor::full(&[3], -1.0)];
+    let trained = vec![Tensor::full(&[3, 3], 0.5)?, Tensor::full(&[3], -1.0)?];
     model.set_weights(trained.clone())?;
     let mut model = model.add(Dense::new(3));
     assert!(!model.is_built());
@@ -334,12 +334,12 @@ fn forward_on_an_inference_tape_records_nothing_for_a_trainable_model() -> Resul
         .add(Dense::new(2));
     model.build()?;
     let tape = GradientTape::inference();
-    let y = model.forward(&tape, &Tensor::ones(&[2, 3]), Mode::Infer)?;
+    let y = model.forward(&tape, &Tensor::ones(&[2, 3])?, Mode::Infer)?;
     assert_eq!(tape.recorded_ops(), 0);
-    assert_eq!(y.value(), model.predict(&Tensor::ones(&[2, 3]))?);
+    assert_eq!(y.value(), model.predict(&Tensor::ones(&[2, 3])?)?);
     // The same forward on a training tape records the two layers.
     let tape = GradientTape::new();
-    model.forward(&tape, &Tensor::ones(&[2, 3]), Mode::Infer)?;
+    model.forward(&tape, &Tensor::ones(&[2, 3])?, Mode::Infer)?;
     assert!(tape.recorded_ops() >= 2);
     Ok(())
 }

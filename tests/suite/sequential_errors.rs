@@ -84,7 +84,7 @@ fn evaluate_before_compile_is_an_error() -> Result<()> {
 #[test]
 fn x_of_the_wrong_feature_shape_names_both_shapes_and_the_first_layer() {
     let mut model = regressor();
-    let x = Tensor::zeros(&[4, 3]);
+    let x = Tensor::zeros(&[4, 3]).unwrap();
     let (_, y) = xy();
     let msg = fit_err(&mut model, &x, &y, quiet());
     assert_eq!(
@@ -99,7 +99,7 @@ fn x_of_the_wrong_feature_shape_names_both_shapes_and_the_first_layer() {
 fn x_and_y_with_different_row_counts_are_rejected() {
     let mut model = regressor();
     let (x, _) = xy();
-    let y = Tensor::zeros(&[3, 1]);
+    let y = Tensor::zeros(&[3, 1]).unwrap();
     let msg = fit_err(&mut model, &x, &y, quiet());
     assert_eq!(msg, "fit: x has 4 rows but y has 3; x [4, 2], y [3, 1]");
     let msg = model.evaluate(&x, &y).unwrap_err().to_string();
@@ -114,7 +114,7 @@ fn y_that_does_not_fit_the_loss_is_rejected() {
     // A 1-unit model with MSE against 3 targets per row.
     let mut model = regressor();
     let (x, _) = xy();
-    let y = Tensor::zeros(&[4, 3]);
+    let y = Tensor::zeros(&[4, 3]).unwrap();
     let msg = fit_err(&mut model, &x, &y, quiet().batch_size(4));
     assert_eq!(
         msg,
@@ -187,7 +187,7 @@ fn nan_in_validation_data_is_rejected_before_training() {
     let mut model = regressor();
     let (x, y) = xy();
     let vy = t(vec![f32::INFINITY, 0.], &[2, 1]);
-    let options = quiet().validation_data(Tensor::zeros(&[2, 2]), vy);
+    let options = quiet().validation_data(Tensor::zeros(&[2, 2]).unwrap(), vy);
     let msg = fit_err(&mut model, &x, &y, options);
     assert!(
         msg.starts_with("fit (validation_data): y holds inf at row 0, column 0"),
@@ -199,7 +199,10 @@ fn nan_in_validation_data_is_rejected_before_training() {
 fn validation_data_of_the_wrong_feature_shape_is_rejected_before_training() {
     let mut model = regressor();
     let (x, y) = xy();
-    let options = quiet().validation_data(Tensor::zeros(&[2, 5]), Tensor::zeros(&[2, 1]));
+    let options = quiet().validation_data(
+        Tensor::zeros(&[2, 5]).unwrap(),
+        Tensor::zeros(&[2, 1]).unwrap(),
+    );
     let msg = fit_err(&mut model, &x, &y, options);
     assert_eq!(
         msg,
@@ -210,7 +213,10 @@ fn validation_data_of_the_wrong_feature_shape_is_rejected_before_training() {
 #[test]
 fn empty_data_is_rejected() {
     let mut model = regressor();
-    let (x, y) = (Tensor::zeros(&[0, 2]), Tensor::zeros(&[0, 1]));
+    let (x, y) = (
+        Tensor::zeros(&[0, 2]).unwrap(),
+        Tensor::zeros(&[0, 1]).unwrap(),
+    );
     let msg = fit_err(&mut model, &x, &y, quiet());
     assert_eq!(msg, "fit: no data: x and y have 0 rows");
     let msg = model.evaluate(&x, &y).unwrap_err().to_string();
@@ -258,14 +264,14 @@ fn sample_weight_of_the_wrong_length_is_rejected() {
         &mut model,
         &x,
         &y,
-        quiet().sample_weight(Tensor::ones(&[3])),
+        quiet().sample_weight(Tensor::ones(&[3]).unwrap()),
     );
     assert_eq!(msg, "fit: sample_weight must have shape [4], got [3]");
     let msg = fit_err(
         &mut model,
         &x,
         &y,
-        quiet().sample_weight(Tensor::ones(&[4, 1])),
+        quiet().sample_weight(Tensor::ones(&[4, 1]).unwrap()),
     );
     assert_eq!(msg, "fit: sample_weight must have shape [4], got [4, 1]");
 }

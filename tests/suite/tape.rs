@@ -74,15 +74,15 @@ fn reused_variable_accumulates_over_three_uses() {
 fn variable_not_influencing_the_loss_gets_zeros_of_its_shape() {
     let tape = GradientTape::<f64>::new();
     let x = tape.watch(&Tensor::scalar(3.0));
-    let unused = tape.watch(&Tensor::ones(&[2, 3]));
-    let later = tape.watch(&Tensor::ones(&[4]));
+    let unused = tape.watch(&Tensor::ones(&[2, 3]).unwrap());
+    let later = tape.watch(&Tensor::ones(&[4]).unwrap());
     let y = x.square();
-    let after = tape.watch(&Tensor::ones(&[5])); // recorded after the loss
+    let after = tape.watch(&Tensor::ones(&[5]).unwrap()); // recorded after the loss
     let g = tape.gradient(&y, [x, unused, later, after]).unwrap();
     assert_eq!(g.get(x).unwrap().item().unwrap(), 6.0);
-    assert_eq!(g.get(unused).unwrap(), &Tensor::zeros(&[2, 3]));
-    assert_eq!(g.get(later).unwrap(), &Tensor::zeros(&[4]));
-    assert_eq!(g.get(after).unwrap(), &Tensor::zeros(&[5]));
+    assert_eq!(g.get(unused).unwrap(), &Tensor::zeros(&[2, 3]).unwrap());
+    assert_eq!(g.get(later).unwrap(), &Tensor::zeros(&[4]).unwrap());
+    assert_eq!(g.get(after).unwrap(), &Tensor::zeros(&[5]).unwrap());
     assert_eq!(g.len(), 4);
 }
 
@@ -103,7 +103,7 @@ fn param_gradients_are_keyed_by_the_param() {
     // loss = Σ (x·W + b) with x = [[1, 2]]: dW = xᵀ·1 = [[1, 1], [2, 2]], db = [1, 1]
     let w = Param::new("kernel", t(&[0.1, 0.2, 0.3, 0.4], &[2, 2]));
     let b = Param::new("bias", t(&[0.0, 0.0], &[2]));
-    let absent = Param::new("absent", Tensor::<f64>::ones(&[3]));
+    let absent = Param::new("absent", Tensor::<f64>::ones(&[3]).unwrap());
     let tape = GradientTape::new();
     let x = tape.constant(&t(&[1.0, 2.0], &[1, 2]));
     let loss = x
@@ -114,7 +114,7 @@ fn param_gradients_are_keyed_by_the_param() {
     assert_eq!(g.get(&w).unwrap().to_vec(), vec![1.0, 1.0, 2.0, 2.0]);
     assert_eq!(g.get(w.id()).unwrap().to_vec(), vec![1.0, 1.0, 2.0, 2.0]);
     assert_eq!(g.get(&b).unwrap().to_vec(), vec![1.0, 1.0]);
-    assert_eq!(g.get(&absent).unwrap(), &Tensor::zeros(&[3]));
+    assert_eq!(g.get(&absent).unwrap(), &Tensor::zeros(&[3]).unwrap());
     let ids: Vec<_> = g.params().map(|(id, _)| id).collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.contains(&w.id()) && ids.contains(&b.id()));
@@ -145,13 +145,13 @@ fn frozen_param_gets_zeros_and_records_nothing() {
     let loss = x.mul(&wv).unwrap().tanh().sum();
     assert_eq!(tape.recorded_ops(), 0);
     let g = tape.gradient(&loss, [&w]).unwrap();
-    assert_eq!(g.get(&w).unwrap(), &Tensor::zeros(&[2]));
+    assert_eq!(g.get(&w).unwrap(), &Tensor::zeros(&[2]).unwrap());
 }
 
 #[test]
 fn non_scalar_loss_without_output_gradient_is_an_error() {
     let tape = GradientTape::<f64>::new();
-    let x = tape.watch(&Tensor::ones(&[2, 3]));
+    let x = tape.watch(&Tensor::ones(&[2, 3]).unwrap());
     let err = tape.gradient(&x.exp(), [x]).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { op: "gradient", .. }));
     assert!(
@@ -160,7 +160,7 @@ fn non_scalar_loss_without_output_gradient_is_an_error() {
         "{err}"
     );
     // One element in any rank is a valid loss.
-    let one = tape.watch(&Tensor::ones(&[1, 1]));
+    let one = tape.watch(&Tensor::ones(&[1, 1]).unwrap());
     let g = tape.gradient(&one.exp(), [one]).unwrap();
     assert_eq!(g.get(one).unwrap().shape(), &[1, 1]);
 }
@@ -168,8 +168,8 @@ fn non_scalar_loss_without_output_gradient_is_an_error() {
 #[test]
 fn operands_on_different_tapes_are_an_error() {
     let (t1, t2) = (GradientTape::<f64>::new(), GradientTape::<f64>::new());
-    let a = t1.watch(&Tensor::ones(&[2, 2]));
-    let b = t2.watch(&Tensor::ones(&[2, 2]));
+    let a = t1.watch(&Tensor::ones(&[2, 2]).unwrap());
+    let b = t2.watch(&Tensor::ones(&[2, 2]).unwrap());
     let msg = |r: tapeflow::Result<Var<'_, f64>>| r.unwrap_err().to_string();
     assert_eq!(msg(a.add(&b)), "add: operands are on different tapes");
     assert_eq!(msg(a.sub(&b)), "sub: operands are on different tapes");
@@ -197,10 +197,10 @@ fn operands_on_different_tapes_are_an_error() {
 
 #[test]
 fn inference_on_constants_records_no_backward_rules() {
-    let w = Param::new("w", Tensor::<f64>::ones(&[3, 2]));
+    let w = Param::new("w", Tensor::<f64>::ones(&[3, 2]).unwrap());
     let tape = GradientTape::new();
-    let x = tape.constant(&Tensor::ones(&[4, 3]));
-    let c = tape.constant(&Tensor::ones(&[2]));
+    let x = tape.constant(&Tensor::ones(&[4, 3]).unwrap());
+    let c = tape.constant(&Tensor::ones(&[2]).unwrap());
     let y = x
         .linear(&tape.constant(w.value()), Some(&c))
         .unwrap()
@@ -290,14 +290,14 @@ fn gradients_of_one_tape_do_not_answer_for_another_tapes_var() {
 
 #[test]
 fn constant_loss_gives_zero_gradients() {
-    let mut w = Param::new("w", Tensor::<f64>::ones(&[2]));
+    let mut w = Param::new("w", Tensor::<f64>::ones(&[2]).unwrap());
     let tape = GradientTape::new();
-    let x = tape.watch(&Tensor::ones(&[3]));
+    let x = tape.watch(&Tensor::ones(&[3]).unwrap());
     let loss = tape.constant(&Tensor::scalar(5.0)).exp();
     let g = tape.gradient(&loss, [x]).unwrap();
-    assert_eq!(g.get(x).unwrap(), &Tensor::zeros(&[3]));
+    assert_eq!(g.get(x).unwrap(), &Tensor::zeros(&[3]).unwrap());
     let g = tape.gradient(&loss, [&mut w]).unwrap();
-    assert_eq!(g.get(&w).unwrap(), &Tensor::zeros(&[2]));
+    assert_eq!(g.get(&w).unwrap(), &Tensor::zeros(&[2]).unwrap());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use tapeflow::{Error, Result, Tensor};
 
 fn t(shape: &[usize]) -> Tensor<f32> {
-    Tensor::zeros(shape)
+    Tensor::zeros(shape).unwrap()
 }
 
 /// The error of a call that must fail.

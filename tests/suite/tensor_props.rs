@@ -332,7 +332,7 @@ proptest! {
 
     #[test]
     fn broadcast_succeeds_exactly_when_numpy_would(sa in extents(0..=4), sb in extents(0..=4)) {
-        let (a, b) = (Tensor::<f32>::zeros(&sa), Tensor::<f32>::zeros(&sb));
+        let (a, b) = (Tensor::<f32>::zeros(&sa)?, Tensor::<f32>::zeros(&sb)?);
         match (a.add(&b), naive_broadcast_shape(&sa, &sb)) {
             (Ok(c), Some(out)) => prop_assert_eq!(c.shape(), &out[..]),
             (Err(e), None) => prop_assert_eq!(

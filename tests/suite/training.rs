@@ -129,7 +129,7 @@ fn early_stopping_restores_the_best_epochs_weights_bit_for_bit() -> Result<()> {
     let vy = vx.clone();
     let mut model = Sequential::new(&[1]).add(Dense::new(1).use_bias(false));
     model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
-    model.set_weights(vec![Tensor::zeros(&[1, 1])])?;
+    model.set_weights(vec![Tensor::zeros(&[1, 1])?])?;
     let record = EpochWeights::default();
     let snapshots = record.0.clone();
     let options = FitOptions::default()
@@ -348,7 +348,7 @@ fn weighted_loss_is_the_weighted_mean_of_per_sample_losses() -> Result<()> {
     let y = t(vec![1., 1., 1., 1.], &[4, 1]);
     let mut model = Sequential::new(&[1]).add(Dense::new(1));
     model.compile(Sgd::new(0.0), MeanSquaredError, &[])?;
-    model.set_weights(vec![Tensor::ones(&[1, 1]), Tensor::zeros(&[1])])?; // y_hat = x
+    model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?; // y_hat = x
     let w = t(vec![2., 0., 1., 0.5], &[4]);
     let options = FitOptions::default()
         .epochs(1)
