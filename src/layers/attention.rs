@@ -57,7 +57,7 @@ use crate::tensor::Tensor;
 /// let names: Vec<&str> = mha.params().iter().map(|p| p.name()).collect();
 /// assert_eq!(names[..2], ["query/kernel", "query/bias"]);
 /// let tape = GradientTape::new();
-/// let x = tape.constant(&Tensor::ones(&[3, 5, 8]));
+/// let x = tape.constant(&Tensor::ones(&[3, 5, 8])?);
 /// assert_eq!(mha.forward(x, Mode::Infer)?.shape(), vec![3, 5, 8]);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
@@ -324,11 +324,11 @@ impl<T: Float> MultiHeadAttention<T> {
     /// let mut mha = MultiHeadAttention::<f64>::new(2, 3).name("mha");
     /// mha.build(&[4, 6], &mut StdRng::seed_from_u64(0))?;
     /// let tape = GradientTape::new();
-    /// let q = tape.constant(&Tensor::ones(&[1, 2, 6]));
-    /// let v = tape.constant(&Tensor::ones(&[1, 4, 6]));
+    /// let q = tape.constant(&Tensor::ones(&[1, 2, 6])?);
+    /// let v = tape.constant(&Tensor::ones(&[1, 4, 6])?);
     /// let pad = Tensor::from_vec(vec![1.0, 1.0, 0.0, 0.0], &[1, 1, 4])?;
     /// assert_eq!(mha.attend(q, v, None, Some(&pad), Mode::Infer)?.shape(), vec![1, 2, 6]);
-    /// let bad = Tensor::ones(&[1, 3]);
+    /// let bad = Tensor::ones(&[1, 3])?;
     /// assert_eq!(
     ///     mha.attend(q, v, None, Some(&bad), Mode::Infer).unwrap_err().to_string(),
     ///     "mha (MultiHeadAttention): attention_mask of shape [1, 3] does not broadcast to [1, 2, 4]"

@@ -400,9 +400,9 @@ impl<T: Float> Layer<T> for Embedding<T> {
 /// let mut pos = PositionEmbedding::<f32>::new(4);
 /// pos.build(&[4, 2], &mut StdRng::seed_from_u64(0))?;
 /// let tape = GradientTape::new();
-/// let y = pos.forward(tape.constant(&Tensor::zeros(&[1, 3, 2])), Mode::Infer)?;
+/// let y = pos.forward(tape.constant(&Tensor::zeros(&[1, 3, 2])?), Mode::Infer)?;
 /// assert_eq!(y.value().to_vec(), pos.params()[0].value().to_vec()[..6]);
-/// let long = tape.constant(&Tensor::zeros(&[1, 5, 2]));
+/// let long = tape.constant(&Tensor::zeros(&[1, 5, 2])?);
 /// assert_eq!(
 ///     pos.forward(long, Mode::Infer).unwrap_err().to_string(),
 ///     "position_embedding (PositionEmbedding): sequence of length 5 is longer than the position table (4)"

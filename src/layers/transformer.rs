@@ -58,7 +58,7 @@ struct Parts<T: Float> {
 /// assert_eq!(block.build(&[4, 8], &mut StdRng::seed_from_u64(0))?, vec![4, 8]);
 /// assert_eq!(block.params()[0].name(), "attention/query/kernel");
 /// let tape = GradientTape::new();
-/// let y = block.forward(tape.constant(&Tensor::ones(&[2, 4, 8])), Mode::Infer)?;
+/// let y = block.forward(tape.constant(&Tensor::ones(&[2, 4, 8])?), Mode::Infer)?;
 /// assert_eq!(y.shape(), vec![2, 4, 8]);
 /// let mut odd = TransformerBlock::<f32>::new(3).name("blk");
 /// assert_eq!(

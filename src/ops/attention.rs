@@ -194,7 +194,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let x = tape.constant(&Tensor::<f32>::zeros(&[2, 4, 3, 5]));
+    /// let x = tape.constant(&Tensor::<f32>::zeros(&[2, 4, 3, 5])?);
     /// assert_eq!(x.merge_heads()?.shape(), vec![2, 3, 20]);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
@@ -230,8 +230,8 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let a = tape.watch(&Tensor::<f64>::ones(&[2, 3, 4, 5]));
-    /// let b = tape.watch(&Tensor::<f64>::ones(&[2, 3, 5, 6]));
+    /// let a = tape.watch(&Tensor::<f64>::ones(&[2, 3, 4, 5])?);
+    /// let b = tape.watch(&Tensor::<f64>::ones(&[2, 3, 5, 6])?);
     /// let y = a.bmm(&b)?;
     /// assert_eq!(y.shape(), vec![2, 3, 4, 6]);
     /// assert_eq!(y.value().to_vec()[0], 5.0);
@@ -351,7 +351,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// use tapeflow::{GradientTape, Tensor};
     ///
     /// let tape = GradientTape::new();
-    /// let z = tape.watch(&Tensor::<f64>::zeros(&[2, 2]));
+    /// let z = tape.watch(&Tensor::<f64>::zeros(&[2, 2])?);
     /// let mask = causal_mask(2, 2)?;
     /// let y = z.softmax_masked(SoftmaxMask::Keep(&mask))?;
     /// assert_eq!(y.value().to_vec(), vec![1.0, 0.0, 0.5, 0.5]);
@@ -481,28 +481,28 @@ mod tests {
     #[test]
     fn mask_of_the_wrong_shape_is_an_error() {
         let tape = GradientTape::<f32>::new();
-        let z = tape.watch(&Tensor::zeros(&[2, 3]));
-        let m = Tensor::zeros(&[2]);
+        let z = tape.watch(&Tensor::zeros(&[2, 3]).unwrap());
+        let m = Tensor::zeros(&[2]).unwrap();
         let err = z.softmax_masked(SoftmaxMask::Keep(&m)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "softmax_masked: shape mismatch, lhs [2, 3], rhs [2]"
         );
-        let big = Tensor::zeros(&[4, 2, 3]);
+        let big = Tensor::zeros(&[4, 2, 3]).unwrap();
         assert!(z.softmax_masked(SoftmaxMask::Keep(&big)).is_err());
     }
 
     #[test]
     fn bmm_rejects_different_leading_axes() {
         let tape = GradientTape::<f32>::new();
-        let a = tape.watch(&Tensor::zeros(&[2, 3, 4, 5]));
-        let b = tape.watch(&Tensor::zeros(&[3, 2, 5, 4]));
+        let a = tape.watch(&Tensor::zeros(&[2, 3, 4, 5]).unwrap());
+        let b = tape.watch(&Tensor::zeros(&[3, 2, 5, 4]).unwrap());
         let err = a.bmm(&b).unwrap_err().to_string();
         assert_eq!(
             err,
             "bmm: shape mismatch, lhs [2, 3, 4, 5], rhs [3, 2, 5, 4]"
         );
-        let c = tape.watch(&Tensor::zeros(&[2, 3, 4, 4]));
+        let c = tape.watch(&Tensor::zeros(&[2, 3, 4, 4]).unwrap());
         assert!(a.bmm_nt(&c).is_err());
     }
 }

@@ -4,7 +4,7 @@
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel};
 
 impl<'t, T: Float> Var<'t, T> {
     /// Looks up rows of this table `[vocab, dim]` for integer `ids` laid out
@@ -49,10 +49,7 @@ impl<'t, T: Float> Var<'t, T> {
                 shape: table.shape().to_vec(),
             });
         };
-        let expected = ids_shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .unwrap_or(usize::MAX);
+        let expected = checked_numel::<T>(OP, ids_shape)?;
         if ids.len() != expected {
             return Err(Error::ElementCount {
                 op: OP,
@@ -69,12 +66,12 @@ impl<'t, T: Float> Var<'t, T> {
             });
         }
         let src = table.as_slice();
-        let mut out = Vec::with_capacity(ids.len() * dim);
+        let mut shape = ids_shape.to_vec();
+        shape.push(dim);
+        let mut out = Vec::with_capacity(checked_numel::<T>(OP, &shape)?);
         for &i in ids {
             out.extend_from_slice(&src[i * dim..(i + 1) * dim]);
         }
-        let mut shape = ids_shape.to_vec();
-        shape.push(dim);
         let y = Tensor::from_parts(out, shape);
         let ids = ids.to_vec();
         Ok(self.tape().record([*self], y, move |g| {
@@ -96,7 +93,7 @@ mod tests {
     #[test]
     fn embedding_rejects_an_id_past_the_table() {
         let tape = GradientTape::<f32>::new();
-        let table = tape.watch(&Tensor::zeros(&[3, 2]));
+        let table = tape.watch(&Tensor::zeros(&[3, 2]).unwrap());
         let err = table.embedding(&[0, 3], &[2]).unwrap_err().to_string();
         assert_eq!(err, "embedding: index 3 out of range for length 3");
         assert!(table.embedding(&[0, 1], &[3]).is_err());

@@ -169,8 +169,8 @@ mod tests {
     #[test]
     fn layer_norm_rejects_a_bad_gamma_and_epsilon() {
         let tape = GradientTape::<f32>::new();
-        let x = tape.watch(&Tensor::zeros(&[2, 3]));
-        let g = tape.watch(&Tensor::zeros(&[4]));
+        let x = tape.watch(&Tensor::zeros(&[2, 3]).unwrap());
+        let g = tape.watch(&Tensor::zeros(&[4]).unwrap());
         let err = x.layer_norm(Some(&g), None, 1e-3).unwrap_err().to_string();
         assert_eq!(err, "layer_norm: shape mismatch, lhs [2, 3], rhs [4]");
         assert!(x.layer_norm(None, None, -1.0).is_err());

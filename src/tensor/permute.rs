@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn permute_rejects_a_wrong_axis_list() {
-        let x = Tensor::<f32>::zeros(&[2, 3]);
+        let x = Tensor::<f32>::zeros(&[2, 3]).unwrap();
         let err = x.permute(&[0]).unwrap_err().to_string();
         assert_eq!(
             err,

@@ -185,7 +185,7 @@ fn position_embedding_rejects_a_sequence_longer_than_its_table() {
     pos.build(&[4, 3], &mut StdRng::seed_from_u64(0))
         .expect("build");
     let tape = GradientTape::new();
-    let x = tape.constant(&Tensor::zeros(&[2, 5, 3]));
+    let x = tape.constant(&Tensor::zeros(&[2, 5, 3]).expect("shape"));
     assert_eq!(
         pos.forward(x, Mode::Infer).unwrap_err().to_string(),
         "pos (PositionEmbedding): sequence of length 5 is longer than the position table (4)"
@@ -219,15 +219,15 @@ fn attention_rejects_a_mask_of_the_wrong_shape_and_bad_inputs() {
     mha.build(&[3, 4], &mut StdRng::seed_from_u64(0))
         .expect("build");
     let tape = GradientTape::new();
-    let x = tape.constant(&Tensor::zeros(&[2, 3, 4]));
-    let mask = Tensor::ones(&[2, 3, 5]);
+    let x = tape.constant(&Tensor::zeros(&[2, 3, 4]).expect("shape"));
+    let mask = Tensor::ones(&[2, 3, 5]).expect("shape");
     assert_eq!(
         mha.attend(x, x, None, Some(&mask), Mode::Infer)
             .unwrap_err()
             .to_string(),
         "mha (MultiHeadAttention): attention_mask of shape [2, 3, 5] does not broadcast to [2, 3, 3]"
     );
-    let wide = tape.constant(&Tensor::zeros(&[2, 3, 5]));
+    let wide = tape.constant(&Tensor::zeros(&[2, 3, 5]).expect("shape"));
     let err = mha.forward(wide, Mode::Infer).unwrap_err().to_string();
     assert!(
         err.starts_with("mha (MultiHeadAttention): expected query, value and key [batch, _, 4]"),
