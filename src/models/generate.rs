@@ -193,7 +193,9 @@ impl<T: Float> Sequential<T> {
     /// [`generate`](Self::generate) without the key/value cache: a full
     /// forward pass over the last `context` tokens for every new token
     /// (nanoGPT's loop). The reference the cache is measured and tested
-    /// against; it gives the same tokens while the text fits the context.
+    /// against: while the text fits the context both compute the same
+    /// logits up to rounding (the products are summed in another order), so
+    /// they give the same tokens (exactly so in the f64 tests).
     ///
     /// # Errors
     ///
