@@ -27,6 +27,7 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod layer_normalization;
+mod position_embedding;
 mod registry;
 mod regularizer;
 mod transformer;
@@ -36,9 +37,10 @@ pub use attention::MultiHeadAttention;
 pub use cache::DecodeCache;
 pub use dense::Dense;
 pub use dropout::Dropout;
-pub use embedding::{Embedding, PositionEmbedding};
+pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use layer_normalization::LayerNormalization;
+pub use position_embedding::PositionEmbedding;
 pub use registry::{
     FromConfigFn, deserialize, nest_params, nested_planned_shapes, register, serialize,
 };
