@@ -218,6 +218,24 @@ pub enum Error {
         /// What was wrong, e.g. `"bad magic number 0x00000801, expected 0x00000803"`.
         message: String,
     },
+
+    /// A training step would have written a NaN or infinite value into a
+    /// parameter or the optimizer's state (a non-finite gradient, or an
+    /// update that overflows the element type); nothing of that step is
+    /// kept: the weights and optimizer state from before the batch remain.
+    #[error(
+        "fit: epoch {epoch}, batch {batch}: parameter {param:?}: {message}; the weights and optimizer state from before this batch are kept"
+    )]
+    NonFiniteUpdate {
+        /// The epoch (from 0).
+        epoch: usize,
+        /// The batch within the epoch (from 0).
+        batch: usize,
+        /// The first offending parameter, `"<layer>/<param>"`.
+        param: String,
+        /// What became non-finite, e.g. `"its gradient holds inf at index 3"`.
+        message: String,
+    },
 }
 
 /// `" at position 2"` when a position is known, nothing otherwise.

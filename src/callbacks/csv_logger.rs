@@ -48,7 +48,10 @@ macro_rules! doc_log {
 ///
 /// [`Error::Io`] naming the path when the file cannot be opened
 /// ([`on_train_begin`](Callback::on_train_begin)) or written
-/// ([`on_epoch_end`](Callback::on_epoch_end)).
+/// ([`on_epoch_end`](Callback::on_epoch_end));
+/// [`Error::InvalidArgument`] at `on_train_begin` for a separator that can
+/// occur in a logged name or number (a letter, digit, `.`, `-`, `+`, `_`),
+/// a quote or a line break.
 ///
 /// # Examples
 ///
@@ -187,6 +190,17 @@ impl CsvLogger {
     }
 
     fn open(&mut self) -> Result<()> {
+        // A separator that can occur in a number, a name or a line break
+        // would make the file unreadable as CSV.
+        let s = self.separator;
+        if s.is_alphanumeric() || matches!(s, '.' | '-' | '+' | '_' | '"' | '\n' | '\r') {
+            return Err(Error::InvalidArgument {
+                op: "CsvLogger",
+                message: format!(
+                    "separator {s:?} can occur in a logged name or number (or is a quote or line break); use ',', ';', '\\t' or '|'"
+                ),
+            });
+        }
         self.write_header = true;
         let file = if self.append {
             // A file that exists and has content already has its header.

@@ -2,7 +2,7 @@
 
 use super::{Callback, Logs, MonitorMode, TrainingContext, monitored};
 use crate::element::Float;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 // The hidden part of the setters' doc examples: a mock training loop
@@ -52,6 +52,9 @@ macro_rules! doc_run {
 ///
 /// # Errors
 ///
+/// [`on_train_begin`](Callback::on_train_begin) returns
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a NaN or
+/// infinite `min_delta` or `baseline`, naming the setting and the value.
 /// [`on_epoch_end`](Callback::on_epoch_end) returns
 /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the
 /// monitor and the names available when the monitor is not in the epoch's
@@ -202,7 +205,7 @@ impl<T: Float> EarlyStopping<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn min_delta(mut self, min_delta: f64) -> Self {
-        self.min_delta = min_delta.abs();
+        self.min_delta = min_delta;
         self
     }
 
@@ -388,12 +391,24 @@ impl<T: Float> EarlyStopping<T> {
 
     fn is_improvement(&self, value: f64, reference: Option<f64>) -> bool {
         self.mode
-            .improves(&self.monitor, value, reference, self.min_delta)
+            .improves(&self.monitor, value, reference, self.min_delta.abs())
     }
 }
 
 impl<T: Float> Callback<T> for EarlyStopping<T> {
     fn on_train_begin(&mut self, _ctx: &mut dyn TrainingContext<T>) -> Result<()> {
+        if !self.min_delta.is_finite() {
+            return Err(Error::InvalidArgument {
+                op: "EarlyStopping",
+                message: format!("min_delta must be finite, got {}", self.min_delta),
+            });
+        }
+        if let Some(b) = self.baseline.filter(|b| !b.is_finite()) {
+            return Err(Error::InvalidArgument {
+                op: "EarlyStopping",
+                message: format!("baseline must be finite, got {b}"),
+            });
+        }
         // Reset, so one instance can serve several calls to `fit`.
         self.wait = 0;
         self.best = None;

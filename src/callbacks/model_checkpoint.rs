@@ -28,7 +28,8 @@ use crate::error::{Error, Result};
 /// # Errors
 ///
 /// [`on_train_begin`](Callback::on_train_begin) rejects a path with a
-/// malformed placeholder; [`on_epoch_end`](Callback::on_epoch_end) returns
+/// malformed placeholder (naming the template), including a width or
+/// precision above 255; [`on_epoch_end`](Callback::on_epoch_end) returns
 /// [`Error::InvalidArgument`] naming the value and the names available when
 /// `save_best_only` is set and the monitor is not in the logs, or when a
 /// placeholder names a value that is not there, and passes on the error of
@@ -145,38 +146,81 @@ fn bad(message: String) -> Error {
     }
 }
 
+/// The widest `{epoch:0Nd}` and the most decimals `{name:.Nf}` a path may
+/// ask for: a file name is at most 255 bytes on common file systems (and
+/// Rust's formatting panics above 65535).
+pub(crate) const MAX_FORMAT_WIDTH: usize = 255;
+
+/// Parses the `N` of a width or precision, at most [`MAX_FORMAT_WIDTH`].
+fn format_number(digits: &str, field: &str, template: &str) -> Result<usize> {
+    let n = digits.parse::<usize>().map_err(|_| {
+        bad(format!(
+            "unsupported format {{{field}}} in path {template:?}; use {{epoch:02d}} or {{name:.4f}}"
+        ))
+    })?;
+    if n > MAX_FORMAT_WIDTH {
+        return Err(bad(format!(
+            "format {{{field}}} in path {template:?} asks for {n} digits; at most {MAX_FORMAT_WIDTH}"
+        )));
+    }
+    Ok(n)
+}
+
 /// Fills the placeholders of `template` for `epoch` (0-based; printed
-/// 1-based) and `logs`; with no logs only checks the syntax.
+/// 1-based) and `logs`; with no logs only checks the syntax. `{{` and `}}`
+/// stand for literal braces, as in Python's `str.format`.
 fn format_path(template: &str, epoch: usize, logs: Option<&Logs>) -> Result<String> {
     let mut out = String::new();
     let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let close = rest[open..]
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err(bad(format!(
+                "single '}}' in path {template:?}; write '}}}}' for a literal brace"
+            )));
+        }
+        // `tail` starts with '{' (one byte), so slicing at 1 and at the
+        // found '}' (one byte) stays on character boundaries.
+        let close = tail
             .find('}')
-            .map(|c| open + c)
             .ok_or_else(|| bad(format!("unclosed '{{' in path {template:?}")))?;
-        let field = &rest[open + 1..close];
+        let field = &tail[1..close];
         let (key, spec) = field.split_once(':').unwrap_or((field, ""));
+        if key.is_empty() || key.contains('{') {
+            return Err(bad(format!(
+                "placeholder {{{field}}} in path {template:?} names nothing; use {{epoch}} or a logged value such as {{val_loss}}"
+            )));
+        }
         let text = if key == "epoch" {
             let width = match spec {
                 "" | "d" => 0,
-                s => s
-                    .strip_prefix('0')
-                    .and_then(|s| s.strip_suffix('d'))
-                    .and_then(|w| w.parse::<usize>().ok())
-                    .ok_or_else(|| bad(format!("unsupported format {{{field}}} in path {template:?}; use {{epoch}} or {{epoch:02d}}")))?,
+                s => match s.strip_prefix('0').and_then(|s| s.strip_suffix('d')) {
+                    Some(w) => format_number(w, field, template)?,
+                    None => {
+                        return Err(bad(format!(
+                            "unsupported format {{{field}}} in path {template:?}; use {{epoch}} or {{epoch:02d}}"
+                        )));
+                    }
+                },
             };
             format!("{:0width$}", epoch + 1)
         } else {
             let decimals = match spec {
                 "" => None,
-                s => Some(
-                    s.strip_prefix('.')
-                        .and_then(|s| s.strip_suffix('f'))
-                        .and_then(|d| d.parse::<usize>().ok())
-                        .ok_or_else(|| bad(format!("unsupported format {{{field}}} in path {template:?}; use {{{key}}} or {{{key}:.4f}}")))?,
-                ),
+                s => match s.strip_prefix('.').and_then(|s| s.strip_suffix('f')) {
+                    Some(d) => Some(format_number(d, field, template)?),
+                    None => {
+                        return Err(bad(format!(
+                            "unsupported format {{{field}}} in path {template:?}; use {{{key}}} or {{{key}:.4f}}"
+                        )));
+                    }
+                },
             };
             match logs {
                 None => String::new(),
@@ -184,7 +228,7 @@ fn format_path(template: &str, epoch: usize, logs: Option<&Logs>) -> Result<Stri
                     let v = logs.get(key).ok_or_else(|| {
                         let names: Vec<&str> = logs.iter().map(|(n, _)| n).collect();
                         bad(format!(
-                            "path placeholder {{{field}}} names no logged value; available: epoch, {}",
+                            "path placeholder {{{field}}} in {template:?} names no logged value; available: epoch, {}",
                             names.join(", ")
                         ))
                     })?;
@@ -196,7 +240,7 @@ fn format_path(template: &str, epoch: usize, logs: Option<&Logs>) -> Result<Stri
             }
         };
         out.push_str(&text);
-        rest = &rest[close + 1..];
+        rest = &tail[close + 1..];
     }
     out.push_str(rest);
     Ok(out)
@@ -248,6 +292,12 @@ mod tests {
         assert_eq!(f("plain").unwrap(), "plain");
         assert!(f("m-{epoch:x}").is_err());
         assert!(f("m-{epoch").is_err());
+        assert_eq!(f("m-{{epoch}}").unwrap(), "m-{epoch}");
+        assert!(f("m-{epoch:0255d}").is_ok());
+        assert!(f("m-{epoch:0256d}").is_err());
+        assert!(f("m-{val_loss:.70000f}").is_err());
+        assert!(f("m-{}").is_err());
+        assert!(f("m-}").is_err());
         let err = f("m-{accuracy}").unwrap_err();
         assert!(
             err.to_string().contains("available: epoch, val_loss"),

@@ -50,7 +50,8 @@ macro_rules! doc_rates {
 /// # Errors
 ///
 /// - [`on_train_begin`](Callback::on_train_begin): [`Error::InvalidArgument`]
-///   if `factor` is not in `[0, 1)` or `min_lr` is negative or not finite.
+///   if `factor` is not in `[0, 1)` (or NaN), `min_delta` is not finite, or
+///   `min_lr` is negative or not finite, naming the setting and the value.
 /// - [`on_epoch_end`](Callback::on_epoch_end): [`Error::InvalidArgument`]
 ///   naming the monitor and the names available when the monitor is not in
 ///   the logs (Keras only warns); errors from
@@ -334,6 +335,12 @@ impl<T: Float> Callback<T> for ReduceLrOnPlateau {
             return Err(Error::InvalidArgument {
                 op: "ReduceLrOnPlateau",
                 message: format!("factor must be in [0, 1), got {}", self.factor),
+            });
+        }
+        if !self.min_delta.is_finite() {
+            return Err(Error::InvalidArgument {
+                op: "ReduceLrOnPlateau",
+                message: format!("min_delta must be finite, got {}", self.min_delta),
             });
         }
         if !(self.min_lr.is_finite() && self.min_lr >= 0.0) {

@@ -145,7 +145,8 @@ impl fmt::Debug for CsvData {
 /// [`Error::Format`] for an empty file, a file with no data rows, or a label
 /// column that is not in the header; [`Error::Data`] naming the line (and the
 /// column) for a row with the wrong number of fields, a cell that is not a
-/// number, a missing label or text that is not UTF-8.
+/// number, a number that overflows `f32` (`1e39`; an explicit `inf` is
+/// kept), a missing label or text that is not UTF-8.
 ///
 /// # Examples
 ///
@@ -192,6 +193,26 @@ pub fn load_csv(path: impl AsRef<Path>, label: LabelColumn) -> Result<CsvData> {
 /// ```
 pub fn read_csv<R: Read>(reader: R, label: LabelColumn) -> Result<CsvData> {
     parse(reader, "<reader>", label)
+}
+
+/// Parses a cell as an `f32`, refusing a finite number written in the file
+/// that does not fit (`1e39` would load as `inf`); an explicit `inf` or
+/// `-infinity` stays infinite. `Err(true)` for an overflow, `Err(false)` for
+/// text that is not a number.
+fn parse_f32(cell: &str) -> std::result::Result<f32, bool> {
+    let v = cell.parse::<f32>().map_err(|_| false)?;
+    if v.is_infinite() && !cell.to_ascii_lowercase().contains("inf") {
+        return Err(true);
+    }
+    Ok(v)
+}
+
+/// The message for a cell that does not fit in `f32`.
+fn overflow_message(cell: &str, column: &str) -> String {
+    format!(
+        "value {cell:?} overflows f32 (largest finite {:e}) (column {column:?})",
+        f32::MAX
+    )
 }
 
 fn is_missing(cell: &str) -> bool {
@@ -277,6 +298,13 @@ fn parse<R: Read>(reader: R, path: &str, label: LabelColumn) -> Result<CsvData> 
                         format!("missing label (column {:?})", header[c]),
                     ));
                 }
+                if let Err(true) = parse_f32(cell) {
+                    return Err(data_err(
+                        line,
+                        Some(c + 1),
+                        overflow_message(cell, &header[c]),
+                    ));
+                }
                 labels.push(cell.to_string());
                 continue;
             }
@@ -284,14 +312,20 @@ fn parse<R: Read>(reader: R, path: &str, label: LabelColumn) -> Result<CsvData> 
                 missing[j] += 1;
                 f32::NAN
             } else {
-                cell.parse::<f32>().map_err(|_| {
-                    data_err(
-                        line,
-                        Some(c + 1),
-                        format!("cannot parse {cell:?} as a number (column {:?})", header[c]),
-                    )
+                parse_f32(cell).map_err(|overflow| {
+                    let message = if overflow {
+                        overflow_message(cell, &header[c])
+                    } else {
+                        format!("cannot parse {cell:?} as a number (column {:?})", header[c])
+                    };
+                    data_err(line, Some(c + 1), message)
                 })?
             };
+            features.try_reserve(1).map_err(|_| Error::OutOfMemory {
+                op: OP,
+                shape: vec![labels.len(), d],
+                bytes: features.len().saturating_mul(4),
+            })?;
             features.push(v);
             j += 1;
         }

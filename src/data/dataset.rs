@@ -338,7 +338,8 @@ impl<T: Float> Iterator for Batches<T> {
         if self.pos >= self.end {
             return None;
         }
-        let stop = (self.pos + self.batch_size).min(self.end);
+        // Saturating: a batch_size of usize::MAX means "everything".
+        let stop = self.pos.saturating_add(self.batch_size).min(self.end);
         let (x, y) = (&self.dataset.features, &self.dataset.targets);
         let batch = match &self.order {
             None => (
@@ -351,9 +352,9 @@ impl<T: Float> Iterator for Batches<T> {
                 let idx = &order[self.pos..stop];
                 (
                     x.select_rows(idx)
-                        .expect("invariant: shuffled indices within the dataset"),
+                        .expect("invariant: shuffled indices within the dataset; a batch is a copy of at most the dataset's own rows"),
                     y.select_rows(idx)
-                        .expect("invariant: shuffled indices within the dataset"),
+                        .expect("invariant: shuffled indices within the dataset; a batch is a copy of at most the dataset's own rows"),
                 )
             }
         };

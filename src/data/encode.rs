@@ -16,7 +16,10 @@ use crate::tensor::Tensor;
 ///
 /// # Errors
 ///
-/// [`Error::InvalidArgument`] naming the row if a label is `>= classes`.
+/// [`Error::InvalidArgument`] naming the row if a label is `>= classes`;
+/// [`Error::SizeOverflow`] / [`Error::OutOfMemory`] naming the shape
+/// `[labels.len(), classes]` if the table cannot be held
+/// (`one_hot(&[0, 1], usize::MAX)`).
 ///
 /// # Examples
 ///
@@ -31,19 +34,22 @@ use crate::tensor::Tensor;
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub fn one_hot<T: Float>(labels: &[usize], classes: usize) -> Result<Tensor<T>> {
-    let mut data = vec![T::zero(); labels.len() * classes];
+    if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= classes) {
+        return Err(Error::InvalidArgument {
+            op: "one_hot",
+            message: format!(
+                "row {row} has label {label}, expected a label below {classes} classes"
+            ),
+        });
+    }
+    let shape = [labels.len(), classes];
+    let mut data = crate::tensor::try_filled("one_hot", &shape, T::zero())?;
     for (row, &label) in labels.iter().enumerate() {
-        if label >= classes {
-            return Err(Error::InvalidArgument {
-                op: "one_hot",
-                message: format!(
-                    "row {row} has label {label}, expected a label below {classes} classes"
-                ),
-            });
-        }
+        // label < classes (checked above) and row < labels.len(), so the
+        // index is inside the [labels.len(), classes] table.
         data[row * classes + label] = T::one();
     }
-    Tensor::from_vec(data, &[labels.len(), classes])
+    Tensor::from_vec(data, &shape)
 }
 
 /// Keras's name for [`one_hot`]: `to_categorical(y, num_classes)`.
@@ -65,6 +71,9 @@ pub fn to_categorical<T: Float>(labels: &[usize], num_classes: usize) -> Result<
     one_hot(labels, num_classes)
 }
 
+/// The largest whole number every float of 53 bits of mantissa holds exactly.
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
 /// Reads class indices out of a target tensor: either a column of whole
 /// numbers (`[n]` or `[n, 1]`) or one-hot / probability rows (`[n, c]`,
 /// `c > 1`, where the class is the column of the row's maximum).
@@ -72,7 +81,9 @@ pub fn to_categorical<T: Float>(labels: &[usize], num_classes: usize) -> Result<
 /// # Errors
 ///
 /// [`Error::RankMismatch`] for other shapes; [`Error::InvalidArgument`]
-/// naming the row for a class value that is negative, fractional or not finite.
+/// naming the row for a class value that is negative, fractional, not
+/// finite, or above 2^53 (beyond the whole numbers a float holds exactly; a
+/// larger value would be saturated, not converted).
 ///
 /// # Examples
 ///
@@ -95,7 +106,7 @@ pub fn class_indices<T: Float>(targets: &Tensor<T>) -> Result<Vec<usize>> {
             .enumerate()
             .map(|(row, &v)| {
                 let f = v.to_f64();
-                if f.is_finite() && f >= 0.0 && f.fract() == 0.0 {
+                if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX_EXACT {
                     Ok(f as usize)
                 } else {
                     Err(Error::InvalidArgument {

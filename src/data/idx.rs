@@ -18,7 +18,12 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// Reads a whole file, decompressing it if it starts with the gzip magic.
-fn read_maybe_gz(op: &'static str, path: &Path) -> Result<Vec<u8>> {
+///
+/// Decompression stops one byte past the size the IDX header (of `ndims`
+/// dimensions) announces, and grows its buffer fallibly: a small file that
+/// inflates to terabytes (a gzip bomb) costs at most what its header claims
+/// plus one byte, and an allocation the machine refuses is an error.
+fn read_maybe_gz(op: &'static str, path: &Path, ndims: u8) -> Result<Vec<u8>> {
     let name = path.display().to_string();
     let raw = std::fs::read(path).map_err(|source| Error::Io {
         op,
@@ -28,15 +33,70 @@ fn read_maybe_gz(op: &'static str, path: &Path) -> Result<Vec<u8>> {
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() * 4);
-    MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut out)
-        .map_err(|e| Error::Format {
-            op,
-            path: name,
-            message: format!("truncated or corrupt gzip data: {e}"),
-        })?;
+    let corrupt = |e: std::io::Error| Error::Format {
+        op,
+        path: name.clone(),
+        message: format!("truncated or corrupt gzip data: {e}"),
+    };
+    let mut gz = MultiGzDecoder::new(raw.as_slice());
+    let header_len = 4 + 4 * u64::from(ndims);
+    let mut out = Vec::new();
+    read_bounded(op, &mut (&mut gz).take(header_len), &mut out).map_err(|e| e.map_io(corrupt))?;
+    // The payload size the header announces; unknown (a bad header, which
+    // `parse_idx` reports) reads nothing more.
+    let announced = out
+        .get(4..)
+        .filter(|dims| dims.len() as u64 == header_len - 4)
+        .and_then(|dims| {
+            dims.chunks(4).try_fold(1u64, |acc, c| {
+                let d = u32::from_be_bytes(c.try_into().expect("invariant: 4-byte chunks"));
+                acc.checked_mul(u64::from(d))
+            })
+        })
+        .unwrap_or(0);
+    read_bounded(op, &mut gz.take(announced.saturating_add(1)), &mut out)
+        .map_err(|e| e.map_io(corrupt))?;
     Ok(out)
+}
+
+/// Why [`read_bounded`] stopped: a read error, or a refused allocation.
+enum ReadError {
+    Io(std::io::Error),
+    Memory(Error),
+}
+
+impl ReadError {
+    fn map_io(self, f: impl FnOnce(std::io::Error) -> Error) -> Error {
+        match self {
+            ReadError::Io(e) => f(e),
+            ReadError::Memory(e) => e,
+        }
+    }
+}
+
+/// Appends everything `r` yields to `out`, growing `out` with `try_reserve`.
+fn read_bounded(
+    op: &'static str,
+    r: &mut impl Read,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), ReadError> {
+    let mut chunk = [0u8; 1 << 16];
+    loop {
+        let k = match r.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadError::Io(e)),
+        };
+        out.try_reserve(k).map_err(|_| {
+            ReadError::Memory(Error::OutOfMemory {
+                op,
+                shape: vec![out.len().saturating_add(k)],
+                bytes: out.len().saturating_add(k),
+            })
+        })?;
+        out.extend_from_slice(&chunk[..k]);
+    }
 }
 
 /// Parses the IDX header, checks the magic number and the payload length,
@@ -77,11 +137,13 @@ fn parse_idx<'a>(
         .chunks(4)
         .map(|c| u32::from_be_bytes(c.try_into().expect("invariant: 4-byte chunks")) as usize)
         .collect();
+    // `bytes.get(4..header_len)` succeeded, so header_len <= bytes.len().
     let payload = &bytes[header_len..];
     let want = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| fail(format!("dimensions {dims:?} overflow")))?;
+    crate::tensor::checked_numel::<u8>(op, &dims)?;
     if payload.len() != want {
         let what = if payload.len() < want {
             "truncated payload"
@@ -126,10 +188,15 @@ fn parse_idx<'a>(
 pub fn load_idx_images(path: impl AsRef<Path>) -> Result<Tensor<f32>> {
     const OP: &str = "load_idx_images";
     let path = path.as_ref();
-    let bytes = read_maybe_gz(OP, path)?;
+    let bytes = read_maybe_gz(OP, path, 3)?;
     let (dims, payload) = parse_idx(OP, path, &bytes, 3)?;
-    let pixels = payload.iter().map(|&b| f32::from(b) / 255.0).collect();
-    Tensor::from_vec(pixels, &[dims[0], dims[1] * dims[2]])
+    // parse_idx returned 3 dims whose product (the payload length) fits, so
+    // their partial product does too. The f32 pixels take 4 bytes each:
+    // checked and allocated fallibly.
+    let shape = [dims[0], dims[1] * dims[2]];
+    let mut pixels = crate::tensor::try_alloc::<f32>(OP, &shape)?;
+    pixels.extend(payload.iter().map(|&b| f32::from(b) / 255.0));
+    Tensor::from_vec(pixels, &shape)
 }
 
 /// Loads an IDX label file (magic `0x00000801`, `n` bytes) as class indices.
@@ -153,7 +220,7 @@ pub fn load_idx_images(path: impl AsRef<Path>) -> Result<Tensor<f32>> {
 pub fn load_idx_labels(path: impl AsRef<Path>) -> Result<Vec<usize>> {
     const OP: &str = "load_idx_labels";
     let path = path.as_ref();
-    let bytes = read_maybe_gz(OP, path)?;
+    let bytes = read_maybe_gz(OP, path, 1)?;
     let (_, payload) = parse_idx(OP, path, &bytes, 1)?;
     Ok(payload.iter().map(|&b| usize::from(b)).collect())
 }

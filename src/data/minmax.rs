@@ -137,17 +137,17 @@ impl MinMaxScaler {
         Ok(())
     }
 
-    /// Per column: `(data_min, (max - min) / data_range)` with a constant
-    /// column's range taken as 1.
+    /// Per column: `(data_min, data_max)`, with a constant column's range
+    /// taken as 1 (`max = min + 1`, written as half-ranges below).
+    ///
+    /// Every formula works on halves (`b/2 - a/2`, never `b - a`), so a
+    /// column spanning `-1e308..1e308` is scaled instead of overflowing to
+    /// an infinite range that would flatten it.
     fn affine(&self) -> Vec<(f64, f64)> {
-        let (lo, hi) = self.range;
         self.fitted.as_ref().map_or_else(Vec::new, |(dmin, dmax)| {
             dmin.iter()
                 .zip(dmax)
-                .map(|(&a, &b)| {
-                    let range = if b > a { b - a } else { 1.0 };
-                    (a, (hi - lo) / range)
-                })
+                .map(|(&a, &b)| (a, if b > a { b / 2.0 - a / 2.0 } else { 0.5 }))
                 .collect()
         })
     }
@@ -173,10 +173,12 @@ impl MinMaxScaler {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn transform<T: Float>(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
-        let lo = self.range.0;
+        let (lo, hi) = self.range;
         let ab = self.affine();
         map_columns("MinMaxScaler::transform", x, self.n_features(), |j, v| {
-            (v - ab[j].0) * ab[j].1 + lo
+            // t = (v - min) / (max - min), then lo + t (hi - lo), on halves.
+            let t = (v / 2.0 - ab[j].0 / 2.0) / ab[j].1;
+            t * hi + (1.0 - t) * lo
         })
     }
 
@@ -217,13 +219,17 @@ impl MinMaxScaler {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn inverse_transform<T: Float>(&self, y: &Tensor<T>) -> Result<Tensor<T>> {
-        let lo = self.range.0;
+        let (lo, hi) = self.range;
         let ab = self.affine();
         map_columns(
             "MinMaxScaler::inverse_transform",
             y,
             self.n_features(),
-            |j, v| (v - lo) / ab[j].1 + ab[j].0,
+            // t = (v - lo) / (hi - lo), then min + t (max - min), on halves.
+            |j, v| {
+                let t = (v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0);
+                ab[j].0 + t * ab[j].1 + t * ab[j].1
+            },
         )
     }
 

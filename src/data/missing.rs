@@ -86,7 +86,8 @@ pub fn drop_missing_rows<T: Float>(x: &Tensor<T>) -> Result<(Tensor<T>, Vec<usiz
 ///
 /// [`Error::RankMismatch`] unless `x` is 2-D; [`Error::InvalidArgument`]
 /// naming the column if a column has no present value to take a mean or
-/// median of.
+/// median of, or for a `Constant` that is NaN, infinite or beyond the
+/// element type's range (`1e39` for `f32`), naming the value.
 ///
 /// # Examples
 ///
@@ -108,7 +109,17 @@ pub fn impute_missing<T: Float>(x: &Tensor<T>, strategy: Impute) -> Result<Tenso
             .filter(|v| !v.is_nan())
             .collect();
         let value = match strategy {
-            Impute::Constant(c) => c,
+            Impute::Constant(c) => {
+                // NaN would "fill" a missing cell with a missing cell, and
+                // a constant beyond the element type's range with inf.
+                if !T::from_f64(c).is_finite() {
+                    return Err(Error::InvalidArgument {
+                        op: "impute_missing",
+                        message: format!("Constant({c}) must be a finite value of {}", T::NAME),
+                    });
+                }
+                c
+            }
             _ if present.is_empty() => {
                 return Err(Error::InvalidArgument {
                     op: "impute_missing",
@@ -117,14 +128,16 @@ pub fn impute_missing<T: Float>(x: &Tensor<T>, strategy: Impute) -> Result<Tenso
                     ),
                 });
             }
-            Impute::Mean => present.iter().sum::<f64>() / present.len() as f64,
+            // Scaled first: the plain sum of values near 1e308 overflows.
+            Impute::Mean => super::scale::column_moments(&present).0,
             Impute::Median => {
                 present.sort_by(f64::total_cmp);
                 let m = present.len() / 2;
                 if present.len() % 2 == 1 {
                     present[m]
                 } else {
-                    (present[m - 1] + present[m]) / 2.0
+                    // Halves first: the sum of two values near 1e308 overflows.
+                    present[m - 1] / 2.0 + present[m] / 2.0
                 }
             }
         };

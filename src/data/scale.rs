@@ -68,12 +68,24 @@ pub(super) fn map_columns<T: Float>(
         }
     }
     let d = d.max(1);
-    let data: Vec<T> = x
-        .as_slice()
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| T::from_f64(f(k % d, v.to_f64())))
-        .collect();
+    let mut data: Vec<T> = crate::tensor::try_alloc(op, x.shape())?;
+    for (k, &v) in x.as_slice().iter().enumerate() {
+        let y = T::from_f64(f(k % d, v.to_f64()));
+        // A finite value must map to a finite one: far outside the fitted
+        // range, or in `f32`, the result can overflow the element type.
+        if v.is_finite() && !y.is_finite() {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "row {}, column {}: {v} maps to {y}, outside the range of {}",
+                    k / d,
+                    k % d,
+                    T::NAME
+                ),
+            });
+        }
+        data.push(y);
+    }
     Tensor::from_vec(data, x.shape())
 }
 
@@ -110,6 +122,33 @@ pub(super) fn read_numbers(op: &'static str, doc: &Value, key: &str) -> Result<O
         Some(_) => Err(bad("must be an array of numbers or null")),
         None => Err(bad("is missing")),
     }
+}
+
+/// The mean and the standard deviation (1 for a constant column) of a
+/// non-empty column of finite values, without overflow.
+///
+/// The column is first divided by a power of two `s` at least its largest
+/// magnitude (exact: only exponents change), so every value is in `[-1, 1]`,
+/// the sum of `n` of them is at most `n` and every square at most 4; the
+/// moments are then multiplied back by `s`. Squaring `1e200` directly would
+/// give an infinite variance and leave the column unscaled.
+pub(super) fn column_moments(col: &[f64]) -> (f64, f64) {
+    let big = col.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if big == 0.0 {
+        return (0.0, 1.0);
+    }
+    // 2^e >= big, kept within the normal exponents so that s is neither
+    // infinite (e = 1024) nor zero.
+    let e = big.log2().ceil().clamp(-1022.0, 1023.0) as i32;
+    let s = 2f64.powi(e);
+    let n = col.len() as f64;
+    let m = col.iter().map(|v| v / s).sum::<f64>() / n;
+    let var = col.iter().map(|v| (v / s - m) * (v / s - m)).sum::<f64>() / n;
+    // scikit-learn's bound on the rounding error of a constant column's
+    // variance; both sides scale by s², so it holds on the scaled column.
+    let eps = f64::EPSILON;
+    let constant = var <= n * eps * var + (n * m * eps).powi(2);
+    (m * s, if constant { 1.0 } else { var.sqrt() * s })
 }
 
 /// Standardises each column: `z = (x - mean) / std`, with the mean and the
@@ -179,14 +218,9 @@ impl StandardScaler {
         let cols = fit_columns("StandardScaler::fit", x)?;
         let (mut mean, mut scale) = (Vec::new(), Vec::new());
         for col in &cols {
-            let n = col.len() as f64;
-            let m = col.iter().sum::<f64>() / n;
-            let var = col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
-            // scikit-learn's bound on the rounding error of a constant column's variance.
-            let eps = f64::EPSILON;
-            let constant = var <= n * eps * var + (n * m * eps).powi(2);
+            let (m, s) = column_moments(col);
             mean.push(m);
-            scale.push(if constant { 1.0 } else { var.sqrt() });
+            scale.push(s);
         }
         self.fitted = Some((mean, scale));
         Ok(())
@@ -214,7 +248,13 @@ impl StandardScaler {
     pub fn transform<T: Float>(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
         let (mean, scale) = self.parts();
         map_columns("StandardScaler::transform", x, self.n_features(), |j, v| {
-            (v - mean[j]) / scale[j]
+            let z = (v - mean[j]) / scale[j];
+            if z.is_finite() || !v.is_finite() {
+                z
+            } else {
+                // On halves: `v - mean` overflows for v = 1e308, mean = -1e308.
+                (v / 2.0 - mean[j] / 2.0) / scale[j] * 2.0
+            }
         })
     }
 
@@ -261,7 +301,16 @@ impl StandardScaler {
             "StandardScaler::inverse_transform",
             z,
             self.n_features(),
-            |j, v| v * scale[j] + mean[j],
+            |j, v| {
+                let x = v * scale[j] + mean[j];
+                if x.is_finite() || !v.is_finite() {
+                    x
+                } else {
+                    // As mean + v·scale/2 + v·scale/2, so that a value near
+                    // the range of f64 does not overflow halfway.
+                    mean[j] + v * (scale[j] / 2.0) + v * (scale[j] / 2.0)
+                }
+            },
         )
     }
 

@@ -1,6 +1,8 @@
 //! Splitting a dataset: [`train_test_split`] (optionally stratified) and
 //! [`KFold`] cross-validation.
 
+use std::collections::BTreeMap;
+
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
@@ -24,7 +26,13 @@ use crate::error::{Error, Result};
 ///
 /// [`Error::InvalidArgument`] naming the ratio and the row count if
 /// `test_ratio` is not strictly between 0 and 1 or if either part would be
-/// empty; the errors of [`class_indices`] when stratifying.
+/// empty; the errors of [`class_indices`] when stratifying. Stratifying also
+/// refuses, as scikit-learn's `StratifiedShuffleSplit` does, a class with
+/// fewer than 2 members (it cannot be on both sides; the message names the
+/// class and its count) and a test or train part with fewer rows than there
+/// are classes (it cannot hold every class). Memory is proportional to the
+/// number of rows and distinct classes, not to the label values: labels
+/// `{0, 1e9}` are two classes.
 ///
 /// # Examples
 ///
@@ -65,7 +73,7 @@ pub fn train_test_split<T: Float>(
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut train, mut test) = if stratify {
         let classes = class_indices(dataset.targets())?;
-        stratified_indices(&classes, n_test, &mut rng)
+        stratified_indices(&classes, n_test, &mut rng)?
     } else {
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut rng);
@@ -83,19 +91,46 @@ fn stratified_indices(
     classes: &[usize],
     n_test: usize,
     rng: &mut StdRng,
-) -> (Vec<usize>, Vec<usize>) {
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    let fail = |message: String| Error::InvalidArgument {
+        op: "train_test_split",
+        message,
+    };
     let n = classes.len();
-    let k = classes.iter().max().map_or(0, |&m| m + 1);
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    // One entry per distinct label, in label order: memory follows the
+    // number of classes, never the largest label value.
+    let mut by_label: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (row, &c) in classes.iter().enumerate() {
-        members[c].push(row);
+        by_label.entry(c).or_default().push(row);
     }
+    if let Some((label, rows)) = by_label.iter().find(|(_, rows)| rows.len() < 2) {
+        return Err(fail(format!(
+            "cannot stratify: class {label} has only {} member, too few to be in both the train and the test part (at least 2 needed)",
+            rows.len()
+        )));
+    }
+    let k = by_label.len();
+    let n_train = n - n_test;
+    if n_test < k || n_train < k {
+        let (part, size) = if n_test < k {
+            ("test", n_test)
+        } else {
+            ("train", n_train)
+        };
+        return Err(fail(format!(
+            "cannot stratify: the {part} part has {size} rows, fewer than the {k} classes; change test_ratio or do not stratify"
+        )));
+    }
+    let mut members: Vec<Vec<usize>> = by_label.into_values().collect();
     // Exact share of class c is count_c * n_test / n; give each class the
-    // floor, then one more row to the largest fractional parts.
-    let mut take: Vec<usize> = members.iter().map(|m| m.len() * n_test / n).collect();
+    // floor, then one more row to the largest fractional parts. In u128:
+    // count_c * n_test can exceed usize for billions of rows.
+    let share = |count: usize| (count as u128 * n_test as u128 / n as u128) as usize;
+    let remainder = |count: usize| count as u128 * n_test as u128 % n as u128;
+    let mut take: Vec<usize> = members.iter().map(|m| share(m.len())).collect();
     let mut left = n_test - take.iter().sum::<usize>();
     let mut by_remainder: Vec<usize> = (0..k).collect();
-    by_remainder.sort_by_key(|&c| std::cmp::Reverse((members[c].len() * n_test) % n));
+    by_remainder.sort_by_key(|&c| std::cmp::Reverse(remainder(members[c].len())));
     for &c in by_remainder.iter().cycle().take(k * 2) {
         if left == 0 {
             break;
@@ -111,7 +146,7 @@ fn stratified_indices(
         test.extend_from_slice(&rows[..take[c]]);
         train.extend_from_slice(&rows[take[c]..]);
     }
-    (train, test)
+    Ok((train, test))
 }
 
 /// K-fold cross-validation: `n_splits` folds, each used once as the test
@@ -186,7 +221,13 @@ impl KFold {
                 message: format!("n_splits must be in [2, {n_rows}] for {n_rows} rows, got {k}"),
             });
         }
-        let mut order: Vec<usize> = (0..n_rows).collect();
+        // Every fold holds all n_rows indices (train + test): k·n_rows in
+        // all, checked and allocated fallibly (`split(usize::MAX)` is an
+        // error, not an abort).
+        const OP: &str = "KFold::split";
+        crate::tensor::checked_numel::<usize>(OP, &[k, n_rows])?;
+        let mut order: Vec<usize> = crate::tensor::try_alloc(OP, &[n_rows])?;
+        order.extend(0..n_rows);
         if self.shuffle {
             order.shuffle(&mut StdRng::seed_from_u64(self.seed));
         }
@@ -194,8 +235,11 @@ impl KFold {
         let mut start = 0;
         for f in 0..k {
             let size = n_rows / k + usize::from(f < n_rows % k);
-            let test = order[start..start + size].to_vec();
-            let train = [&order[..start], &order[start + size..]].concat();
+            let mut test = crate::tensor::try_alloc(OP, &[size])?;
+            test.extend_from_slice(&order[start..start + size]);
+            let mut train = crate::tensor::try_alloc(OP, &[n_rows - size])?;
+            train.extend_from_slice(&order[..start]);
+            train.extend_from_slice(&order[start + size..]);
             folds.push((train, test));
             start += size;
         }

@@ -179,8 +179,13 @@ impl<T: Float> MetricState<T> for Recall {
 /// (the Mann–Whitney statistic; scikit-learn's `roc_auc_score`).
 ///
 /// Memory grows with the number of elements seen (two `f64` and a flag
-/// each); `result` sorts them, `O(n log n)`. With no positives or no
-/// negatives the result is `0.0`.
+/// each); `result` sorts them, `O(n log n)`.
+///
+/// With nothing accumulated the result is `0.0` (the module's convention).
+/// With samples of only one class (no positive or no negative weight) the
+/// AUC is undefined: `result` is NaN, as scikit-learn's `roc_auc_score`
+/// (which adds a warning), not Keras's `0.0`, which reads as "always
+/// wrong"; [`Auc::checked_result`] returns an error saying so instead.
 ///
 /// # Errors (of `update`)
 ///
@@ -244,7 +249,13 @@ impl<T: Float> MetricState<T> for Auc {
             pos_total += pos;
             i = j;
         }
-        divide_no_nan(area, pos_total * neg_below)
+        if seen.is_empty() {
+            0.0
+        } else if pos_total == 0.0 || neg_below == 0.0 {
+            f64::NAN
+        } else {
+            area / (pos_total * neg_below)
+        }
     }
 
     fn reset(&mut self) {
@@ -259,3 +270,45 @@ impl<T: Float> MetricState<T> for Auc {
 inherent!(Precision, "Precision::default()");
 inherent!(Recall, "Recall::default()");
 inherent!(Auc, "Auc::default()");
+
+impl Auc {
+    /// The AUC, or an error when it is undefined: with samples of only one
+    /// class, where [`result`](Auc::result) is NaN.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the positive and negative weight
+    /// seen when one of them is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::metrics::{Auc, MetricState};
+    /// use tapeflow::Tensor;
+    ///
+    /// let mut auc = Auc::default();
+    /// auc.update(&Tensor::from_vec(vec![0.2, 0.9], &[2])?, &Tensor::from_vec(vec![1.0, 1.0], &[2])?, None)?;
+    /// assert!(auc.result().is_nan());
+    /// let err = auc.checked_result().unwrap_err();
+    /// assert_eq!(err.to_string(), "auc: undefined with one class in y_true (positive weight 2, negative weight 0)");
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn checked_result(&self) -> Result<f64> {
+        let (pos, neg) =
+            self.seen.iter().fold(
+                (0.0, 0.0),
+                |(p, n), d| {
+                    if d.1 { (p + d.2, n) } else { (p, n + d.2) }
+                },
+            );
+        if !self.seen.is_empty() && (pos == 0.0 || neg == 0.0) {
+            return Err(Error::InvalidArgument {
+                op: "auc",
+                message: format!(
+                    "undefined with one class in y_true (positive weight {pos}, negative weight {neg})"
+                ),
+            });
+        }
+        Ok(self.result())
+    }
+}

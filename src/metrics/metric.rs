@@ -218,8 +218,11 @@ impl Metric {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] (op `metric`) for an unknown name or a
-    /// malformed value.
+    /// [`Error::InvalidArgument`] (op `metric`) for an unknown name, an
+    /// unknown key (only `"name"` and `"k"` exist), a `"name"` that is
+    /// missing or not a string, a `"k"` that is not a whole number `>= 1`,
+    /// or a `"k"` given to a metric without one; the message names the key
+    /// and the value.
     ///
     /// # Examples
     ///
@@ -229,6 +232,8 @@ impl Metric {
     ///
     /// assert_eq!(Metric::from_config(&json!("mae"))?, Metric::MeanAbsoluteError);
     /// assert!(Metric::from_config(&json!("f1")).is_err());
+    /// let err = Metric::from_config(&json!({"name": "auc", "curve": "PR"})).unwrap_err();
+    /// assert!(err.to_string().starts_with("metric: unknown key \"curve\""));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn from_config(value: &Value) -> Result<Metric> {
@@ -239,13 +244,27 @@ impl Metric {
         let (name, k) = match value {
             Value::String(name) => (name.as_str(), None),
             Value::Object(map) => {
-                let name = map.get("name").and_then(Value::as_str).unwrap_or_default();
+                if let Some(key) = map.keys().find(|k| !matches!(k.as_str(), "name" | "k")) {
+                    return Err(bad(format!(
+                        "unknown key {key:?} in {value}; a metric object has the keys \"name\" and \"k\""
+                    )));
+                }
+                let name = match map.get("name") {
+                    Some(Value::String(name)) => name.as_str(),
+                    Some(other) => {
+                        return Err(bad(format!("key \"name\" must be a string, got {other}")));
+                    }
+                    None => return Err(bad(format!("key \"name\" is missing in {value}"))),
+                };
                 let k = match map.get("k") {
                     None => None,
                     Some(k) => Some(
                         k.as_u64()
-                            .ok_or_else(|| bad(format!("k must be a whole number, got {k}")))?
-                            as usize,
+                            .filter(|&k| k >= 1)
+                            .and_then(|k| usize::try_from(k).ok())
+                            .ok_or_else(|| {
+                                bad(format!("key \"k\" must be a whole number >= 1, got {k}"))
+                            })?,
                     ),
                 };
                 (name, k)

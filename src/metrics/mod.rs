@@ -17,7 +17,11 @@
 //!   batch. `sample_weight` has shape `[batch]` or `[batch, 1]`; `None`
 //!   means weight 1.
 //! - A result with nothing accumulated (or zero total weight, or a zero
-//!   denominator) is `0.0`, as Keras's `divide_no_nan`.
+//!   denominator) is `0.0`, as Keras's `divide_no_nan`. One exception:
+//!   [`Auc`] over samples of a single class is undefined and reports NaN,
+//!   as scikit-learn (see [`Auc::checked_result`] for an error instead).
+//! - `sample_weight` must be finite and `>= 0`: a NaN or negative weight is
+//!   an error naming the row, not a NaN result later.
 //! - `y_pred` `[batch]` and `y_true` `[batch, 1]` (or the reverse) are
 //!   accepted together; other shape differences are errors.
 
@@ -160,7 +164,22 @@ pub(crate) fn weights<T: Float>(
                     rhs: w.shape().to_vec(),
                 });
             }
-            Ok(w.as_slice().iter().map(|v| Float::to_f64(*v)).collect())
+            let w: Vec<f64> = w.as_slice().iter().map(|v| Float::to_f64(*v)).collect();
+            // A NaN or negative weight would turn every later result into
+            // NaN or a value outside the metric's range.
+            if let Some((row, v)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+            {
+                return Err(Error::InvalidArgument {
+                    op,
+                    message: format!(
+                        "sample_weight of row {row} is {v}, expected a finite weight >= 0"
+                    ),
+                });
+            }
+            Ok(w)
         }
     }
 }

@@ -6,6 +6,8 @@
 //! classes (e.g. from `Sequential::predict_classes`) and the true classes as
 //! plain `usize` slices, and compute everything at once.
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
 
 /// Checks two label slices have the same, non-zero length.
@@ -37,7 +39,11 @@ fn check_lengths(op: &'static str, y_true: &[usize], y_pred: &[usize]) -> Result
 ///
 /// [`Error::InvalidArgument`] if `y_true` and `y_pred` differ in length or
 /// are empty, or if a label is not a class index in `0..classes` (naming the
-/// slice and the position).
+/// slice and the position); [`Error::SizeOverflow`] or
+/// [`Error::OutOfMemory`] naming the shape `[classes, classes]` if the matrix
+/// cannot be held (`classes = usize::MAX`). The matrix is `classes²` counts:
+/// for large sparse labels, relabel them first (or use
+/// [`classification_report`], whose memory follows the distinct labels).
 ///
 /// # Examples
 ///
@@ -70,14 +76,33 @@ pub fn confusion_matrix(
             });
         }
     }
-    let mut m = vec![vec![0; classes]; classes];
+    // One reservation of the whole matrix first: refused at once (an error)
+    // when the machine cannot hold it, before any row is touched.
+    drop(crate::tensor::try_alloc::<usize>(OP, &[classes, classes])?);
+    let mut m = Vec::new();
+    m.try_reserve_exact(classes)
+        .map_err(|_| out_of_memory(OP, classes))?;
+    for _ in 0..classes {
+        m.push(crate::tensor::try_filled(OP, &[classes], 0usize)?);
+    }
     for (&t, &p) in y_true.iter().zip(y_pred) {
+        // Both labels were checked to be below `classes` above.
         m[t][p] += 1;
     }
     Ok(m)
 }
 
 /// `a / b`, or 0 when `b` is 0 (scikit-learn's default `zero_division`).
+fn out_of_memory(op: &'static str, classes: usize) -> Error {
+    Error::OutOfMemory {
+        op,
+        shape: vec![classes, classes],
+        bytes: classes
+            .saturating_mul(classes)
+            .saturating_mul(std::mem::size_of::<usize>()),
+    }
+}
+
 fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
@@ -99,8 +124,12 @@ fn ratio(a: f64, b: f64) -> f64 {
 /// # Errors
 ///
 /// [`Error::InvalidArgument`] if `y_true` and `y_pred` differ in length or
-/// are empty; if `class_names` is empty; or if a label is not an index into
-/// `class_names`.
+/// are empty; if `class_names` is empty; or, with `class_names`, for a
+/// label that is not an index into it (naming the slice, the position, the
+/// label and the number of names).
+///
+/// Memory is proportional to the number of distinct labels, never to their
+/// values: labels `{0, 100000}` or `usize::MAX` are two or one classes.
 ///
 /// # Examples
 ///
@@ -150,22 +179,41 @@ pub fn classification_report(
             (seen, names)
         }
     };
-    let classes = labels.last().map_or(0, |&c| c + 1);
-    let m = confusion_matrix(y_true, y_pred, classes).map_err(|e| match e {
-        Error::InvalidArgument { message, .. } => Error::InvalidArgument {
-            op: OP,
-            message: format!("{message} (class_names has {classes} names)"),
-        },
-        other => other,
-    })?;
+    if let Some(names) = class_names {
+        for (slice, values) in [("y_true", y_true), ("y_pred", y_pred)] {
+            if let Some(i) = values.iter().position(|&c| c >= names.len()) {
+                return Err(Error::InvalidArgument {
+                    op: OP,
+                    message: format!(
+                        "{slice}[{i}] = {} has no name: class_names has {} names (labels 0..{})",
+                        values[i],
+                        names.len(),
+                        names.len()
+                    ),
+                });
+            }
+        }
+    }
+    // Per distinct label: (true positives, support, predicted), counted in
+    // a map, so memory follows the number of classes, not the label values.
+    let mut counts: BTreeMap<usize, [usize; 3]> = labels.iter().map(|&c| (c, [0; 3])).collect();
+    for (&t, &p) in y_true.iter().zip(y_pred) {
+        // Every label of y_true and y_pred is a key: either the labels are
+        // the distinct values seen, or they are 0..names.len(), checked above.
+        if let Some(c) = counts.get_mut(&t) {
+            c[1] += 1;
+            c[0] += usize::from(t == p);
+        }
+        if let Some(c) = counts.get_mut(&p) {
+            c[2] += 1;
+        }
+    }
 
     // Per class: precision, recall, f1, support.
-    let rows: Vec<[f64; 4]> = labels
-        .iter()
-        .map(|&c| {
-            let tp = m[c][c] as f64;
-            let support = m[c].iter().sum::<usize>() as f64;
-            let predicted = m.iter().map(|row| row[c]).sum::<usize>() as f64;
+    let rows: Vec<[f64; 4]> = counts
+        .values()
+        .map(|&[tp, support, predicted]| {
+            let (tp, support, predicted) = (tp as f64, support as f64, predicted as f64);
             let (p, r) = (ratio(tp, predicted), ratio(tp, support));
             [p, r, ratio(2.0 * p * r, p + r), support]
         })
@@ -319,8 +367,18 @@ mod tests {
         let e = classification_report(&[0, 2], &[0, 1], Some(&names)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "classification_report: y_true[1] = 2 is not a class index in 0..2 (class_names has 2 names)"
+            "classification_report: y_true[1] = 2 has no name: class_names has 2 names (labels 0..2)"
         );
+        // The label that is out of range is named, not label 0, and without
+        // class_names no names are blamed: usize::MAX is just a class.
+        let e = classification_report(&[0, usize::MAX], &[0, 1], Some(&names)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("y_true[1] = {}", usize::MAX)),
+            "{e}"
+        );
+        let r = classification_report(&[0, usize::MAX], &[0, usize::MAX], None).unwrap();
+        assert!(r.contains(&usize::MAX.to_string()), "{r}");
         let e = classification_report(&[0], &[0], Some(&[])).unwrap_err();
         assert_eq!(e.to_string(), "classification_report: class_names is empty");
         let e = classification_report(&[], &[], None).unwrap_err();

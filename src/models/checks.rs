@@ -1,6 +1,8 @@
 //! Input validation for `fit`, `evaluate` and `predict`: every bad input
 //! becomes an error naming what is wrong and where.
 
+use std::collections::HashMap;
+
 use super::Sequential;
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -17,7 +19,7 @@ pub(crate) fn check_finite<T: Float>(op: &'static str, what: &str, t: &Tensor<T>
         return Ok(());
     };
     let row_len = t.shape().iter().skip(1).product::<usize>().max(1);
-    let v = t.as_slice()[i];
+    let v = t.as_slice()[i]; // `i` came from `position` on this slice
     Err(invalid(
         op,
         format!(
@@ -98,4 +100,142 @@ impl<T: Float> Sequential<T> {
         }
         Ok(())
     }
+}
+
+/// Checks the numeric settings of `fit` before anything runs.
+pub(crate) fn check_settings(
+    epochs: usize,
+    initial_epoch: usize,
+    batch_size: usize,
+    validation_split: f64,
+    verbose: Option<u8>,
+) -> Result<()> {
+    if let Some(v) = verbose.filter(|&v| v > 2) {
+        return Err(invalid(
+            "fit",
+            format!(
+                "verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {v}"
+            ),
+        ));
+    }
+    if epochs == 0 {
+        return Err(invalid(
+            "fit",
+            "epochs must be at least 1, got 0".to_string(),
+        ));
+    }
+    if initial_epoch >= epochs {
+        return Err(invalid(
+            "fit",
+            format!(
+                "initial_epoch {initial_epoch} is not below epochs {epochs}: training runs epochs initial_epoch..epochs, so nothing would run"
+            ),
+        ));
+    }
+    if batch_size == 0 {
+        return Err(invalid(
+            "fit",
+            "batch_size must be at least 1, got 0".to_string(),
+        ));
+    }
+    // `contains` is false for NaN.
+    if !(0.0..1.0).contains(&validation_split) {
+        return Err(invalid(
+            "fit",
+            format!("validation_split must be in [0, 1), got {validation_split}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `sample_weight` (shape `[rows]`, finite, non-negative) and
+/// `class_weight` (finite, non-negative, for a class below `classes`),
+/// naming the offending entry.
+pub(crate) fn check_weights<T: Float>(
+    rows: usize,
+    classes: usize,
+    sample_weight: Option<&Tensor<T>>,
+    class_weight: Option<&HashMap<usize, f64>>,
+) -> Result<()> {
+    if let Some(w) = sample_weight {
+        if w.len() != rows || w.ndim() != 1 {
+            return Err(invalid(
+                "fit",
+                format!(
+                    "sample_weight must have shape [{rows}], got {:?}",
+                    w.shape()
+                ),
+            ));
+        }
+        check_finite("fit", "sample_weight", w)?;
+        if let Some(i) = w.as_slice().iter().position(|&v| v < T::zero()) {
+            return Err(invalid(
+                "fit",
+                format!(
+                    "sample_weight must be >= 0, got {} at row {i}",
+                    w.as_slice()[i] // `i` came from `position`
+                ),
+            ));
+        }
+    }
+    if let Some(cw) = class_weight {
+        let mut classes_given: Vec<_> = cw.iter().collect();
+        classes_given.sort_by_key(|&(&c, _)| c);
+        for (&class, &v) in classes_given {
+            if class >= classes {
+                return Err(invalid(
+                    "fit",
+                    format!(
+                        "class_weight names class {class}, but the model's output has {classes} classes (0..{classes})"
+                    ),
+                ));
+            }
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(invalid(
+                    "fit",
+                    format!("class_weight must be finite and >= 0, got {v} for class {class}"),
+                ));
+            }
+            if !T::from_f64(v).is_finite() {
+                return Err(invalid(
+                    "fit",
+                    format!("class_weight {v:e} for class {class} overflows {}", T::NAME),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Per-row weights from `sample_weight` and `class_weight`, or `None` when
+/// every row weighs 1. The inputs were checked by [`check_weights`].
+pub(crate) fn row_weights<T: Float>(
+    y: &Tensor<T>,
+    sample_weight: Option<&Tensor<T>>,
+    class_weight: Option<&HashMap<usize, f64>>,
+) -> Option<Vec<T>> {
+    if sample_weight.is_none() && class_weight.is_none() {
+        return None;
+    }
+    let n = y.shape().first().copied().unwrap_or(0);
+    let mut w: Vec<T> = match sample_weight {
+        Some(s) => s.to_vec(),
+        None => vec![T::one(); n],
+    };
+    if let Some(cw) = class_weight {
+        let row_len = y.len() / n.max(1);
+        for (wi, row) in w.iter_mut().zip(y.as_slice().chunks(row_len.max(1))) {
+            // Sparse label (checked finite), or the argmax of a one-hot /
+            // probability row; `j` and `b` stay below `row.len()`.
+            let class = if row.len() == 1 {
+                row[0].to_f64().max(0.0) as usize
+            } else {
+                (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+            };
+            if let Some(&c) = cw.get(&class) {
+                *wi *= T::from_f64(c);
+            }
+        }
+    }
+    Some(w)
 }

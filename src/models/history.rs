@@ -526,7 +526,9 @@ impl fmt::Display for History {
             cells
                 .iter()
                 .zip(&widths)
-                .map(|(c, w)| format!("{c:>w$}"))
+                // Padded by hand: a width from the content (a logged name
+                // can be any length) could exceed what `{:>w$}` accepts.
+                .map(|(c, w)| format!("{}{c}", " ".repeat(w.saturating_sub(c.chars().count()))))
                 .collect::<Vec<_>>()
                 .join("  ")
         };

@@ -2,6 +2,7 @@
 //! `predict_classes`, in batches on an inference tape (parameters enter as
 //! constants, so nothing is recorded for gradients).
 
+use super::logits::LogitsLoss;
 use super::{Evaluation, Sequential};
 use crate::element::Float;
 use crate::error::Result;
@@ -18,7 +19,12 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     ///
-    /// As the data checks of [`fit`](Self::fit), and if the model is not compiled.
+    /// As the data checks of [`fit`](Self::fit) (naming the row and column
+    /// of a NaN or infinite value), and if the model is not compiled.
+    ///
+    /// The loss includes the layers' regularization penalties (as `fit`'s
+    /// `loss` and `val_loss` do, and as Keras does), and is computed from
+    /// the logits behind a sigmoid or softmax output as `fit` explains.
     ///
     /// # Examples
     ///
@@ -45,13 +51,20 @@ impl<T: Float> Sequential<T> {
             self.check_sparse_labels("evaluate", y)?;
         }
         let mut states = self.metric_states(y.shape())?;
+        let logits = LogitsLoss::for_model(self, compiled.loss.as_ref());
         let mut total = 0.0;
         for start in (0..n).step_by(INFER_BATCH) {
             let rows = start..(start + INFER_BATCH).min(n);
             let (xb, yb) = (x.slice_rows(rows.clone())?, y.slice_rows(rows)?);
             let tape = GradientTape::inference();
-            let pred = self.forward(&tape, &xb, Mode::Infer)?;
-            let per = compiled.loss.per_sample(pred, tape.constant(&yb))?;
+            let (pred, per) = self.forward_loss(
+                &tape,
+                &xb,
+                &yb,
+                Mode::Infer,
+                compiled.loss.as_ref(),
+                logits.as_ref(),
+            )?;
             total += per
                 .value()
                 .as_slice()
@@ -63,8 +76,15 @@ impl<T: Float> Sequential<T> {
                 s.update(&p, &yb, None)?;
             }
         }
+        // The layers' regularization penalties, added once as Keras does
+        // (the same term `fit` adds to each batch's loss).
+        let tape = GradientTape::inference();
+        let penalty = match self.regularization(&tape)? {
+            Some(r) => Float::to_f64(r.value().item()?),
+            None => 0.0,
+        };
         Ok(Evaluation {
-            loss: total / n as f64,
+            loss: total / n as f64 + penalty,
             metrics: states.iter().map(|s| (s.name(), s.result())).collect(),
         })
     }
@@ -75,7 +95,9 @@ impl<T: Float> Sequential<T> {
     /// # Errors
     ///
     /// If the model is not built; if `x`'s feature shape is not the model's
-    /// input shape (naming the first layer); any layer's error.
+    /// input shape (naming the first layer, and saying to add a batch axis
+    /// when `x` is a single sample); if `x` holds a NaN or infinite value
+    /// (naming its row and column); any layer's error.
     ///
     /// # Examples
     ///
@@ -94,6 +116,8 @@ impl<T: Float> Sequential<T> {
             return Err(self.not_built("predict"));
         }
         self.check_input(x.shape())?;
+        super::checks::check_finite("predict", "x", x)?;
+        // `check_input` guarantees a batch axis.
         let n = x.shape()[0];
         let mut outputs = Vec::new();
         for start in (0..n.max(1)).step_by(INFER_BATCH) {
@@ -131,6 +155,8 @@ impl<T: Float> Sequential<T> {
     pub fn predict_classes(&self, x: &Tensor<T>) -> Result<Vec<usize>> {
         let p = self.predict(x)?;
         let width = p.shape().last().copied().unwrap_or(1).max(1);
+        // `chunks` yields non-empty rows of at most `width` elements, so
+        // `row[0]` exists and `j`, `b` stay in the row.
         Ok(p.as_slice()
             .chunks(width)
             .map(|row| {

@@ -6,10 +6,13 @@
 //! drives (layers, losses, metrics, optimizers, callbacks) live in their
 //! own modules and know nothing of models.
 
+mod atomic_write;
 mod checks;
 mod generate;
+mod guard;
 mod history;
 mod inference;
+mod logits;
 mod options;
 mod params;
 mod persist;
@@ -22,5 +25,5 @@ mod weights;
 pub use history::History;
 pub use options::{Evaluation, FitOptions};
 pub use persist::FORMAT_VERSION;
-pub use sequential::Sequential;
+pub use sequential::{RESERVED_LAYER_NAMES, Sequential};
 pub use weights::WeightMap;

@@ -71,7 +71,8 @@ impl<T: Float> std::fmt::Debug for FitOptions<T> {
 
 impl<T: Float> FitOptions<T> {
     /// The epoch to stop before: training runs epochs `initial_epoch..epochs`
-    /// (Keras's meaning). Default 1.
+    /// (Keras's meaning). Default 1. `fit` refuses 0, and an `initial_epoch`
+    /// not below `epochs` (Keras would silently train nothing).
     ///
     /// # Examples
     ///
@@ -90,7 +91,8 @@ impl<T: Float> FitOptions<T> {
         self
     }
 
-    /// Samples per gradient step (the last batch may be smaller). Default 32.
+    /// Samples per gradient step (the last batch may be smaller). Default 32;
+    /// `fit` refuses 0.
     ///
     /// # Examples
     ///
@@ -122,7 +124,8 @@ impl<T: Float> FitOptions<T> {
     }
 
     /// Holds out this fraction of the rows — the last ones, before any
-    /// shuffling, as Keras does — for validation. Must be in `[0, 1)`.
+    /// shuffling, as Keras does — for validation. Must be in `[0, 1)` (NaN
+    /// is refused) and leave at least one row on each side.
     ///
     /// # Examples
     ///
@@ -166,7 +169,10 @@ impl<T: Float> FitOptions<T> {
     }
 
     /// Weights of the loss per class index (classes absent weigh 1), read
-    /// from sparse labels or from the argmax of one-hot targets.
+    /// from sparse labels or from the argmax of one-hot targets. `fit`
+    /// refuses a negative, NaN or infinite weight (or one that overflows the
+    /// element type), and a class the model's output does not have (a
+    /// single output unit has classes 0 and 1), naming the class.
     ///
     /// # Examples
     ///
@@ -193,7 +199,8 @@ impl<T: Float> FitOptions<T> {
         self
     }
 
-    /// Weight of each training row's loss, shape `[rows]`.
+    /// Weight of each training row's loss, shape `[rows]`. `fit` refuses a
+    /// negative, NaN or infinite weight, naming the row.
     ///
     /// # Examples
     ///
@@ -259,7 +266,8 @@ impl<T: Float> FitOptions<T> {
     }
 
     /// 0: silent; 1: a progress bar per epoch; 2: one line per epoch.
-    /// Default: 1 when stderr is a terminal, else 0.
+    /// Default: 1 when stderr is a terminal, else 0. `fit` refuses other
+    /// levels.
     ///
     /// # Examples
     ///

@@ -106,7 +106,8 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] (op `set_weights`) if the count differs;
+    /// [`Error::InvalidArgument`] (op `set_weights`) if the model is not
+    /// built or the count differs;
     /// [`Error::ShapeMismatch`] for the first tensor of the wrong shape. On
     /// error nothing is changed.
     ///
@@ -123,6 +124,10 @@ impl<T: Float> Sequential<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn set_weights(&mut self, weights: Vec<Tensor<T>>) -> Result<()> {
+        // An unbuilt model has no parameters yet: "expected 0 tensors" would mislead.
+        if !self.is_built() {
+            return Err(self.not_built("set_weights"));
+        }
         let params = self.params();
         if weights.len() != params.len() {
             return Err(Error::InvalidArgument {

@@ -5,7 +5,9 @@
 //! optimizer slot a tensor `"optimizer/<slot>/<position>"`; the file's
 //! metadata (string → string, as safetensors allows) holds `format`
 //! (`"tapeflow"`), `format_version`, `tapeflow_version`, `dtype`, and JSON
-//! under `model`, `compile` and `history`.
+//! under `model`, `compile` and `history`. The two tensor namespaces cannot
+//! overlap because layer names `optimizer` and `optimizer/…` are reserved
+//! ([`RESERVED_LAYER_NAMES`](super::RESERVED_LAYER_NAMES)).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,8 +15,9 @@ use std::path::Path;
 use safetensors::tensor::SafeTensors;
 use serde_json::{Value, json};
 
+use super::atomic_write::write_atomic;
 use super::training::Compiled;
-use super::weights::{format_error, from_view, parse, read_file, serialize, write_atomic};
+use super::weights::{format_error, from_view, parse, read_file, serialize};
 use super::{History, Sequential};
 use crate::callbacks::Logs;
 use crate::element::Float;
@@ -73,6 +76,7 @@ fn history_from_json(v: &Value) -> Option<History> {
         columns.push((name, values));
     }
     let mut h = History::default();
+    // Every column was checked above to have one value per epoch.
     for (i, &epoch) in epochs.iter().enumerate() {
         let mut logs = Logs::default();
         for (name, values) in &columns {
@@ -90,12 +94,16 @@ impl<T: Float> Sequential<T> {
     /// model that predicts identically and goes on training where it stopped.
     /// The file opens in Python with `safetensors.numpy.load_file`.
     ///
-    /// The write is atomic: a temporary file in the same folder, flushed,
-    /// then renamed; on any failure the previous file is untouched.
+    /// The write is atomic: a temporary file in the same folder
+    /// (`.<name>.tmp-<pid>-<n>`), flushed, then renamed; on any failure the
+    /// previous file is untouched. A save removes the stale temporaries an
+    /// interrupted save of the same path left behind (those of a process
+    /// that no longer runs; see `docs/saving.md`).
     ///
     /// # Errors
     ///
-    /// If the model is not built or two parameters share a name;
+    /// If the model is not built, two parameters share a name, or a layer
+    /// has a reserved name;
     /// [`Error::Io`](crate::Error::Io) naming the path if it cannot be written.
     ///
     /// # Examples
@@ -243,6 +251,8 @@ impl<T: Float> Sequential<T> {
                 .map_err(|e| bad(format!("layer {i}: {e}")))?;
             m.push(layer);
         }
+        m.check_layer_names(OP)
+            .map_err(|e| bad(format!("cannot rebuild the model: {e}")))?;
         // Before `build` allocates anything: every parameter the config
         // implies must be in the file with its shape, so a corrupt config
         // (a Dense of 10^12 units) is an error, not an allocation failure.

@@ -13,6 +13,24 @@ use crate::layers::{Layer, Mode};
 use crate::tape::{GradientTape, Var};
 use crate::tensor::Tensor;
 
+/// Layer names the model file reserves: a layer may not be named one of
+/// these, nor start with one followed by `/`, because `save` stores the
+/// optimizer's state as tensors `"optimizer/<slot>/<position>"` beside the
+/// parameters `"<layer>/<param>"`. [`Sequential::build`] refuses them.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::prelude::*;
+/// use tapeflow::models::RESERVED_LAYER_NAMES;
+///
+/// for name in RESERVED_LAYER_NAMES {
+///     let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1).name(name));
+///     assert!(model.build().unwrap_err().to_string().contains("is reserved"));
+/// }
+/// ```
+pub const RESERVED_LAYER_NAMES: &[&str] = &["optimizer"];
+
 /// The seed a model draws its initial weights from unless told otherwise.
 pub(crate) const DEFAULT_SEED: u64 = 0;
 
@@ -20,8 +38,9 @@ pub(crate) const DEFAULT_SEED: u64 = 0;
 ///
 /// Build it with [`new`](Self::new) (the input shape without the batch
 /// dimension) and [`add`](Self::add); shapes are inferred and checked when
-/// the model is built (by [`build`](Self::build), [`compile`](Self::compile)
-/// or [`predict`](Self::predict)). Weights are drawn from a seeded RNG
+/// the model is built (by [`build`](Self::build) or
+/// [`compile`](Self::compile); [`predict`](Self::predict) needs a built
+/// model). Weights are drawn from a seeded RNG
 /// ([`seed`](Self::seed), default 0), so the same code gives the same model.
 ///
 /// # Examples
@@ -246,8 +265,9 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] (op `build`) for a model without layers or
-    /// with two layers of the same name; [`Error::Layer`] naming the layer,
+    /// [`Error::InvalidArgument`] (op `build`) for a model without layers,
+    /// with two layers of the same name, or with a layer whose name is empty
+    /// or reserved ([`RESERVED_LAYER_NAMES`]); [`Error::Layer`] naming the layer,
     /// its position and the shapes when a layer cannot take its input.
     ///
     /// # Examples
@@ -273,6 +293,7 @@ impl<T: Float> Sequential<T> {
                 ),
             });
         }
+        self.check_layer_names("build")?;
         // Parameters are saved as "<layer name>/<param name>": two layers
         // of one name would overwrite each other's weights in the file.
         for (i, layer) in self.layers.iter().enumerate() {
@@ -314,9 +335,9 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     ///
-    /// As [`build`](Self::build), which it calls if needed... on a built
-    /// model it cannot fail; on an unbuilt one it reports
-    /// [`Error::InvalidArgument`] (op `output_shape`).
+    /// It does not build the model: on a built model it cannot fail; on an
+    /// unbuilt one it reports [`Error::InvalidArgument`] (op
+    /// `output_shape`) saying to call `build` or `compile` first.
     ///
     /// # Examples
     ///
@@ -340,7 +361,7 @@ impl<T: Float> Sequential<T> {
         Error::InvalidArgument {
             op,
             message: format!(
-                "model {:?} is not built; call build, compile or predict first",
+                "model {:?} is not built; call build or compile first",
                 self.name
             ),
         }
@@ -403,8 +424,22 @@ impl<T: Float> Sequential<T> {
             return Err(self.not_built("forward"));
         }
         self.check_input(&x.shape())?;
+        self.forward_layers(x, mode, self.layers.len())
+    }
+
+    /// Runs the first `count` layers on `x` (already checked against the
+    /// input shape), naming the layer and its position on error.
+    pub(crate) fn forward_layers<'t>(
+        &self,
+        x: Var<'t, T>,
+        mode: Mode,
+        count: usize,
+    ) -> Result<Var<'t, T>> {
+        if !self.is_built() {
+            return Err(self.not_built("forward"));
+        }
         let mut h = x;
-        for (position, layer) in self.layers.iter().enumerate() {
+        for (position, layer) in self.layers.iter().enumerate().take(count) {
             h = layer
                 .forward(h, mode)
                 .map_err(|e| at_position(e, layer.as_ref(), position))?;
@@ -412,28 +447,77 @@ impl<T: Float> Sequential<T> {
         Ok(h)
     }
 
-    /// Checks a batch's shape against the input shape, naming the first layer.
+    /// Checks a batch's shape against the input shape, naming the first
+    /// layer; a batch that lacks only the batch axis is told to add one.
     pub(crate) fn check_input(&self, shape: &[usize]) -> Result<()> {
         if shape.len() == self.input_shape.len() + 1 && shape[1..] == self.input_shape[..] {
             return Ok(());
         }
-        let first = &self.layers[0];
-        let mut expected = vec!["_".to_string()];
-        expected.extend(self.input_shape.iter().map(|d| d.to_string()));
+        let Some(first) = self.layers.first() else {
+            return Err(self.not_built("forward"));
+        };
+        let dims = |d: &[usize]| {
+            d.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut message = format!(
+            "expected input [_, {}], got {shape:?}",
+            dims(&self.input_shape)
+        );
+        if self.input_shape.is_empty() {
+            message = format!("expected input [_], got {shape:?}");
+        }
+        if shape == self.input_shape.as_slice() {
+            message.push_str(&format!(
+                ": add a batch axis (reshape to [1, {}])",
+                dims(shape)
+            ));
+        }
         Err(Error::Layer {
             layer: first.name().to_string(),
             kind: first.kind(),
             position: Some(0),
-            source: Box::new(Error::Invalid {
-                message: format!("expected input [{}], got {shape:?}", expected.join(", ")),
-            }),
+            source: Box::new(Error::Invalid { message }),
         })
+    }
+
+    /// Checks that no layer name is reserved by the model file (see
+    /// [`RESERVED_LAYER_NAMES`]) or empty.
+    pub(crate) fn check_layer_names(&self, op: &'static str) -> Result<()> {
+        for (position, layer) in self.layers.iter().enumerate() {
+            let name = layer.name();
+            if name.is_empty() {
+                return Err(Error::InvalidArgument {
+                    op,
+                    message: format!(
+                        "the layer at position {position} ({}) has an empty name",
+                        layer.kind()
+                    ),
+                });
+            }
+            for reserved in RESERVED_LAYER_NAMES {
+                let prefixed = name
+                    .strip_prefix(reserved)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                if prefixed {
+                    return Err(Error::InvalidArgument {
+                        op,
+                        message: format!(
+                            "layer name {name:?} at position {position} is reserved: the model file stores {reserved:?}/… tensors; rename the layer"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 /// Adds a layer's position to its error, or wraps another error with the
 /// layer's name, type and position.
-fn at_position<T: Float>(e: Error, layer: &dyn Layer<T>, position: usize) -> Error {
+pub(crate) fn at_position<T: Float>(e: Error, layer: &dyn Layer<T>, position: usize) -> Error {
     match e {
         Error::Layer {
             layer: name,

@@ -5,6 +5,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use super::checks::{check_settings, check_weights, row_weights};
+use super::guard::StepGuard;
 use super::progress::Progress;
 use super::{FitOptions, History, Sequential};
 use crate::callbacks::{Callback, Logs, TrainingContext};
@@ -69,39 +71,6 @@ impl<T: Float> TrainingContext<T> for Context<'_, T> {
     fn save_weights(&self, path: &std::path::Path) -> Result<()> {
         self.model.save_weights(path)
     }
-}
-
-/// Per-row weights from `sample_weight` and `class_weight`, or `None` when
-/// every row weighs 1.
-fn row_weights<T: Float>(
-    y: &Tensor<T>,
-    sample_weight: Option<&Tensor<T>>,
-    class_weight: Option<&std::collections::HashMap<usize, f64>>,
-) -> Option<Vec<T>> {
-    if sample_weight.is_none() && class_weight.is_none() {
-        return None;
-    }
-    let n = y.shape()[0];
-    let mut w: Vec<T> = match sample_weight {
-        Some(s) => s.to_vec(),
-        None => vec![T::one(); n],
-    };
-    if let Some(cw) = class_weight {
-        let row_len = y.len() / n.max(1);
-        for (i, wi) in w.iter_mut().enumerate() {
-            let row = &y.as_slice()[i * row_len..(i + 1) * row_len];
-            // Sparse label, or the argmax of a one-hot / probability row.
-            let class = if row_len == 1 {
-                row[0].to_f64().max(0.0) as usize
-            } else {
-                (0..row_len).fold(0, |b, j| if row[j] > row[b] { j } else { b })
-            };
-            if let Some(&c) = cw.get(&class) {
-                *wi *= T::from_f64(c);
-            }
-        }
-    }
-    Some(w)
 }
 
 impl<T: Float> Sequential<T> {
@@ -214,13 +183,34 @@ impl<T: Float> Sequential<T> {
     /// different row counts or no rows; `x`'s feature shape is not the
     /// input shape (naming the first layer); a value is NaN or infinite
     /// (naming row and column); a sparse label is not a class index (naming
-    /// the row); `batch_size` is 0; `validation_split` is outside `[0, 1)`
-    /// or leaves no rows; `sample_weight` has the wrong length.
+    /// the row); `epochs` is 0 or not above `initial_epoch`; `batch_size`
+    /// is 0; `validation_split` is outside `[0, 1)` (or NaN) or leaves no
+    /// rows; `validation_data` does not fit the model (named as the
+    /// validation data); `sample_weight` has the wrong length or a
+    /// negative or non-finite value; a `class_weight` is negative or not
+    /// finite (naming the class).
+    ///
     /// During training: if the loss becomes NaN or infinite
     /// ([`Error::NonFiniteLoss`], naming epoch and batch; the weights from
     /// before that batch are kept) unless a callback such as
-    /// `TerminateOnNan` stops training first; and any error of a layer,
-    /// the loss, the optimizer or a callback.
+    /// `TerminateOnNan` stops training first; if a step would commit a NaN
+    /// or infinite parameter or optimizer state — a non-finite gradient, or
+    /// an update that overflows the element type
+    /// ([`Error::NonFiniteUpdate`], naming epoch, batch and the first
+    /// offending parameter; the weights and optimizer state from before
+    /// that batch are kept, bit for bit); and any error of a layer, the
+    /// loss, the optimizer or a callback.
+    ///
+    /// # Loss from logits
+    ///
+    /// As in Keras, when the model ends in a sigmoid and the loss is
+    /// `BinaryCrossentropy` on probabilities (or a softmax and
+    /// `CategoricalCrossentropy` / `SparseCategoricalCrossentropy`), the loss
+    /// is computed from the logits before the activation with the loss's
+    /// `from_logits` form: the same value where the probabilities are not
+    /// clipped, and a gradient that does not vanish where the activation
+    /// saturates. The reported `loss` includes the layers' regularization
+    /// penalties, as do `val_loss` and [`evaluate`](Self::evaluate).
     ///
     /// # Examples
     ///
@@ -253,18 +243,7 @@ impl<T: Float> Sequential<T> {
         if self.compiled.is_none() {
             return Err(self.not_compiled("fit"));
         }
-        if batch_size == 0 {
-            return Err(Error::InvalidArgument {
-                op: "fit",
-                message: "batch_size must be at least 1, got 0".to_string(),
-            });
-        }
-        if !(0.0..1.0).contains(&validation_split) {
-            return Err(Error::InvalidArgument {
-                op: "fit",
-                message: format!("validation_split must be in [0, 1), got {validation_split}"),
-            });
-        }
+        check_settings(epochs, initial_epoch, batch_size, validation_split, verbose)?;
         let n = self.check_data("fit", x, y)?;
         let sparse = self
             .compiled
@@ -273,21 +252,27 @@ impl<T: Float> Sequential<T> {
         if sparse {
             self.check_sparse_labels("fit", y)?;
         }
-        if let Some(w) = &sample_weight {
-            if w.len() != n || w.ndim() != 1 {
-                return Err(Error::InvalidArgument {
-                    op: "fit",
-                    message: format!("sample_weight must have shape [{n}], got {:?}", w.shape()),
-                });
-            }
-            super::checks::check_finite("fit", "sample_weight", w)?;
-        }
+        // A single output unit (a sigmoid) classifies into 2 classes.
+        let classes = match self.output_shape()?.last().copied() {
+            Some(1) | None => 2,
+            Some(k) => k,
+        };
+        check_weights(n, classes, sample_weight.as_ref(), class_weight.as_ref())?;
         let weights = row_weights(y, sample_weight.as_ref(), class_weight.as_ref());
 
         // Validation rows: given, or the last `validation_split` of the data.
         let (n_train, validation) = match validation_data {
             Some((vx, vy)) => {
-                self.check_data("fit (validation_data)", &vx, &vy)?;
+                // A shape error of the first layer would not say that the
+                // validation data, not `x`, is at fault.
+                self.check_data("fit (validation_data)", &vx, &vy)
+                    .map_err(|e| match e {
+                        Error::Layer { .. } => Error::InvalidArgument {
+                            op: "fit (validation_data)",
+                            message: format!("validation x does not fit the model: {e}"),
+                        },
+                        other => other,
+                    })?;
                 if sparse {
                     self.check_sparse_labels("fit (validation_data)", &vy)?;
                 }
@@ -396,8 +381,15 @@ impl<T: Float> Context<'_, T> {
         progress: &mut Progress,
     ) -> Result<Option<Logs>> {
         let mut states = self.model.metric_states(y.shape())?;
+        let logits = self.model.compiled.as_ref().and_then(|c| {
+            crate::models::logits::LogitsLoss::for_model(self.model, c.loss.as_ref())
+        });
+        let logits = logits.as_ref();
+        let mut guard = StepGuard::default();
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         let mut logs = Logs::default();
+        // `chunks` yields non-empty batches (`rows[0]` exists) of row
+        // indices below `n_train`; `weights` has one entry per row of `x`.
         let contiguous = order.windows(2).all(|w| w[1] == w[0] + 1);
         for (batch, rows) in order.chunks(batch_size).enumerate() {
             let (xb, yb) = if contiguous {
@@ -415,18 +407,16 @@ impl<T: Float> Context<'_, T> {
                 .as_ref()
                 .expect("invariant: fit checked compile");
             let tape = GradientTape::new();
-            let pred = model.forward(&tape, &xb, Mode::Train)?;
-            let per = compiled.loss.per_sample(pred, tape.constant(&yb))?;
+            let (pred, per) =
+                model.forward_loss(&tape, &xb, &yb, Mode::Train, compiled.loss.as_ref(), logits)?;
             let data_loss = match &wb {
                 Some(w) => per.mul(&tape.constant(w))?.mean(),
                 None => per.mean(),
             };
-            let mut total = data_loss;
-            for layer in &model.layers {
-                if let Some(r) = layer.regularization_loss(&tape)? {
-                    total = total.add(&r)?;
-                }
-            }
+            let total = match model.regularization(&tape)? {
+                Some(r) => data_loss.add(&r)?,
+                None => data_loss,
+            };
             let value = total.value().item()?.to_f64();
             loss_sum += value * rows.len() as f64;
             seen += rows.len();
@@ -447,17 +437,7 @@ impl<T: Float> Context<'_, T> {
             let grads = tape.gradient(&total, model.trainable_params())?;
             let p = pred.value();
             drop(tape);
-            let model = &mut *self.model;
-            let compiled = model
-                .compiled
-                .as_mut()
-                .expect("invariant: fit checked compile");
-            let mut params: Vec<_> = model
-                .layers
-                .iter_mut()
-                .flat_map(|l| l.params_mut())
-                .collect();
-            compiled.optimizer.apply_gradients(&grads, &mut params)?;
+            guard.apply(self.model, &grads, epoch, batch)?;
             for s in states.iter_mut() {
                 s.update(&p, &yb, wb.as_ref())?;
                 logs.push(s.name(), s.result());

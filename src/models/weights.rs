@@ -1,15 +1,14 @@
-//! Weights on disk: the safetensors encoding of tensors, atomic writes,
+//! Weights on disk: the safetensors encoding of tensors,
 //! `save_weights` / `load_weights`, and importing weights trained elsewhere
 //! (`load_weights_from_safetensors` with a [`WeightMap`]).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::Sequential;
+use super::atomic_write::write_atomic;
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -37,39 +36,115 @@ pub(crate) fn to_bytes<T: Float>(t: &Tensor<T>) -> Vec<u8> {
     }
 }
 
-/// Reads a stored tensor as `Tensor<T>`; the dtype must be `T`'s.
+/// An IEEE 754 half-precision (binary16) value as `f32`, exactly: every
+/// f16 value (normal, subnormal, ±0, ±inf, NaN) is an f32 value.
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits >> 15) << 31;
+    let exp = u32::from((bits >> 10) & 0x1f);
+    let frac = u32::from(bits & 0x3ff);
+    let magnitude = match (exp, frac) {
+        (0, 0) => 0,
+        // Subnormal: frac · 2^-24, exact in f32.
+        (0, f) => {
+            let v = f as f32 * f32::from_bits(0x3380_0000); // 2^-24
+            return if sign == 0 { v } else { -v };
+        }
+        (0x1f, 0) => 0x7f80_0000,
+        (0x1f, f) => 0x7fc0_0000 | (f << 13),
+        (e, f) => ((e + 127 - 15) << 23) | (f << 13),
+    };
+    f32::from_bits(sign | magnitude)
+}
+
+/// A bfloat16 value as `f32`, exactly: bfloat16 is the upper half of an f32.
+fn bf16_to_f32(bits: u16) -> f32 {
+    f32::from_bits(u32::from(bits) << 16)
+}
+
+/// Reads a stored tensor as `Tensor<T>`. For `load_weights` and
+/// `load_weights_from_safetensors`, casts from F16, BF16, F32 or F64 as
+/// PyTorch's `load_state_dict` does (`param.copy_(input)`): F16, BF16 and
+/// F32 widen exactly (by bit manipulation: no extra dependency); F64 into
+/// an `f32` model rounds to nearest. A value that overflows `T` (an F64 of
+/// 1e39 into `f32`) is an error naming the tensor, not a silent infinity.
+/// `load` (a whole-model file) takes only the model's own dtype.
 pub(crate) fn from_view<T: Float>(
     op: &'static str,
     path: &Path,
     name: &str,
     view: &TensorView<'_>,
 ) -> Result<Tensor<T>> {
-    let bytes = view.data();
-    let data: Vec<T> = match view.dtype() {
-        Dtype::F32 if T::NAME == "f32" => bytes
-            .chunks_exact(4)
-            .map(|c| T::from_f64(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
-            .collect(),
-        Dtype::F64 if T::NAME == "f64" => bytes
-            .chunks_exact(8)
-            .map(|c| {
-                T::from_f64(f64::from_le_bytes([
-                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                ]))
-            })
-            .collect(),
+    // A model file (`load`) holds tensors of the dtype its metadata
+    // names: another dtype there is damage, not a checkpoint to convert.
+    let own = if T::NAME == "f64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    };
+    if op == "load" && view.dtype() != own {
+        return Err(format_error(
+            op,
+            path,
+            format!(
+                "tensor {name:?} has dtype {:?}, the model uses {}",
+                view.dtype(),
+                T::NAME
+            ),
+        ));
+    }
+    // Each reader gets a slice of exactly its width (`chunks_exact`).
+    let (width, read): (usize, fn(&[u8]) -> f64) = match view.dtype() {
+        Dtype::F16 => (2, |c| {
+            f64::from(f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+        }),
+        Dtype::BF16 => (2, |c| {
+            f64::from(bf16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+        }),
+        Dtype::F32 => (4, |c| {
+            f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        }),
+        Dtype::F64 => (8, |c| {
+            f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+        }),
         other => {
             return Err(format_error(
                 op,
                 path,
                 format!(
-                    "tensor {name:?} has dtype {other:?}, the model uses {}",
+                    "tensor {name:?} has dtype {other:?}; floating-point tensors (F16, BF16, F32, F64) can be read into a {} model",
                     T::NAME
                 ),
             ));
         }
     };
-    Tensor::from_vec(data, view.shape()).map_err(|_| {
+    let bytes = view.data();
+    let mut out = Vec::new();
+    out.try_reserve_exact(bytes.len() / width).map_err(|_| {
+        format_error(
+            op,
+            path,
+            format!(
+                "tensor {name:?}: not enough memory for {} elements",
+                bytes.len() / width
+            ),
+        )
+    })?;
+    for (i, c) in bytes.chunks_exact(width).enumerate() {
+        let v = read(c);
+        let t = T::from_f64(v);
+        if v.is_finite() && !t.is_finite() {
+            return Err(format_error(
+                op,
+                path,
+                format!(
+                    "tensor {name:?} holds {v:e} at index {i}, which overflows {}",
+                    T::NAME
+                ),
+            ));
+        }
+        out.push(t);
+    }
+    Tensor::from_vec(out, view.shape()).map_err(|_| {
         format_error(
             op,
             path,
@@ -103,49 +178,6 @@ pub(crate) fn read_file(op: &'static str, path: &Path) -> Result<Vec<u8>> {
 pub(crate) fn parse<'b>(op: &'static str, path: &Path, bytes: &'b [u8]) -> Result<SafeTensors<'b>> {
     SafeTensors::deserialize(bytes)
         .map_err(|e| format_error(op, path, format!("not a valid safetensors file ({e})")))
-}
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to `path` atomically: to a new temporary file in the
-/// same folder (`.<name>.tmp-<pid>-<n>`), flushed to disk, then renamed over
-/// `path`, and the folder flushed so the rename itself is durable. On any
-/// failure the temporary file is removed and the previous `path`, if any,
-/// is untouched. If `path` is a symbolic link, the link is replaced.
-pub(crate) fn write_atomic(op: &'static str, path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| format_error(op, path, "the path names no file".to_string()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(op, path, e));
-    }
-    // Best effort: persist the directory entry (not possible on every
-    // platform or file system; the data itself is already synced).
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Serialises named tensors and metadata to safetensors bytes.
@@ -381,6 +413,7 @@ impl WeightMap {
 impl<T: Float> Sequential<T> {
     /// Each parameter's file name, `"<layer name>/<param name>"`, in layer order.
     pub(crate) fn param_names(&self, op: &'static str) -> Result<Vec<String>> {
+        self.check_layer_names(op)?;
         let mut names = Vec::new();
         for layer in &self.layers {
             for p in layer.params() {

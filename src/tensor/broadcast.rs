@@ -103,9 +103,10 @@ pub(crate) fn zip_broadcast<T: Float>(
         return Ok(Tensor::from_parts(data, sa.to_vec()));
     }
     let out = broadcast_shapes(op, sa, sb)?;
+    // [n, 1] + [1, m] holds n·m elements: the one user-sized allocation.
+    let mut data = super::try_alloc(op, &out)?;
     let n = numel(&out);
     let (xa, xb) = (a.as_slice(), b.as_slice());
-    let mut data = Vec::with_capacity(n);
     if n == 0 {
         // nothing to compute
     } else if out == sa && is_trailing_block(sb, sa) {
@@ -161,7 +162,8 @@ impl<T: Float> Tensor<T> {
         if broadcast_shapes("sum_to_shape", shape, src).map_err(|_| mismatch())? != src {
             return Err(mismatch());
         }
-        let mut out = vec![T::zero(); numel(shape)];
+        // `shape` may be larger than the storage: [1, m] from an empty [0, m].
+        let mut out = super::try_filled("sum_to_shape", shape, T::zero())?;
         let xs = self.as_slice();
         if xs.is_empty() {
             // every sum is empty: zeros

@@ -110,7 +110,8 @@ impl<T: Float> fmt::Display for Tensor<T> {
     /// Elements use Rust's shortest `{}` form (`1`, `0.25`, `-inf`, `NaN`)
     /// unless a precision is given (`{:.3}`). A scalar prints as its value;
     /// a tensor with no element prints `[]`, nested as its shape requires
-    /// (`[[],\n []]` for shape `[2, 0]`). A tensor of more than 1000 elements
+    /// (`[[],\n []]` for shape `[2, 0]`) up to 1000 inner brackets, and a
+    /// single `[]` beyond (shape `[2^40, 0]`). A tensor of more than 1000 elements
     /// shows only the first and last 3 entries of every longer dimension,
     /// with `...` between, as NumPy does.
     ///
@@ -135,6 +136,17 @@ impl<T: Float> fmt::Display for Tensor<T> {
         let precision = f.precision();
         if self.shape().is_empty() {
             return f.write_str(&cell(xs[0], precision));
+        }
+        // An empty tensor prints one `[]` per entry of the dimensions before
+        // its first zero: [2^40, 0] would print 2^40 of them. Past the
+        // threshold it prints a single `[]`, as NumPy's `str` does.
+        let brackets = self
+            .shape()
+            .iter()
+            .take_while(|&&d| d != 0)
+            .fold(1usize, |acc, &d| acc.saturating_mul(d));
+        if xs.is_empty() && brackets > SUMMARY_THRESHOLD {
+            return f.write_str("[]");
         }
         let summarize = xs.len() > SUMMARY_THRESHOLD;
         let layout = Layout {
@@ -236,6 +248,25 @@ mod tests {
         assert_eq!(
             Tensor::<f32>::zeros(&[1, 2, 0]).unwrap().to_string(),
             "[[[],\n  []]]"
+        );
+        // Up to 1000 inner brackets print nested; beyond, one `[]` (not
+        // 2^40 of them, which would never finish).
+        assert_eq!(
+            Tensor::<f32>::zeros(&[1000, 0])
+                .unwrap()
+                .to_string()
+                .matches("[]")
+                .count(),
+            1000
+        );
+        assert_eq!(Tensor::<f32>::zeros(&[1001, 0]).unwrap().to_string(), "[]");
+        assert_eq!(
+            Tensor::<f32>::zeros(&[1 << 40, 0, 7]).unwrap().to_string(),
+            "[]"
+        );
+        assert_eq!(
+            format!("{:?}", Tensor::<f32>::zeros(&[1 << 40, 0]).unwrap()),
+            "Tensor<f32>[1099511627776, 0] []"
         );
     }
 

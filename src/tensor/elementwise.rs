@@ -15,7 +15,10 @@ macro_rules! binary_method {
         ///
         /// # Errors
         ///
-        /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes do not broadcast.
+        /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes do not broadcast;
+        /// [`Error::SizeOverflow`](crate::Error::SizeOverflow) or
+        /// [`Error::OutOfMemory`](crate::Error::OutOfMemory) if the broadcast
+        /// output (`[n, 1]` with `[1, m]` holds `n·m`) cannot be held.
         pub fn $name(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
             zip_broadcast(stringify!($name), self, rhs, $f)
         }
@@ -455,18 +458,29 @@ macro_rules! operator {
             ///
             /// # Panics
             ///
-            /// If the shapes do not broadcast; the message is the one
-            /// the named method returns as an error.
+            /// If the shapes do not broadcast (or the broadcast output
+            /// cannot be allocated); the message is the one the named
+            /// method returns as an error, and the panic's location is the
+            /// line of the operator in the caller's code.
             #[track_caller]
             fn $method(self, rhs: &Tensor<T>) -> Tensor<T> {
-                Tensor::$method(self, rhs).unwrap_or_else(|e| panic!("{e}"))
+                // A `match`, not `unwrap_or_else(|e| panic!(..))`: a closure
+                // is not `#[track_caller]`, so its panic would point here
+                // instead of at the caller's line.
+                match Tensor::$method(self, rhs) {
+                    Ok(t) => t,
+                    Err(e) => panic!("{e}"),
+                }
             }
         }
         impl<T: Float> $trait<Tensor<T>> for Tensor<T> {
             type Output = Tensor<T>;
             #[track_caller]
             fn $method(self, rhs: Tensor<T>) -> Tensor<T> {
-                Tensor::$method(&self, &rhs).unwrap_or_else(|e| panic!("{e}"))
+                match Tensor::$method(&self, &rhs) {
+                    Ok(t) => t,
+                    Err(e) => panic!("{e}"),
+                }
             }
         }
         impl<T: Float> $trait<T> for &Tensor<T> {

@@ -22,6 +22,8 @@ impl<T: Float> Tensor<T> {
                 shape: shape.to_vec(),
             });
         }
+        // Partial products of an existing tensor's shape fit in `usize`
+        // (`checked_numel` refuses any shape whose non-zero dims overflow).
         let outer = shape[..axis].iter().product();
         let inner = shape[axis + 1..].iter().product();
         let mut out = shape.to_vec();
@@ -31,6 +33,32 @@ impl<T: Float> Tensor<T> {
             out.remove(axis);
         }
         Ok((outer, shape[axis], inner, out))
+    }
+
+    /// The error of a reduction without identity (max, min, argmax, mean)
+    /// over an empty axis, as NumPy raises `ValueError` there.
+    fn empty_axis(&self, op: &'static str, axis: usize) -> Error {
+        Error::InvalidArgument {
+            op,
+            message: format!(
+                "axis {axis} is empty in shape {:?}, and the reduction has no value for it",
+                self.shape()
+            ),
+        }
+    }
+
+    /// [`Error::AxisOutOfRange`] if `axis` is not an axis, else the
+    /// [`empty_axis`](Self::empty_axis) error if it has extent 0.
+    fn nonempty_axis(&self, op: &'static str, axis: usize) -> Result<()> {
+        match self.shape().get(axis) {
+            None => Err(Error::AxisOutOfRange {
+                op,
+                axis,
+                shape: self.shape().to_vec(),
+            }),
+            Some(0) => Err(self.empty_axis(op, axis)),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Folds along `axis`: `out[o, i] = fold(init, x[o, 0, i], x[o, 1, i], …)`.
@@ -44,7 +72,8 @@ impl<T: Float> Tensor<T> {
     ) -> Result<Tensor<T>> {
         let (outer, n, inner, shape) = self.axis_split(op, axis, keepdim)?;
         let xs = self.as_slice();
-        let mut out = vec![init; outer * inner];
+        // Summing the empty axis of [2^40, 0] asks for 2^40 zeros: fallible.
+        let mut out = super::try_filled(op, &shape, init)?;
         for o in 0..outer {
             let acc = &mut out[o * inner..(o + 1) * inner];
             for a in 0..n {
@@ -57,7 +86,7 @@ impl<T: Float> Tensor<T> {
         Ok(Tensor::from_parts(out, shape))
     }
 
-    /// The sum of all elements (0 for an empty tensor).
+    /// The sum of all elements (0 for an empty tensor, as NumPy and PyTorch).
     ///
     /// # Examples
     ///
@@ -71,7 +100,12 @@ impl<T: Float> Tensor<T> {
         self.as_slice().iter().copied().sum()
     }
 
-    /// The mean of all elements (NaN for an empty tensor).
+    /// The mean of all elements.
+    ///
+    /// An empty tensor has no mean: the value is NaN, as in NumPy (which
+    /// also warns) and PyTorch. Full reductions return plain values, so
+    /// this one cannot report the error: check [`is_empty`](Tensor::is_empty)
+    /// first, or use [`mean_axis`](Tensor::mean_axis), which returns one.
     ///
     /// # Examples
     ///
@@ -86,7 +120,11 @@ impl<T: Float> Tensor<T> {
         self.sum() / T::from_usize(self.len())
     }
 
-    /// The largest element (`-inf` for an empty tensor; NaN if any is NaN).
+    /// The largest element (NaN if any is NaN).
+    ///
+    /// For an empty tensor NumPy raises; this plain-value reduction returns
+    /// `-inf`, the identity of `max`. Check [`is_empty`](Tensor::is_empty)
+    /// first, or use [`max_axis`](Tensor::max_axis), which returns an error.
     ///
     /// # Examples
     ///
@@ -103,7 +141,11 @@ impl<T: Float> Tensor<T> {
             .fold(T::neg_infinity(), |m, &x| nan_max(m, x))
     }
 
-    /// The smallest element (`+inf` for an empty tensor; NaN if any is NaN).
+    /// The smallest element (NaN if any is NaN).
+    ///
+    /// For an empty tensor NumPy raises; this plain-value reduction returns
+    /// `+inf`, the identity of `min`. Check [`is_empty`](Tensor::is_empty)
+    /// first, or use [`min_axis`](Tensor::min_axis), which returns an error.
     ///
     /// # Examples
     ///
@@ -139,9 +181,13 @@ impl<T: Float> Tensor<T> {
 
     /// Sums along `axis`; with `keepdim` the axis stays with extent 1.
     ///
+    /// The sum over an empty axis is 0, as in NumPy and PyTorch.
+    ///
     /// # Errors
     ///
-    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`;
+    /// [`Error::OutOfMemory`] if the output (large when the summed axis is
+    /// empty: `[2^40, 0]` along axis 1) cannot be allocated.
     ///
     /// # Examples
     ///
@@ -158,11 +204,17 @@ impl<T: Float> Tensor<T> {
         self.fold_axis("sum_axis", axis, keepdim, T::zero(), |s, x| s + x)
     }
 
-    /// Means along `axis` (NaN where the axis is empty).
+    /// Means along `axis`.
+    ///
+    /// Over an empty axis NumPy and PyTorch return NaN (NumPy with a
+    /// warning); without a way to warn that NaN would be silent, so this is
+    /// an error instead.
     ///
     /// # Errors
     ///
-    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`;
+    /// [`Error::InvalidArgument`] naming the axis and the shape if the axis is
+    /// empty.
     ///
     /// # Examples
     ///
@@ -174,15 +226,19 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        self.nonempty_axis("mean_axis", axis)?;
         let s = self.fold_axis("mean_axis", axis, keepdim, T::zero(), |s, x| s + x)?;
         Ok(s.div_scalar(T::from_usize(self.shape()[axis])))
     }
 
-    /// Maxima along `axis` (`-inf` where the axis is empty; NaN propagates).
+    /// Maxima along `axis` (NaN propagates).
     ///
     /// # Errors
     ///
-    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`;
+    /// [`Error::InvalidArgument`] naming the axis and the shape if the axis is
+    /// empty (NumPy: "zero-size array to reduction operation maximum which
+    /// has no identity"), even when the output is empty too.
     ///
     /// # Examples
     ///
@@ -194,14 +250,17 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn max_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        self.nonempty_axis("max_axis", axis)?;
         self.fold_axis("max_axis", axis, keepdim, T::neg_infinity(), nan_max)
     }
 
-    /// Minima along `axis` (`+inf` where the axis is empty; NaN propagates).
+    /// Minima along `axis` (NaN propagates).
     ///
     /// # Errors
     ///
-    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`.
+    /// [`Error::AxisOutOfRange`] if `axis >= self.ndim()`;
+    /// [`Error::InvalidArgument`] naming the axis and the shape if the axis is
+    /// empty, as NumPy.
     ///
     /// # Examples
     ///
@@ -213,6 +272,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn min_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        self.nonempty_axis("min_axis", axis)?;
         self.fold_axis("min_axis", axis, keepdim, T::infinity(), nan_min)
     }
 
@@ -236,13 +296,10 @@ impl<T: Float> Tensor<T> {
     pub fn argmax_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
         let (outer, n, inner, shape) = self.axis_split("argmax_axis", axis, keepdim)?;
         if n == 0 {
-            return Err(Error::InvalidArgument {
-                op: "argmax_axis",
-                message: format!("axis {axis} is empty in shape {:?}", self.shape()),
-            });
+            return Err(self.empty_axis("argmax_axis", axis));
         }
         let xs = self.as_slice();
-        let mut best = vec![0usize; outer * inner];
+        let mut best = super::try_filled("argmax_axis", &shape, 0usize)?;
         for o in 0..outer {
             for a in 1..n {
                 for i in 0..inner {
@@ -253,7 +310,8 @@ impl<T: Float> Tensor<T> {
                 }
             }
         }
-        let data = best.into_iter().map(T::from_usize).collect();
+        let mut data = super::try_alloc("argmax_axis", &shape)?;
+        data.extend(best.into_iter().map(T::from_usize));
         Ok(Tensor::from_parts(data, shape))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::{Tensor, checked_numel};
+use super::{Tensor, checked_numel, try_alloc, try_with_capacity};
 use crate::element::Float;
 use crate::error::{Error, Result};
 
@@ -76,7 +76,7 @@ impl<T: Float> Tensor<T> {
             }
         };
         let xs = self.as_slice();
-        let mut out = Vec::with_capacity(xs.len());
+        let mut out = try_with_capacity("transpose", self.shape(), xs.len())?;
         for mat in xs.chunks_exact((m * n).max(1)).take(batch) {
             for j in 0..n {
                 out.extend((0..m).map(|i| mat[i * n + j]));
@@ -108,21 +108,25 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn select_rows(&self, indices: &[usize]) -> Result<Tensor<T>> {
         let rows = self.rows("select_rows")?;
-        let row_len = self.len() / rows.max(1);
-        let xs = self.as_slice();
-        let mut out = Vec::with_capacity(indices.len() * row_len);
-        for &i in indices {
-            if i >= rows {
-                return Err(Error::IndexOutOfRange {
-                    op: "select_rows",
-                    index: i,
-                    len: rows,
-                });
-            }
-            out.extend_from_slice(&xs[i * row_len..(i + 1) * row_len]);
+        if let Some(&i) = indices.iter().find(|&&i| i >= rows) {
+            return Err(Error::IndexOutOfRange {
+                op: "select_rows",
+                index: i,
+                len: rows,
+            });
         }
+        // The row length is a partial product of an existing shape: it fits.
+        let row_len = self.shape()[1..].iter().product::<usize>();
         let mut shape = self.shape().to_vec();
         shape[0] = indices.len();
+        // Repeating rows can ask for more than memory: a checked, fallible
+        // allocation of the output.
+        let mut out = try_alloc("select_rows", &shape)?;
+        let xs = self.as_slice();
+        for &i in indices {
+            // `i < rows` was checked above, so the row lies inside `xs`.
+            out.extend_from_slice(&xs[i * row_len..(i + 1) * row_len]);
+        }
         Ok(Tensor::from_parts(out, shape))
     }
 
@@ -202,7 +206,7 @@ impl<T: Float> Tensor<T> {
                 shape: shape0.to_vec(),
             });
         }
-        let mut total = 0;
+        let mut total: usize = 0;
         for t in tensors {
             let s = t.shape();
             let fits = s.len() == shape0.len()
@@ -217,19 +221,25 @@ impl<T: Float> Tensor<T> {
                     rhs: s.to_vec(),
                 });
             }
-            total += s[axis];
+            total = total
+                .checked_add(s[axis])
+                .ok_or_else(|| Error::SizeOverflow {
+                    op: "concat",
+                    shape: s.to_vec(),
+                })?;
         }
+        let mut shape = shape0.to_vec();
+        shape[axis] = total;
+        // Partial products of the first (existing) shape fit in `usize`.
         let outer: usize = shape0[..axis].iter().product();
         let inner: usize = shape0[axis + 1..].iter().product();
-        let mut out = Vec::with_capacity(outer * total * inner);
+        let mut out = try_alloc("concat", &shape)?;
         for o in 0..outer {
             for t in tensors {
                 let block = t.shape()[axis] * inner;
                 out.extend_from_slice(&t.as_slice()[o * block..(o + 1) * block]);
             }
         }
-        let mut shape = shape0.to_vec();
-        shape[axis] = total;
         Ok(Tensor::from_parts(out, shape))
     }
 

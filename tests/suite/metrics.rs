@@ -181,7 +181,9 @@ impl ResetAll for Auc {
         MetricState::<f64>::reset(self);
         MetricState::<f64>::update(self, &t(&[0.2, 0.9], &[2]), &t(&[1.0, 1.0], &[2]), None)
             .unwrap();
-        assert_eq!(MetricState::<f64>::result(self), 0.0);
+        // One class only: undefined, NaN as scikit-learn (not Keras's 0).
+        assert!(MetricState::<f64>::result(self).is_nan());
+        assert!(self.checked_result().is_err());
     }
 }
 

@@ -506,3 +506,142 @@ fn file_layout_is_as_documented() -> Result<()> {
     assert_eq!(st.tensor("dense/kernel").expect("kernel").shape(), &[4, 16]);
     Ok(())
 }
+
+#[test]
+fn every_reserved_layer_name_is_refused_at_build_and_save() -> Result<()> {
+    use tapeflow::models::RESERVED_LAYER_NAMES;
+    assert!(!RESERVED_LAYER_NAMES.is_empty());
+    for reserved in RESERVED_LAYER_NAMES {
+        for name in [reserved.to_string(), format!("{reserved}/inner")] {
+            let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(1).name(&name));
+            let msg = m.build().unwrap_err().to_string();
+            assert!(
+                msg.starts_with(&format!(
+                    "build: layer name {name:?} at position 0 is reserved"
+                )),
+                "{msg}"
+            );
+            // Renamed after building: save refuses before writing anything.
+            let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+            m.compile(Adam::new(0.1), MeanSquaredError, &[])?;
+            m.layers_mut()[0].set_name(&name);
+            let path = TempPath::new("reserved");
+            let msg = m.save(&path.0).unwrap_err().to_string();
+            assert!(msg.starts_with("save: layer name"), "{msg}");
+            assert!(!path.0.exists());
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn names_next_to_the_reserved_ones_save_and_load_with_optimizer_state() -> Result<()> {
+    let (x, y) = data::<f32>(8);
+    for name in [
+        "optimizer_1",
+        "optimizers",
+        "Optimizer",
+        "my_optimizer",
+        "iterations",
+    ] {
+        let mut m = Sequential::<f32>::new(&[4]).add(Dense::new(3).name(name));
+        m.compile(Adam::new(0.01), MeanSquaredError, &[])?;
+        m.fit(&x, &y, FitOptions::default().verbose(0))?;
+        let path = TempPath::new("near_reserved");
+        m.save(&path.0)?;
+        let back = Sequential::<f32>::load(&path.0)?;
+        assert_eq!(back.layers()[0].name(), name);
+        assert_eq!(back.predict(&x)?, m.predict(&x)?);
+    }
+    Ok(())
+}
+
+/// A safetensors file with a `[2, 3]` tensor `k` and a `[3]` tensor `b` of `dtype`.
+fn foreign_file(dtype: safetensors::Dtype, k: Vec<u8>, b: Vec<u8>) -> TempPath {
+    let path = TempPath::new("foreign");
+    let views = vec![
+        (
+            "k",
+            safetensors::tensor::TensorView::new(dtype, vec![2, 3], &k).expect("view"),
+        ),
+        (
+            "b",
+            safetensors::tensor::TensorView::new(dtype, vec![3], &b).expect("view"),
+        ),
+    ];
+    std::fs::write(
+        &path.0,
+        safetensors::serialize(views, None).expect("serialize"),
+    )
+    .expect("write");
+    path
+}
+
+fn half_bytes(bits: &[u16]) -> Vec<u8> {
+    bits.iter().flat_map(|b| b.to_le_bytes()).collect()
+}
+
+fn imported(path: &TempPath) -> Result<Vec<Vec<f32>>> {
+    let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    m.build()?;
+    let map = WeightMap::new()
+        .map("k", "dense/kernel")
+        .map("b", "dense/bias");
+    m.load_weights_from_safetensors(&path.0, &map)?;
+    Ok(m.get_weights().iter().map(|w| w.to_vec()).collect())
+}
+
+#[test]
+fn f16_bf16_and_f64_checkpoints_are_cast_into_an_f32_model() -> Result<()> {
+    use safetensors::Dtype;
+    let kernel = vec![1.0, -2.0, 0.5, 0.375, -0.25, 1.5];
+    // IEEE half: the bit patterns of the kernel, then 6, 2^-24 (the
+    // smallest subnormal) and 65504 (the largest finite half).
+    let f16 = foreign_file(
+        Dtype::F16,
+        half_bytes(&[0x3C00, 0xC000, 0x3800, 0x3600, 0xB400, 0x3E00]),
+        half_bytes(&[0x4600, 0x0001, 0x7BFF]),
+    );
+    assert_eq!(
+        imported(&f16)?,
+        vec![kernel.clone(), vec![6.0, 2f32.powi(-24), 65504.0]]
+    );
+    // bfloat16: the upper halves of the f32 patterns; 0x4049 is 3.140625.
+    let bf16 = foreign_file(
+        Dtype::BF16,
+        half_bytes(&[0x3F80, 0xC000, 0x3F00, 0x3EC0, 0xBE80, 0x3FC0]),
+        half_bytes(&[0x40C0, 0x4049, 0x8000]),
+    );
+    let got = imported(&bf16)?;
+    assert_eq!(got, vec![kernel.clone(), vec![6.0, 3.140625, -0.0]]);
+    assert!(got[1][2].is_sign_negative());
+    // f64 rounds to the nearest f32, as PyTorch's copy_ does.
+    let k64 = [0.1f64, -1.0 / 3.0, 1e-40, 2.5, 1e30, -7.0];
+    let f64_bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let f64_file = foreign_file(Dtype::F64, f64_bytes(&k64), f64_bytes(&[0.0, 1.0, -0.2]));
+    let want: Vec<f32> = k64.iter().map(|&v| v as f32).collect();
+    assert_eq!(
+        imported(&f64_file)?,
+        vec![want, vec![0.0, 1.0, -0.2f64 as f32]]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_cast_that_overflows_or_a_non_float_dtype_is_an_error_naming_the_tensor() {
+    use safetensors::Dtype;
+    let f64_bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let big = foreign_file(
+        Dtype::F64,
+        f64_bytes(&[0.0, 0.0, 1e39, 0.0, 0.0, 0.0]),
+        f64_bytes(&[0.0; 3]),
+    );
+    let msg = imported(&big).unwrap_err().to_string();
+    assert!(
+        msg.ends_with("tensor \"k\" holds 1e39 at index 2, which overflows f32"),
+        "{msg}"
+    );
+    let ints = foreign_file(Dtype::I32, vec![0; 24], vec![0; 12]);
+    let msg = imported(&ints).unwrap_err().to_string();
+    assert!(msg.contains("tensor \"k\" has dtype I32"), "{msg}");
+}

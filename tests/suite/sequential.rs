@@ -289,7 +289,7 @@ fn predict_rejects_a_wrong_feature_shape_naming_the_first_layer() -> Result<()> 
     let err = model.predict(&Tensor::zeros(&[3])?).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "first (Dense) at position 0: expected input [_, 3], got [3]"
+        "first (Dense) at position 0: expected input [_, 3], got [3]: add a batch axis (reshape to [1, 3])"
     );
     Ok(())
 }

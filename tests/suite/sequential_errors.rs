@@ -206,7 +206,7 @@ fn validation_data_of_the_wrong_feature_shape_is_rejected_before_training() {
     let msg = fit_err(&mut model, &x, &y, options);
     assert_eq!(
         msg,
-        "dense (Dense) at position 0: expected input [_, 2], got [2, 5]"
+        "fit (validation_data): validation x does not fit the model: dense (Dense) at position 0: expected input [_, 2], got [2, 5]"
     );
 }
 

@@ -195,7 +195,7 @@ fn argmax_axis_rejects_an_empty_axis() {
     ));
     assert_eq!(
         e.to_string(),
-        "argmax_axis: axis 1 is empty in shape [2, 0]"
+        "argmax_axis: axis 1 is empty in shape [2, 0], and the reduction has no value for it"
     );
     // An empty axis elsewhere is fine: the result is simply empty.
     assert_eq!(t(&[0, 3]).argmax_axis(1, true).unwrap().shape(), &[0, 1]);
