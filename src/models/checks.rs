@@ -80,10 +80,22 @@ impl<T: Float> Sequential<T> {
         let positions = &out[..out.len().saturating_sub(1)];
         let per_position = !positions.is_empty() && y.shape().get(1..) == Some(positions);
         if row_len != 1 && !per_position {
+            let positional = if positions.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", or [rows, {}]",
+                    positions
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             return Err(invalid(
                 op,
                 format!(
-                    "sparse labels must have shape [rows] or [rows, 1], or the output's shape without its class axis, got {:?}",
+                    "sparse labels must have shape [rows] or [rows, 1]{positional}, got {:?}",
                     y.shape()
                 ),
             ));

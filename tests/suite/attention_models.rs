@@ -252,3 +252,22 @@ fn a_user_block_saves_and_loads_once_its_kind_is_registered() {
         again.predict(&x).expect("predict")
     );
 }
+
+#[test]
+fn per_position_labels_of_the_wrong_length_are_named() {
+    let mut model = tiny_gpt(7, 5);
+    model
+        .compile(
+            Adam::new(0.01),
+            SparseCategoricalCrossentropy { from_logits: true },
+            &[],
+        )
+        .expect("compile");
+    let (x, _) = cyclic_windows(7, 5, 4);
+    let (_, y_long) = cyclic_windows(7, 6, 4);
+    let err = model.evaluate(&x, &y_long).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "evaluate: sparse labels must have shape [rows] or [rows, 1], or [rows, 5], got [4, 6]"
+    );
+}
