@@ -70,6 +70,10 @@
 //! |---|---|---|
 //! | `keras.Sequential([...])` | `nn.Sequential(...)` | `Sequential::new(&input_shape).add(...)` |
 //! | `layers.Dense(64, activation="relu")` | `nn.Linear` + `nn.ReLU` | `Dense::new(64).activation(Activation::Relu)` |
+//! | `layers.Embedding(v, d)` | `nn.Embedding(v, d)` | `Embedding::new(v, d)` |
+//! | `layers.LayerNormalization()` | `nn.LayerNorm(d)` | `LayerNormalization::new()` (ε = 1e-3 as Keras) |
+//! | `layers.MultiHeadAttention(h, k)` | `nn.MultiheadAttention(h·k, h, batch_first=True)` | `MultiHeadAttention::new(h, k)` |
+//! | `keras.saving.register_keras_serializable` | — | `layers::register::<f32>(kind, from_config)` |
 //! | `model.compile(optimizer, loss, metrics)` | — | `model.compile(Adam::new(1e-3), loss, &[Metric::Accuracy])` |
 //! | `model.fit(x, y, epochs=10)` | a loop | `model.fit(&x, &y, FitOptions::default().epochs(10))` |
 //! | `tf.GradientTape()` | autograd | `GradientTape::new()` |

@@ -24,9 +24,10 @@ pub use crate::callbacks::{
 };
 pub use crate::error::{Error, Result};
 pub use crate::layers::{
-    AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, DepthwiseConv2D, Dropout, Flatten,
-    GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, MaxPooling1D, MaxPooling2D, Mode, Reshape,
-    ZeroPadding2D,
+    AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, DepthwiseConv2D, Dropout,
+    Embedding, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, LayerNormalization,
+    MaxPooling1D, MaxPooling2D, Mode, MultiHeadAttention, PositionEmbedding, Reshape,
+    TransformerBlock, ZeroPadding2D,
 };
 pub use crate::losses::{
     BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,

@@ -47,6 +47,7 @@ mod minmax;
 mod missing;
 mod scale;
 mod split;
+mod text;
 
 pub use self::csv::{CsvData, LabelColumn, load_csv, read_csv};
 pub use dataset::{Batches, Dataset};
@@ -56,3 +57,4 @@ pub use minmax::MinMaxScaler;
 pub use missing::{Impute, drop_missing_rows, impute_missing};
 pub use scale::StandardScaler;
 pub use split::{KFold, train_test_split};
+pub use text::{CharTokenizer, TextWindows};

@@ -19,27 +19,43 @@ use crate::error::{Error, Result};
 use crate::tape::{GradientTape, Param, Var};
 
 mod activation;
+mod attention;
+mod cache;
 mod config;
 mod conv;
 mod dense;
 mod dropout;
+mod embedding;
 mod flatten;
+mod layer_normalization;
 mod normalization;
 mod pooling;
+mod position_embedding;
+mod registry;
 mod regularizer;
 mod reshape;
+mod transformer;
 
 pub use activation::Activation;
+pub use attention::MultiHeadAttention;
+pub use cache::DecodeCache;
 pub use conv::{Conv1D, Conv2D, DepthwiseConv2D};
 pub use dense::Dense;
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use flatten::Flatten;
+pub use layer_normalization::LayerNormalization;
 pub use normalization::BatchNormalization;
 pub use pooling::{
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
 };
+pub use position_embedding::PositionEmbedding;
+pub use registry::{
+    FromConfigFn, deserialize, nest_params, nested_planned_shapes, register, serialize,
+};
 pub use regularizer::Regularizer;
 pub use reshape::{Reshape, ZeroPadding2D};
+pub use transformer::TransformerBlock;
 
 /// What [`Layer::planned_shapes`] returns: each parameter's name and shape,
 /// and the layer's output shape (batch dimension excluded).
@@ -196,21 +212,40 @@ pub trait Layer<T: Float = f32>: std::fmt::Debug + Send {
     fn apply_state_updates(&mut self) -> Result<()> {
         Ok(())
     }
+
+    /// One step of incremental inference (generation): `x` holds only the
+    /// new positions, and `cache` the state of earlier steps (see
+    /// [`DecodeCache`]). The default, right for every position-wise layer,
+    /// is [`forward`](Layer::forward) in [`Mode::Infer`]; attention layers,
+    /// position embeddings and composites holding them override it.
+    ///
+    /// # Errors
+    ///
+    /// As [`forward`](Layer::forward); a position embedding also when the
+    /// positions run past its table.
+    fn forward_cached<'t>(&self, x: Var<'t, T>, cache: &mut DecodeCache<T>) -> Result<Var<'t, T>> {
+        let _ = cache;
+        self.forward(x, Mode::Infer)
+    }
+
+    /// The longest sequence the layer accepts (a position table's length),
+    /// or `None` (the default) when it has no limit.
+    fn max_sequence_length(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Rebuilds a layer from its [`kind`](Layer::kind) and
 /// [`config`](Layer::config) (Keras's `layers.deserialize`). The layer comes
 /// back unbuilt: call [`Layer::build`], then load its weights.
 ///
-/// Known kinds: `"Dense"`, `"Dropout"`, `"Flatten"`, `"Activation"`,
-/// `"Conv2D"`, `"Conv1D"`, `"DepthwiseConv2D"`, `"MaxPooling2D"`,
-/// `"AveragePooling2D"`, `"MaxPooling1D"`, `"GlobalAveragePooling2D"`,
-/// `"GlobalMaxPooling2D"`, `"BatchNormalization"`, `"Reshape"`,
-/// `"ZeroPadding2D"`.
+/// Known kinds: the built-in layers ([`BUILT_IN_KINDS`]) and any kind added
+/// with [`register`].
 ///
 /// # Errors
 ///
-/// [`Error::InvalidArgument`] (op `from_config`) for an unknown kind, or a
+/// [`Error::InvalidArgument`] (op `from_config`) for an unknown kind (the
+/// message says how to register it), or a
 /// config that is not an object, misses a required setting, has a setting of
 /// the wrong type or one the layer does not know.
 ///
@@ -243,14 +278,49 @@ pub fn from_config<T: Float>(kind: &str, config: &Value) -> Result<Box<dyn Layer
         "BatchNormalization" => Box::new(BatchNormalization::<T>::from_config(config)?),
         "Reshape" => Box::new(Reshape::<T>::from_config(config)?),
         "ZeroPadding2D" => Box::new(ZeroPadding2D::<T>::from_config(config)?),
-        other => {
-            return Err(Error::InvalidArgument {
-                op: "from_config",
-                message: format!("unknown layer kind {other:?}"),
-            });
-        }
+        "Embedding" => Box::new(Embedding::<T>::from_config(config)?),
+        "PositionEmbedding" => Box::new(PositionEmbedding::<T>::from_config(config)?),
+        "LayerNormalization" => Box::new(LayerNormalization::<T>::from_config(config)?),
+        "MultiHeadAttention" => Box::new(MultiHeadAttention::<T>::from_config(config)?),
+        "TransformerBlock" => Box::new(TransformerBlock::<T>::from_config(config)?),
+        other => match registry::lookup::<T>(other) {
+            Some(f) => f(config)?,
+            None => {
+                return Err(Error::InvalidArgument {
+                    op: "from_config",
+                    message: format!(
+                        "unknown layer kind {other:?}; register it with tapeflow::layers::register::<{}>({other:?}, ...) before loading",
+                        T::NAME
+                    ),
+                });
+            }
+        },
     })
 }
+
+/// The layer kinds [`from_config`] knows without registration.
+pub const BUILT_IN_KINDS: [&str; 20] = [
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Activation",
+    "Conv2D",
+    "Conv1D",
+    "DepthwiseConv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "MaxPooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "BatchNormalization",
+    "Reshape",
+    "ZeroPadding2D",
+    "Embedding",
+    "PositionEmbedding",
+    "LayerNormalization",
+    "MultiHeadAttention",
+    "TransformerBlock",
+];
 
 /// An error raised by a layer, displayed as `"{name} ({kind}): {message}"`;
 /// a model adds the layer's position.

@@ -72,18 +72,36 @@ impl<T: Float> Sequential<T> {
     /// For a sparse categorical loss, checks every label is an integer in
     /// `0..classes`, naming the first bad row.
     pub(crate) fn check_sparse_labels(&self, op: &'static str, y: &Tensor<T>) -> Result<()> {
-        let classes = self.output_shape()?.last().copied().unwrap_or(1);
+        let out = self.output_shape()?;
+        let classes = out.last().copied().unwrap_or(1);
         let row_len = y.shape().iter().skip(1).product::<usize>().max(1);
-        if row_len != 1 {
+        // Per-position labels (`[rows, time]` for `[rows, time, classes]`
+        // outputs, a language model's next tokens) are also sparse labels.
+        let positions = &out[..out.len().saturating_sub(1)];
+        let per_position = !positions.is_empty() && y.shape().get(1..) == Some(positions);
+        if row_len != 1 && !per_position {
+            let positional = if positions.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", or [rows, {}]",
+                    positions
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             return Err(invalid(
                 op,
                 format!(
-                    "sparse labels must have shape [rows] or [rows, 1], got {:?}",
+                    "sparse labels must have shape [rows] or [rows, 1]{positional}, got {:?}",
                     y.shape()
                 ),
             ));
         }
-        for (row, &v) in y.as_slice().iter().enumerate() {
+        for (i, &v) in y.as_slice().iter().enumerate() {
+            let row = i / row_len;
             let ok = v.fract() == T::zero() && v >= T::zero() && v < T::from_usize(classes);
             if !ok {
                 return Err(invalid(

@@ -8,6 +8,7 @@
 
 mod atomic_write;
 mod checks;
+mod generate;
 mod guard;
 mod history;
 mod inference;

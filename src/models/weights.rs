@@ -217,7 +217,7 @@ pub(crate) fn serialize<T: Float>(
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WeightMap {
-    entries: Vec<(String, String, Layout)>,
+    entries: Vec<MapEntry>,
 }
 
 /// How a file tensor is rearranged on its way into a parameter.
@@ -230,6 +230,17 @@ enum Layout {
     /// A convolution weight `[out, in, *spatial]` (PyTorch's OIHW / OIW)
     /// to `[*spatial, in, out]` (HWIO / WIO, Keras's layout).
     ChannelsLast,
+}
+
+/// One file tensor → parameter assignment of a [`WeightMap`].
+#[derive(Clone, Debug, PartialEq)]
+struct MapEntry {
+    from: String,
+    to: String,
+    layout: Layout,
+    /// `(part, parts)`: take the `part`-th of `parts` equal slices along the
+    /// first axis (PyTorch's packed `in_proj_weight`) before transposing.
+    chunk: Option<(usize, usize)>,
 }
 
 impl WeightMap {
@@ -256,10 +267,89 @@ impl WeightMap {
     /// let map = WeightMap::new().map("encoder.bias", "dense/bias");
     /// assert_eq!(map.len(), 1);
     /// ```
-    pub fn map(mut self, from: &str, to: &str) -> Self {
-        self.entries
-            .push((from.to_string(), to.to_string(), Layout::AsIs));
+    pub fn map(self, from: &str, to: &str) -> Self {
+        self.entry(from, to, Layout::AsIs, None)
+    }
+
+    fn entry(
+        mut self,
+        from: &str,
+        to: &str,
+        layout: Layout,
+        chunk: Option<(usize, usize)>,
+    ) -> Self {
+        self.entries.push(MapEntry {
+            from: from.to_string(),
+            to: to.to_string(),
+            layout,
+            chunk,
+        });
         self
+    }
+
+    /// Maps the `part`-th of `parts` equal slices (along the first axis) of
+    /// file tensor `from` to parameter `to`, transposed if `transpose` (a
+    /// 2-D slice). PyTorch packs the query, key and value projections of
+    /// `nn.MultiheadAttention` in one `in_proj_weight` `[3E, E]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::new().map_chunk("attn.in_proj_bias", 1, 3, "mha/key/bias", false);
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn map_chunk(
+        self,
+        from: &str,
+        part: usize,
+        parts: usize,
+        to: &str,
+        transpose: bool,
+    ) -> Self {
+        let layout = if transpose {
+            Layout::Transposed
+        } else {
+            Layout::AsIs
+        };
+        self.entry(from, to, layout, Some((part, parts)))
+    }
+
+    /// The mapping of a PyTorch `nn.MultiheadAttention` (`batch_first`,
+    /// packed projections) at `torch_prefix` onto a
+    /// [`MultiHeadAttention`](crate::layers::MultiHeadAttention) whose
+    /// parameters are `<layer>/query/kernel`, …: the thirds of
+    /// `in_proj_weight` (transposed) and `in_proj_bias`, then `out_proj`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::models::WeightMap;
+    ///
+    /// let map = WeightMap::pytorch_multihead_attention("blocks.0.attn", "block_1/attention");
+    /// assert_eq!(map.len(), 8);
+    /// ```
+    pub fn pytorch_multihead_attention(torch_prefix: &str, layer: &str) -> Self {
+        let (w, b) = (
+            format!("{torch_prefix}.in_proj_weight"),
+            format!("{torch_prefix}.in_proj_bias"),
+        );
+        ["query", "key", "value"]
+            .iter()
+            .enumerate()
+            .fold(Self::new(), |m, (i, part)| {
+                m.map_chunk(&w, i, 3, &format!("{layer}/{part}/kernel"), true)
+                    .map_chunk(&b, i, 3, &format!("{layer}/{part}/bias"), false)
+            })
+            .map_transposed(
+                &format!("{torch_prefix}.out_proj.weight"),
+                &format!("{layer}/attention_output/kernel"),
+            )
+            .map(
+                &format!("{torch_prefix}.out_proj.bias"),
+                &format!("{layer}/attention_output/bias"),
+            )
     }
 
     /// Maps file tensor `from` (2-D) to parameter `to`, transposed.
@@ -272,10 +362,8 @@ impl WeightMap {
     /// let map = WeightMap::new().map_transposed("fc.weight", "dense/kernel");
     /// assert_eq!(map.len(), 1);
     /// ```
-    pub fn map_transposed(mut self, from: &str, to: &str) -> Self {
-        self.entries
-            .push((from.to_string(), to.to_string(), Layout::Transposed));
-        self
+    pub fn map_transposed(self, from: &str, to: &str) -> Self {
+        self.entry(from, to, Layout::Transposed, None)
     }
 
     /// Maps a PyTorch convolution weight `from` — `[out, in / groups, kh, kw]`
@@ -291,10 +379,8 @@ impl WeightMap {
     /// let map = WeightMap::new().map_conv_kernel("features.0.weight", "conv2d/kernel");
     /// assert_eq!(map.len(), 1);
     /// ```
-    pub fn map_conv_kernel(mut self, from: &str, to: &str) -> Self {
-        self.entries
-            .push((from.to_string(), to.to_string(), Layout::ChannelsLast));
-        self
+    pub fn map_conv_kernel(self, from: &str, to: &str) -> Self {
+        self.entry(from, to, Layout::ChannelsLast, None)
     }
 
     /// The mapping of a PyTorch `nn.Conv2d` (or `nn.Conv1d`) onto a
@@ -587,11 +673,32 @@ impl<T: Float> Sequential<T> {
         let bytes = read_file(OP, path)?;
         let st = parse(OP, path, &bytes)?;
         let mut found = HashMap::new();
-        for (from, to, layout) in &map.entries {
+        for MapEntry {
+            from,
+            to,
+            layout,
+            chunk,
+        } in &map.entries
+        {
             let view = st
                 .tensor(from)
                 .map_err(|_| format_error(OP, path, format!("no tensor {from:?} in the file")))?;
-            let t = from_view::<T>(OP, path, from, &view)?;
+            let mut t = from_view::<T>(OP, path, from, &view)?;
+            if let Some((part, parts)) = *chunk {
+                let rows = t.shape().first().copied().unwrap_or(0);
+                if parts == 0 || part >= parts || rows % parts != 0 {
+                    return Err(format_error(
+                        OP,
+                        path,
+                        format!(
+                            "tensor {from:?} of shape {:?} has no part {part} of {parts} equal slices along its first axis",
+                            t.shape()
+                        ),
+                    ));
+                }
+                let n = rows / parts;
+                t = t.slice_rows(part * n..(part + 1) * n)?;
+            }
             let t = if *layout == Layout::ChannelsLast {
                 channels_last(&t).ok_or_else(|| {
                     format_error(

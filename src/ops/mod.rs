@@ -24,13 +24,17 @@
 //! and this crate never returns a silent NaN.
 
 mod activation;
+mod attention;
 mod batch_norm;
 mod conv;
 mod elementwise;
+mod embedding;
+mod layer_norm;
 mod matmul;
 mod nn;
 mod pool;
 mod reduce;
 mod shape;
 
+pub use attention::{SoftmaxMask, causal_mask};
 pub use conv::ConvSpec;

@@ -16,6 +16,7 @@ pub(crate) mod conv;
 mod display;
 mod elementwise;
 mod matmul;
+mod permute;
 pub(crate) mod pool;
 mod random;
 mod reduce;
@@ -28,6 +29,7 @@ use crate::error::{Error, Result};
 
 pub use conv::Padding;
 pub(crate) use elementwise::sigmoid_scalar;
+pub(crate) use permute::inverse_permutation;
 
 /// An n-dimensional array, row-major and contiguous, generic over its
 /// element type (`f32` unless you say otherwise).

@@ -509,7 +509,7 @@ fn bad_layer_configs_are_errors_with_exact_messages() {
     };
     assert_eq!(
         message("Conv9D", json!({})),
-        "from_config: unknown layer kind \"Conv9D\""
+        "from_config: unknown layer kind \"Conv9D\"; register it with tapeflow::layers::register::<f32>(\"Conv9D\", ...) before loading"
     );
     assert_eq!(
         message("Dense", json!({"name": "d"})),

@@ -222,7 +222,10 @@ fn unknown_layer_kind_is_named() {
         let m = meta["model"].replacen("\"Dropout\"", "\"Conv9D\"", 1);
         meta.insert("model".into(), m);
     });
-    format_error_ending(&out, "layer 1: from_config: unknown layer kind \"Conv9D\"");
+    format_error_ending(
+        &out,
+        "layer 1: from_config: unknown layer kind \"Conv9D\"; register it with tapeflow::layers::register::<f32>(\"Conv9D\", ...) before loading",
+    );
 }
 
 #[test]

@@ -1,0 +1,179 @@
+//! Layer normalization on [`Var`] over the last axis, forward and backward
+//! fused in one node (Ba, Kiros and Hinton, 2016, "Layer Normalization").
+
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tape::Var;
+use crate::tensor::Tensor;
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Normalizes each row over the last axis, then scales and shifts:
+    /// `x̂ = (x - μ) / √(σ² + ε)`, `y = γ ⊙ x̂ + β`, with `μ` and the biased
+    /// variance `σ²` of the row (PyTorch's `F.layer_norm`, Keras's
+    /// `LayerNormalization` with `axis = -1`). `γ` and `β` are optional.
+    ///
+    /// Gradient (one pass per row, `ĝ = g ⊙ γ`, means over the row):
+    /// `dx = (ĝ - mean(ĝ) - x̂ ⊙ mean(ĝ ⊙ x̂)) / √(σ² + ε)`,
+    /// `dγ = Σ_rows g ⊙ x̂`, `dβ = Σ_rows g`.
+    ///
+    /// # Shapes
+    ///
+    /// `self`: `[..., n]`; `gamma`, `beta`: `[n]`; result: `self`'s shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RankMismatch`] (op `layer_norm`) for a scalar or an empty
+    /// last axis; [`Error::ShapeMismatch`] if `gamma` or `beta` is not
+    /// `[n]`; [`Error::InvalidArgument`] for an `epsilon` that is negative
+    /// or not finite; [`Error::TapeMismatch`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![1.0f64, 3.0], &[1, 2])?);
+    /// let y = x.layer_norm(None, None, 0.0)?;
+    /// assert_eq!(y.value().to_vec(), vec![-1.0, 1.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn layer_norm(
+        &self,
+        gamma: Option<&Var<'_, T>>,
+        beta: Option<&Var<'_, T>>,
+        epsilon: f64,
+    ) -> Result<Var<'t, T>> {
+        const OP: &str = "layer_norm";
+        let x = self.value();
+        let n = match x.shape().last() {
+            Some(&n) if n > 0 => n,
+            _ => {
+                return Err(Error::RankMismatch {
+                    op: OP,
+                    expected: "a non-empty last axis",
+                    shape: x.shape().to_vec(),
+                });
+            }
+        };
+        if !(epsilon >= 0.0 && epsilon.is_finite()) {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                message: format!("epsilon must be finite and >= 0, got {epsilon}"),
+            });
+        }
+        let mut parents = vec![*self];
+        let mut affine = Vec::new();
+        for p in [gamma, beta].into_iter().flatten() {
+            self.same_tape(OP, p)?;
+            let v = p.value();
+            if v.shape() != [n] {
+                return Err(Error::ShapeMismatch {
+                    op: OP,
+                    lhs: x.shape().to_vec(),
+                    rhs: v.shape().to_vec(),
+                });
+            }
+            parents.push(Var::new(self.tape(), p.index()));
+            affine.push(v);
+        }
+        let g_val = gamma.map(|_| affine[0].clone());
+        let b_val = beta.map(|_| affine[affine.len() - 1].clone());
+        let eps = T::from_f64(epsilon);
+        let inv_n = T::from_f64(1.0 / n as f64);
+        let rows = x.len() / n;
+        let mut xhat = Vec::with_capacity(x.len());
+        let mut rstd = Vec::with_capacity(rows);
+        for row in x.as_slice().chunks(n) {
+            let mean = row.iter().copied().sum::<T>() * inv_n;
+            let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() * inv_n;
+            let r = T::one() / (var + eps).sqrt();
+            rstd.push(r);
+            xhat.extend(row.iter().map(|&v| (v - mean) * r));
+        }
+        let mut y = xhat.clone();
+        for row in y.chunks_mut(n) {
+            if let Some(g) = &g_val {
+                for (v, &s) in row.iter_mut().zip(g.as_slice()) {
+                    *v *= s;
+                }
+            }
+            if let Some(b) = &b_val {
+                for (v, &s) in row.iter_mut().zip(b.as_slice()) {
+                    *v += s;
+                }
+            }
+        }
+        let shape = x.shape().to_vec();
+        let y = Tensor::from_parts(y, shape.clone());
+        let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
+        Ok(self.tape().record_many(&parents, y, move |g| {
+            let gs = g.as_slice();
+            let mut dx = Vec::with_capacity(gs.len());
+            let mut dgamma = vec![T::zero(); n];
+            let mut dbeta = vec![T::zero(); n];
+            let mut ghat = vec![T::zero(); n];
+            for ((gr, xr), &r) in gs.chunks(n).zip(xhat.chunks(n)).zip(&rstd) {
+                for j in 0..n {
+                    ghat[j] = match &g_val {
+                        Some(s) => gr[j] * s.as_slice()[j],
+                        None => gr[j],
+                    };
+                    dgamma[j] += gr[j] * xr[j];
+                    dbeta[j] += gr[j];
+                }
+                let m1 = ghat.iter().copied().sum::<T>() * inv_n;
+                let m2 = ghat.iter().zip(xr).map(|(&a, &b)| a * b).sum::<T>() * inv_n;
+                dx.extend((0..n).map(|j| (ghat[j] - m1 - xr[j] * m2) * r));
+            }
+            let mut grads = vec![Tensor::from_parts(dx, shape.clone())];
+            if has_gamma {
+                grads.push(Tensor::from_parts(dgamma, vec![n]));
+            }
+            if has_beta {
+                grads.push(Tensor::from_parts(dbeta, vec![n]));
+            }
+            grads
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{GradientTape, Tensor};
+
+    #[test]
+    fn layer_norm_golden_forward_and_backward() {
+        // Row [1, 2, 3]: μ = 2, σ² = 2/3, ε = 0: x̂ = [-1, 0, 1]·√1.5.
+        // γ = [1, 2, 3], β = [0, 0, 1]: y = [-√1.5, 0, 3√1.5 + 1].
+        // Upstream g = [1, 0, 0]: dβ = g, dγ = g ⊙ x̂ = [-√1.5, 0, 0].
+        let tape = GradientTape::<f64>::new();
+        let x = tape.watch(&Tensor::from_vec(vec![1.0, 2.0, 3.0], &[1, 3]).unwrap());
+        let gamma = tape.watch(&Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
+        let beta = tape.watch(&Tensor::from_vec(vec![0.0, 0.0, 1.0], &[3]).unwrap());
+        let y = x.layer_norm(Some(&gamma), Some(&beta), 0.0).unwrap();
+        let s = 1.5f64.sqrt();
+        let v = y.value().to_vec();
+        for (a, b) in v.iter().zip([-s, 0.0, 3.0 * s + 1.0]) {
+            assert!((a - b).abs() < 1e-12, "{v:?}");
+        }
+        let r = Tensor::from_vec(vec![1.0, 0.0, 0.0], &[1, 3]).unwrap();
+        let g = tape.gradient_with(&y, &r, [x, gamma, beta]).unwrap();
+        assert_eq!(g.get(beta).unwrap().to_vec(), vec![1.0, 0.0, 0.0]);
+        let dg = g.get(gamma).unwrap().to_vec();
+        assert!((dg[0] + s).abs() < 1e-12 && dg[1].abs() < 1e-12);
+        // dx sums to zero over the row (normalization removes the mean).
+        assert!(g.get(x).unwrap().sum().abs() < 1e-12);
+    }
+
+    #[test]
+    fn layer_norm_rejects_a_bad_gamma_and_epsilon() {
+        let tape = GradientTape::<f32>::new();
+        let x = tape.watch(&Tensor::zeros(&[2, 3]).unwrap());
+        let g = tape.watch(&Tensor::zeros(&[4]).unwrap());
+        let err = x.layer_norm(Some(&g), None, 1e-3).unwrap_err().to_string();
+        assert_eq!(err, "layer_norm: shape mismatch, lhs [2, 3], rhs [4]");
+        assert!(x.layer_norm(None, None, -1.0).is_err());
+        assert!(x.layer_norm(None, None, f64::NAN).is_err());
+    }
+}
