@@ -31,6 +31,7 @@ mod examples_accuracy;
 mod examples_trust;
 mod explain;
 mod explain_captum;
+mod explain_layers;
 mod fit_guarantees;
 mod golden_tape;
 mod gpt_example;
