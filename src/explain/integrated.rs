@@ -284,7 +284,11 @@ pub struct IgAttribution<T: Float = f32> {
 /// to the quadrature error the delta reports — raise `steps` if it is not
 /// small; they explain the difference from the baseline, so a baseline
 /// that carries signal (a zero pixel that matters) hides it; the path is a
-/// straight line through inputs the model may never have seen.
+/// straight line through inputs the model may never have seen. Stacked
+/// normalizations (layer normalization after attention whose biases are
+/// still zero) can make `f` swing within the first millionths of the path
+/// from a zero baseline; no practical `steps` resolves that, and the delta
+/// stays large: choose a baseline away from zero for such models.
 ///
 /// # Shapes
 ///
