@@ -201,9 +201,9 @@ pub fn from_config<T: Float>(name: &str, config: &Value) -> Result<Box<dyn Loss<
 
 /// The loss that gives the same value as `loss` applied after
 /// `activation`, but computed from the activation's input (the logits):
-/// `Some` for [`BinaryCrossentropy`] after [`Activation::Sigmoid`], and for
+/// `Some` for [`BinaryCrossentropy`] after [`Activation::Sigmoid`](crate::activations::Activation::Sigmoid), and for
 /// [`CategoricalCrossentropy`] and [`SparseCategoricalCrossentropy`] after
-/// [`Activation::Softmax`], each with `from_logits = false` (its other
+/// [`Activation::Softmax`](crate::activations::Activation::Softmax), each with `from_logits = false` (its other
 /// settings kept); `None` otherwise.
 ///
 /// This is what Keras does when a probability loss follows the matching
