@@ -93,6 +93,7 @@ where
     for start in (0..rows).step_by(ROBUST_BATCH) {
         let range = start..(start + ROBUST_BATCH).min(rows);
         let xb = x.slice_rows(range.clone())?;
+        // `range` ends at `rows`, and `labels.len() == rows` was checked above.
         let lb = &labels[range];
         clean += correct(OP, &forward, &xb, lb)?;
         let adv = attack.perturb(&forward, &xb, lb)?;
@@ -125,7 +126,7 @@ pub(crate) fn argmax_rows<T: Float>(z: &Tensor<T>) -> Vec<usize> {
     let width = z.shape().last().copied().unwrap_or(1).max(1);
     z.as_slice()
         .chunks(width)
-        .map(|row| (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b }))
+        .map(|row| crate::tensor::argmax_slice(row))
         .collect()
 }
 

@@ -289,6 +289,8 @@ fn parse<R: Read>(reader: R, path: &str, label: LabelColumn) -> Result<CsvData> 
             ));
         }
         let mut j = 0;
+        // The record has exactly `width` fields (checked above), as many as
+        // the header, so `header[c]` exists for every cell.
         for (c, cell) in record.iter().enumerate() {
             if Some(c) == label_at {
                 if is_missing(cell) {

@@ -242,7 +242,7 @@ pub(crate) fn row_weights<T: Float>(
             let class = if row.len() == 1 {
                 row[0].to_f64().max(0.0) as usize
             } else {
-                (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+                crate::tensor::argmax_slice(row)
             };
             if let Some(&c) = cw.get(&class) {
                 *wi *= T::from_f64(c);

@@ -163,7 +163,7 @@ impl<T: Float> Sequential<T> {
                 if width == 1 {
                     usize::from(row[0] >= T::from_f64(0.5))
                 } else {
-                    (0..width).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+                    crate::tensor::argmax_slice(row)
                 }
             })
             .collect())

@@ -300,7 +300,7 @@ fn classes_of<T: Float>(y: &Tensor<T>, n: usize) -> Vec<usize> {
             if width == 1 {
                 row[0].to_f64().max(0.0) as usize
             } else {
-                (0..width).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+                crate::tensor::argmax_slice(row)
             }
         })
         .collect()

@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 pub use conv::Padding;
 pub(crate) use elementwise::sigmoid_scalar;
 pub(crate) use permute::inverse_permutation;
+pub(crate) use reduce::argmax_slice;
 
 /// An n-dimensional array, row-major and contiguous, generic over its
 /// element type (`f32` unless you say otherwise).

@@ -325,6 +325,13 @@ impl<T: Float> Tensor<T> {
     }
 }
 
+/// The index of the largest element of a non-empty row, the first on ties
+/// (as `argmax_axis`); 0 for an empty row. The one row argmax behind
+/// predicted classes, class weights and robust accuracy.
+pub(crate) fn argmax_slice<T: Float>(row: &[T]) -> usize {
+    (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+}
+
 fn nan_max<T: Float>(a: T, b: T) -> T {
     if a.is_nan() || b.is_nan() {
         T::nan()
