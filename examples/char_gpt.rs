@@ -234,8 +234,8 @@ fn main() {
         }
     };
     let mut config = Config::full();
-    // `cargo run --release --example char_gpt -- 200 1` runs 200 steps on
-    // one thread (default: 2,000 steps, every core).
+    // `cargo run --release --example char_gpt -- 200 1 7` runs 200 steps on
+    // one thread with seed 7 (default: 2,000 steps, every core, seed 1337).
     let mut args = std::env::args().skip(1);
     if let Some(steps) = args.next().and_then(|s| s.parse().ok()) {
         config.steps = steps;
@@ -244,7 +244,14 @@ fn main() {
     if let Some(threads) = args.next().and_then(|s| s.parse().ok()) {
         tapeflow::set_num_threads(threads);
     }
-    println!("threads: {}", tapeflow::num_threads());
+    if let Some(seed) = args.next().and_then(|s| s.parse().ok()) {
+        config.seed = seed;
+    }
+    println!(
+        "threads: {}, seed: {}",
+        tapeflow::num_threads(),
+        config.seed
+    );
     let started = Instant::now();
     match run(&text, &config, |line| println!("{line}")) {
         Ok(out) => {

@@ -12,7 +12,7 @@ validation text, every 500 steps). The random streams differ from tapeflow's
 (torch.Generator vs rand's StdRng), so the losses agree statistically, not
 bit for bit.
 
-Usage: python3 benches/compare/gpt_torch.py [steps] [threads]
+Usage: python3 benches/compare/gpt_torch.py [steps] [threads] [seed]
 Prints the validation losses, training tokens/s (training steps only) and
 generation characters/s (no key/value cache: a full forward over the last
 128 characters per character, as nanoGPT does).
@@ -28,11 +28,12 @@ import torch.nn.functional as F
 
 STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 THREADS = int(sys.argv[2]) if len(sys.argv) > 2 else torch.get_num_threads()
+SEED = int(sys.argv[3]) if len(sys.argv) > 3 else 1337
 WIDTH, HEADS, BLOCKS, CONTEXT, BATCH = 128, 4, 4, 128, 16
 EVAL_EVERY = min(500, STEPS)
 
 torch.set_num_threads(THREADS)
-torch.manual_seed(1337)
+torch.manual_seed(SEED)
 text = open("data/shakespeare.txt").read()
 chars = sorted(set(text))
 stoi = {c: i for i, c in enumerate(chars)}
@@ -98,7 +99,7 @@ opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
 print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
       f"{sum(p.numel() for p in model.parameters())} parameters, "
       f"{n_val} validation windows; step 0: val loss {val_loss(model):.4f}")
-gen = torch.Generator().manual_seed(1337)
+gen = torch.Generator().manual_seed(SEED)
 train_secs = 0.0
 for step in range(1, STEPS + 1):
     t0 = time.perf_counter()
