@@ -31,7 +31,8 @@ use tapeflow::{GradientTape, Param, Tensor};
 mod mnist_cnn;
 
 fn uniform(shape: &[usize], seed: u64) -> Tensor {
-    Tensor::rand_uniform(shape, -1.0, 1.0, &mut StdRng::seed_from_u64(seed)).expect("a small shape")
+    Tensor::rand_uniform_with_rng(shape, -1.0, 1.0, &mut StdRng::seed_from_u64(seed))
+        .expect("a small shape")
 }
 
 /// Two convolutions, forward and the kernel/bias gradients.

@@ -43,8 +43,8 @@ fn step(c: &mut Criterion) {
     for n in [1024usize, 262_144] {
         group.throughput(Throughput::Elements(n as u64));
         let mut rng = StdRng::seed_from_u64(0);
-        let value = Tensor::<f32>::rand_uniform(&[n], -1.0, 1.0, &mut rng).expect("value");
-        let grad = Tensor::<f32>::rand_uniform(&[n], -1e-2, 1e-2, &mut rng).expect("grad");
+        let value = Tensor::<f32>::rand_uniform_with_rng(&[n], -1.0, 1.0, &mut rng).expect("value");
+        let grad = Tensor::<f32>::rand_uniform_with_rng(&[n], -1e-2, 1e-2, &mut rng).expect("grad");
         for (name, mut opt) in optimizers() {
             let mut w = Param::new("w", value.clone());
             let mut grads = Gradients::default();

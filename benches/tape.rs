@@ -100,11 +100,13 @@ fn dense_relu(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(7);
     let w = Param::new(
         "kernel",
-        Tensor::<f32>::rand_uniform(&[784, 256], -0.05, 0.05, &mut rng).expect("valid range"),
+        Tensor::<f32>::rand_uniform_with_rng(&[784, 256], -0.05, 0.05, &mut rng)
+            .expect("valid range"),
     );
     let bias = Param::new("bias", Tensor::<f32>::zeros(&[256]).unwrap());
     for batch in [32usize, 128] {
-        let x = Tensor::<f32>::rand_uniform(&[batch, 784], 0.0, 1.0, &mut rng).expect("range");
+        let x =
+            Tensor::<f32>::rand_uniform_with_rng(&[batch, 784], 0.0, 1.0, &mut rng).expect("range");
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("forward", batch), &x, |b, x| {
             b.iter(|| {

@@ -23,7 +23,7 @@ const SIZES: [usize; 5] = [64, 128, 256, 512, 1024];
 
 fn random(shape: &[usize], seed: u64) -> Tensor<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
-    Tensor::rand_uniform(shape, -1.0, 1.0, &mut rng).expect("valid uniform range")
+    Tensor::rand_uniform_with_rng(shape, -1.0, 1.0, &mut rng).expect("valid uniform range")
 }
 
 /// `c = a · b` for row-major square `n × n` matrices, through matrixmultiply.

@@ -176,7 +176,7 @@ pub fn run(text: &str, config: &Config, mut log: impl FnMut(&str)) -> Result<Out
     let mut train_secs = 0.0;
     for step in 1..=config.steps {
         let started = Instant::now();
-        let (x, y) = train.random_windows::<f32>(config.batch_size, &mut rng)?;
+        let (x, y) = train.random_windows_with_rng::<f32>(config.batch_size, &mut rng)?;
         let labels: Vec<usize> = y.as_slice().iter().map(|&v| v as usize).collect();
         let tape = GradientTape::new();
         let logits = model.forward(&tape, &x, Mode::Train)?;

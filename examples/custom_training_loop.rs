@@ -6,16 +6,16 @@
 //!
 //! Run it with `cargo run --release --example custom_training_loop`.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tapeflow::layers::{Dense, Layer, Mode};
 use tapeflow::optimizers::{Optimizer, Sgd};
+use tapeflow::rand::{SeedableRng, rngs::StdRng};
 use tapeflow::{GradientTape, Tensor, losses};
 
 fn main() -> tapeflow::Result<()> {
-    // 1,000 random points x in [0, 1), y = 0.1·x + 0.3.
+    // 1,000 random points x in [0, 1), y = 0.1·x + 0.3; then the layer's
+    // weights from the same random stream (`Layer::build` takes the RNG).
     let mut rng = StdRng::seed_from_u64(7);
-    let x = Tensor::<f32>::rand_uniform(&[1000, 1], 0.0, 1.0, &mut rng)?;
+    let x = Tensor::<f32>::rand_uniform_with_rng(&[1000, 1], 0.0, 1.0, &mut rng)?;
     let y = x.map(|v| 0.1 * v + 0.3);
 
     let mut layer = Dense::new(1);

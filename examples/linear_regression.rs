@@ -7,15 +7,12 @@
 //!
 //! Run it with `cargo run --release --example linear_regression`.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tapeflow::data::{Dataset, train_test_split};
 use tapeflow::prelude::*;
 
 fn main() -> tapeflow::Result<()> {
     // 1. Prepare data: 1,000 points x in [0, 1), y = 0.1·x + 0.3.
-    let mut rng = StdRng::seed_from_u64(42);
-    let x = Tensor::<f32>::rand_uniform(&[1000, 1], 0.0, 1.0, &mut rng)?;
+    let x = Tensor::<f32>::rand_uniform(&[1000, 1], 0.0, 1.0, 42)?;
     let y = x.map(|v| 0.1 * v + 0.3);
     let (train, test) = train_test_split(&Dataset::new(x, y)?, 0.2, 42, false)?;
 

@@ -207,6 +207,31 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An I/O error from the standard library that reached tapeflow's
+    /// [`Result`] through `?` (`std::fs::write`, `std::fs::read`,
+    /// `std::io::Write::flush`, …) in user code: the conversion
+    /// `From<std::io::Error>` makes `?` work in a function returning
+    /// `tapeflow::Result`, as `fn main() -> tapeflow::Result<()>` in every
+    /// example. The message is `io: ` then the operating system's; tapeflow's
+    /// own file operations report [`Error::Io`] instead, which also names the
+    /// operation and the path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn read_config() -> tapeflow::Result<Vec<u8>> {
+    ///     Ok(std::fs::read("no/such/file")?)
+    /// }
+    /// let err = read_config().unwrap_err();
+    /// assert!(matches!(&err, tapeflow::Error::Os(e) if e.kind() == std::io::ErrorKind::NotFound));
+    /// // The operating system's own message, after "io: " (no path: std does
+    /// // not keep it; use map_err to add one).
+    /// let os = std::fs::read("no/such/file").unwrap_err();
+    /// assert_eq!(err.to_string(), format!("io: {os}"));
+    /// ```
+    #[error("io: {0}")]
+    Os(#[from] std::io::Error),
+
     /// A file that was read but whose content is not what it should be (wrong
     /// magic number, truncated payload, no header row, corrupt gzip stream).
     #[error("{op}: {path}: {message}")]

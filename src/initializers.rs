@@ -2,7 +2,9 @@
 //! `keras.initializers`), as a serialisable enum.
 //!
 //! This module owns the names, defaults and formulas (Keras's); it draws
-//! from the caller's seeded RNG and knows nothing of layers. Values are drawn
+//! from a seed ([`Initializer::init`]) or from the caller's RNG
+//! ([`Initializer::init_with_rng`], what layers use to draw all their
+//! weights from one seeded stream) and knows nothing of layers. Values are drawn
 //! in `f64` and rounded to the element type, so `f32` and `f64` weights drawn
 //! from equally seeded RNGs agree to `f32` precision.
 //!
@@ -14,7 +16,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rand::rngs::StdRng;
+use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal, StandardUniform};
 use serde_json::{Value, json};
 
@@ -49,11 +51,9 @@ const TRUNCATED_STD: f64 = 0.879_625_661_034_239_8;
 /// # Examples
 ///
 /// ```
-/// use rand::{SeedableRng, rngs::StdRng};
 /// use tapeflow::initializers::Initializer;
 ///
-/// let mut rng = StdRng::seed_from_u64(0);
-/// let w = Initializer::GlorotUniform.init::<f32>(&[2, 3], &mut rng)?;
+/// let w = Initializer::GlorotUniform.init::<f32>(&[2, 3], 0)?;
 /// let limit = (6.0f32 / 5.0).sqrt();
 /// assert!(w.as_slice().iter().all(|v| v.abs() <= limit));
 /// let init: Initializer = "he_normal".parse()?;
@@ -128,7 +128,11 @@ enum Fan {
 }
 
 impl Initializer {
-    /// Draws a tensor of `shape` from this initialiser.
+    /// Draws a tensor of `shape` from this initialiser, with the RNG
+    /// `StdRng::seed_from_u64(seed)` (Keras's `initializer(shape)` with
+    /// `seed=`): the same seed gives the same weights. To draw several
+    /// tensors from one random stream (as a layer does for its kernel and
+    /// bias) use [`init_with_rng`](Self::init_with_rng).
     ///
     /// # Errors
     ///
@@ -145,18 +149,46 @@ impl Initializer {
     /// # Examples
     ///
     /// ```
-    /// use rand::{SeedableRng, rngs::StdRng};
     /// use tapeflow::initializers::Initializer;
     ///
-    /// let mut rng = StdRng::seed_from_u64(1);
-    /// let b = Initializer::Constant { value: 0.5 }.init::<f64>(&[3], &mut rng)?;
+    /// let b = Initializer::Constant { value: 0.5 }.init::<f64>(&[3], 1)?;
     /// assert_eq!(b.to_vec(), vec![0.5; 3]);
+    /// let w = Initializer::HeNormal.init::<f32>(&[4, 2], 7)?;
+    /// assert_eq!(w, Initializer::HeNormal.init::<f32>(&[4, 2], 7)?);
     /// let bad = Initializer::RandomNormal { mean: 0.0, stddev: -1.0 };
-    /// assert!(bad.init::<f32>(&[3], &mut rng).is_err());
-    /// assert!(Initializer::Orthogonal { gain: 1.0 }.init::<f32>(&[3], &mut rng).is_err());
+    /// assert!(bad.init::<f32>(&[3], 1).is_err());
+    /// assert!(Initializer::Orthogonal { gain: 1.0 }.init::<f32>(&[3], 1).is_err());
+    /// assert!(Initializer::Ones.init::<f32>(&[usize::MAX, 2], 1).is_err());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn init<T: Float>(&self, shape: &[usize], rng: &mut StdRng) -> Result<Tensor<T>> {
+    pub fn init<T: Float>(&self, shape: &[usize], seed: u64) -> Result<Tensor<T>> {
+        self.init_with_rng(shape, &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// Draws a tensor of `shape` from this initialiser, taking the random
+    /// numbers from `rng` (the [`rand`](crate::rand) crate's `StdRng`, as
+    /// re-exported by tapeflow). Layers draw all their weights from one
+    /// seeded RNG this way; `init(shape, seed)` equals
+    /// `init_with_rng(shape, &mut StdRng::seed_from_u64(seed))`.
+    ///
+    /// # Errors
+    ///
+    /// As [`init`](Self::init).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::initializers::Initializer;
+    /// use tapeflow::rand::{SeedableRng, rngs::StdRng};
+    ///
+    /// let mut rng = StdRng::seed_from_u64(3);
+    /// let kernel = Initializer::GlorotUniform.init_with_rng::<f32>(&[3, 2], &mut rng)?;
+    /// let other = Initializer::GlorotUniform.init_with_rng::<f32>(&[3, 2], &mut rng)?;
+    /// assert_ne!(kernel, other);                      // the stream moves on
+    /// assert_eq!(kernel, Initializer::GlorotUniform.init::<f32>(&[3, 2], 3)?);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn init_with_rng<T: Float>(&self, shape: &[usize], rng: &mut StdRng) -> Result<Tensor<T>> {
         self.validate()?;
         self.validate_in::<T>()?;
         let op = self.name();

@@ -102,6 +102,12 @@ pub mod tape;
 pub mod tensor;
 pub mod testing;
 
+/// The `rand` crate (version 0.10) that tapeflow's `*_with_rng` functions
+/// take an RNG from; use `tapeflow::rand::{SeedableRng, rngs::StdRng}` so the
+/// versions always match, whatever version of `rand` your own crate uses.
+/// The everyday API takes plain `u64` seeds and needs no `rand` at all.
+pub use rand;
+
 pub use activations::Activation;
 pub use element::{Float, in_pool, num_threads, set_num_threads};
 pub use error::{Error, Result};

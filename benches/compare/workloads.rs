@@ -144,7 +144,8 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn uniform(shape: &[usize], lo: f32, hi: f32, seed: u64) -> Tensor {
-    Tensor::rand_uniform(shape, lo, hi, &mut StdRng::seed_from_u64(seed)).expect("valid range")
+    Tensor::rand_uniform_with_rng(shape, lo, hi, &mut StdRng::seed_from_u64(seed))
+        .expect("valid range")
 }
 
 fn labels(n: usize, classes: usize) -> Tensor {

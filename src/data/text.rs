@@ -5,8 +5,8 @@
 //! No autodiff here: the results are plain [`Tensor`]s of token ids (as
 //! floats, the form every model input takes).
 
-use rand::RngExt;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -283,9 +283,11 @@ impl TextWindows {
         self.tokens.len() - self.window
     }
 
-    /// `count` windows at starts drawn uniformly (with replacement) from
-    /// `rng`: inputs and targets, each `[count, window]`. The same seed
-    /// gives the same windows.
+    /// `count` windows at starts drawn uniformly (with replacement) with the
+    /// RNG `StdRng::seed_from_u64(seed)`: inputs and targets, each
+    /// `[count, window]`. The same seed gives the same windows; pass a
+    /// different seed each step (`seed + step`), or draw every step from one
+    /// RNG with [`random_windows_with_rng`](Self::random_windows_with_rng).
     ///
     /// # Errors
     ///
@@ -295,16 +297,47 @@ impl TextWindows {
     /// # Examples
     ///
     /// ```
-    /// use rand::{SeedableRng, rngs::StdRng};
     /// use tapeflow::data::TextWindows;
     ///
     /// let w = TextWindows::new((0..50).collect(), 5)?;
-    /// let a = w.random_windows::<f32>(3, &mut StdRng::seed_from_u64(7))?;
-    /// let b = w.random_windows::<f32>(3, &mut StdRng::seed_from_u64(7))?;
-    /// assert_eq!(a, b);
+    /// let (x, y) = w.random_windows::<f32>(3, 7)?;
+    /// assert_eq!(x.shape(), &[3, 5]);
+    /// assert_eq!(y.to_vec()[0], x.to_vec()[0] + 1.0);   // targets: the next token
+    /// assert_eq!((x.clone(), y), w.random_windows::<f32>(3, 7)?);
+    /// assert_ne!(x, w.random_windows::<f32>(3, 8)?.0);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn random_windows<T: Float>(
+        &self,
+        count: usize,
+        seed: u64,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        self.random_windows_with_rng(count, &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// `count` windows at starts drawn uniformly (with replacement) from
+    /// `rng`: inputs and targets, each `[count, window]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] (op `text_windows`) if the element count
+    /// overflows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::TextWindows;
+    /// use tapeflow::rand::{SeedableRng, rngs::StdRng};
+    ///
+    /// let w = TextWindows::new((0..50).collect(), 5)?;
+    /// let mut rng = StdRng::seed_from_u64(7);
+    /// let a = w.random_windows_with_rng::<f32>(3, &mut rng)?;
+    /// let b = w.random_windows_with_rng::<f32>(3, &mut rng)?;
+    /// assert_ne!(a, b);                               // the stream moves on
+    /// assert_eq!(a, w.random_windows::<f32>(3, 7)?);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn random_windows_with_rng<T: Float>(
         &self,
         count: usize,
         rng: &mut StdRng,

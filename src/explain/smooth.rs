@@ -255,7 +255,7 @@ where
     let mut rng = StdRng::seed_from_u64(settings.seed);
     let mut total = try_filled(OP, x.shape(), T::zero())?;
     for _ in 0..settings.samples {
-        let noise = Tensor::<T>::rand_normal(x.shape(), T::zero(), T::one(), &mut rng)?;
+        let noise = Tensor::<T>::rand_normal_with_rng(x.shape(), T::zero(), T::one(), &mut rng)?;
         let noisy: Vec<T> = x
             .as_slice()
             .iter()

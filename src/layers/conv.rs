@@ -209,12 +209,12 @@ impl<T: Float> ConvCore<T> {
         }
         let kernel = self
             .kernel_initializer
-            .init(&kernel_shape, rng)
+            .init_with_rng(&kernel_shape, rng)
             .map_err(|e| self.setting_error("kernel_initializer", e))?;
         let bias = if self.use_bias {
             let b = self
                 .bias_initializer
-                .init(&[bias_len], rng)
+                .init_with_rng(&[bias_len], rng)
                 .map_err(|e| self.setting_error("bias_initializer", e))?;
             Some(Param::new("bias", b))
         } else {

@@ -425,12 +425,12 @@ impl<T: Float> Layer<T> for Dense<T> {
             .map_err(|e| self.setting_error("activation", e))?;
         let kernel = self
             .kernel_initializer
-            .init(&[input_dim, self.units], rng)
+            .init_with_rng(&[input_dim, self.units], rng)
             .map_err(|e| self.setting_error("kernel_initializer", e))?;
         let bias = if self.use_bias {
             let b = self
                 .bias_initializer
-                .init(&[self.units], rng)
+                .init_with_rng(&[self.units], rng)
                 .map_err(|e| self.setting_error("bias_initializer", e))?;
             Some(Param::new("bias", b))
         } else {

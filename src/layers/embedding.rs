@@ -322,7 +322,7 @@ impl<T: Float> Layer<T> for Embedding<T> {
         }
         let table = self
             .initializer
-            .init(&[self.input_dim, self.output_dim], rng)
+            .init_with_rng(&[self.input_dim, self.output_dim], rng)
             .map_err(|e| self.error(format!("embeddings_initializer: {e}")))?;
         self.embeddings = Some(Param::new("embeddings", table));
         self.set_trainable(self.trainable);

@@ -235,7 +235,7 @@ impl<T: Float> Layer<T> for PositionEmbedding<T> {
         }
         let table = self
             .initializer
-            .init(&[self.sequence_length, f], rng)
+            .init_with_rng(&[self.sequence_length, f], rng)
             .map_err(|e| self.error(format!("embeddings_initializer: {e}")))?;
         self.embeddings = Some(Param::new("embeddings", table));
         self.set_trainable(self.trainable);

@@ -1,7 +1,12 @@
-//! Random constructors. Every one takes the caller's RNG, so a seeded RNG
-//! (`StdRng::seed_from_u64`) gives the same tensor on every run.
+//! Random constructors. The everyday ones take a `u64` seed
+//! ([`Tensor::rand_uniform`], [`Tensor::rand_normal`]); the `*_with_rng`
+//! forms take the caller's RNG (any `rand` 0.10 [`Rng`], re-exported as
+//! [`tapeflow::rand`](crate::rand)) to draw several tensors from one
+//! stream. `rand_uniform(shape, low, high, seed)` equals
+//! `rand_uniform_with_rng(shape, low, high, &mut StdRng::seed_from_u64(seed))`,
+//! so the same seed gives the same tensor on every run.
 
-use rand::Rng;
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, Normal, StandardUniform};
 
 use super::{Tensor, checked_numel, try_with_capacity};
@@ -9,29 +14,59 @@ use crate::element::Float;
 use crate::error::{Error, Result};
 
 impl<T: Float> Tensor<T> {
-    /// Samples every element uniformly from `[low, high)`.
+    /// Samples every element uniformly from `[low, high)`, drawing from the RNG
+    /// `StdRng::seed_from_u64(seed)` (NumPy's `default_rng(seed).uniform`,
+    /// PyTorch's `torch.rand` under `manual_seed`): the same seed gives the
+    /// same tensor. For several tensors from one random stream use
+    /// [`rand_uniform_with_rng`](Self::rand_uniform_with_rng).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] unless `low <= high` and both are finite;
+    /// [`Error::SizeOverflow`] or [`Error::OutOfMemory`] for a shape whose
+    /// element count overflows or cannot be allocated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::<f32>::rand_uniform(&[100], -1.0, 1.0, 42)?;
+    /// assert!(t.as_slice().iter().all(|&x| (-1.0..1.0).contains(&x)));
+    /// assert_eq!(t, Tensor::rand_uniform(&[100], -1.0, 1.0, 42)?);
+    /// assert_ne!(t, Tensor::rand_uniform(&[100], -1.0, 1.0, 43)?);
+    /// let err = Tensor::<f32>::rand_uniform(&[2], 1.0, -1.0, 0).unwrap_err();
+    /// assert_eq!(err.to_string(), "rand_uniform: needs finite low <= high, got low 1, high -1");
+    /// assert!(Tensor::<f32>::rand_uniform(&[usize::MAX, 2], 0.0, 1.0, 0).is_err());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn rand_uniform(shape: &[usize], low: T, high: T, seed: u64) -> Result<Tensor<T>> {
+        Self::rand_uniform_with_rng(shape, low, high, &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// Samples every element uniformly from `[low, high)`, drawing from `rng`.
     ///
     /// Values are drawn in `f64` and rounded to `T`, so an `f32` and an `f64`
     /// tensor drawn from equally seeded RNGs agree to `f32` precision.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] unless `low <= high` and both are finite.
+    /// As [`rand_uniform`](Self::rand_uniform).
     ///
     /// # Examples
     ///
     /// ```
-    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use tapeflow::rand::{SeedableRng, rngs::StdRng};
     /// use tapeflow::Tensor;
     ///
     /// let mut rng = StdRng::seed_from_u64(42);
-    /// let t = Tensor::<f32>::rand_uniform(&[100], -1.0, 1.0, &mut rng)?;
-    /// assert!(t.as_slice().iter().all(|&x| (-1.0..1.0).contains(&x)));
-    /// let again = Tensor::<f32>::rand_uniform(&[100], -1.0, 1.0, &mut StdRng::seed_from_u64(42))?;
-    /// assert_eq!(t, again);
+    /// let a = Tensor::<f32>::rand_uniform_with_rng(&[100], -1.0, 1.0, &mut rng)?;
+    /// let b = Tensor::<f32>::rand_uniform_with_rng(&[100], -1.0, 1.0, &mut rng)?;
+    /// assert_ne!(a, b);                               // the stream moves on
+    /// assert_eq!(a, Tensor::rand_uniform(&[100], -1.0, 1.0, 42)?);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn rand_uniform<R: Rng + ?Sized>(
+    pub fn rand_uniform_with_rng<R: Rng + ?Sized>(
         shape: &[usize],
         low: T,
         high: T,
@@ -53,26 +88,54 @@ impl<T: Float> Tensor<T> {
         Ok(Tensor::from_parts(data, shape.to_vec()))
     }
 
-    /// Samples every element from the normal distribution `N(mean, std²)`.
+    /// Samples every element from the normal distribution `N(mean, std²)`,
+    /// drawing from the RNG `StdRng::seed_from_u64(seed)` (PyTorch's
+    /// `torch.normal` under `manual_seed`): the same seed gives the same
+    /// tensor. For several tensors from one random stream use
+    /// [`rand_normal_with_rng`](Self::rand_normal_with_rng).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] unless `mean` is finite and `std` is finite
-    /// and not negative.
+    /// and not negative; [`Error::SizeOverflow`] or [`Error::OutOfMemory`] for
+    /// a shape whose element count overflows or cannot be allocated.
     ///
     /// # Examples
     ///
     /// ```
-    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use tapeflow::Tensor;
+    ///
+    /// let t = Tensor::<f64>::rand_normal(&[10_000], 2.0, 0.5, 7)?;
+    /// assert!((t.mean() - 2.0).abs() < 0.02);
+    /// assert_eq!(t, Tensor::rand_normal(&[10_000], 2.0, 0.5, 7)?);
+    /// let err = Tensor::<f64>::rand_normal(&[1], 0.0, -1.0, 7).unwrap_err();
+    /// assert_eq!(err.to_string(), "rand_normal: needs a finite mean and a finite std >= 0, got mean 0, std -1");
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn rand_normal(shape: &[usize], mean: T, std: T, seed: u64) -> Result<Tensor<T>> {
+        Self::rand_normal_with_rng(shape, mean, std, &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// Samples every element from the normal distribution `N(mean, std²)`,
+    /// drawing from `rng`.
+    ///
+    /// # Errors
+    ///
+    /// As [`rand_normal`](Self::rand_normal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::rand::{SeedableRng, rngs::StdRng};
     /// use tapeflow::Tensor;
     ///
     /// let mut rng = StdRng::seed_from_u64(7);
-    /// let t = Tensor::<f64>::rand_normal(&[10_000], 2.0, 0.5, &mut rng)?;
-    /// assert!((t.mean() - 2.0).abs() < 0.02);
-    /// assert!(Tensor::<f64>::rand_normal(&[1], 0.0, -1.0, &mut rng).is_err());
+    /// let a = Tensor::<f64>::rand_normal_with_rng(&[3], 0.0, 1.0, &mut rng)?;
+    /// assert_eq!(a, Tensor::rand_normal(&[3], 0.0, 1.0, 7)?);
+    /// assert!(Tensor::<f64>::rand_normal_with_rng(&[1], 0.0, -1.0, &mut rng).is_err());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn rand_normal<R: Rng + ?Sized>(
+    pub fn rand_normal_with_rng<R: Rng + ?Sized>(
         shape: &[usize],
         mean: T,
         std: T,

@@ -522,7 +522,7 @@ fn initializer_configs_and_settings_are_strict() {
     ];
     for (init, shape, want) in inits {
         assert_eq!(
-            init.init::<f32>(&shape, &mut rng())
+            init.init_with_rng::<f32>(&shape, &mut rng())
                 .unwrap_err()
                 .to_string(),
             want

@@ -147,32 +147,52 @@ fn size_cases() -> Vec<Case> {
         ),
         case!(
             "rand_uniform usize::MAX x 2",
-            Tensor::<f32>::rand_uniform(&[max, 2], 0.0, 1.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_uniform_with_rng(
+                &[max, 2],
+                0.0,
+                1.0,
+                &mut StdRng::seed_from_u64(0)
+            ),
             ["rand_uniform", &format!("[{max}, 2]")]
         ),
         case!(
             "rand_uniform low > high",
-            Tensor::<f32>::rand_uniform(&[2], 1.0, 0.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_uniform_with_rng(&[2], 1.0, 0.0, &mut StdRng::seed_from_u64(0)),
             ["rand_uniform", "low 1", "high 0"]
         ),
         case!(
             "rand_uniform NaN",
-            Tensor::<f32>::rand_uniform(&[2], f32::NAN, 0.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_uniform_with_rng(
+                &[2],
+                f32::NAN,
+                0.0,
+                &mut StdRng::seed_from_u64(0)
+            ),
             ["rand_uniform", "NaN"]
         ),
         case!(
             "rand_normal 2^40 x 2^40",
-            Tensor::<f32>::rand_normal(&[BIG, BIG], 0.0, 1.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_normal_with_rng(
+                &[BIG, BIG],
+                0.0,
+                1.0,
+                &mut StdRng::seed_from_u64(0)
+            ),
             ["rand_normal", "[1099511627776, 1099511627776]"]
         ),
         case!(
             "rand_normal negative std",
-            Tensor::<f32>::rand_normal(&[2], 0.0, -1.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_normal_with_rng(&[2], 0.0, -1.0, &mut StdRng::seed_from_u64(0)),
             ["rand_normal", "std -1"]
         ),
         case!(
             "rand_normal inf mean",
-            Tensor::<f32>::rand_normal(&[2], f32::INFINITY, 1.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_normal_with_rng(
+                &[2],
+                f32::INFINITY,
+                1.0,
+                &mut StdRng::seed_from_u64(0)
+            ),
             ["rand_normal", "mean inf"]
         ),
         case!(
@@ -498,12 +518,12 @@ fn allocation_cases() -> Vec<Case> {
         ),
         case!(
             "rand_uniform 2^60",
-            Tensor::<f32>::rand_uniform(&[HUGE], 0.0, 1.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_uniform_with_rng(&[HUGE], 0.0, 1.0, &mut StdRng::seed_from_u64(0)),
             ["rand_uniform", "cannot allocate"]
         ),
         case!(
             "rand_normal 2^60",
-            Tensor::<f32>::rand_normal(&[HUGE], 0.0, 1.0, &mut StdRng::seed_from_u64(0)),
+            Tensor::<f32>::rand_normal_with_rng(&[HUGE], 0.0, 1.0, &mut StdRng::seed_from_u64(0)),
             ["rand_normal", "cannot allocate"]
         ),
         case!(

@@ -15,7 +15,8 @@ const SHAPE: [usize; 2] = [200, 300];
 const TRUNCATED_VAR: f64 = 0.879_625_661_034_239_8 * 0.879_625_661_034_239_8;
 
 fn draw(init: Initializer, shape: &[usize], seed: u64) -> Tensor<f64> {
-    init.init(shape, &mut StdRng::seed_from_u64(seed)).unwrap()
+    init.init_with_rng(shape, &mut StdRng::seed_from_u64(seed))
+        .unwrap()
 }
 
 fn moments(t: &Tensor<f64>) -> (f64, f64) {
@@ -250,8 +251,8 @@ fn f32_and_f64_draws_agree_to_f32_precision() {
     let mut r32 = StdRng::seed_from_u64(3);
     let mut r64 = StdRng::seed_from_u64(3);
     for init in [Initializer::HeNormal, Initializer::Orthogonal { gain: 1.0 }] {
-        let a = init.init::<f32>(&[8, 5], &mut r32).unwrap();
-        let b = init.init::<f64>(&[8, 5], &mut r64).unwrap();
+        let a = init.init_with_rng::<f32>(&[8, 5], &mut r32).unwrap();
+        let b = init.init_with_rng::<f64>(&[8, 5], &mut r64).unwrap();
         assert_eq!(a, b.cast::<f32>(), "{init}");
     }
 }
@@ -260,7 +261,9 @@ fn f32_and_f64_draws_agree_to_f32_precision() {
 fn bad_settings_are_errors_with_exact_messages() {
     let mut rng = StdRng::seed_from_u64(0);
     let mut message = |init: Initializer, shape: &[usize]| {
-        init.init::<f32>(shape, &mut rng).unwrap_err().to_string()
+        init.init_with_rng::<f32>(shape, &mut rng)
+            .unwrap_err()
+            .to_string()
     };
     assert_eq!(
         message(

@@ -148,7 +148,7 @@ fn dense_default_kernel_is_glorot_uniform_and_seeded() {
     let k = build(3);
     assert!(k.as_slice().iter().all(|w| w.abs() <= limit));
     let want = Initializer::GlorotUniform
-        .init::<f64>(&[20, 30], &mut rng(3))
+        .init_with_rng::<f64>(&[20, 30], &mut rng(3))
         .unwrap();
     assert_eq!(k, want);
     assert_eq!(build(3), build(3));
@@ -306,7 +306,7 @@ fn dropout_keeps_one_minus_rate_scaled_by_its_inverse() {
     let rate = 0.3;
     let mut dropout = Dropout::new(rate);
     dropout.build(&[1000], &mut rng(5)).unwrap();
-    let x = Tensor::<f64>::rand_normal(&[100, 1000], 0.0, 1.0, &mut rng(6)).unwrap();
+    let x = Tensor::<f64>::rand_normal_with_rng(&[100, 1000], 0.0, 1.0, &mut rng(6)).unwrap();
     let tape = GradientTape::new();
     let y = dropout
         .forward(tape.constant(&x), Mode::Train)
@@ -361,7 +361,7 @@ fn dropout_gradient_is_the_mask_over_keep_probability() {
     let tape = GradientTape::new();
     let x = tape.watch(&Tensor::ones(&[4, 25]).unwrap());
     let y = dropout.forward(x, Mode::Train).unwrap();
-    let g = Tensor::<f64>::rand_normal(&[4, 25], 0.0, 1.0, &mut rng(7)).unwrap();
+    let g = Tensor::<f64>::rand_normal_with_rng(&[4, 25], 0.0, 1.0, &mut rng(7)).unwrap();
     let dx = tape.gradient_with(&y, &g, [x]).unwrap();
     let factor = y.value();
     assert!(

@@ -221,7 +221,7 @@ fn predict_in_batches_equals_forward_on_the_whole_input() -> Result<()> {
         .seed(11);
     model.build()?;
     let mut rng = StdRng::seed_from_u64(3);
-    let x = Tensor::<f32>::rand_normal(&[600, 5], 0.0, 1.0, &mut rng)?;
+    let x = Tensor::<f32>::rand_normal_with_rng(&[600, 5], 0.0, 1.0, &mut rng)?;
     let batched = model.predict(&x)?;
     let tape = GradientTape::new();
     let whole = model.forward(&tape, &x, Mode::Infer)?.value();

@@ -356,7 +356,12 @@ fn concat_names_the_first_tensor_and_the_first_misfit() {
 #[test]
 fn rand_uniform_rejects_low_above_high_and_non_finite_bounds() {
     let mut rng = StdRng::seed_from_u64(0);
-    let e = err(Tensor::<f32>::rand_uniform(&[2], 2.0, 1.0, &mut rng));
+    let e = err(Tensor::<f32>::rand_uniform_with_rng(
+        &[2],
+        2.0,
+        1.0,
+        &mut rng,
+    ));
     assert!(matches!(
         &e,
         Error::InvalidArgument {
@@ -374,7 +379,12 @@ fn rand_uniform_rejects_low_above_high_and_non_finite_bounds() {
         (f64::NEG_INFINITY, 0.5, "got low -inf, high 0.5"),
     ];
     for (low, high, tail) in cases {
-        let e = err(Tensor::<f64>::rand_uniform(&[2], low, high, &mut rng));
+        let e = err(Tensor::<f64>::rand_uniform_with_rng(
+            &[2],
+            low,
+            high,
+            &mut rng,
+        ));
         assert_eq!(
             e.to_string(),
             format!("rand_uniform: needs finite low <= high, {tail}")
@@ -385,7 +395,12 @@ fn rand_uniform_rejects_low_above_high_and_non_finite_bounds() {
 #[test]
 fn rand_normal_rejects_negative_or_non_finite_parameters() {
     let mut rng = StdRng::seed_from_u64(0);
-    let e = err(Tensor::<f32>::rand_normal(&[2], 0.0, -1.0, &mut rng));
+    let e = err(Tensor::<f32>::rand_normal_with_rng(
+        &[2],
+        0.0,
+        -1.0,
+        &mut rng,
+    ));
     assert!(matches!(
         &e,
         Error::InvalidArgument {
@@ -404,7 +419,12 @@ fn rand_normal_rejects_negative_or_non_finite_parameters() {
         (f64::NEG_INFINITY, 1.0, "got mean -inf, std 1"),
     ];
     for (mean, std, tail) in cases {
-        let e = err(Tensor::<f64>::rand_normal(&[2], mean, std, &mut rng));
+        let e = err(Tensor::<f64>::rand_normal_with_rng(
+            &[2],
+            mean,
+            std,
+            &mut rng,
+        ));
         assert_eq!(
             e.to_string(),
             format!("rand_normal: needs a finite mean and a finite std >= 0, {tail}")

@@ -30,13 +30,13 @@ fn random_windows_are_seeded_and_targets_are_the_next_tokens() {
     let tokens: Vec<usize> = (0..1000).map(|i| i % 97).collect();
     let w = TextWindows::new(tokens, 16).expect("windows");
     let (x, y) = w
-        .random_windows::<f32>(8, &mut StdRng::seed_from_u64(3))
+        .random_windows_with_rng::<f32>(8, &mut StdRng::seed_from_u64(3))
         .expect("draw");
     let (x2, _) = w
-        .random_windows::<f32>(8, &mut StdRng::seed_from_u64(3))
+        .random_windows_with_rng::<f32>(8, &mut StdRng::seed_from_u64(3))
         .expect("draw");
     let (x3, _) = w
-        .random_windows::<f32>(8, &mut StdRng::seed_from_u64(4))
+        .random_windows_with_rng::<f32>(8, &mut StdRng::seed_from_u64(4))
         .expect("draw");
     assert_eq!(x, x2);
     assert_ne!(x, x3);

@@ -27,7 +27,7 @@ fn bits(weights: &[Tensor]) -> Vec<Vec<u32>> {
 fn train(threads: usize) -> Vec<Vec<u32>> {
     tapeflow::set_num_threads(threads);
     let mut rng = StdRng::seed_from_u64(7);
-    let x = Tensor::<f32>::rand_uniform(&[128, 64], -1.0, 1.0, &mut rng).expect("x");
+    let x = Tensor::<f32>::rand_uniform_with_rng(&[128, 64], -1.0, 1.0, &mut rng).expect("x");
     let y = Tensor::from_vec((0..128).map(|i| (i % 10) as f32).collect(), &[128]).expect("y");
     let mut model = Sequential::new(&[64])
         .add(Dense::new(256).activation(Activation::Relu))
@@ -52,7 +52,8 @@ fn train(threads: usize) -> Vec<Vec<u32>> {
         });
     }
     // A wide product from outside the pool: 256·512·128 = 2^24 multiply-adds.
-    let wide = Tensor::<f32>::rand_uniform(&[256, 512], -1.0, 1.0, &mut rng).expect("wide");
+    let wide =
+        Tensor::<f32>::rand_uniform_with_rng(&[256, 512], -1.0, 1.0, &mut rng).expect("wide");
     let mut wide_model = Sequential::new(&[512]).add(Dense::new(128)).seed(5);
     wide_model
         .compile(Sgd::new(0.1), MeanSquaredError, &[])
@@ -76,7 +77,7 @@ fn thread_count_is_clamped_and_never_changes_results() {
     tapeflow::set_num_threads(usize::MAX);
     assert_eq!(tapeflow::num_threads(), cores());
     let mut rng = StdRng::seed_from_u64(1);
-    let a = Tensor::<f32>::rand_uniform(&[384, 384], -1.0, 1.0, &mut rng).expect("a");
+    let a = Tensor::<f32>::rand_uniform_with_rng(&[384, 384], -1.0, 1.0, &mut rng).expect("a");
     let many = a.matmul(&a).expect("square");
     tapeflow::set_num_threads(1);
     let one = a.matmul(&a).expect("square");

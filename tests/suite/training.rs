@@ -26,7 +26,7 @@ fn bits(weights: &[Tensor]) -> Vec<Vec<u32>> {
 /// Noisy-free regression data: `y = 0.5·x0 - 2·x1 + 1`.
 fn regression_data(rows: usize, seed: u64) -> (Tensor, Tensor) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let x = Tensor::<f32>::rand_uniform(&[rows, 2], -1.0, 1.0, &mut rng).expect("x");
+    let x = Tensor::<f32>::rand_uniform_with_rng(&[rows, 2], -1.0, 1.0, &mut rng).expect("x");
     let y: Vec<f32> = x
         .as_slice()
         .chunks(2)
@@ -99,7 +99,7 @@ fn xor_is_learned_exactly() -> Result<()> {
 fn linear_regression_pipeline_recovers_weight_and_bias() -> Result<()> {
     // The pipeline of examples/linear_regression.rs, in-process.
     let mut rng = StdRng::seed_from_u64(42);
-    let x = Tensor::<f32>::rand_uniform(&[1000, 1], 0.0, 1.0, &mut rng)?;
+    let x = Tensor::<f32>::rand_uniform_with_rng(&[1000, 1], 0.0, 1.0, &mut rng)?;
     let y = x.map(|v| 0.1 * v + 0.3);
     let (train, test) = train_test_split(&Dataset::new(x, y)?, 0.2, 42, false)?;
     let mut model = Sequential::new(&[1]).add(Dense::new(1));
