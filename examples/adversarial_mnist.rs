@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use tapeflow::adversarial::{AdversarialTraining, Attack, Norm, RobustAccuracy};
-use tapeflow::data::load_mnist;
+use tapeflow::data::Mnist;
 use tapeflow::prelude::*;
 
 /// Robust accuracy the adversarially trained model must reach.
@@ -87,13 +87,10 @@ fn mlp() -> tapeflow::Result<Sequential> {
 
 /// Loads, trains both models and evaluates them; `verbose` as in `fit`.
 pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
-    let mnist = load_mnist(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?;
-    let n_train = config.train_rows.min(mnist.train.len());
-    let n_test = config.test_rows.min(mnist.test.len());
-    let x = mnist.train.features().slice_rows(0..n_train)?;
-    let y = mnist.train.targets().slice_rows(0..n_train)?;
-    let x_test = mnist.test.features().slice_rows(0..n_test)?;
-    let y_test = mnist.test.targets().slice_rows(0..n_test)?;
+    let Mnist { train, test } = Mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?
+        .take(config.train_rows, config.test_rows);
+    let (x, y) = (train.features(), train.targets());
+    let (x_test, y_test) = (test.features(), test.targets());
     let options = || {
         FitOptions::default()
             .epochs(config.epochs)
@@ -104,7 +101,7 @@ pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
 
     let mut standard = mlp()?;
     let start = Instant::now();
-    standard.fit(&x, &y, options())?;
+    standard.fit(x, y, options())?;
     let standard_seconds = start.elapsed().as_secs_f64();
 
     let train_attack = Attack::pgd(Norm::Linf, 0.1, 0.025, config.train_steps)
@@ -113,19 +110,19 @@ pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
     let mut robust = mlp()?;
     let start = Instant::now();
     robust.fit(
-        &x,
-        &y,
+        x,
+        y,
         options().adversarial(AdversarialTraining::new(train_attack, 1.0)),
     )?;
     let robust_seconds = start.elapsed().as_secs_f64();
 
     Ok(Outcome {
         standard: Scores {
-            accuracy: standard.evaluate_robust(&pgd20(), &x_test, &y_test)?,
+            accuracy: standard.evaluate_robust(&pgd20(), x_test, y_test)?,
             train_seconds: standard_seconds,
         },
         adversarial: Scores {
-            accuracy: robust.evaluate_robust(&pgd20(), &x_test, &y_test)?,
+            accuracy: robust.evaluate_robust(&pgd20(), x_test, y_test)?,
             train_seconds: robust_seconds,
         },
     })

@@ -13,7 +13,7 @@
 //! Run it with `cargo run --release --example breast_cancer`.
 //! (`tests/examples_accuracy.rs` runs the same `run` function.)
 
-use tapeflow::data::{LabelColumn, StandardScaler, class_indices, load_csv, train_test_split};
+use tapeflow::data::{Dataset, SplitOptions, StandardScaler, class_indices, train_test_split};
 use tapeflow::metrics::classification_report;
 use tapeflow::prelude::*;
 
@@ -34,14 +34,12 @@ pub struct Outcome {
 
 /// Loads, splits, scales, trains and evaluates; `verbose` as in `fit`.
 pub fn run(verbose: u8) -> tapeflow::Result<Outcome> {
-    let iris = load_csv(
+    let data = Dataset::from_csv(
         concat!(env!("CARGO_MANIFEST_DIR"), "/data/breast_cancer.csv"),
-        LabelColumn::Name("target".into()),
+        "target",
     )?;
-    let (train, test) = train_test_split(&iris.to_dataset()?, 0.2, 42, true)?;
-    let mut scaler = StandardScaler::new();
-    let x_train = scaler.fit_transform(train.features())?;
-    let x_test = scaler.transform(test.features())?;
+    let (train, test) = train_test_split(&data, SplitOptions::new(0.2).seed(42).stratify(true))?;
+    let (train, test) = StandardScaler::new().fit_transform_split(&train, &test)?;
 
     let mut model = Sequential::new(&[30])
         .add(Dense::new(16).activation(Activation::Relu))
@@ -58,7 +56,7 @@ pub fn run(verbose: u8) -> tapeflow::Result<Outcome> {
     }
     let epochs = 50;
     model.fit(
-        &x_train,
+        train.features(),
         train.targets(),
         FitOptions::default()
             .epochs(epochs)
@@ -66,10 +64,10 @@ pub fn run(verbose: u8) -> tapeflow::Result<Outcome> {
             .verbose(verbose),
     )?;
 
-    let eval = model.evaluate(&x_test, test.targets())?;
+    let eval = model.evaluate(test.features(), test.targets())?;
     let names: Vec<String> = ["malignant", "benign"].map(String::from).to_vec();
     let y_true = class_indices(test.targets())?;
-    let y_pred = model.predict_classes(&x_test)?;
+    let y_pred = model.predict_classes(test.features())?;
     Ok(Outcome {
         accuracy: eval.metric("accuracy").unwrap_or(0.0),
         loss: eval.loss,

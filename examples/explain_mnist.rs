@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tapeflow::data::load_mnist;
+use tapeflow::data::Mnist;
 use tapeflow::explain::{IntegratedGradients, Method, Output, SmoothGrad, attribution_svg};
 use tapeflow::prelude::*;
 
@@ -50,10 +50,8 @@ pub struct Outcome {
 
 /// Trains, explains and writes the pictures into `out_dir`.
 pub fn run(config: &Config, out_dir: &Path, verbose: u8) -> tapeflow::Result<Outcome> {
-    let mnist = load_mnist(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?;
-    let n = config.train_rows.min(mnist.train.len());
-    let x = mnist.train.features().slice_rows(0..n)?;
-    let y = mnist.train.targets().slice_rows(0..n)?;
+    let Mnist { train, test } = Mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?
+        .take(config.train_rows, 2000);
     let mut model = Sequential::new(&[784])
         .add(Dense::new(128).activation(Activation::Relu))
         .add(Dense::new(10))
@@ -67,12 +65,11 @@ pub fn run(config: &Config, out_dir: &Path, verbose: u8) -> tapeflow::Result<Out
         .epochs(config.epochs)
         .batch_size(128)
         .verbose(verbose);
-    model.fit(&x, &y, options)?;
-    let (xt, yt) = (mnist.test.features(), mnist.test.targets());
-    let eval = model.evaluate(&xt.slice_rows(0..2000)?, &yt.slice_rows(0..2000)?)?;
+    model.fit(train.features(), train.targets(), options)?;
+    let eval = model.evaluate(test.features(), test.targets())?;
 
     // Explain each digit's predicted class.
-    let digits = xt.slice_rows(0..config.digits)?;
+    let digits = test.take(config.digits).features().clone();
     let predicted = model.predict_classes(&digits)?;
     let output = Output::Classes(predicted.clone());
     let ig = IntegratedGradients::default().steps(64);
@@ -92,7 +89,7 @@ pub fn run(config: &Config, out_dir: &Path, verbose: u8) -> tapeflow::Result<Out
     let mut deltas = Vec::new();
     let mut labels = Vec::new();
     for (i, &class) in predicted.iter().enumerate() {
-        let label = yt.as_slice()[i] as usize;
+        let label = test.targets().as_slice()[i] as usize;
         labels.push((label, class));
         let gap = logits.as_slice()[i * 10 + class] - at_zero.as_slice()[i * 10 + class];
         deltas.push((ig_out.delta.as_slice()[i], gap));

@@ -7,14 +7,14 @@
 //!
 //! Run it with `cargo run --release --example linear_regression`.
 
-use tapeflow::data::{Dataset, train_test_split};
+use tapeflow::data::{Dataset, SplitOptions, train_test_split};
 use tapeflow::prelude::*;
 
 fn main() -> tapeflow::Result<()> {
     // 1. Prepare data: 1,000 points x in [0, 1), y = 0.1·x + 0.3.
     let x = Tensor::<f32>::rand_uniform(&[1000, 1], 0.0, 1.0, 42)?;
     let y = x.map(|v| 0.1 * v + 0.3);
-    let (train, test) = train_test_split(&Dataset::new(x, y)?, 0.2, 42, false)?;
+    let (train, test) = train_test_split(&Dataset::new(x, y)?, SplitOptions::new(0.2).seed(42))?;
 
     // 2. Build and compile.
     let mut model = Sequential::new(&[1]).add(Dense::new(1));

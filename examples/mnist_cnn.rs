@@ -4,8 +4,8 @@
 //! accuracy of at least 0.99 on the full 10,000-image test set.
 //!
 //! The pipeline: load the shipped IDX files in `data/mnist/` with
-//! `load_mnist` (pixels scaled to [0, 1]), reshape the `[n, 784]` rows to
-//! NHWC images `[n, 28, 28, 1]`, build the model with
+//! `Mnist::load` (pixels scaled to [0, 1]), take the NHWC images
+//! `[n, 28, 28, 1]` with `Mnist::images`, build the model with
 //! `Sequential::new(&[28, 28, 1])` (shapes inferred), fit, evaluate, print
 //! the summary, the test metrics and the per-class report; exit with status
 //! 1 if the test accuracy is below the threshold.
@@ -18,7 +18,7 @@
 //! (`tests/suite/examples_accuracy.rs` runs the same `run` function on a
 //! subset, with an asserted threshold.)
 
-use tapeflow::data::{class_indices, load_mnist};
+use tapeflow::data::{Mnist, class_indices};
 use tapeflow::layers::{Activation as ActivationLayer, BatchNormalization, Conv2D, MaxPooling2D};
 use tapeflow::metrics::classification_report;
 use tapeflow::optimizers::LearningRateSchedule;
@@ -92,17 +92,12 @@ pub fn model() -> Sequential {
 
 /// Loads, trains and evaluates; `verbose` as in `fit`.
 pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
-    let mnist = load_mnist(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?;
-    let n_train = config.train_rows.min(mnist.train.len());
-    let n_test = config.test_rows.min(mnist.test.len());
-    let images = |x: &Tensor, n: usize| x.slice_rows(0..n)?.reshape(&[n, 28, 28, 1]);
-    let x_train = images(mnist.train.features(), n_train)?;
-    let y_train = mnist.train.targets().slice_rows(0..n_train)?;
-    let x_test = images(mnist.test.features(), n_test)?;
-    let y_test = mnist.test.targets().slice_rows(0..n_test)?;
+    let Mnist { train, test } = Mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?
+        .take(config.train_rows, config.test_rows)
+        .images()?;
 
     let mut model = model();
-    let steps = (config.epochs * n_train.div_ceil(config.batch_size)) as u64;
+    let steps = (config.epochs * train.len().div_ceil(config.batch_size)) as u64;
     model.compile(
         Adam::new(LearningRateSchedule::cosine_decay(0.002, steps)),
         SparseCategoricalCrossentropy { from_logits: true },
@@ -113,17 +108,17 @@ pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
         println!("{summary}");
     }
     model.fit(
-        &x_train,
-        &y_train,
+        train.features(),
+        train.targets(),
         FitOptions::default()
             .epochs(config.epochs)
             .batch_size(config.batch_size)
             .verbose(verbose),
     )?;
 
-    let eval = model.evaluate(&x_test, &y_test)?;
-    let y_true = class_indices(&y_test)?;
-    let y_pred = model.predict_classes(&x_test)?;
+    let eval = model.evaluate(test.features(), test.targets())?;
+    let y_true = class_indices(test.targets())?;
+    let y_pred = model.predict_classes(test.features())?;
     Ok(Outcome {
         accuracy: eval.metric("accuracy").unwrap_or(0.0),
         loss: eval.loss,

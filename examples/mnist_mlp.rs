@@ -3,7 +3,7 @@
 //! at least 0.98 on the full 10,000-image test set.
 //!
 //! The pipeline: load the shipped IDX files in `data/mnist/` with
-//! `load_mnist` (pixels already scaled to [0, 1] by the fixed factor 1/255,
+//! `Mnist::load` (pixels already scaled to [0, 1] by the fixed factor 1/255,
 //! so no scaler is fitted), build and compile the MLP, fit with a progress
 //! bar, evaluate on the test set, print the test metrics and the per-class
 //! report; exit with status 1 if the test accuracy is below the threshold.
@@ -11,7 +11,7 @@
 //! Run it with `cargo run --release --example mnist_mlp`.
 //! (`tests/examples_accuracy.rs` runs the same `run` function on a subset.)
 
-use tapeflow::data::{class_indices, load_mnist};
+use tapeflow::data::{Mnist, class_indices};
 use tapeflow::metrics::classification_report;
 use tapeflow::optimizers::LearningRateSchedule;
 use tapeflow::prelude::*;
@@ -56,13 +56,8 @@ pub struct Outcome {
 
 /// Loads, trains and evaluates; `verbose` as in `fit`.
 pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
-    let mnist = load_mnist(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?;
-    let n_train = config.train_rows.min(mnist.train.len());
-    let n_test = config.test_rows.min(mnist.test.len());
-    let x_train = mnist.train.features().slice_rows(0..n_train)?;
-    let y_train = mnist.train.targets().slice_rows(0..n_train)?;
-    let x_test = mnist.test.features().slice_rows(0..n_test)?;
-    let y_test = mnist.test.targets().slice_rows(0..n_test)?;
+    let Mnist { train, test } = Mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?
+        .take(config.train_rows, config.test_rows);
 
     let mut model = Sequential::new(&[784])
         .add(Dense::new(256).activation(Activation::Relu))
@@ -70,7 +65,7 @@ pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
         .add(Dense::new(10))
         .seed(42)
         .name("mnist_mlp");
-    let steps = (config.epochs * n_train.div_ceil(config.batch_size)) as u64;
+    let steps = (config.epochs * train.len().div_ceil(config.batch_size)) as u64;
     model.compile(
         Adam::new(LearningRateSchedule::cosine_decay(0.002, steps)),
         SparseCategoricalCrossentropy { from_logits: true },
@@ -80,17 +75,17 @@ pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
         println!("{}", model.summary());
     }
     model.fit(
-        &x_train,
-        &y_train,
+        train.features(),
+        train.targets(),
         FitOptions::default()
             .epochs(config.epochs)
             .batch_size(config.batch_size)
             .verbose(verbose),
     )?;
 
-    let eval = model.evaluate(&x_test, &y_test)?;
-    let y_true = class_indices(&y_test)?;
-    let y_pred = model.predict_classes(&x_test)?;
+    let eval = model.evaluate(test.features(), test.targets())?;
+    let y_true = class_indices(test.targets())?;
+    let y_pred = model.predict_classes(test.features())?;
     Ok(Outcome {
         accuracy: eval.metric("accuracy").unwrap_or(0.0),
         loss: eval.loss,

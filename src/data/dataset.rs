@@ -182,6 +182,72 @@ impl<T: Float> Dataset<T> {
         })
     }
 
+    /// The first `n` rows (all of them if `n >= len()`), copying nothing:
+    /// tf.data's `dataset.take(n)`, for a quick run on a subset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::Dataset};
+    ///
+    /// let x = Tensor::from_vec((0..5).map(|i| i as f32).collect(), &[5, 1])?;
+    /// let ds = Dataset::new(x.clone(), x)?;
+    /// assert_eq!(ds.take(2).targets().to_vec(), vec![0.0, 1.0]);
+    /// assert_eq!(ds.take(100).len(), 5);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn take(&self, n: usize) -> Dataset<T> {
+        let n = n.min(self.len());
+        Dataset {
+            features: self
+                .features
+                .slice_rows(0..n)
+                .expect("invariant: 0..min(n, len) is within the rows"),
+            targets: self
+                .targets
+                .slice_rows(0..n)
+                .expect("invariant: 0..min(n, len) is within the rows"),
+        }
+    }
+
+    /// The same samples with each row of features reshaped to
+    /// `sample_shape`: features `[n, ...]` become `[n, sample_shape...]`
+    /// (flat MNIST rows `[n, 784]` become images `[n, 28, 28, 1]` for a
+    /// CNN). The targets are unchanged; nothing is copied.
+    ///
+    /// # Shapes
+    ///
+    /// `[n, a, b, ...]` gives `[n, sample_shape...]`, where the product of
+    /// `sample_shape` equals `a · b · …`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ElementCount`] (op `reshape`) naming both shapes if
+    /// `sample_shape` does not hold the same number of elements as a row.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::Dataset};
+    ///
+    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[3, 12])?, Tensor::zeros(&[3, 1])?)?;
+    /// assert_eq!(ds.reshape_features(&[2, 6, 1])?.features().shape(), &[3, 2, 6, 1]);
+    /// let err = ds.reshape_features(&[5]).unwrap_err();
+    /// assert_eq!(err.to_string(), "reshape: shape [3, 5] needs 15 elements, got 36");
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn reshape_features(&self, sample_shape: &[usize]) -> Result<Dataset<T>> {
+        let mut shape = Vec::with_capacity(sample_shape.len() + 1);
+        shape.push(self.len());
+        shape.extend_from_slice(sample_shape);
+        self.with_features(self.features.reshape(&shape)?)
+    }
+
+    /// The same targets with new features (same row count, checked).
+    pub(crate) fn with_features(&self, features: Tensor<T>) -> Result<Dataset<T>> {
+        Dataset::new(features, self.targets.clone())
+    }
+
     /// Converts both tensors to another float type.
     ///
     /// # Examples
@@ -201,18 +267,17 @@ impl<T: Float> Dataset<T> {
         }
     }
 
-    /// Iterates over `(x, y)` mini-batches of `batch_size` rows.
+    /// Iterates over `(x, y)` mini-batches of `batch_size` rows, in order;
+    /// chain [`Batches::shuffle`] for a seeded random order and
+    /// [`Batches::drop_remainder`] to skip a short last batch (tf.data's
+    /// `dataset.shuffle(n, seed).batch(b, drop_remainder=True)`, PyTorch's
+    /// `DataLoader(batch_size, shuffle, drop_last)`).
     ///
-    /// Without shuffling (`shuffle = None`) the batches are consecutive rows
-    /// taken with [`Tensor::slice_rows`], which copies nothing. With
-    /// `shuffle = Some(seed)` the rows are visited in a random order drawn
-    /// from `StdRng::seed_from_u64(seed)` (gathered with
-    /// [`Tensor::select_rows`]): the same seed gives the same batches. Either
-    /// way every row appears exactly once, and the last batch is smaller when
-    /// `batch_size` does not divide `len()`, unless `drop_remainder` drops it.
-    ///
-    /// For a fresh order every epoch use [`batches_with_rng`](Self::batches_with_rng)
-    /// with one RNG for the whole run (or pass `Some(seed + epoch)`).
+    /// In order, the batches are consecutive rows taken with
+    /// [`Tensor::slice_rows`], which copies nothing. Shuffled, the rows are
+    /// visited in a random order (gathered with [`Tensor::select_rows`]).
+    /// Either way every row appears exactly once, and the last batch is
+    /// smaller when `batch_size` does not divide `len()`, unless dropped.
     ///
     /// # Errors
     ///
@@ -225,33 +290,40 @@ impl<T: Float> Dataset<T> {
     ///
     /// let x = Tensor::from_vec((0..5).map(|i| i as f32).collect(), &[5, 1])?;
     /// let ds = Dataset::new(x.clone(), x)?;
-    /// let sizes: Vec<usize> = ds.batches(2, None, false)?.map(|(x, _)| x.shape()[0]).collect();
+    /// let sizes: Vec<usize> = ds.batches(2)?.map(|(x, _)| x.shape()[0]).collect();
     /// assert_eq!(sizes, vec![2, 2, 1]);
-    /// assert_eq!(ds.batches(2, Some(7), true)?.count(), 2);
-    /// let first: Vec<f32> = ds.batches(5, Some(7), false)?.next().unwrap().0.to_vec();
-    /// let again: Vec<f32> = ds.batches(5, Some(7), false)?.next().unwrap().0.to_vec();
+    /// assert_eq!(ds.batches(2)?.shuffle(7).drop_remainder(true).count(), 2);
+    /// let first: Vec<f32> = ds.batches(5)?.shuffle(7).next().unwrap().0.to_vec();
+    /// let again: Vec<f32> = ds.batches(5)?.shuffle(7).next().unwrap().0.to_vec();
     /// assert_eq!(first, again);
-    /// assert!(ds.batches(0, None, false).is_err());
+    /// let err = ds.batches(0).unwrap_err();
+    /// assert_eq!(err.to_string(), "batches: batch_size must be at least 1, got 0");
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn batches(
-        &self,
-        batch_size: usize,
-        shuffle: Option<u64>,
-        drop_remainder: bool,
-    ) -> Result<Batches<T>> {
-        match shuffle {
-            None => self.make_batches(batch_size, None, drop_remainder),
-            Some(seed) => {
-                self.batches_with_rng(batch_size, &mut StdRng::seed_from_u64(seed), drop_remainder)
-            }
+    pub fn batches(&self, batch_size: usize) -> Result<Batches<T>> {
+        if batch_size == 0 {
+            return Err(Error::InvalidArgument {
+                op: "batches",
+                message: "batch_size must be at least 1, got 0".to_string(),
+            });
         }
+        Ok(Batches {
+            dataset: self.clone(),
+            order: None,
+            batch_size,
+            pos: 0,
+            end: self.len(),
+        })
     }
 
-    /// Iterates over shuffled `(x, y)` mini-batches, the order drawn from `rng`.
+    /// Iterates over shuffled `(x, y)` mini-batches of `batch_size` rows,
+    /// the order drawn from `rng` (any `rand` 0.10 RNG; tapeflow re-exports
+    /// the crate as [`tapeflow::rand`](crate::rand)).
     ///
     /// Calling this once per epoch with the same RNG gives a different order
-    /// each epoch and the same run for the same seed.
+    /// each epoch and the same run for the same seed. With one seed per
+    /// epoch instead, [`batches`](Self::batches) and [`Batches::shuffle`]
+    /// need no RNG.
     ///
     /// # Errors
     ///
@@ -260,53 +332,26 @@ impl<T: Float> Dataset<T> {
     /// # Examples
     ///
     /// ```
-    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use tapeflow::rand::{SeedableRng, rngs::StdRng};
     /// use tapeflow::{Tensor, data::Dataset};
     ///
     /// let x = Tensor::from_vec((0..6).map(|i| i as f32).collect(), &[6, 1])?;
     /// let ds = Dataset::new(x.clone(), x)?;
     /// let mut rng = StdRng::seed_from_u64(1);
-    /// let mut seen: Vec<f32> = ds.batches_with_rng(4, &mut rng, false)?.flat_map(|(x, _)| x.to_vec()).collect();
+    /// let mut seen: Vec<f32> = ds.batches_with_rng(4, &mut rng)?.flat_map(|(x, _)| x.to_vec()).collect();
     /// seen.sort_by(f32::total_cmp);
     /// assert_eq!(seen, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    /// // The same order as a seed of 1 gives, for the first epoch.
+    /// let a: Vec<f32> = ds.batches_with_rng(6, &mut StdRng::seed_from_u64(1))?.next().unwrap().0.to_vec();
+    /// assert_eq!(a, ds.batches(6)?.shuffle(1).next().unwrap().0.to_vec());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn batches_with_rng<R: Rng + ?Sized>(
         &self,
         batch_size: usize,
         rng: &mut R,
-        drop_remainder: bool,
     ) -> Result<Batches<T>> {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.shuffle(rng);
-        self.make_batches(batch_size, Some(order), drop_remainder)
-    }
-
-    fn make_batches(
-        &self,
-        batch_size: usize,
-        order: Option<Vec<usize>>,
-        drop_remainder: bool,
-    ) -> Result<Batches<T>> {
-        if batch_size == 0 {
-            return Err(Error::InvalidArgument {
-                op: "batches",
-                message: "batch_size must be at least 1, got 0".to_string(),
-            });
-        }
-        let n = self.len();
-        let end = if drop_remainder {
-            n - n % batch_size
-        } else {
-            n
-        };
-        Ok(Batches {
-            dataset: self.clone(),
-            order,
-            batch_size,
-            pos: 0,
-            end,
-        })
+        Ok(self.batches(batch_size)?.shuffle_with(rng))
     }
 }
 
@@ -319,7 +364,7 @@ impl<T: Float> Dataset<T> {
 /// use tapeflow::{Tensor, data::Dataset};
 ///
 /// let ds = Dataset::new(Tensor::<f32>::zeros(&[10, 3])?, Tensor::zeros(&[10, 1])?)?;
-/// let batches = ds.batches(4, None, false)?;
+/// let batches = ds.batches(4)?;
 /// assert_eq!(batches.len(), 3);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
@@ -329,6 +374,68 @@ pub struct Batches<T: Float = f32> {
     batch_size: usize,
     pos: usize,
     end: usize,
+}
+
+impl<T: Float> Batches<T> {
+    /// Visits the rows in a random order drawn from
+    /// `StdRng::seed_from_u64(seed)`: the same seed gives the same batches.
+    /// For a fresh order every epoch pass `seed + epoch`. Call it before
+    /// iterating: it restarts from the first batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::Dataset};
+    ///
+    /// let x = Tensor::from_vec((0..8).map(|i| i as f32).collect(), &[8, 1])?;
+    /// let ds = Dataset::new(x.clone(), x)?;
+    /// let order = |seed| -> tapeflow::Result<Vec<f32>> {
+    ///     Ok(ds.batches(8)?.shuffle(seed).next().unwrap().0.to_vec())
+    /// };
+    /// assert_eq!(order(3)?, order(3)?);
+    /// assert_ne!(order(3)?, order(4)?);
+    /// let mut sorted = order(3)?;
+    /// sorted.sort_by(f32::total_cmp);
+    /// assert_eq!(sorted, (0..8).map(|i| i as f32).collect::<Vec<_>>());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn shuffle(self, seed: u64) -> Self {
+        self.shuffle_with(&mut StdRng::seed_from_u64(seed))
+    }
+
+    fn shuffle_with<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        order.shuffle(rng);
+        self.order = Some(order);
+        self.pos = 0;
+        self
+    }
+
+    /// Whether to skip the last batch when it is smaller than `batch_size`
+    /// (tf.data's `drop_remainder`, PyTorch's `drop_last`; default `false`).
+    /// Call it before iterating: it restarts from the first batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::Dataset};
+    ///
+    /// let ds = Dataset::new(Tensor::<f32>::zeros(&[10, 3])?, Tensor::zeros(&[10, 1])?)?;
+    /// assert_eq!(ds.batches(4)?.len(), 3);
+    /// assert_eq!(ds.batches(4)?.drop_remainder(true).len(), 2);
+    /// assert_eq!(ds.batches(4)?.drop_remainder(true).drop_remainder(false).len(), 3);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn drop_remainder(mut self, drop_remainder: bool) -> Self {
+        let n = self.dataset.len();
+        self.end = if drop_remainder {
+            n - n % self.batch_size
+        } else {
+            n
+        };
+        self.pos = 0;
+        self
+    }
 }
 
 impl<T: Float> Iterator for Batches<T> {

@@ -288,6 +288,75 @@ pub struct Mnist {
     pub test: Dataset,
 }
 
+impl Mnist {
+    /// Loads MNIST from a folder: the same as [`load_mnist`] (Keras's
+    /// `keras.datasets.mnist.load_data()`, with pixels already scaled to
+    /// `[0, 1]`).
+    ///
+    /// # Errors
+    ///
+    /// As [`load_mnist`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::Mnist;
+    ///
+    /// let mnist = Mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?;
+    /// assert_eq!(mnist.test.features().shape(), &[10000, 784]);
+    /// let err = Mnist::load("no/such/dir").unwrap_err();
+    /// assert!(err.to_string().contains("no/such/dir/train-images-idx3-ubyte"), "{err}");
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn load(dir: impl AsRef<Path>) -> Result<Mnist> {
+        load_mnist(dir)
+    }
+
+    /// The first `train_rows` training and `test_rows` test samples (all of
+    /// a set if it has fewer), copying nothing: a subset for a quick run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::Mnist;
+    ///
+    /// let mnist = Mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?.take(1000, 200);
+    /// assert_eq!(mnist.to_string(), "MNIST: 1000 train, 200 test");
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn take(&self, train_rows: usize, test_rows: usize) -> Mnist {
+        Mnist {
+            train: self.train.take(train_rows),
+            test: self.test.take(test_rows),
+        }
+    }
+
+    /// The images as NHWC tensors `[n, 28, 28, 1]` (one channel) instead of
+    /// rows `[n, 784]`, for a convolutional network; nothing is copied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ElementCount`] (op `reshape`) if the folder held images of
+    /// another size than 28 x 28.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::Mnist;
+    ///
+    /// let mnist = Mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?.take(10, 10).images()?;
+    /// assert_eq!(mnist.train.features().shape(), &[10, 28, 28, 1]);
+    /// assert_eq!(mnist.test.targets().shape(), &[10, 1]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn images(&self) -> Result<Mnist> {
+        Ok(Mnist {
+            train: self.train.reshape_features(&[28, 28, 1])?,
+            test: self.test.reshape_features(&[28, 28, 1])?,
+        })
+    }
+}
+
 impl fmt::Display for Mnist {
     /// `MNIST: 60000 train, 10000 test`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

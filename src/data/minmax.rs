@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::dataset::Dataset;
 use super::scale::{fit_columns, map_columns, read_numbers, read_state};
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -200,6 +201,40 @@ impl MinMaxScaler {
     pub fn fit_transform<T: Float>(&mut self, x: &Tensor<T>) -> Result<Tensor<T>> {
         self.fit(x)?;
         self.transform(x)
+    }
+
+    /// Fits on the features of `train` only, then scales the features of
+    /// both `train` and `test` (targets unchanged): the usual
+    /// `scaler.fit_transform(X_train)`, `scaler.transform(X_test)` of
+    /// scikit-learn in one call, so no statistic of the test data leaks into
+    /// training. The fitted scaler stays in `self` (to save it, or to scale
+    /// new data the same way).
+    ///
+    /// # Errors
+    ///
+    /// As [`fit`](Self::fit) on `train`'s features and
+    /// [`transform`](Self::transform) on `test`'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::{Dataset, MinMaxScaler}};
+    ///
+    /// let train = Dataset::new(Tensor::from_vec(vec![0.0f32, 4.0], &[2, 1])?, Tensor::zeros(&[2, 1])?)?;
+    /// let test = Dataset::new(Tensor::from_vec(vec![2.0f32, 8.0], &[2, 1])?, Tensor::ones(&[2, 1])?)?;
+    /// let (train, test) = MinMaxScaler::new().fit_transform_split(&train, &test)?;
+    /// assert_eq!(train.features().to_vec(), vec![0.0, 1.0]);
+    /// assert_eq!(test.features().to_vec(), vec![0.5, 2.0]);    // train's range: test may leave [0, 1]
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn fit_transform_split<T: Float>(
+        &mut self,
+        train: &Dataset<T>,
+        test: &Dataset<T>,
+    ) -> Result<(Dataset<T>, Dataset<T>)> {
+        let x_train = self.fit_transform(train.features())?;
+        let x_test = self.transform(test.features())?;
+        Ok((train.with_features(x_train)?, test.with_features(x_test)?))
     }
 
     /// Undoes [`transform`](Self::transform).

@@ -5,6 +5,7 @@
 //! scaler fitted on `f32` data can transform `f64` data and its saved state
 //! does not depend on the element type.
 
+use super::dataset::Dataset;
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -276,6 +277,43 @@ impl StandardScaler {
     pub fn fit_transform<T: Float>(&mut self, x: &Tensor<T>) -> Result<Tensor<T>> {
         self.fit(x)?;
         self.transform(x)
+    }
+
+    /// Fits on the features of `train` only, then scales the features of
+    /// both `train` and `test` (targets unchanged): the usual
+    /// `scaler.fit_transform(X_train)`, `scaler.transform(X_test)` of
+    /// scikit-learn in one call, so no statistic of the test data leaks into
+    /// training. The fitted scaler stays in `self` (to save it, or to scale
+    /// new data the same way).
+    ///
+    /// # Errors
+    ///
+    /// As [`fit`](Self::fit) on `train`'s features and
+    /// [`transform`](Self::transform) on `test`'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{Tensor, data::{Dataset, StandardScaler}};
+    ///
+    /// let train = Dataset::new(Tensor::from_vec(vec![1.0f32, 3.0], &[2, 1])?, Tensor::zeros(&[2, 1])?)?;
+    /// let test = Dataset::new(Tensor::from_vec(vec![5.0f32], &[1, 1])?, Tensor::ones(&[1, 1])?)?;
+    /// let mut scaler = StandardScaler::new();
+    /// let (train, test) = scaler.fit_transform_split(&train, &test)?;
+    /// assert_eq!(train.features().to_vec(), vec![-1.0, 1.0]);   // mean 2, std 1
+    /// assert_eq!(test.features().to_vec(), vec![3.0]);          // scaled by train's statistics
+    /// assert_eq!(test.targets().to_vec(), vec![1.0]);
+    /// assert_eq!(scaler.mean(), Some(&[2.0][..]));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn fit_transform_split<T: Float>(
+        &mut self,
+        train: &Dataset<T>,
+        test: &Dataset<T>,
+    ) -> Result<(Dataset<T>, Dataset<T>)> {
+        let x_train = self.fit_transform(train.features())?;
+        let x_test = self.transform(test.features())?;
+        Ok((train.with_features(x_train)?, test.with_features(x_test)?))
     }
 
     /// Undoes [`transform`](Self::transform): `z * scale + mean`.

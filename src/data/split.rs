@@ -1,5 +1,5 @@
-//! Splitting a dataset: [`train_test_split`] (optionally stratified) and
-//! [`KFold`] cross-validation.
+//! Splitting a dataset: [`train_test_split`] with its [`SplitOptions`]
+//! (optionally stratified) and [`KFold`] cross-validation.
 
 use std::collections::BTreeMap;
 
@@ -11,63 +11,160 @@ use super::encode::class_indices;
 use crate::element::Float;
 use crate::error::{Error, Result};
 
-/// Splits a dataset at random into a training and a test part.
+/// The settings of [`train_test_split`], named as in scikit-learn's
+/// `train_test_split(X, y, test_size=, random_state=, stratify=)`.
 ///
-/// The test part has `ceil(test_ratio * n)` rows (as in scikit-learn), the
-/// training part the rest; both come out in a random order drawn from
-/// `seed`, so the same seed gives the same split.
+/// | setting | meaning | default |
+/// |---|---|---|
+/// | `test_size` | the share of rows in the test part, strictly between 0 and 1 | `0.25` (scikit-learn's) with [`Default`]; given to [`new`](Self::new) |
+/// | [`seed`](Self::seed) | the seed of the random order (scikit-learn's `random_state`) | `0`: a fixed split, the same on every run |
+/// | [`stratify`](Self::stratify) | keep each class's share in both parts | `false` |
 ///
-/// With `stratify`, each class keeps (as nearly as whole rows allow) its
-/// share of the data in both parts; classes are read from the targets with
-/// [`class_indices`]: a column of class indices `[n]` / `[n, 1]` or one-hot
-/// rows `[n, c]`.
-///
-/// # Errors
-///
-/// [`Error::InvalidArgument`] naming the ratio and the row count if
-/// `test_ratio` is not strictly between 0 and 1 or if either part would be
-/// empty; the errors of [`class_indices`] when stratifying. Stratifying also
-/// refuses, as scikit-learn's `StratifiedShuffleSplit` does, a class with
-/// fewer than 2 members (it cannot be on both sides; the message names the
-/// class and its count) and a test or train part with fewer rows than there
-/// are classes (it cannot hold every class). Memory is proportional to the
-/// number of rows and distinct classes, not to the label values: labels
-/// `{0, 1e9}` are two classes.
+/// The seed defaults to a fixed `0`, not to a fresh random one as
+/// scikit-learn's `random_state=None`: every random choice in tapeflow is
+/// reproducible unless asked otherwise.
 ///
 /// # Examples
 ///
 /// ```
-/// use tapeflow::{Tensor, data::{Dataset, train_test_split}};
+/// use tapeflow::data::SplitOptions;
+///
+/// let opts = SplitOptions::new(0.2).seed(42).stratify(true);
+/// assert_eq!((opts.test_size, opts.seed, opts.stratify), (0.2, 42, true));
+/// assert_eq!(SplitOptions::default(), SplitOptions::new(0.25).seed(0).stratify(false));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SplitOptions {
+    /// The share of rows in the test part, strictly between 0 and 1.
+    pub test_size: f64,
+    /// The seed of the random order.
+    pub seed: u64,
+    /// Whether each class keeps its share of the rows in both parts.
+    pub stratify: bool,
+}
+
+impl Default for SplitOptions {
+    /// `test_size = 0.25`, `seed = 0`, no stratification.
+    fn default() -> Self {
+        SplitOptions::new(0.25)
+    }
+}
+
+impl SplitOptions {
+    /// A split with `test_size` of the rows in the test part (a ratio in
+    /// `(0, 1)`, checked by [`train_test_split`]), seed 0, not stratified.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::SplitOptions;
+    ///
+    /// assert_eq!(SplitOptions::new(0.3).test_size, 0.3);
+    /// ```
+    pub fn new(test_size: f64) -> Self {
+        SplitOptions {
+            test_size,
+            seed: 0,
+            stratify: false,
+        }
+    }
+
+    /// The seed of the random order (default 0): the same seed gives the
+    /// same split.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::SplitOptions;
+    ///
+    /// assert_eq!(SplitOptions::new(0.2).seed(7).seed, 7);
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Whether each class keeps its share of the rows in both parts
+    /// (default `false`); the classes are read from the targets with
+    /// [`class_indices`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::SplitOptions;
+    ///
+    /// assert!(SplitOptions::new(0.2).stratify(true).stratify);
+    /// ```
+    pub fn stratify(mut self, stratify: bool) -> Self {
+        self.stratify = stratify;
+        self
+    }
+}
+
+/// Splits a dataset at random into a training and a test part, as
+/// scikit-learn's `train_test_split`.
+///
+/// The test part has `ceil(test_size * n)` rows (as in scikit-learn), the
+/// training part the rest; both come out in a random order drawn from
+/// `StdRng::seed_from_u64(seed)`, so the same seed gives the same split.
+/// The settings and their defaults are on [`SplitOptions`].
+///
+/// With `stratify(true)`, each class keeps (as nearly as whole rows allow)
+/// its share of the data in both parts; classes are read from the targets
+/// with [`class_indices`]: a column of class indices `[n]` / `[n, 1]` or
+/// one-hot rows `[n, c]`.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] naming the value and the row count if
+/// `test_size` is not strictly between 0 and 1 (0, 1 and NaN are refused)
+/// or if either part would be empty; the errors of [`class_indices`] when
+/// stratifying. Stratifying also refuses, as scikit-learn's
+/// `StratifiedShuffleSplit` does, a class with fewer than 2 members (it
+/// cannot be on both sides; the message names the class and its count) and
+/// a test or train part with fewer rows than there are classes (it cannot
+/// hold every class). Memory is proportional to the number of rows and
+/// distinct classes, not to the label values: labels `{0, 1e9}` are two
+/// classes.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::{Tensor, data::{Dataset, SplitOptions, train_test_split}};
 ///
 /// let x = Tensor::from_vec((0..10).map(|i| i as f32).collect(), &[10, 1])?;
 /// let y = Tensor::from_vec(vec![0.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0], &[10, 1])?;
 /// let ds = Dataset::new(x, y)?;
-/// let (train, test) = train_test_split(&ds, 0.4, 3, true)?;
+/// let (train, test) = train_test_split(&ds, SplitOptions::new(0.4).seed(3).stratify(true))?;
 /// assert_eq!((train.len(), test.len()), (6, 4));
 /// assert_eq!(test.targets().sum(), 2.0);          // two of each class
-/// let err = train_test_split(&ds, 1.5, 3, false).unwrap_err();
-/// assert_eq!(err.to_string(), "train_test_split: test_ratio must be in (0, 1), got 1.5 (10 rows)");
+/// let err = train_test_split(&ds, SplitOptions::new(1.5)).unwrap_err();
+/// assert_eq!(err.to_string(), "train_test_split: test_size must be in (0, 1), got 1.5 (10 rows)");
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub fn train_test_split<T: Float>(
     dataset: &Dataset<T>,
-    test_ratio: f64,
-    seed: u64,
-    stratify: bool,
+    options: SplitOptions,
 ) -> Result<(Dataset<T>, Dataset<T>)> {
+    let SplitOptions {
+        test_size,
+        seed,
+        stratify,
+    } = options;
     let n = dataset.len();
     let fail = |why: &str| Error::InvalidArgument {
         op: "train_test_split",
-        message: format!("{why}, got {test_ratio} ({n} rows)"),
+        message: format!("{why}, got {test_size} ({n} rows)"),
     };
-    if !(test_ratio > 0.0 && test_ratio < 1.0) {
-        return Err(fail("test_ratio must be in (0, 1)"));
+    if !(test_size > 0.0 && test_size < 1.0) {
+        return Err(fail("test_size must be in (0, 1)"));
     }
     // The small tolerance keeps 0.7 * 10 = 7.000000000000001 from becoming 8.
-    let n_test = (test_ratio * n as f64 - 1e-9).ceil() as usize;
+    let n_test = (test_size * n as f64 - 1e-9).ceil() as usize;
     if n_test == 0 || n_test >= n {
         return Err(fail(
-            "too few rows for a non-empty train and test split with this test_ratio",
+            "too few rows for a non-empty train and test split with this test_size",
         ));
     }
     let mut rng = StdRng::seed_from_u64(seed);
@@ -118,7 +215,7 @@ fn stratified_indices(
             ("train", n_train)
         };
         return Err(fail(format!(
-            "cannot stratify: the {part} part has {size} rows, fewer than the {k} classes; change test_ratio or do not stratify"
+            "cannot stratify: the {part} part has {size} rows, fewer than the {k} classes; change test_size or do not stratify"
         )));
     }
     let mut members: Vec<Vec<usize>> = by_label.into_values().collect();

@@ -204,7 +204,6 @@ impl CharTokenizer {
 /// # Examples
 ///
 /// ```
-/// use rand::{SeedableRng, rngs::StdRng};
 /// use tapeflow::data::TextWindows;
 ///
 /// let windows = TextWindows::new((0..10).collect(), 3)?;
@@ -212,7 +211,7 @@ impl CharTokenizer {
 /// assert_eq!(x.shape(), &[3, 3]);                       // starts 0, 3, 6
 /// assert_eq!(x.to_vec()[3..6], [3.0, 4.0, 5.0]);
 /// assert_eq!(y.to_vec()[3..6], [4.0, 5.0, 6.0]);
-/// let (x, _) = windows.random_windows::<f32>(4, &mut StdRng::seed_from_u64(0))?;
+/// let (x, _) = windows.random_windows::<f32>(4, 0)?;
 /// assert_eq!(x.shape(), &[4, 3]);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```

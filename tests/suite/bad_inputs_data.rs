@@ -9,8 +9,8 @@ use flate2::{Compression, write::GzEncoder};
 use rand::{SeedableRng, rngs::StdRng};
 use tapeflow::Tensor;
 use tapeflow::data::{
-    Dataset, Impute, KFold, LabelColumn, LabelEncoder, MinMaxScaler, StandardScaler, class_indices,
-    drop_missing_rows, impute_missing, load_csv, load_idx_dataset, load_idx_images,
+    Dataset, Impute, KFold, LabelColumn, LabelEncoder, MinMaxScaler, SplitOptions, StandardScaler,
+    class_indices, drop_missing_rows, impute_missing, load_csv, load_idx_dataset, load_idx_images,
     load_idx_labels, load_mnist, one_hot, read_csv, to_categorical, train_test_split,
 };
 
@@ -203,17 +203,20 @@ fn encode_and_dataset_cases() -> Vec<Case> {
         ),
         case!(
             "batches of 0",
-            ds(&[0.0, 1.0]).batches(0, None, false),
+            ds(&[0.0, 1.0]).batches(0),
             ["batches", "batch_size", "got 0"]
         ),
         case!(
             "shuffled batches of 0",
-            ds(&[0.0, 1.0]).batches(0, Some(3), true),
+            ds(&[0.0, 1.0])
+                .batches(0)
+                .map(|b| b.shuffle(3))
+                .map(|b| b.drop_remainder(true)),
             ["batches", "got 0"]
         ),
         case!(
             "batches_with_rng of 0",
-            ds(&[0.0]).batches_with_rng(0, &mut StdRng::seed_from_u64(1), false),
+            ds(&[0.0]).batches_with_rng(0, &mut StdRng::seed_from_u64(1)),
             ["batches", "got 0"]
         ),
         case!(
@@ -229,61 +232,60 @@ fn split_cases() -> Vec<Case> {
     vec![
         case!(
             "split ratio 0",
-            train_test_split(&ten(), 0.0, 1, false),
-            ["train_test_split", "test_ratio", "got 0", "10 rows"]
+            train_test_split(&ten(), SplitOptions::new(0.0).seed(1)),
+            ["train_test_split", "test_size", "got 0", "10 rows"]
         ),
         case!(
             "split ratio 1",
-            train_test_split(&ten(), 1.0, 1, false),
+            train_test_split(&ten(), SplitOptions::new(1.0).seed(1)),
             ["train_test_split", "got 1"]
         ),
         case!(
             "split ratio NaN",
-            train_test_split(&ten(), f64::NAN, 1, false),
+            train_test_split(&ten(), SplitOptions::new(f64::NAN).seed(1)),
             ["train_test_split", "NaN"]
         ),
         case!(
             "split ratio negative",
-            train_test_split(&ten(), -0.5, 1, true),
+            train_test_split(&ten(), SplitOptions::new(-0.5).seed(1).stratify(true)),
             ["train_test_split", "-0.5"]
         ),
         case!(
             "split ratio inf",
-            train_test_split(&ten(), f64::INFINITY, 1, false),
+            train_test_split(&ten(), SplitOptions::new(f64::INFINITY).seed(1)),
             ["train_test_split", "inf"]
         ),
         case!(
             "split of one row",
-            train_test_split(&ds(&[0.0]), 0.5, 1, false),
+            train_test_split(&ds(&[0.0]), SplitOptions::new(0.5).seed(1)),
             ["train_test_split", "too few rows", "1 rows"]
         ),
         case!(
             "split with an empty train part",
-            train_test_split(&ten(), 0.95, 1, false),
+            train_test_split(&ten(), SplitOptions::new(0.95).seed(1)),
             ["train_test_split", "too few rows", "0.95"]
         ),
         case!(
             "stratify a class of one member",
             train_test_split(
                 &ds(&[0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]),
-                0.5,
-                1,
-                true
+                SplitOptions::new(0.5).seed(1).stratify(true)
             ),
             ["train_test_split", "class 0", "only 1 member"]
         ),
         case!(
             "stratify a class of one member, large label",
-            train_test_split(&ds(&[1e9, 0.0, 0.0, 0.0]), 0.5, 1, true),
+            train_test_split(
+                &ds(&[1e9, 0.0, 0.0, 0.0]),
+                SplitOptions::new(0.5).seed(1).stratify(true)
+            ),
             ["train_test_split", "class 1000000000", "only 1 member"]
         ),
         case!(
             "stratify more classes than test rows",
             train_test_split(
                 &ds(&[0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0]),
-                0.2,
-                1,
-                true
+                SplitOptions::new(0.2).seed(1).stratify(true)
             ),
             ["train_test_split", "test part has 2 rows", "5 classes"]
         ),
@@ -291,20 +293,24 @@ fn split_cases() -> Vec<Case> {
             "stratify more classes than train rows",
             train_test_split(
                 &ds(&[0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0]),
-                0.8,
-                1,
-                true
+                SplitOptions::new(0.8).seed(1).stratify(true)
             ),
             ["train_test_split", "train part has 2 rows", "5 classes"]
         ),
         case!(
             "stratify fractional labels",
-            train_test_split(&ds(&[0.5, 1.0, 0.0, 1.0]), 0.5, 1, true),
+            train_test_split(
+                &ds(&[0.5, 1.0, 0.0, 1.0]),
+                SplitOptions::new(0.5).seed(1).stratify(true)
+            ),
             ["class_indices", "0.5"]
         ),
         case!(
             "stratify NaN labels",
-            train_test_split(&ds(&[f32::NAN, 1.0, 0.0, 1.0]), 0.5, 1, true),
+            train_test_split(
+                &ds(&[f32::NAN, 1.0, 0.0, 1.0]),
+                SplitOptions::new(0.5).seed(1).stratify(true)
+            ),
             ["class_indices", "NaN"]
         ),
         case!(
@@ -826,7 +832,9 @@ fn stratified_split_on_large_labels_costs_the_distinct_labels_only() {
     let labels: Vec<f32> = (0..20)
         .map(|i| if i % 4 == 0 { 1e9 } else { 0.0 })
         .collect();
-    let (train, test) = train_test_split(&ds(&labels), 0.5, 7, true).expect("two classes");
+    let (train, test) =
+        train_test_split(&ds(&labels), SplitOptions::new(0.5).seed(7).stratify(true))
+            .expect("two classes");
     let count = |d: &Dataset, v: f32| d.targets().as_slice().iter().filter(|&&y| y == v).count();
     assert_eq!((count(&train, 1e9), count(&test, 1e9)), (3, 2));
     assert_eq!((count(&train, 0.0), count(&test, 0.0)), (7, 8));

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flate2::{Compression, write::GzEncoder};
 use tapeflow::data::{
-    Dataset, LabelColumn, LabelEncoder, MinMaxScaler, StandardScaler, load_csv, load_idx_dataset,
-    load_idx_images, load_idx_labels, load_mnist, one_hot, train_test_split,
+    Dataset, LabelColumn, LabelEncoder, MinMaxScaler, SplitOptions, StandardScaler, load_csv,
+    load_idx_dataset, load_idx_images, load_idx_labels, load_mnist, one_hot, train_test_split,
 };
 use tapeflow::{Error, Tensor};
 
@@ -287,10 +287,10 @@ fn rows(n: usize) -> Dataset {
 #[test]
 fn split_ratio_outside_open_unit_interval_is_rejected() {
     for ratio in [0.0, 1.0, -0.2, 1.5, f64::NAN] {
-        let err = train_test_split(&rows(10), ratio, 0, false).expect_err("bad ratio");
+        let err = train_test_split(&rows(10), SplitOptions::new(ratio)).expect_err("bad ratio");
         assert_eq!(
             err.to_string(),
-            format!("train_test_split: test_ratio must be in (0, 1), got {ratio} (10 rows)")
+            format!("train_test_split: test_size must be in (0, 1), got {ratio} (10 rows)")
         );
     }
 }
@@ -298,15 +298,15 @@ fn split_ratio_outside_open_unit_interval_is_rejected() {
 #[test]
 fn split_of_too_few_rows_is_rejected() {
     for n in [0, 1] {
-        let err = train_test_split(&rows(n), 0.5, 0, false).expect_err("too few rows");
+        let err = train_test_split(&rows(n), SplitOptions::new(0.5)).expect_err("too few rows");
         assert_eq!(
             err.to_string(),
             format!(
-                "train_test_split: too few rows for a non-empty train and test split with this test_ratio, got 0.5 ({n} rows)"
+                "train_test_split: too few rows for a non-empty train and test split with this test_size, got 0.5 ({n} rows)"
             )
         );
     }
-    assert!(train_test_split(&rows(2), 0.5, 0, true).is_ok());
+    assert!(train_test_split(&rows(2), SplitOptions::new(0.5).stratify(true)).is_ok());
 }
 
 #[test]
@@ -380,7 +380,7 @@ fn encoders_and_datasets_name_the_bad_row() {
         err.to_string()
             .contains("features have 3 rows but targets have 2")
     );
-    let err = rows(4).batches(0, None, false).expect_err("batch size 0");
+    let err = rows(4).batches(0).expect_err("batch size 0");
     assert_eq!(
         err.to_string(),
         "batches: batch_size must be at least 1, got 0"

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use tapeflow::Tensor;
 use tapeflow::data::{
-    Dataset, KFold, LabelColumn, MinMaxScaler, StandardScaler, class_indices, load_csv, load_mnist,
-    one_hot, read_csv, train_test_split,
+    Dataset, KFold, LabelColumn, MinMaxScaler, SplitOptions, StandardScaler, class_indices,
+    load_csv, load_mnist, one_hot, read_csv, train_test_split,
 };
 
 fn shipped(name: &str) -> PathBuf {
@@ -108,7 +108,8 @@ fn missing_cells_load_as_nan_and_are_reported_per_column() {
 fn stratified_split_of_iris_keeps_a_third_of_each_class() {
     let iris = load_csv(shipped("iris.csv"), LabelColumn::Last).expect("iris");
     let ds = iris.to_dataset().expect("dataset");
-    let (train, test) = train_test_split(&ds, 0.2, 42, true).expect("split");
+    let (train, test) =
+        train_test_split(&ds, SplitOptions::new(0.2).seed(42).stratify(true)).expect("split");
     assert_eq!((train.len(), test.len()), (120, 30));
     assert_eq!(class_counts(train.targets()), vec![40, 40, 40]);
     assert_eq!(class_counts(test.targets()), vec![10, 10, 10]);
@@ -117,14 +118,14 @@ fn stratified_split_of_iris_keeps_a_third_of_each_class() {
 #[test]
 fn split_is_a_seeded_partition_of_the_rows() {
     let ds = numbered(50);
-    let (train, test) = train_test_split(&ds, 0.3, 7, false).expect("split");
+    let (train, test) = train_test_split(&ds, SplitOptions::new(0.3).seed(7)).expect("split");
     assert_eq!((train.len(), test.len()), (35, 15));
     let mut all = [ids(&train), ids(&test)].concat();
     all.sort_unstable();
     assert_eq!(all, (0..50).collect::<Vec<_>>());
-    let (train2, _) = train_test_split(&ds, 0.3, 7, false).expect("split");
+    let (train2, _) = train_test_split(&ds, SplitOptions::new(0.3).seed(7)).expect("split");
     assert_eq!(ids(&train), ids(&train2));
-    let (train3, _) = train_test_split(&ds, 0.3, 8, false).expect("split");
+    let (train3, _) = train_test_split(&ds, SplitOptions::new(0.3).seed(8)).expect("split");
     assert_ne!(ids(&train), ids(&train3));
 }
 
@@ -151,8 +152,11 @@ fn kfold_test_parts_cover_every_row_once() {
 #[test]
 fn train_fitted_scaler_standardises_breast_cancer_and_survives_json() {
     let data = load_csv(shipped("breast_cancer.csv"), LabelColumn::Last).expect("csv");
-    let (train, test) =
-        train_test_split(&data.to_dataset().expect("ds"), 0.25, 1, true).expect("split");
+    let (train, test) = train_test_split(
+        &data.to_dataset().expect("ds"),
+        SplitOptions::new(0.25).seed(1).stratify(true),
+    )
+    .expect("split");
     let mut scaler = StandardScaler::new();
     let z = scaler
         .fit_transform(&train.features().cast::<f64>())
@@ -209,8 +213,9 @@ fn one_hot_iris_targets_has_one_one_per_row() {
 fn seeded_batches_repeat_and_visit_every_row_once() {
     let ds = numbered(103);
     let epoch = |seed| -> Vec<Vec<usize>> {
-        ds.batches(10, Some(seed), false)
+        ds.batches(10)
             .expect("batches")
+            .shuffle(seed)
             .map(|(x, y)| {
                 assert_eq!(x, y);
                 y.as_slice().iter().map(|&v| v as usize).collect()
@@ -226,7 +231,11 @@ fn seeded_batches_repeat_and_visit_every_row_once() {
     assert_ne!(all, (0..103).collect::<Vec<_>>(), "shuffled");
     all.sort_unstable();
     assert_eq!(all, (0..103).collect::<Vec<_>>());
-    let dropped = ds.batches(10, Some(5), true).expect("batches");
+    let dropped = ds
+        .batches(10)
+        .expect("batches")
+        .shuffle(5)
+        .drop_remainder(true);
     assert_eq!(dropped.len(), 10);
     assert!(dropped.map(|(x, _)| x.shape()[0]).all(|n| n == 10));
 }
@@ -234,7 +243,7 @@ fn seeded_batches_repeat_and_visit_every_row_once() {
 #[test]
 fn unshuffled_batches_are_views_of_the_dataset() {
     let ds = numbered(25);
-    let batches: Vec<(Tensor, Tensor)> = ds.batches(8, None, false).expect("batches").collect();
+    let batches: Vec<(Tensor, Tensor)> = ds.batches(8).expect("batches").collect();
     assert_eq!(batches.len(), 4);
     for (i, (x, y)) in batches.iter().enumerate() {
         assert!(x.shares_storage(ds.features()));

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tapeflow::callbacks::{Logs, TrainingContext};
-use tapeflow::data::{Dataset, train_test_split};
+use tapeflow::data::{Dataset, SplitOptions, train_test_split};
 use tapeflow::prelude::*;
 
 fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
@@ -101,7 +101,7 @@ fn linear_regression_pipeline_recovers_weight_and_bias() -> Result<()> {
     let mut rng = StdRng::seed_from_u64(42);
     let x = Tensor::<f32>::rand_uniform_with_rng(&[1000, 1], 0.0, 1.0, &mut rng)?;
     let y = x.map(|v| 0.1 * v + 0.3);
-    let (train, test) = train_test_split(&Dataset::new(x, y)?, 0.2, 42, false)?;
+    let (train, test) = train_test_split(&Dataset::new(x, y)?, SplitOptions::new(0.2).seed(42))?;
     let mut model = Sequential::new(&[1]).add(Dense::new(1));
     model.compile(
         Sgd::new(0.5),
