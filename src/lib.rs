@@ -81,6 +81,10 @@
 //! | `optimizer.apply_gradients(zip(g, v))` | `opt.step()` | `opt.apply_gradients(&grads, &mut params)` |
 //! | `tf.stop_gradient(x)` | `x.detach()` | `x.detach()` |
 //! | `model.save("m.keras")` | `torch.save` | `model.save("m.safetensors")` |
+//! | `pd.read_csv(path)`, then `X`, `y` | `pd.read_csv` | `data::Dataset::from_csv(path, "target")?` |
+//! | `train_test_split(X, y, test_size=0.2, random_state=42, stratify=y)` | `random_split` | `data::train_test_split(&ds, SplitOptions::new(0.2).seed(42).stratify(true))?` |
+//! | `keras.datasets.mnist.load_data()` | `torchvision.datasets.MNIST` | `data::Mnist::load(dir)?` |
+//! | `tf.random.uniform(shape, seed=s)` | `torch.rand` after `manual_seed(s)` | `Tensor::rand_uniform(&shape, low, high, s)?` |
 #![doc(test(attr(deny(warnings))))]
 
 pub mod activations;

@@ -25,6 +25,7 @@ mod conv_golden;
 mod conv_gradcheck;
 mod conv_import;
 mod conv_layers;
+mod data_api;
 mod data_errors;
 mod data_pipeline;
 mod examples_accuracy;
