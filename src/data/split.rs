@@ -292,6 +292,41 @@ impl KFold {
         }
     }
 
+    /// Whether to shuffle the rows before cutting them into folds (default
+    /// `false`), as scikit-learn's `KFold(shuffle=True)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::KFold;
+    ///
+    /// let kf = KFold::new(5).shuffle(true).seed(42);
+    /// assert_eq!(kf, KFold { n_splits: 5, shuffle: true, seed: 42 });
+    /// ```
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// The seed of the shuffle (default 0; scikit-learn's `random_state`),
+    /// used only with [`shuffle`](Self::shuffle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::data::KFold;
+    ///
+    /// let a = KFold::new(3).shuffle(true).seed(1).split(9)?;
+    /// let b = KFold::new(3).shuffle(true).seed(1).split(9)?;
+    /// assert_eq!(a, b);
+    /// assert_ne!(a, KFold::new(3).shuffle(true).seed(2).split(9)?);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
     /// The `(train_indices, test_indices)` of each fold for `n_rows` rows.
     ///
     /// # Errors
@@ -303,7 +338,7 @@ impl KFold {
     /// ```
     /// use tapeflow::data::KFold;
     ///
-    /// let folds = KFold { n_splits: 2, shuffle: true, seed: 9 }.split(4)?;
+    /// let folds = KFold::new(2).shuffle(true).seed(9).split(4)?;
     /// let mut all: Vec<usize> = folds.iter().flat_map(|(_, test)| test.clone()).collect();
     /// all.sort();
     /// assert_eq!(all, vec![0, 1, 2, 3]);
