@@ -166,7 +166,7 @@ impl Initializer {
     }
 
     /// Draws a tensor of `shape` from this initialiser, taking the random
-    /// numbers from `rng` (the [`rand`](crate::rand) crate's `StdRng`, as
+    /// numbers from `rng` (the [`rand`] crate's `StdRng`, as
     /// re-exported by tapeflow). Layers draw all their weights from one
     /// seeded RNG this way; `init(shape, seed)` equals
     /// `init_with_rng(shape, &mut StdRng::seed_from_u64(seed))`.
