@@ -19,7 +19,7 @@
 //! let history = model.fit(&x, &y, FitOptions::default().epochs(100).verbose(0))?;
 //! assert!(history.last("loss").unwrap() < 1e-5);
 //! let eval = model.evaluate(&x, &y)?;
-//! assert!(eval.metric("mean_absolute_error").unwrap() < 1e-2);
+//! assert!(eval.metric(Metric::MeanAbsoluteError).unwrap() < 1e-2);
 //! let y_hat = model.predict(&Tensor::from_vec(vec![0.5], &[1, 1])?)?;
 //! assert!((y_hat.item()? - 0.35).abs() < 1e-2);
 //!
