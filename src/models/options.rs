@@ -270,9 +270,13 @@ impl<T: Float> FitOptions<T> {
         self
     }
 
-    /// 0: silent; 1: a progress bar per epoch; 2: one line per epoch.
-    /// Default: 1 when stderr is a terminal, else 0. `fit` refuses other
-    /// levels.
+    /// How `fit` reports on stderr, Keras's `verbose`: 0 silent; 1 a
+    /// progress bar per epoch (`469/469 ━━━━ 3s 6ms/step - loss: 0.3100`,
+    /// the time taken once the epoch ends); 2 one line per epoch
+    /// (`Epoch 3/10 - 3s 6ms/step - loss: 0.3100`). Every line fits 80
+    /// columns. Default (Keras's `"auto"`): 1 when stderr is a terminal,
+    /// else 2, so the log file of a long run shows every epoch. `fit`
+    /// refuses other levels.
     ///
     /// # Examples
     ///
