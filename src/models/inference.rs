@@ -1,4 +1,5 @@
-//! Inference on a [`Sequential`]: `evaluate`, `predict` and
+//! Running a [`Sequential`]: `forward` (the custom-training-loop entry
+//! point), and `evaluate`, `predict`, `predict_proba` and
 //! `predict_classes`, in batches on an inference tape (parameters enter as
 //! constants, so nothing is recorded for gradients).
 
@@ -8,13 +9,73 @@ use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::layers::Mode;
 use crate::losses::Loss;
-use crate::tape::GradientTape;
+use crate::tape::{GradientTape, Var};
 use crate::tensor::Tensor;
 
 /// Rows per batch in `evaluate` and `predict`.
 const INFER_BATCH: usize = 256;
 
 impl<T: Float> Sequential<T> {
+    /// Runs the layers on a batch `x` already on `tape` (the custom-training-loop
+    /// entry point; `fit` and `predict` use it too).
+    ///
+    /// # Errors
+    ///
+    /// If the model is not built; [`Error::Layer`] if `x`'s feature shape
+    /// differs from the model's input shape, or a layer fails, naming the layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// let tape = GradientTape::new();
+    /// let x = Tensor::ones(&[4, 2])?;
+    /// let y = model.forward(&tape, &x, Mode::Train)?;
+    /// let grads = tape.gradient(&y.sum(), model.trainable_params())?;
+    /// assert_eq!(grads.len(), 2);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn forward<'t>(
+        &self,
+        tape: &'t GradientTape<T>,
+        x: &Tensor<T>,
+        mode: Mode,
+    ) -> Result<Var<'t, T>> {
+        self.forward_var(tape.constant(x), mode)
+    }
+
+    /// As [`forward`](Self::forward), for an input that is already a `Var`
+    /// (e.g. a watched input, to take gradients with respect to it).
+    ///
+    /// # Errors
+    ///
+    /// As [`forward`](Self::forward).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::ones(&[1, 2])?);
+    /// let y = model.forward_var(x, Mode::Infer)?;
+    /// let saliency = tape.gradient(&y.sum(), [x])?;
+    /// assert_eq!(saliency.get(x).unwrap().shape(), &[1, 2]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn forward_var<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
+        if !self.is_built() {
+            return Err(self.not_built("forward"));
+        }
+        self.check_input(&x.shape())?;
+        self.forward_layers(x, mode, self.layers.len())
+    }
+
     /// The mean loss and the metrics of the model on `x`, `y`, in inference
     /// mode (dropout off), Keras's `evaluate`.
     ///

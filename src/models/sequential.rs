@@ -10,8 +10,7 @@ use super::training::Compiled;
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::layers::{Layer, Mode};
-use crate::tape::{GradientTape, Var};
-use crate::tensor::Tensor;
+use crate::tape::Var;
 
 /// Layer names the model file reserves: a layer may not be named one of
 /// these, nor start with one followed by `/`, because `save` stores the
@@ -392,66 +391,6 @@ impl<T: Float> Sequential<T> {
                 self.name
             ),
         }
-    }
-
-    /// Runs the layers on a batch `x` already on `tape` (the custom-training-loop
-    /// entry point; `fit` and `predict` use it too).
-    ///
-    /// # Errors
-    ///
-    /// If the model is not built; [`Error::Layer`] if `x`'s feature shape
-    /// differs from the model's input shape, or a layer fails, naming the layer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::prelude::*;
-    ///
-    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
-    /// model.build()?;
-    /// let tape = GradientTape::new();
-    /// let x = Tensor::ones(&[4, 2])?;
-    /// let y = model.forward(&tape, &x, Mode::Train)?;
-    /// let grads = tape.gradient(&y.sum(), model.trainable_params())?;
-    /// assert_eq!(grads.len(), 2);
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn forward<'t>(
-        &self,
-        tape: &'t GradientTape<T>,
-        x: &Tensor<T>,
-        mode: Mode,
-    ) -> Result<Var<'t, T>> {
-        self.forward_var(tape.constant(x), mode)
-    }
-
-    /// As [`forward`](Self::forward), for an input that is already a `Var`
-    /// (e.g. a watched input, to take gradients with respect to it).
-    ///
-    /// # Errors
-    ///
-    /// As [`forward`](Self::forward).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::prelude::*;
-    ///
-    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
-    /// model.build()?;
-    /// let tape = GradientTape::new();
-    /// let x = tape.watch(&Tensor::ones(&[1, 2])?);
-    /// let y = model.forward_var(x, Mode::Infer)?;
-    /// let saliency = tape.gradient(&y.sum(), [x])?;
-    /// assert_eq!(saliency.get(x).unwrap().shape(), &[1, 2]);
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn forward_var<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
-        if !self.is_built() {
-            return Err(self.not_built("forward"));
-        }
-        self.check_input(&x.shape())?;
-        self.forward_layers(x, mode, self.layers.len())
     }
 
     /// Runs the first `count` layers on `x` (already checked against the
