@@ -43,7 +43,7 @@ pub use crossentropy::{
     BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, SparseCategoricalCrossentropy,
 };
 pub use functions::{
-    binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mae, mse,
+    Predictions, binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mae, mse,
     sparse_categorical_crossentropy,
 };
 pub use regression::{Huber, MeanAbsoluteError, MeanSquaredError};
