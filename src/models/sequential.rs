@@ -35,8 +35,14 @@ pub(crate) const DEFAULT_SEED: u64 = 0;
 
 /// A linear stack of layers, Keras's `Sequential`.
 ///
-/// Build it with [`new`](Self::new) (the input shape without the batch
-/// dimension) and [`add`](Self::add); shapes are inferred and checked when
+/// The everyday path, in the order of this page: [`new`](Sequential::new)
+/// (the input shape without the batch dimension), [`add`](Self::add),
+/// [`compile`](Self::compile), [`fit`](Self::fit), then
+/// [`evaluate`](Self::evaluate), [`predict`](Self::predict) or
+/// [`predict_proba`](Self::predict_proba), [`save`](Self::save) and
+/// [`load`](Sequential::load). Models are `f32` unless asked otherwise
+/// ([`new_typed`](Self::new_typed), [`load_typed`](Self::load_typed) for
+/// `f64`), as in Keras and PyTorch. Shapes are inferred and checked when
 /// the model is built (by [`build`](Self::build) or
 /// [`compile`](Self::compile); [`predict`](Self::predict) needs a built
 /// model). Weights are drawn from a seeded RNG
