@@ -105,7 +105,7 @@ pub fn run(config: &Config, out_dir: &Path, verbose: u8) -> tapeflow::Result<Out
         }
     }
     Ok(Outcome {
-        accuracy: eval.metric("accuracy").unwrap_or(0.0),
+        accuracy: eval.metric(Metric::Accuracy).unwrap_or(0.0),
         digits: labels,
         deltas,
         files,

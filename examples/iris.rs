@@ -69,7 +69,7 @@ pub fn run(verbose: u8) -> tapeflow::Result<Outcome> {
     let y_true = class_indices(test.targets())?;
     let y_pred = model.predict_classes(test.features())?;
     Ok(Outcome {
-        accuracy: eval.metric("accuracy").unwrap_or(0.0),
+        accuracy: eval.metric(Metric::Accuracy).unwrap_or(0.0),
         loss: eval.loss,
         epochs,
         report: classification_report(&y_true, &y_pred, Some(&names))?,

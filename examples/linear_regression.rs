@@ -49,7 +49,7 @@ fn main() -> tapeflow::Result<()> {
     println!(
         "test loss (mse): {:.3e}, test mae: {:.3e}",
         eval.loss,
-        eval.metric("mean_absolute_error").unwrap_or(f64::NAN)
+        eval.metric(Metric::MeanAbsoluteError).unwrap_or(f64::NAN)
     );
 
     // 5. Predict on new inputs.

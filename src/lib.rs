@@ -19,7 +19,7 @@
 //! let history = model.fit(&x, &y, FitOptions::default().epochs(100).verbose(0))?;
 //! assert!(history.last("loss").unwrap() < 1e-5);
 //! let eval = model.evaluate(&x, &y)?;
-//! assert!(eval.metric("mean_absolute_error").unwrap() < 1e-2);
+//! assert!(eval.metric(Metric::MeanAbsoluteError).unwrap() < 1e-2);
 //! let y_hat = model.predict(&Tensor::from_vec(vec![0.5], &[1, 1])?)?;
 //! assert!((y_hat.item()? - 0.35).abs() < 1e-2);
 //!
@@ -30,6 +30,59 @@
 //! let loss = tapeflow::losses::mse(&pred, &tape.constant(&y))?;
 //! let grads = tape.gradient(&loss, model.trainable_params())?;
 //! opt.apply_gradients(&grads, &mut model.params_mut())?;
+//! # Ok::<(), tapeflow::Error>(())
+//! ```
+//!
+//! ## A classifier from a CSV file, start to finish
+//!
+//! Iris (150 flowers, 4 measurements, 3 species, shipped in `data/`): load,
+//! split, scale, build, compile, fit, evaluate, class probabilities, save
+//! and load. Everything is `f32` without a type written anywhere.
+//!
+//! ```
+//! use tapeflow::data::{LabelColumn, StandardScaler, load_csv, train_test_split};
+//! use tapeflow::prelude::*;
+//!
+//! // Load the CSV (label column "target", class indices 0..3) and split it
+//! // 80/20, stratified by class, with seed 42.
+//! let iris = load_csv(
+//!     concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv"),
+//!     LabelColumn::Name("target".into()),
+//! )?;
+//! let (train, test) = train_test_split(&iris.to_dataset()?, 0.2, 42, true)?;
+//! assert_eq!((train.len(), test.len()), (120, 30));
+//!
+//! // Standardise with the training split's statistics only.
+//! let mut scaler = StandardScaler::new();
+//! let x_train = scaler.fit_transform(train.features())?;
+//! let x_test = scaler.transform(test.features())?;
+//!
+//! // A 4-16-3 MLP that outputs logits; the loss says so.
+//! let mut model = Sequential::new(&[4])
+//!     .add(Dense::new(16).activation(Activation::Relu))
+//!     .add(Dense::new(3))
+//!     .seed(42);
+//! model.compile(Adam::new(0.01), SparseCategoricalCrossentropy::from_logits(), &[Metric::Accuracy])?;
+//! let opts = FitOptions::default().epochs(60).batch_size(16).verbose(0);
+//! let history = model.fit(&x_train, train.targets(), opts)?;
+//! assert_eq!(history.metric(Metric::Accuracy).map(<[f64]>::len), Some(60));
+//!
+//! let eval = model.evaluate(&x_test, test.targets())?;
+//! assert!(eval.metric(Metric::Accuracy).unwrap() >= 0.9, "{eval:?}");
+//!
+//! // Class probabilities: the softmax of the logits, each row summing to 1.
+//! let proba = model.predict_proba(&x_test)?;
+//! assert_eq!(proba.shape(), &[30, 3]);
+//! for row in proba.to_vec().chunks(3) {
+//!     assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! }
+//!
+//! // One file holds the model, its optimizer and its history.
+//! let path = std::env::temp_dir().join(format!("iris_{}.safetensors", std::process::id()));
+//! model.save(&path)?;
+//! let again = Sequential::load(&path)?;
+//! assert_eq!(again.predict_proba(&x_test)?, proba);
+//! std::fs::remove_file(&path).ok();
 //! # Ok::<(), tapeflow::Error>(())
 //! ```
 //!

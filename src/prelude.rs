@@ -11,7 +11,7 @@
 //! ```
 //! use tapeflow::prelude::*;
 //!
-//! let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+//! let mut model = Sequential::new(&[2]).add(Dense::new(1));
 //! model.compile(Adam::new(0.01), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
 //! assert!(model.is_compiled());
 //! # Ok::<(), tapeflow::Error>(())

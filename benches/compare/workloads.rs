@@ -179,7 +179,11 @@ fn train_step(model: &mut Sequential, opt: &mut Adam, x: &Tensor, y: &Tensor, sp
         let pred = model.forward(&tape, x, Mode::Train).expect("forward");
         let target = tape.constant(y);
         let loss = if sparse {
-            tapeflow::losses::sparse_categorical_crossentropy(&pred, &target, true)
+            tapeflow::losses::sparse_categorical_crossentropy(
+                &pred,
+                &target,
+                tapeflow::losses::Predictions::Logits,
+            )
         } else {
             tapeflow::losses::mse(&pred, &target)
         }

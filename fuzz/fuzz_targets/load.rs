@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
         std::process::id()
     ));
     if std::fs::write(&path, data).is_ok() {
-        let _ = Sequential::<f32>::load(&path);
+        let _ = Sequential::load(&path);
     }
 });

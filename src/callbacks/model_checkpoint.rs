@@ -44,11 +44,11 @@ use crate::error::{Error, Result};
 /// std::fs::create_dir_all(&dir).ok();
 /// let x = Tensor::from_vec((0..8).map(|i| i as f32 / 8.0).collect(), &[8, 1])?;
 /// let y = x.map(|v| 3.0 * v);
-/// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+/// let mut model = Sequential::new(&[1]).add(Dense::new(1));
 /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
 /// let checkpoint = ModelCheckpoint::new(dir.join("model-{epoch:02d}.safetensors")).monitor("loss");
 /// model.fit(&x, &y, FitOptions::default().epochs(3).verbose(0).callback(checkpoint))?;
-/// let third = Sequential::<f32>::load(dir.join("model-03.safetensors"))?;
+/// let third = Sequential::load(dir.join("model-03.safetensors"))?;
 /// assert_eq!(third.get_weights(), model.get_weights());
 /// assert!(dir.join("model-01.safetensors").exists());
 /// std::fs::remove_dir_all(&dir).ok();
@@ -110,11 +110,11 @@ impl ModelCheckpoint {
     /// std::fs::create_dir_all(&dir).ok();
     /// let path = dir.join("w.safetensors");
     /// let x = Tensor::ones(&[4, 2])?;
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
     /// let ckpt = ModelCheckpoint::new(&path).monitor("loss").save_weights_only(true);
     /// model.fit(&x, &x.sum_axis(1, true)?, FitOptions::default().epochs(2).verbose(0).callback(ckpt))?;
-    /// assert!(Sequential::<f32>::load(&path).is_err());   // weights only: no model metadata
+    /// assert!(Sequential::load(&path).is_err());   // weights only: no model metadata
     /// model.load_weights(&path)?;                          // but the weights load
     /// std::fs::remove_dir_all(&dir).ok();
     /// # Ok::<(), tapeflow::Error>(())

@@ -131,7 +131,7 @@ fn normalized_log_probs<'t, T: Float>(p: Var<'t, T>, axis: usize) -> Result<Var<
 /// let y = tape.constant(&Tensor::from_vec(vec![1.0, 1.0], &[2])?);
 /// let per = BinaryCrossentropy::default().per_sample(p, y)?.value().to_vec();
 /// assert!(per[0] < 1e-6 && (per[1] + 1e-7f64.ln()).abs() < 1e-9);  // finite at p = 0
-/// let logits = BinaryCrossentropy { from_logits: true, ..Default::default() };
+/// let logits = BinaryCrossentropy::from_logits();
 /// let z = tape.watch(&Tensor::from_vec(vec![-100.0f64, 100.0], &[2])?);
 /// assert_eq!(logits.per_sample(z, y)?.value().to_vec()[0], 100.0);
 /// # Ok::<(), tapeflow::Error>(())
@@ -142,6 +142,70 @@ pub struct BinaryCrossentropy {
     pub from_logits: bool,
     /// Label smoothing `s` in `[0, 1]`. Default `0`.
     pub label_smoothing: f64,
+}
+
+impl BinaryCrossentropy {
+    /// Binary cross-entropy on probabilities (a sigmoid output), no label
+    /// smoothing: Keras's `BinaryCrossentropy()`, the same as
+    /// `BinaryCrossentropy::default()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::BinaryCrossentropy;
+    ///
+    /// let loss = BinaryCrossentropy::new();
+    /// assert_eq!(loss, BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 });
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Binary cross-entropy on logits (a linear output), computed in the
+    /// stable log-sigmoid form: Keras's
+    /// `BinaryCrossentropy(from_logits=True)`, PyTorch's `BCEWithLogitsLoss`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::{BinaryCrossentropy, Loss};
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let loss = BinaryCrossentropy::from_logits();
+    /// assert_eq!(loss, BinaryCrossentropy { from_logits: true, label_smoothing: 0.0 });
+    /// let tape = GradientTape::new();
+    /// let z = tape.constant(&Tensor::from_vec(vec![0.0f32], &[1, 1])?);
+    /// let y = tape.constant(&Tensor::from_vec(vec![1.0f32], &[1, 1])?);
+    /// assert_eq!(loss.call(z, y)?.value().item()?, 2f32.ln());   // -ln σ(0)
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn from_logits() -> Self {
+        BinaryCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        }
+    }
+
+    /// Sets label smoothing `s` (Keras's `label_smoothing`, default 0):
+    /// labels become `y (1 - s) + s / 2`.
+    ///
+    /// # Errors
+    ///
+    /// None here; an `s` outside `[0, 1]` makes the loss return
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::BinaryCrossentropy;
+    ///
+    /// let loss = BinaryCrossentropy::from_logits().label_smoothing(0.1);
+    /// assert_eq!(loss, BinaryCrossentropy { from_logits: true, label_smoothing: 0.1 });
+    /// ```
+    pub fn label_smoothing(mut self, s: f64) -> Self {
+        self.label_smoothing = s;
+        self
+    }
 }
 
 impl<T: Float> Loss<T> for BinaryCrossentropy {
@@ -213,6 +277,70 @@ pub struct CategoricalCrossentropy {
     pub label_smoothing: f64,
 }
 
+impl CategoricalCrossentropy {
+    /// Categorical cross-entropy on probabilities (a softmax output), no
+    /// label smoothing: Keras's `CategoricalCrossentropy()`, the same as
+    /// `CategoricalCrossentropy::default()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::CategoricalCrossentropy;
+    ///
+    /// let loss = CategoricalCrossentropy::new();
+    /// assert_eq!(loss, CategoricalCrossentropy { from_logits: false, label_smoothing: 0.0 });
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Categorical cross-entropy on logits (a linear output), computed with
+    /// the log-sum-exp: Keras's `CategoricalCrossentropy(from_logits=True)`,
+    /// PyTorch's `CrossEntropyLoss` with probability targets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::{CategoricalCrossentropy, Loss};
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let loss = CategoricalCrossentropy::from_logits();
+    /// assert_eq!(loss, CategoricalCrossentropy { from_logits: true, label_smoothing: 0.0 });
+    /// let tape = GradientTape::new();
+    /// let z = tape.constant(&Tensor::from_vec(vec![0.0f32, 0.0], &[1, 2])?);
+    /// let y = tape.constant(&Tensor::from_vec(vec![0.0f32, 1.0], &[1, 2])?);
+    /// assert_eq!(loss.call(z, y)?.value().item()?, 2f32.ln());   // -ln ½
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn from_logits() -> Self {
+        CategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        }
+    }
+
+    /// Sets label smoothing `s` (Keras's `label_smoothing`, default 0):
+    /// labels become `y (1 - s) + s / classes`.
+    ///
+    /// # Errors
+    ///
+    /// None here; an `s` outside `[0, 1]` makes the loss return
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::CategoricalCrossentropy;
+    ///
+    /// let loss = CategoricalCrossentropy::new().label_smoothing(0.2);
+    /// assert_eq!(loss, CategoricalCrossentropy { from_logits: false, label_smoothing: 0.2 });
+    /// ```
+    pub fn label_smoothing(mut self, s: f64) -> Self {
+        self.label_smoothing = s;
+        self
+    }
+}
+
 impl<T: Float> Loss<T> for CategoricalCrossentropy {
     fn name(&self) -> &'static str {
         "categorical_crossentropy"
@@ -275,7 +403,7 @@ impl<T: Float> Loss<T> for CategoricalCrossentropy {
 /// use tapeflow::losses::{Loss, SparseCategoricalCrossentropy};
 /// use tapeflow::{GradientTape, Tensor};
 ///
-/// let loss = SparseCategoricalCrossentropy { from_logits: true };
+/// let loss = SparseCategoricalCrossentropy::from_logits();
 /// let tape = GradientTape::new();
 /// let z = tape.watch(&Tensor::from_vec(vec![100.0f64, -100.0, 0.0, 0.0], &[2, 2])?);
 /// let y = tape.constant(&Tensor::from_vec(vec![1.0, 0.0], &[2, 1])?);
@@ -290,6 +418,43 @@ impl<T: Float> Loss<T> for CategoricalCrossentropy {
 pub struct SparseCategoricalCrossentropy {
     /// Whether `y_pred` holds logits rather than probabilities. Default `false`.
     pub from_logits: bool,
+}
+
+impl SparseCategoricalCrossentropy {
+    /// Sparse categorical cross-entropy on probabilities (a softmax
+    /// output): Keras's `SparseCategoricalCrossentropy()`, the same as
+    /// `SparseCategoricalCrossentropy::default()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::SparseCategoricalCrossentropy;
+    ///
+    /// assert_eq!(SparseCategoricalCrossentropy::new(), SparseCategoricalCrossentropy { from_logits: false });
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sparse categorical cross-entropy on logits (a linear output),
+    /// computed with the log-sum-exp: Keras's
+    /// `SparseCategoricalCrossentropy(from_logits=True)`, PyTorch's
+    /// `CrossEntropyLoss` with class targets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let loss = SparseCategoricalCrossentropy::from_logits();
+    /// assert_eq!(loss, SparseCategoricalCrossentropy { from_logits: true });
+    /// let mut model = Sequential::new(&[4]).add(Dense::new(3));   // logits out
+    /// model.compile(Adam::new(0.01), loss, &[Metric::Accuracy])?;
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn from_logits() -> Self {
+        SparseCategoricalCrossentropy { from_logits: true }
+    }
 }
 
 impl<T: Float> Loss<T> for SparseCategoricalCrossentropy {

@@ -11,6 +11,45 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::tape::Var;
 
+/// What `y_pred` holds, for the plain cross-entropy functions: Keras's
+/// `from_logits` argument as a named choice, so a call reads
+/// `losses::binary_crossentropy(&z, &y, Predictions::Logits)` rather than
+/// ending in a bare `true`.
+///
+/// # Examples
+///
+/// ```
+/// use tapeflow::losses::Predictions;
+///
+/// assert_eq!(Predictions::default(), Predictions::Probabilities);   // Keras's default
+/// assert!(Predictions::Logits.from_logits());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Predictions {
+    /// Probabilities (after a sigmoid or softmax), clipped to `[ε, 1 - ε]`
+    /// before the logarithm: Keras's `from_logits=False`.
+    #[default]
+    Probabilities,
+    /// Logits (before the activation), in the stable log-sigmoid or
+    /// log-sum-exp form: Keras's `from_logits=True`.
+    Logits,
+}
+
+impl Predictions {
+    /// Whether these are logits: the loss structs' `from_logits` field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::Predictions;
+    ///
+    /// assert!(!Predictions::Probabilities.from_logits());
+    /// ```
+    pub fn from_logits(self) -> bool {
+        self == Predictions::Logits
+    }
+}
+
 /// Mean squared error of `y_pred` against `y_true`, averaged over all
 /// elements: `mean((y_pred - y_true)²)`. See [`MeanSquaredError`].
 ///
@@ -83,6 +122,8 @@ pub fn huber<'t, T: Float>(
 
 /// Binary cross-entropy (no label smoothing), averaged over all elements.
 /// See [`BinaryCrossentropy`].
+/// `y_pred_is` says whether `y_pred` holds probabilities or logits
+/// ([`Predictions`], Keras's `from_logits`).
 ///
 /// # Errors
 ///
@@ -92,21 +133,22 @@ pub fn huber<'t, T: Float>(
 ///
 /// ```
 /// use tapeflow::{losses, GradientTape, Tensor};
+/// use tapeflow::losses::Predictions;
 ///
 /// let tape = GradientTape::new();
 /// let logits = tape.watch(&Tensor::from_vec(vec![0.0f64, 100.0], &[2])?);
 /// let y = tape.constant(&Tensor::from_vec(vec![1.0, 0.0], &[2])?);
-/// let loss = losses::binary_crossentropy(&logits, &y, true)?;
+/// let loss = losses::binary_crossentropy(&logits, &y, Predictions::Logits)?;
 /// assert!((loss.value().item()? - (2f64.ln() + 100.0) / 2.0).abs() < 1e-12);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub fn binary_crossentropy<'t, T: Float>(
     y_pred: &Var<'t, T>,
     y_true: &Var<'t, T>,
-    from_logits: bool,
+    y_pred_is: Predictions,
 ) -> Result<Var<'t, T>> {
     BinaryCrossentropy {
-        from_logits,
+        from_logits: y_pred_is.from_logits(),
         label_smoothing: 0.0,
     }
     .call(*y_pred, *y_true)
@@ -114,6 +156,8 @@ pub fn binary_crossentropy<'t, T: Float>(
 
 /// Categorical cross-entropy against one-hot (or soft) labels, averaged
 /// over the batch. See [`CategoricalCrossentropy`].
+/// `y_pred_is` says whether `y_pred` holds probabilities or logits
+/// ([`Predictions`], Keras's `from_logits`).
 ///
 /// # Errors
 ///
@@ -124,21 +168,22 @@ pub fn binary_crossentropy<'t, T: Float>(
 ///
 /// ```
 /// use tapeflow::{losses, GradientTape, Tensor};
+/// use tapeflow::losses::Predictions;
 ///
 /// let tape = GradientTape::new();
 /// let logits = tape.watch(&Tensor::from_vec(vec![0.0f64, 0.0], &[1, 2])?);
 /// let y = tape.constant(&Tensor::from_vec(vec![0.0, 1.0], &[1, 2])?);
-/// let loss = losses::categorical_crossentropy(&logits, &y, true)?;
+/// let loss = losses::categorical_crossentropy(&logits, &y, Predictions::Logits)?;
 /// assert_eq!(loss.value().item()?, 2f64.ln());
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub fn categorical_crossentropy<'t, T: Float>(
     y_pred: &Var<'t, T>,
     y_true: &Var<'t, T>,
-    from_logits: bool,
+    y_pred_is: Predictions,
 ) -> Result<Var<'t, T>> {
     CategoricalCrossentropy {
-        from_logits,
+        from_logits: y_pred_is.from_logits(),
         label_smoothing: 0.0,
     }
     .call(*y_pred, *y_true)
@@ -146,6 +191,8 @@ pub fn categorical_crossentropy<'t, T: Float>(
 
 /// Categorical cross-entropy against class indices (floats holding
 /// integers), averaged over the batch. See [`SparseCategoricalCrossentropy`].
+/// `y_pred_is` says whether `y_pred` holds probabilities or logits
+/// ([`Predictions`], Keras's `from_logits`).
 ///
 /// # Errors
 ///
@@ -157,22 +204,26 @@ pub fn categorical_crossentropy<'t, T: Float>(
 ///
 /// ```
 /// use tapeflow::{losses, GradientTape, Tensor};
+/// use tapeflow::losses::Predictions;
 ///
 /// let tape = GradientTape::new();
 /// let logits = tape.watch(&Tensor::from_vec(vec![0.0f64, 0.0, 0.0, 0.0], &[2, 2])?);
 /// let y = tape.constant(&Tensor::from_vec(vec![1.0, 0.0], &[2])?);
-/// let loss = losses::sparse_categorical_crossentropy(&logits, &y, true)?;
+/// let loss = losses::sparse_categorical_crossentropy(&logits, &y, Predictions::Logits)?;
 /// assert_eq!(loss.value().item()?, 2f64.ln());
 /// let bad = tape.constant(&Tensor::from_vec(vec![1.0, 2.0], &[2])?);
-/// assert!(losses::sparse_categorical_crossentropy(&logits, &bad, true).is_err());
+/// assert!(losses::sparse_categorical_crossentropy(&logits, &bad, Predictions::Logits).is_err());
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub fn sparse_categorical_crossentropy<'t, T: Float>(
     y_pred: &Var<'t, T>,
     y_true: &Var<'t, T>,
-    from_logits: bool,
+    y_pred_is: Predictions,
 ) -> Result<Var<'t, T>> {
-    SparseCategoricalCrossentropy { from_logits }.call(*y_pred, *y_true)
+    SparseCategoricalCrossentropy {
+        from_logits: y_pred_is.from_logits(),
+    }
+    .call(*y_pred, *y_true)
 }
 
 /// Kullback–Leibler divergence `Σ y_true · ln(y_true / y_pred)` over the

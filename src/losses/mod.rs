@@ -43,7 +43,7 @@ pub use crossentropy::{
     BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, SparseCategoricalCrossentropy,
 };
 pub use functions::{
-    binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mae, mse,
+    Predictions, binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mae, mse,
     sparse_categorical_crossentropy,
 };
 pub use regression::{Huber, MeanAbsoluteError, MeanSquaredError};
@@ -144,7 +144,7 @@ pub trait Loss<T: Float = f32>: std::fmt::Debug + Send + Sync {
 /// use tapeflow::losses::{self, Huber, Loss};
 ///
 /// let loss = losses::from_config::<f32>("huber", &json!({"delta": 2.0}))?;
-/// assert_eq!(loss.config(), Loss::<f32>::config(&Huber { delta: 2.0 }));
+/// assert_eq!(loss.config(), Loss::<f32>::config(&Huber::new(2.0)));
 /// assert!(losses::from_config::<f32>("huber", &json!({"delta": -1.0})).is_err());
 /// assert!(losses::from_config::<f32>("hubber", &json!(null)).is_err());
 /// # Ok::<(), tapeflow::Error>(())

@@ -93,7 +93,7 @@ impl<T: Float> Loss<T> for MeanAbsoluteError {
 /// let tape = GradientTape::new();
 /// let y_pred = tape.watch(&Tensor::from_vec(vec![0.5f64, -3.0], &[2])?);
 /// let y_true = tape.constant(&Tensor::zeros(&[2])?);
-/// let per = Huber { delta: 2.0 }.per_sample(y_pred, y_true)?;
+/// let per = Huber::new(2.0).per_sample(y_pred, y_true)?;
 /// assert_eq!(per.value().to_vec(), vec![0.125, 4.0]);       // ½·0.25; 2·(3 - 1)
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
@@ -107,6 +107,30 @@ pub struct Huber {
 impl Default for Huber {
     fn default() -> Self {
         Huber { delta: 1.0 }
+    }
+}
+
+impl Huber {
+    /// The Huber loss with threshold `delta` (Keras's `Huber(delta)`,
+    /// PyTorch's `HuberLoss(delta=...)`; [`Huber::default`] has
+    /// `delta = 1`).
+    ///
+    /// # Errors
+    ///
+    /// None here; a `delta` that is not positive and finite makes the loss
+    /// return [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// when used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::losses::Huber;
+    ///
+    /// assert_eq!(Huber::new(2.0), Huber { delta: 2.0 });
+    /// assert_eq!(Huber::new(1.0), Huber::default());
+    /// ```
+    pub fn new(delta: f64) -> Self {
+        Huber { delta }
     }
 }
 

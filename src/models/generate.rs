@@ -146,7 +146,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::layers::{Embedding, PositionEmbedding, TransformerBlock};
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f64>::new(&[8])
+    /// let mut model = Sequential::<f64>::new_typed(&[8])
     ///     .add(Embedding::new(5, 8))
     ///     .add(PositionEmbedding::new(8))
     ///     .add(TransformerBlock::new(2).causal(true))
@@ -207,7 +207,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::layers::{Embedding, PositionEmbedding};
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[4])
+    /// let mut model = Sequential::new(&[4])
     ///     .add(Embedding::new(3, 4))
     ///     .add(PositionEmbedding::new(4))
     ///     .add(Dense::new(3));

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::callbacks::Logs;
 #[cfg(feature = "plot")]
 use crate::error::{Error, Result};
+use crate::metrics::Metric;
 
 /// Per-epoch training results, Keras's `History.history`.
 ///
@@ -95,6 +96,51 @@ impl History {
             .iter()
             .find(|(s, _)| s == name)
             .map(|(_, v)| v.as_slice())
+    }
+
+    /// The per-epoch values of a compiled metric on the training data
+    /// (the series [`Metric::name`] names); `None` if the model was not
+    /// compiled with it. [`get`](Self::get) takes any series by name
+    /// (`"loss"`, `"val_loss"`, `"lr"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::callbacks::Logs;
+    /// use tapeflow::{History, Metric};
+    ///
+    /// let mut h = History::default();
+    /// let mut logs = Logs::default();
+    /// logs.push("accuracy", 0.75);
+    /// logs.push("val_accuracy", 0.5);
+    /// h.push(0, &logs);
+    /// assert_eq!(h.metric(Metric::Accuracy), Some(&[0.75][..]));
+    /// assert_eq!(h.val_metric(Metric::Accuracy), Some(&[0.5][..]));
+    /// assert_eq!(h.metric(Metric::Auc), None);
+    /// ```
+    pub fn metric(&self, metric: Metric) -> Option<&[f64]> {
+        self.get(metric.name())
+    }
+
+    /// The per-epoch values of a compiled metric on the validation data
+    /// (the series `val_` + [`Metric::name`]); `None` without validation
+    /// data or if the model was not compiled with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
+    /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
+    /// let opts = FitOptions::default().epochs(2).validation_data(x.clone(), y.clone()).verbose(0);
+    /// let h = model.fit(&x, &y, opts)?;
+    /// assert_eq!(h.val_metric(Metric::MeanAbsoluteError).map(<[f64]>::len), Some(2));
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn val_metric(&self, metric: Metric) -> Option<&[f64]> {
+        self.get(&format!("val_{}", metric.name()))
     }
 
     /// The epoch numbers recorded.

@@ -1,19 +1,81 @@
-//! Inference on a [`Sequential`]: `evaluate`, `predict` and
+//! Running a [`Sequential`]: `forward` (the custom-training-loop entry
+//! point), and `evaluate`, `predict`, `predict_proba` and
 //! `predict_classes`, in batches on an inference tape (parameters enter as
 //! constants, so nothing is recorded for gradients).
 
 use super::logits::LogitsLoss;
 use super::{Evaluation, Sequential};
 use crate::element::Float;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layers::Mode;
-use crate::tape::GradientTape;
+use crate::losses::Loss;
+use crate::tape::{GradientTape, Var};
 use crate::tensor::Tensor;
 
 /// Rows per batch in `evaluate` and `predict`.
 const INFER_BATCH: usize = 256;
 
 impl<T: Float> Sequential<T> {
+    /// Runs the layers on a batch `x` already on `tape` (the custom-training-loop
+    /// entry point; `fit` and `predict` use it too).
+    ///
+    /// # Errors
+    ///
+    /// If the model is not built; [`Error::Layer`] if `x`'s feature shape
+    /// differs from the model's input shape, or a layer fails, naming the layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// let tape = GradientTape::new();
+    /// let x = Tensor::ones(&[4, 2])?;
+    /// let y = model.forward(&tape, &x, Mode::Train)?;
+    /// let grads = tape.gradient(&y.sum(), model.trainable_params())?;
+    /// assert_eq!(grads.len(), 2);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn forward<'t>(
+        &self,
+        tape: &'t GradientTape<T>,
+        x: &Tensor<T>,
+        mode: Mode,
+    ) -> Result<Var<'t, T>> {
+        self.forward_var(tape.constant(x), mode)
+    }
+
+    /// As [`forward`](Self::forward), for an input that is already a `Var`
+    /// (e.g. a watched input, to take gradients with respect to it).
+    ///
+    /// # Errors
+    ///
+    /// As [`forward`](Self::forward).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::ones(&[1, 2])?);
+    /// let y = model.forward_var(x, Mode::Infer)?;
+    /// let saliency = tape.gradient(&y.sum(), [x])?;
+    /// assert_eq!(saliency.get(x).unwrap().shape(), &[1, 2]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn forward_var<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
+        if !self.is_built() {
+            return Err(self.not_built("forward"));
+        }
+        self.check_input(&x.shape())?;
+        self.forward_layers(x, mode, self.layers.len())
+    }
+
     /// The mean loss and the metrics of the model on `x`, `y`, in inference
     /// mode (dropout off), Keras's `evaluate`.
     ///
@@ -31,14 +93,14 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
     /// model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?;   // y = x
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
     /// let y = Tensor::from_vec(vec![2.0, 2.0], &[2, 1])?;
     /// let e = model.evaluate(&x, &y)?;
     /// assert_eq!(e.loss, 0.5);                                  // (1² + 0²) / 2
-    /// assert_eq!(e.metric("mean_absolute_error"), Some(0.5));
+    /// assert_eq!(e.metric(Metric::MeanAbsoluteError), Some(0.5));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn evaluate(&self, x: &Tensor<T>, y: &Tensor<T>) -> Result<Evaluation> {
@@ -104,7 +166,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
+    /// let mut model = Sequential::new(&[3]).add(Dense::new(2));
     /// model.build()?;
     /// assert_eq!(model.predict(&Tensor::zeros(&[5, 3])?)?.shape(), &[5, 2]);
     /// let err = model.predict(&Tensor::zeros(&[5, 4])?).unwrap_err();
@@ -132,9 +194,83 @@ impl<T: Float> Sequential<T> {
         Tensor::concat(&refs, 0)
     }
 
+    /// Class probabilities for `x`, whatever the model's last layer: Keras
+    /// users write `tf.nn.softmax(model.predict(x))` after training on
+    /// logits, scikit-learn users `predict_proba`. The compiled loss says
+    /// what the outputs are:
+    ///
+    /// - a loss **from logits** (`from_logits = true`, e.g.
+    ///   [`SparseCategoricalCrossentropy::from_logits`](crate::losses::SparseCategoricalCrossentropy::from_logits)):
+    ///   the softmax of [`predict`](Self::predict) over the last axis
+    ///   ([`Tensor::softmax`]), or the elementwise sigmoid for
+    ///   [`BinaryCrossentropy`](crate::losses::BinaryCrossentropy) and for a
+    ///   single output unit;
+    /// - a loss **on probabilities** (the cross-entropies with
+    ///   `from_logits = false`, KL divergence, or a custom loss): the model
+    ///   already ends in a softmax or sigmoid, so the predictions as they
+    ///   are.
+    ///
+    /// # Shapes
+    ///
+    /// `x`: `[batch, ...input_shape]`; output: `[batch, ...output_shape]`,
+    /// each row summing to 1 after a softmax.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) (op
+    /// `predict_proba`) if the model is not compiled (without a loss there
+    /// is no telling logits from probabilities), or is compiled with a
+    /// regression loss (mean squared or absolute error, Huber), whose
+    /// outputs are not probabilities; otherwise as [`predict`](Self::predict).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::new(&[4]).add(Dense::new(8).activation(Activation::Relu)).add(Dense::new(3));
+    /// assert!(model.predict_proba(&Tensor::ones(&[2, 4])?).is_err());          // not compiled
+    /// model.compile(Adam::new(0.01), SparseCategoricalCrossentropy::from_logits(), &[Metric::Accuracy])?;
+    /// let x = Tensor::from_vec((0..8).map(|i| i as f32 / 4.0).collect(), &[2, 4])?;
+    /// let p = model.predict_proba(&x)?;
+    /// assert_eq!(p, model.predict(&x)?.softmax(-1)?);
+    /// for row in p.to_vec().chunks(3) {
+    ///     assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    ///     assert!(row.iter().all(|&q| q > 0.0));
+    /// }
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn predict_proba(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        const OP: &str = "predict_proba";
+        let compiled = self.compiled.as_ref().ok_or_else(|| Error::InvalidArgument {
+            op: OP,
+            message: format!(
+                "model {:?} is not compiled; compile it with its loss first, which says whether the outputs are logits or probabilities",
+                self.name
+            ),
+        })?;
+        let loss = compiled.loss.name();
+        if matches!(loss, "mean_squared_error" | "mean_absolute_error" | "huber") {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                message: format!(
+                    "model {:?} is compiled with the regression loss {loss}, so its outputs are not probabilities; use predict",
+                    self.name
+                ),
+            });
+        }
+        let y = self.predict(x)?;
+        Ok(match output_kind(compiled.loss.as_ref(), y.shape()) {
+            Outputs::Probabilities => y,
+            Outputs::SigmoidLogits => y.sigmoid(),
+            Outputs::SoftmaxLogits => y.softmax(-1)?,
+        })
+    }
+
     /// The predicted class of each row: the argmax of the last axis, or for
     /// a single output unit (a sigmoid classifier) 1 where the output is at
-    /// least 0.5.
+    /// least 0.5 (where the logit is at least 0 for a model compiled with a
+    /// loss from logits).
     ///
     /// # Errors
     ///
@@ -145,7 +281,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(2));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(2));
     /// model.build()?;
     /// model.set_weights(vec![Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2])?, Tensor::zeros(&[2])?])?;
     /// let x = Tensor::from_vec(vec![3.0, 1.0, 0.0, 2.0], &[2, 2])?;
@@ -153,7 +289,14 @@ impl<T: Float> Sequential<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn predict_classes(&self, x: &Tensor<T>) -> Result<Vec<usize>> {
-        let p = self.predict(x)?;
+        let mut p = self.predict(x)?;
+        // A single logit is class 1 where it is at least 0, i.e. where its
+        // sigmoid is at least 0.5: threshold the probability, not the logit.
+        if let Some(c) = &self.compiled {
+            if output_kind(c.loss.as_ref(), p.shape()) == Outputs::SigmoidLogits {
+                p = p.sigmoid();
+            }
+        }
         let width = p.shape().last().copied().unwrap_or(1).max(1);
         // `chunks` yields non-empty rows of at most `width` elements, so
         // `row[0]` exists and `j`, `b` stay in the row.
@@ -167,5 +310,29 @@ impl<T: Float> Sequential<T> {
                 }
             })
             .collect())
+    }
+}
+
+/// What a model's outputs are, as its compiled loss reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outputs {
+    /// Already probabilities (or not a classifier's outputs).
+    Probabilities,
+    /// Logits of independent binary labels: a sigmoid makes them probabilities.
+    SigmoidLogits,
+    /// Logits of exclusive classes along the last axis: a softmax.
+    SoftmaxLogits,
+}
+
+/// Reads the loss's `from_logits` setting (its config, so custom losses
+/// that follow the convention are read too): binary cross-entropy and a
+/// single output unit take a sigmoid, other logits a softmax.
+fn output_kind<T: Float>(loss: &dyn Loss<T>, output_shape: &[usize]) -> Outputs {
+    if loss.config().get("from_logits") != Some(&serde_json::Value::Bool(true)) {
+        Outputs::Probabilities
+    } else if loss.name() == "binary_crossentropy" || output_shape.last() == Some(&1) {
+        Outputs::SigmoidLogits
+    } else {
+        Outputs::SoftmaxLogits
     }
 }

@@ -6,22 +6,34 @@
 //! drives (layers, losses, metrics, optimizers, callbacks) live in their
 //! own modules and know nothing of models.
 
+// Declared in the order of the `Sequential` docs page, one group each so
+// rustfmt keeps the order (rustdoc lists impl blocks in source order).
+// Building: new, add, build.
+mod sequential;
+// compile, fit.
+mod training;
+// evaluate, predict, predict_proba.
+mod inference;
+// Parameters and weights.
+mod params;
+// save, load.
+mod persist;
+// save_weights, load_weights, importing.
+mod weights;
+// summary.
+mod summary;
+// generate.
+mod generate;
+// Robustness.
+mod robust;
+
 mod atomic_write;
 mod checks;
-mod generate;
 mod guard;
 mod history;
-mod inference;
 mod logits;
 mod options;
-mod params;
-mod persist;
 mod progress;
-mod robust;
-mod sequential;
-mod summary;
-mod training;
-mod weights;
 
 pub use history::History;
 pub use options::{Evaluation, FitOptions};

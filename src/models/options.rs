@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use crate::adversarial::AdversarialTraining;
 use crate::callbacks::Callback;
 use crate::element::Float;
+use crate::metrics::Metric;
 use crate::tensor::Tensor;
 
 /// The settings of [`Sequential::fit`](crate::Sequential::fit), with Keras's
@@ -83,7 +84,7 @@ impl<T: Float> FitOptions<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
     /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
     /// let history = model.fit(&x, &y, FitOptions::default().epochs(3).verbose(0))?;
@@ -136,7 +137,7 @@ impl<T: Float> FitOptions<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
     /// let x = Tensor::from_vec((0..10).map(|i| i as f32).collect(), &[10, 1])?;
     /// let opts = FitOptions::default().validation_split(0.2).verbose(0);
@@ -158,7 +159,7 @@ impl<T: Float> FitOptions<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
     /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
     /// let (vx, vy) = (Tensor::zeros(&[2, 1])?, Tensor::ones(&[2, 1])?);
@@ -189,7 +190,7 @@ impl<T: Float> FitOptions<T> {
     /// let y = Tensor::from_vec(vec![0.0, 1.0, 0.0, 1.0], &[4, 1])?;
     /// let run = |opts: FitOptions| -> tapeflow::Result<Vec<Tensor>> {
     ///     let mut m = Sequential::new(&[1]).add(Dense::new(1).activation(Activation::Sigmoid));
-    ///     m.compile(Sgd::new(0.1), BinaryCrossentropy::default(), &[])?;
+    ///     m.compile(Sgd::new(0.1), BinaryCrossentropy::new(), &[])?;
     ///     m.fit(&x, &y, opts.verbose(0))?;
     ///     Ok(m.get_weights())
     /// };
@@ -212,7 +213,7 @@ impl<T: Float> FitOptions<T> {
     /// use tapeflow::prelude::*;
     ///
     /// // A weight of 0 removes a row's loss (the mean still counts its row).
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.0), MeanSquaredError, &[])?;
     /// model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?; // y = x
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
@@ -234,7 +235,7 @@ impl<T: Float> FitOptions<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
     /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
     /// let opts = FitOptions::default().initial_epoch(2).epochs(4).verbose(0);
@@ -256,7 +257,7 @@ impl<T: Float> FitOptions<T> {
     ///
     /// let x = Tensor::from_vec((0..8).map(|i| i as f32 / 8.0).collect(), &[8, 1])?;
     /// let run = |seed| -> tapeflow::Result<Vec<Tensor>> {
-    ///     let mut m = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    ///     let mut m = Sequential::new(&[1]).add(Dense::new(1));
     ///     m.compile(Sgd::new(0.1), MeanSquaredError, &[])?;
     ///     m.fit(&x, &x, FitOptions::default().batch_size(2).seed(seed).verbose(0))?;
     ///     Ok(m.get_weights())
@@ -269,9 +270,13 @@ impl<T: Float> FitOptions<T> {
         self
     }
 
-    /// 0: silent; 1: a progress bar per epoch; 2: one line per epoch.
-    /// Default: 1 when stderr is a terminal, else 0. `fit` refuses other
-    /// levels.
+    /// How `fit` reports on stderr, Keras's `verbose`: 0 silent; 1 a
+    /// progress bar per epoch (`469/469 ━━━━ 3s 6ms/step - loss: 0.3100`,
+    /// the time taken once the epoch ends); 2 one line per epoch
+    /// (`Epoch 3/10 - 3s 6ms/step - loss: 0.3100`). Every line fits 80
+    /// columns. Default (Keras's `"auto"`): 1 when stderr is a terminal,
+    /// else 2, so the log file of a long run shows every epoch. `fit`
+    /// refuses other levels.
     ///
     /// # Examples
     ///
@@ -293,7 +298,7 @@ impl<T: Float> FitOptions<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.0), MeanSquaredError, &[])?; // the loss cannot improve
     /// let (x, y) = (Tensor::ones(&[4, 1])?, Tensor::ones(&[4, 1])?);
     /// let stop = EarlyStopping::new().monitor("loss");
@@ -317,8 +322,8 @@ impl<T: Float> FitOptions<T> {
     /// use tapeflow::adversarial::{AdversarialTraining, Attack};
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(2));
-    /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(2));
+    /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy::from_logits(), &[])?;
     /// let (x, y) = (Tensor::full(&[4, 2], 0.5)?, Tensor::zeros(&[4])?);
     /// let at = AdversarialTraining::new(Attack::fgsm(0.1), 1.0).validate(true);
     /// let opts = FitOptions::default().adversarial(at).validation_data(x.clone(), y.clone()).verbose(0);
@@ -360,15 +365,21 @@ impl<T: Float> FitOptions<T> {
 }
 
 /// The result of [`Sequential::evaluate`](crate::Sequential::evaluate): the
-/// mean loss and each metric over the data.
+/// mean loss and each metric over the data, Keras's
+/// `model.evaluate(..., return_dict=True)`.
+///
+/// Read a metric with [`metric`](Self::metric) and the [`Metric`] you
+/// compiled with (a typo is a compile error, not a `None`); the loss is
+/// the field [`loss`](Self::loss).
 ///
 /// # Examples
 ///
 /// ```
-/// use tapeflow::Evaluation;
+/// use tapeflow::{Evaluation, Metric};
 ///
 /// let e = Evaluation { loss: 0.5, metrics: vec![("accuracy".to_string(), 0.9)] };
-/// assert_eq!(e.metric("accuracy"), Some(0.9));
+/// assert_eq!(e.metric(Metric::Accuracy), Some(0.9));
+/// assert_eq!(e.loss, 0.5);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
@@ -379,23 +390,43 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// A metric's value by name.
+    /// A compiled metric's value, `None` if the model was not compiled
+    /// with it. [`Metric::Accuracy`] finds the accuracy whatever kind the
+    /// loss resolved it to (its key is `"accuracy"`, as in Keras).
     ///
     /// # Examples
     ///
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
     /// model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?; // y = x
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?;
     /// let e = model.evaluate(&x, &Tensor::zeros(&[2, 1])?)?;
-    /// assert_eq!(e.metric("mean_absolute_error"), Some(1.5));
-    /// assert_eq!(e.metric("accuracy"), None); // not compiled
+    /// assert_eq!(e.metric(Metric::MeanAbsoluteError), Some(1.5));
+    /// assert_eq!(e.metric(Metric::Accuracy), None); // not compiled
+    /// assert_eq!(e.loss, 2.5);                       // (1² + 2²) / 2
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn metric(&self, name: &str) -> Option<f64> {
+    pub fn metric(&self, metric: Metric) -> Option<f64> {
+        self.metric_by_name(metric.name())
+    }
+
+    /// A metric's value by its Keras name (`"mean_absolute_error"`), for
+    /// names read at run time, e.g. from a config file; prefer
+    /// [`metric`](Self::metric) in code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::Evaluation;
+    ///
+    /// let e = Evaluation { loss: 0.5, metrics: vec![("mean_absolute_error".to_string(), 0.25)] };
+    /// assert_eq!(e.metric_by_name("mean_absolute_error"), Some(0.25));
+    /// assert_eq!(e.metric_by_name("mae"), None);      // the full Keras name only
+    /// ```
+    pub fn metric_by_name(&self, name: &str) -> Option<f64> {
         self.metrics
             .iter()
             .find(|(n, _)| n == name)

@@ -15,7 +15,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(3));
     /// model.build()?;
     /// let names: Vec<&str> = model.params().iter().map(|p| p.name()).collect();
     /// assert_eq!(names, ["kernel", "bias"]);
@@ -33,7 +33,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(3));
     /// model.build()?;
     /// assert_eq!(model.trainable_params().len(), 2);
     /// # Ok::<(), tapeflow::Error>(())
@@ -53,7 +53,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(3));
     /// model.build()?;
     /// for p in model.params_mut() {
     ///     p.value_mut().map_inplace(|_| 0.0);
@@ -75,7 +75,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(3));
     /// model.build()?;
     /// assert_eq!(model.param_count(), 9);
     /// # Ok::<(), tapeflow::Error>(())
@@ -92,7 +92,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(3));
     /// model.build()?;
     /// let w = model.get_weights();
     /// assert_eq!(w[0].shape(), &[2, 3]);
@@ -116,7 +116,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
     /// model.build()?;
     /// model.set_weights(vec![Tensor::ones(&[2, 1])?, Tensor::zeros(&[1])?])?;
     /// assert_eq!(model.predict(&Tensor::ones(&[1, 2])?)?.to_vec(), vec![2.0]);

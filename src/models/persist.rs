@@ -12,12 +12,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::SafeTensors;
+use safetensors::Dtype;
+use safetensors::tensor::{SafeTensors, TensorView};
 use serde_json::{Value, json};
 
 use super::atomic_write::write_atomic;
 use super::training::Compiled;
-use super::weights::{format_error, from_view, parse, read_file, serialize};
+use super::weights::{format_error, parse, read_file, serialize};
 use super::{History, Sequential};
 use crate::callbacks::Logs;
 use crate::element::Float;
@@ -112,10 +113,10 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::prelude::*;
     ///
     /// let path = std::env::temp_dir().join(format!("tapeflow_doc_save_{}.safetensors", std::process::id()));
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(4).activation(Activation::Relu)).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(4).activation(Activation::Relu)).add(Dense::new(1));
     /// model.compile(Adam::new(0.01), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
     /// model.save(&path)?;
-    /// let again = Sequential::<f32>::load(&path)?;
+    /// let again = Sequential::load(&path)?;
     /// let x = Tensor::ones(&[3, 2])?;
     /// assert_eq!(model.predict(&x)?, again.predict(&x)?);
     /// std::fs::remove_file(&path).ok();
@@ -174,9 +175,18 @@ impl<T: Float> Sequential<T> {
         write_atomic(OP, path, &bytes)
     }
 
-    /// Loads a model written by [`save`](Self::save): rebuilt layer by
-    /// layer, weights restored, and compiled again with the saved optimizer
-    /// (state included), loss and metrics when it was compiled.
+    /// Loads a model written by [`save`](Self::save) as a model of element
+    /// type `T`: rebuilt layer by layer, weights restored, and compiled
+    /// again with the saved optimizer (state included), loss and metrics
+    /// when it was compiled. [`Sequential::load`] is this for `f32`.
+    ///
+    /// A file saved in the other dtype is converted, as PyTorch's
+    /// `load_state_dict` copies a checkpoint into each parameter's dtype:
+    /// weights and optimizer state are cast from `f64` to `f32` (rounded to
+    /// nearest, so the `f32` model predicts within `f32` rounding of the
+    /// `f64` one) or from `f32` to `f64` (exactly). A finite `f64` value
+    /// beyond `f32`'s range (about ±3.4e38) is an error naming the tensor,
+    /// never a silent infinity.
     ///
     /// # Errors
     ///
@@ -184,18 +194,33 @@ impl<T: Float> Sequential<T> {
     /// [`Error::Format`](crate::Error::Format) naming the path and the
     /// problem for a file that is not safetensors, has no tapeflow metadata
     /// (a weights-only file: use [`load_weights`](Self::load_weights)), was
-    /// written by a newer format version, holds another dtype, names a layer
-    /// type this version does not know, or lacks or misshapes a tensor.
+    /// written by a newer format version, names a dtype other than `f32`
+    /// or `f64`, holds a tensor whose dtype differs from the one its
+    /// metadata names or whose value overflows `T`, names a layer type this
+    /// version does not know, or lacks or misshapes a tensor.
     ///
     /// # Examples
     ///
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let err = Sequential::<f32>::load("no/such/model.safetensors").unwrap_err();
+    /// let path = std::env::temp_dir().join(format!("tapeflow_doc_load_typed_{}.safetensors", std::process::id()));
+    /// let mut wide = Sequential::<f64>::new_typed(&[2]).add(Dense::new(1));
+    /// wide.build()?;
+    /// wide.set_weights(vec![Tensor::from_vec(vec![0.1, 0.2], &[2, 1])?, Tensor::zeros(&[1])?])?;
+    /// wide.save(&path)?;
+    ///
+    /// let same = Sequential::<f64>::load_typed(&path)?;        // f64 as saved
+    /// assert_eq!(same.get_weights(), wide.get_weights());
+    /// let narrow = Sequential::load(&path)?;                   // f32: rounded
+    /// assert_eq!(narrow.get_weights()[0].to_vec(), vec![0.1f32, 0.2]);
+    /// std::fs::remove_file(&path).ok();
+    ///
+    /// let err = Sequential::<f64>::load_typed("no/such/model.safetensors").unwrap_err();
     /// assert!(err.to_string().starts_with("load: no/such/model.safetensors: "));
+    /// # Ok::<(), tapeflow::Error>(())
     /// ```
-    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+    pub fn load_typed(path: impl AsRef<Path>) -> Result<Self> {
         const OP: &str = "load";
         let path = path.as_ref();
         let bytes = read_file(OP, path)?;
@@ -218,13 +243,15 @@ impl<T: Float> Sequential<T> {
                 "format version {version} is newer than this tapeflow reads ({FORMAT_VERSION}); upgrade tapeflow"
             )));
         }
-        let dtype = meta.get("dtype").map(String::as_str).unwrap_or("?");
-        if dtype != T::NAME {
-            return Err(bad(format!(
-                "the model was saved as {dtype}, loading it as {}",
-                T::NAME
-            )));
-        }
+        let stored = match meta.get("dtype").map(String::as_str) {
+            Some("f32") => Dtype::F32,
+            Some("f64") => Dtype::F64,
+            other => {
+                return Err(bad(format!(
+                    "metadata dtype is {other:?}; a model file holds \"f32\" or \"f64\""
+                )));
+            }
+        };
         let json_of = |key: &str| -> Result<Value> {
             let text = meta
                 .get(key)
@@ -237,7 +264,7 @@ impl<T: Float> Sequential<T> {
             .as_array()
             .and_then(|a| a.iter().map(|d| d.as_u64().map(|d| d as usize)).collect())
             .ok_or_else(|| bad("model metadata has no valid input_shape".to_string()))?;
-        let mut m = Sequential::new(&input_shape)
+        let mut m = Sequential::new_typed(&input_shape)
             .name(model["name"].as_str().unwrap_or("sequential"))
             .seed(model["seed"].as_u64().unwrap_or(0));
         let layers = model["layers"]
@@ -276,12 +303,21 @@ impl<T: Float> Sequential<T> {
                 p.set_trainable(t);
             }
         }
-        m.load_params_from(OP, path, &st)?;
+        let mut weights = Vec::new();
+        for name in m.param_names(OP)? {
+            let view = st
+                .tensor(&name)
+                .map_err(|_| bad(format!("no tensor for parameter {name:?}")))?;
+            weights.push(read_tensor::<T>(path, &name, &view, stored)?);
+        }
+        check_weight_shapes(&m, &weights, path)?;
+        m.set_weights(weights)?;
         if meta.contains_key("compile") {
             check_optimizer_state(&m, &st, path)?;
             m.compiled = Some(read_compiled(
                 &st,
                 path,
+                stored,
                 &json_of("compile")?,
                 meta.get("history"),
             )?);
@@ -290,10 +326,118 @@ impl<T: Float> Sequential<T> {
     }
 }
 
+impl Sequential<f32> {
+    /// Loads a model written by [`save`](Sequential::save) as an `f32`
+    /// model, Keras's `keras.models.load_model`; a file saved from an `f64`
+    /// model is converted (rounded to nearest). For `f64` or generic code
+    /// use [`load_typed`](Sequential::load_typed), which documents the
+    /// conversion.
+    ///
+    /// # Errors
+    ///
+    /// As [`load_typed`](Sequential::load_typed): an unreadable or damaged
+    /// file, naming the path and the problem; an `f64` value beyond `f32`'s
+    /// range, naming the tensor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let path = std::env::temp_dir().join(format!("tapeflow_doc_load_{}.safetensors", std::process::id()));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
+    /// model.compile(Adam::new(0.01), MeanSquaredError, &[])?;
+    /// model.save(&path)?;
+    /// let again = Sequential::load(&path)?;
+    /// assert_eq!(again.get_weights(), model.get_weights());
+    /// std::fs::remove_file(&path).ok();
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Sequential::load_typed(path)
+    }
+}
+
+/// Reads a model-file tensor stored as `stored` (the dtype the file's
+/// metadata names) into `T`, casting as PyTorch's `load_state_dict` does: a
+/// finite value that overflows `T` is an error naming the tensor and index.
+fn read_tensor<T: Float>(
+    path: &Path,
+    name: &str,
+    view: &TensorView<'_>,
+    stored: Dtype,
+) -> Result<Tensor<T>> {
+    let bad = |message: String| format_error("load", path, message);
+    // Every tensor of a model file has the dtype its metadata names:
+    // another dtype there is damage, not a checkpoint to convert.
+    if view.dtype() != stored {
+        return Err(bad(format!(
+            "tensor {name:?} has dtype {:?}, the file's metadata says {stored:?}",
+            view.dtype()
+        )));
+    }
+    // Each reader gets a slice of exactly its width (`chunks_exact`).
+    let (width, read): (usize, fn(&[u8]) -> f64) = if stored == Dtype::F64 {
+        (8, |c| {
+            f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+        })
+    } else {
+        (4, |c| {
+            f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        })
+    };
+    let bytes = view.data();
+    let mut out = Vec::new();
+    out.try_reserve_exact(bytes.len() / width).map_err(|_| {
+        bad(format!(
+            "tensor {name:?}: not enough memory for {} elements",
+            bytes.len() / width
+        ))
+    })?;
+    for (i, c) in bytes.chunks_exact(width).enumerate() {
+        let v = read(c);
+        let t = T::from_f64(v);
+        if v.is_finite() && !t.is_finite() {
+            return Err(bad(format!(
+                "tensor {name:?} holds {v:e} at index {i}, which overflows {}",
+                T::NAME
+            )));
+        }
+        out.push(t);
+    }
+    Tensor::from_vec(out, view.shape())
+        .map_err(|_| bad(format!("tensor {name:?}: data does not match its shape")))
+}
+
+/// Checks each loaded weight against its parameter's shape (layers that
+/// cannot plan their shapes escape `check_param_shapes`), naming the tensor.
+fn check_weight_shapes<T: Float>(
+    m: &Sequential<T>,
+    weights: &[Tensor<T>],
+    path: &Path,
+) -> Result<()> {
+    let names = m.param_names("load")?;
+    for ((name, p), w) in names.iter().zip(m.params()).zip(weights) {
+        if p.value().shape() != w.shape() {
+            return Err(format_error(
+                "load",
+                path,
+                format!(
+                    "tensor {name:?} has shape {:?}, the model expects {:?}",
+                    w.shape(),
+                    p.value().shape()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Rebuilds the compile settings and the optimizer's state.
 fn read_compiled<T: Float>(
     st: &SafeTensors<'_>,
     path: &Path,
+    stored: Dtype,
     compile: &Value,
     history: Option<&String>,
 ) -> Result<Compiled<T>> {
@@ -309,7 +453,10 @@ fn read_compiled<T: Float>(
             let view = st
                 .tensor(name)
                 .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
-            state.push((key.to_string(), from_view::<T>(OP, path, name, &view)?));
+            state.push((
+                key.to_string(),
+                read_tensor::<T>(path, name, &view, stored)?,
+            ));
         }
     }
     state.sort_by(|a, b| a.0.cmp(&b.0));

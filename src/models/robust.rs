@@ -33,7 +33,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::explain::{Method, Output};
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[2]).add(Dense::new(1));
     /// model.build()?;
     /// model.set_weights(vec![Tensor::from_vec(vec![3.0, -1.0], &[2, 1])?, Tensor::zeros(&[1])?])?;
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?;
@@ -69,7 +69,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::prelude::*;
     ///
     /// // A linear model: IG with a zero baseline is w ⊙ x exactly.
-    /// let mut model = Sequential::<f64>::new(&[2]).add(Dense::new(1));
+    /// let mut model = Sequential::<f64>::new_typed(&[2]).add(Dense::new(1));
     /// model.build()?;
     /// model.set_weights(vec![Tensor::from_vec(vec![3.0, -1.0], &[2, 1])?, Tensor::ones(&[1])?])?;
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?;
@@ -104,7 +104,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::explain::{Method, Output, SmoothGrad};
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
+    /// let mut model = Sequential::new(&[3]).add(Dense::new(2));
     /// model.build()?;
     /// let x = Tensor::ones(&[2, 3])?;
     /// let sg = SmoothGrad::default().samples(4);
@@ -149,7 +149,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::adversarial::Attack;
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[4]).add(Dense::new(3));
+    /// let mut model = Sequential::new(&[4]).add(Dense::new(3));
     /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
     /// let x = Tensor::full(&[2, 4], 0.5)?;
     /// let y = Tensor::from_vec(vec![0.0, 2.0], &[2])?;
@@ -192,7 +192,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::adversarial::Attack;
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(2));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(2));
     /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
     /// // Logits [x, −x]: class 0 iff x > 0.
     /// model.set_weights(vec![Tensor::from_vec(vec![1.0, -1.0], &[1, 2])?, Tensor::zeros(&[2])?])?;

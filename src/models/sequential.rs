@@ -10,8 +10,7 @@ use super::training::Compiled;
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::layers::{Layer, Mode};
-use crate::tape::{GradientTape, Var};
-use crate::tensor::Tensor;
+use crate::tape::Var;
 
 /// Layer names the model file reserves: a layer may not be named one of
 /// these, nor start with one followed by `/`, because `save` stores the
@@ -25,7 +24,7 @@ use crate::tensor::Tensor;
 /// use tapeflow::models::RESERVED_LAYER_NAMES;
 ///
 /// for name in RESERVED_LAYER_NAMES {
-///     let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1).name(name));
+///     let mut model = Sequential::new(&[1]).add(Dense::new(1).name(name));
 ///     assert!(model.build().unwrap_err().to_string().contains("is reserved"));
 /// }
 /// ```
@@ -36,8 +35,14 @@ pub(crate) const DEFAULT_SEED: u64 = 0;
 
 /// A linear stack of layers, Keras's `Sequential`.
 ///
-/// Build it with [`new`](Self::new) (the input shape without the batch
-/// dimension) and [`add`](Self::add); shapes are inferred and checked when
+/// The everyday path, in the order of this page: [`new`](Sequential::new)
+/// (the input shape without the batch dimension), [`add`](Self::add),
+/// [`compile`](Self::compile), [`fit`](Self::fit), then
+/// [`evaluate`](Self::evaluate), [`predict`](Self::predict) or
+/// [`predict_proba`](Self::predict_proba), [`save`](Self::save) and
+/// [`load`](Sequential::load). Models are `f32` unless asked otherwise
+/// ([`new_typed`](Self::new_typed), [`load_typed`](Self::load_typed) for
+/// `f64`), as in Keras and PyTorch. Shapes are inferred and checked when
 /// the model is built (by [`build`](Self::build) or
 /// [`compile`](Self::compile); [`predict`](Self::predict) needs a built
 /// model). Weights are drawn from a seeded RNG
@@ -48,7 +53,7 @@ pub(crate) const DEFAULT_SEED: u64 = 0;
 /// ```
 /// use tapeflow::prelude::*;
 ///
-/// let mut model = Sequential::<f32>::new(&[4])
+/// let mut model = Sequential::new(&[4])
 ///     .add(Dense::new(8).activation(Activation::Relu))
 ///     .add(Dense::new(3).activation(Activation::Softmax));
 /// model.build()?;
@@ -87,19 +92,46 @@ impl<T: Float> std::fmt::Debug for Sequential<T> {
     }
 }
 
-impl<T: Float> Sequential<T> {
-    /// An empty model taking inputs of `input_shape` (batch dimension excluded).
+impl Sequential<f32> {
+    /// An empty `f32` model taking inputs of `input_shape` (batch dimension
+    /// excluded), Keras's `Sequential` with an `Input(shape)`.
+    ///
+    /// Everyday models are `f32`, as in Keras and PyTorch, so no type needs
+    /// writing; for `f64` or generic code use
+    /// [`new_typed`](Sequential::new_typed).
     ///
     /// # Examples
     ///
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let model = Sequential::<f32>::new(&[28, 28]);
+    /// let model = Sequential::new(&[28, 28]);
     /// assert_eq!(model.input_shape(), &[28, 28]);
     /// assert!(model.layers().is_empty());
+    /// let _: &Sequential<f32> = &model;   // f32 without an annotation
     /// ```
     pub fn new(input_shape: &[usize]) -> Self {
+        Sequential::new_typed(input_shape)
+    }
+}
+
+impl<T: Float> Sequential<T> {
+    /// An empty model of element type `T` taking inputs of `input_shape`
+    /// (batch dimension excluded): [`new`](Sequential::new) for `f64` and
+    /// generic code, as `Sequential::<f64>::new_typed(&[4])`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::prelude::*;
+    ///
+    /// let mut model = Sequential::<f64>::new_typed(&[2]).add(Dense::new(1));
+    /// model.build()?;
+    /// let y: Tensor<f64> = model.predict(&Tensor::ones(&[3, 2])?)?;
+    /// assert_eq!(y.shape(), &[3, 1]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn new_typed(input_shape: &[usize]) -> Self {
         Sequential {
             input_shape: input_shape.to_vec(),
             layers: Vec::new(),
@@ -118,7 +150,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let model = Sequential::<f32>::new(&[2]).add(Dense::new(3)).add(Dense::new(1));
+    /// let model = Sequential::new(&[2]).add(Dense::new(3)).add(Dense::new(1));
     /// let names: Vec<&str> = model.layers().iter().map(|l| l.name()).collect();
     /// assert_eq!(names, ["dense", "dense_1"]);
     /// ```
@@ -140,7 +172,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::prelude::*;
     /// use tapeflow::layers::Layer;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]);
+    /// let mut model = Sequential::new(&[2]);
     /// let layer: Box<dyn Layer> = Box::new(Dense::new(1));
     /// model.push(layer);
     /// assert_eq!(model.layers().len(), 1);
@@ -168,8 +200,8 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut a = Sequential::<f32>::new(&[2]).add(Dense::new(2)).seed(7);
-    /// let mut b = Sequential::<f32>::new(&[2]).add(Dense::new(2)).seed(7);
+    /// let mut a = Sequential::new(&[2]).add(Dense::new(2)).seed(7);
+    /// let mut b = Sequential::new(&[2]).add(Dense::new(2)).seed(7);
     /// a.build()?;
     /// b.build()?;
     /// assert_eq!(a.get_weights(), b.get_weights());
@@ -187,7 +219,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let model = Sequential::<f32>::new(&[1]).name("regressor");
+    /// let model = Sequential::new(&[1]).name("regressor");
     /// assert!(model.summary().starts_with("Model: \"regressor\""));
     /// ```
     pub fn name(mut self, name: &str) -> Self {
@@ -202,7 +234,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// assert_eq!(Sequential::<f32>::new(&[3]).input_shape(), &[3]);
+    /// assert_eq!(Sequential::new(&[3]).input_shape(), &[3]);
     /// ```
     pub fn input_shape(&self) -> &[usize] {
         &self.input_shape
@@ -215,7 +247,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
+    /// let model = Sequential::new(&[3]).add(Dense::new(2));
     /// assert_eq!(model.layers()[0].kind(), "Dense");
     /// ```
     pub fn layers(&self) -> &[Box<dyn Layer<T>>] {
@@ -230,7 +262,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2)).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[3]).add(Dense::new(2)).add(Dense::new(1));
     /// model.build()?;
     /// model.layers_mut()[0].set_trainable(false);     // freeze the first layer
     /// assert_eq!(model.trainable_params().len(), 2);  // the second layer's kernel and bias
@@ -247,7 +279,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(2));
+    /// let mut model = Sequential::new(&[3]).add(Dense::new(2));
     /// assert!(!model.is_built());
     /// model.build()?;
     /// assert!(model.is_built());
@@ -275,7 +307,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut bad = Sequential::<f32>::new(&[]).add(Dense::new(2));
+    /// let mut bad = Sequential::new(&[]).add(Dense::new(2));
     /// let err = bad.build().unwrap_err();
     /// assert!(err.to_string().starts_with("dense (Dense) at position 0:"));
     /// # Ok::<(), tapeflow::Error>(())
@@ -344,7 +376,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[5]).add(Dense::new(2));
+    /// let mut model = Sequential::new(&[5]).add(Dense::new(2));
     /// assert!(model.output_shape().is_err());
     /// model.build()?;
     /// assert_eq!(model.output_shape()?, vec![2]);
@@ -365,66 +397,6 @@ impl<T: Float> Sequential<T> {
                 self.name
             ),
         }
-    }
-
-    /// Runs the layers on a batch `x` already on `tape` (the custom-training-loop
-    /// entry point; `fit` and `predict` use it too).
-    ///
-    /// # Errors
-    ///
-    /// If the model is not built; [`Error::Layer`] if `x`'s feature shape
-    /// differs from the model's input shape, or a layer fails, naming the layer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::prelude::*;
-    ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
-    /// model.build()?;
-    /// let tape = GradientTape::new();
-    /// let x = Tensor::ones(&[4, 2])?;
-    /// let y = model.forward(&tape, &x, Mode::Train)?;
-    /// let grads = tape.gradient(&y.sum(), model.trainable_params())?;
-    /// assert_eq!(grads.len(), 2);
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn forward<'t>(
-        &self,
-        tape: &'t GradientTape<T>,
-        x: &Tensor<T>,
-        mode: Mode,
-    ) -> Result<Var<'t, T>> {
-        self.forward_var(tape.constant(x), mode)
-    }
-
-    /// As [`forward`](Self::forward), for an input that is already a `Var`
-    /// (e.g. a watched input, to take gradients with respect to it).
-    ///
-    /// # Errors
-    ///
-    /// As [`forward`](Self::forward).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tapeflow::prelude::*;
-    ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
-    /// model.build()?;
-    /// let tape = GradientTape::new();
-    /// let x = tape.watch(&Tensor::ones(&[1, 2])?);
-    /// let y = model.forward_var(x, Mode::Infer)?;
-    /// let saliency = tape.gradient(&y.sum(), [x])?;
-    /// assert_eq!(saliency.get(x).unwrap().shape(), &[1, 2]);
-    /// # Ok::<(), tapeflow::Error>(())
-    /// ```
-    pub fn forward_var<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
-        if !self.is_built() {
-            return Err(self.not_built("forward"));
-        }
-        self.check_input(&x.shape())?;
-        self.forward_layers(x, mode, self.layers.len())
     }
 
     /// Runs the first `count` layers on `x` (already checked against the

@@ -26,7 +26,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[784])
+    /// let mut model = Sequential::new(&[784])
     ///     .add(Dense::new(64).activation(Activation::Relu))
     ///     .add(Dense::new(10));
     /// model.build()?;

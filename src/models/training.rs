@@ -87,7 +87,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1));
+    /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
     /// assert!(model.is_built());
     /// # Ok::<(), tapeflow::Error>(())
@@ -124,7 +124,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// assert!(!Sequential::<f32>::new(&[1]).is_compiled());
+    /// assert!(!Sequential::new(&[1]).is_compiled());
     /// ```
     pub fn is_compiled(&self) -> bool {
         self.compiled.is_some()
@@ -144,7 +144,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let model = Sequential::<f32>::new(&[1]);
+    /// let model = Sequential::new(&[1]);
     /// assert!(model.history().is_none());
     /// ```
     pub fn history(&self) -> Option<&History> {
@@ -385,7 +385,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::prelude::*;
     /// use tapeflow::layers::BatchNormalization;
     ///
-    /// let mut model = Sequential::<f32>::new(&[2]).add(BatchNormalization::new().momentum(0.0));
+    /// let mut model = Sequential::new(&[2]).add(BatchNormalization::new().momentum(0.0));
     /// model.build()?;
     /// let tape = GradientTape::new();
     /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[2, 2])?;

@@ -563,10 +563,10 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::prelude::*;
     ///
     /// let path = std::env::temp_dir().join(format!("tapeflow_doc_weights_{}.safetensors", std::process::id()));
-    /// let mut a = Sequential::<f32>::new(&[2]).add(Dense::new(3)).seed(1);
+    /// let mut a = Sequential::new(&[2]).add(Dense::new(3)).seed(1);
     /// a.build()?;
     /// a.save_weights(&path)?;
-    /// let mut b = Sequential::<f32>::new(&[2]).add(Dense::new(3)).seed(2);
+    /// let mut b = Sequential::new(&[2]).add(Dense::new(3)).seed(2);
     /// b.build()?;
     /// b.load_weights(&path)?;
     /// assert_eq!(a.get_weights(), b.get_weights());
@@ -606,7 +606,7 @@ impl<T: Float> Sequential<T> {
     /// ```
     /// use tapeflow::prelude::*;
     ///
-    /// let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// let mut m = Sequential::new(&[2]).add(Dense::new(3));
     /// m.build()?;
     /// let err = m.load_weights("no/such/file.safetensors").unwrap_err();
     /// assert!(err.to_string().starts_with("load_weights: no/such/file.safetensors: "));
@@ -654,7 +654,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::models::WeightMap;
     /// use tapeflow::prelude::*;
     ///
-    /// let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    /// let mut m = Sequential::new(&[2]).add(Dense::new(3));
     /// m.build()?;
     /// let map = WeightMap::pytorch_linear(&[("0", "dense")]);
     /// assert!(m.load_weights_from_safetensors("no/such/file.safetensors", &map).is_err());

@@ -21,6 +21,7 @@ pub(crate) mod pool;
 mod random;
 mod reduce;
 mod shape_ops;
+mod softmax;
 
 use std::sync::Arc;
 

@@ -143,7 +143,9 @@ fn a_gpt_learns_a_cyclic_sequence_with_fit_and_evaluate() {
         .expect("fit");
     let after = model.evaluate(&x, &y).expect("evaluate");
     assert!(after.loss < 0.2, "loss {} after training", after.loss);
-    let acc = after.metric("sparse_categorical_accuracy").expect("metric");
+    let acc = after
+        .metric(Metric::SparseCategoricalAccuracy)
+        .expect("metric");
     assert!(acc > 0.95, "accuracy {acc}");
 }
 
@@ -163,7 +165,7 @@ fn a_transformer_model_saves_and_loads_with_identical_predictions() {
         .expect("fit");
     let path = TempPath::new("gpt");
     model.save(&path.0).expect("save");
-    let again = Sequential::<f32>::load(&path.0).expect("load");
+    let again = Sequential::load(&path.0).expect("load");
     assert_eq!(
         model.predict(&x).expect("predict"),
         again.predict(&x).expect("predict")
@@ -225,7 +227,7 @@ impl Layer for Residual {
 
 #[test]
 fn a_user_block_saves_and_loads_once_its_kind_is_registered() {
-    let mut model = Sequential::<f32>::new(&[4])
+    let mut model = Sequential::new(&[4])
         .add(Residual::new(
             Dense::new(4).activation(Activation::Tanh).name("inner"),
         ))
@@ -237,7 +239,7 @@ fn a_user_block_saves_and_loads_once_its_kind_is_registered() {
     model.save(&path.0).expect("save");
     // The kind is unknown until registered (registration is process-wide,
     // so this test is the only one to use the kind "Residual").
-    let err = Sequential::<f32>::load(&path.0).unwrap_err().to_string();
+    let err = Sequential::load(&path.0).unwrap_err().to_string();
     assert!(
         err.ends_with(
             "layer 0: from_config: unknown layer kind \"Residual\"; register it with tapeflow::layers::register::<f32>(\"Residual\", ...) before loading"
@@ -245,7 +247,7 @@ fn a_user_block_saves_and_loads_once_its_kind_is_registered() {
         "{err}"
     );
     layers::register::<f32>("Residual", Residual::from_config).expect("register");
-    let again = Sequential::<f32>::load(&path.0).expect("load");
+    let again = Sequential::load(&path.0).expect("load");
     let x = Tensor::from_vec((0..8).map(|v| v as f32 / 4.0).collect(), &[2, 4]).expect("shape");
     assert_eq!(
         model.predict(&x).expect("predict"),

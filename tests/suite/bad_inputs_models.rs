@@ -100,7 +100,7 @@ fn building_bad_models() {
         err_with(model.build(), &parts);
     }
     // An empty name set after adding (add renames an empty name).
-    let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    let mut m = Sequential::new(&[2]).add(Dense::new(1));
     m.layers_mut()[0].set_name("");
     err_with(
         m.build(),
@@ -110,7 +110,7 @@ fn building_bad_models() {
 
 #[test]
 fn unbuilt_models_say_to_build_or_compile() {
-    let m = Sequential::<f32>::new(&[3]).add(Dense::new(2)).name("u");
+    let m = Sequential::new(&[3]).add(Dense::new(2)).name("u");
     let not_built = "model \"u\" is not built; call build or compile first";
     err_with(m.output_shape(), &["output_shape: ", not_built]);
     err_with(
@@ -143,7 +143,7 @@ fn unbuilt_models_say_to_build_or_compile() {
 
 #[test]
 fn predict_with_bad_inputs() {
-    let mut m = Sequential::<f32>::new(&[3]).add(Dense::new(2).name("first"));
+    let mut m = Sequential::new(&[3]).add(Dense::new(2).name("first"));
     m.build().expect("build");
     let cases: Vec<(Tensor, Vec<&str>)> = vec![
         (

@@ -85,7 +85,7 @@ fn rewrite(src: &Path, out: &Path, edit: impl FnOnce(&mut HashMap<String, String
 fn unbuilt_models_cannot_save_or_load_weights() {
     let dir = TempDir::new("unbuilt");
     let path = dir.join("m.safetensors");
-    let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(1)).name("u");
+    let mut m = Sequential::new(&[2]).add(Dense::new(1)).name("u");
     let not_built = "model \"u\" is not built; call build or compile first";
     err_with(m.save(&path), &["save: ", not_built]);
     err_with(m.save_weights(&path), &["save_weights: ", not_built]);
@@ -158,21 +158,21 @@ fn loading_files_that_are_not_model_files() {
         let path = dir.join(name);
         std::fs::write(&path, bytes).expect("write");
         let shown = path.display().to_string();
-        err_with(Sequential::<f32>::load(&path), &["load: ", &shown, tail]);
+        err_with(Sequential::load(&path), &["load: ", &shown, tail]);
         err_with(
             same_architecture().load_weights(&path),
             &["load_weights: ", &shown, tail],
         );
     }
     err_with(
-        Sequential::<f32>::load(dir.join("missing.safetensors")),
+        Sequential::load(dir.join("missing.safetensors")),
         &["load: ", "missing.safetensors"],
     );
     // A weights-only file is not a model file.
     let weights = dir.join("w.safetensors");
     trained().save_weights(&weights).expect("save_weights");
     err_with(
-        Sequential::<f32>::load(&weights),
+        Sequential::load(&weights),
         &[
             "load: ",
             "no tapeflow model metadata (a weights-only file?)",
@@ -205,7 +205,12 @@ fn loading_damaged_model_files() {
         (
             "f64",
             set("dtype", "f64"),
-            "the model was saved as f64, loading it as f32",
+            "tensor \"dense/kernel\" has dtype F32, the file's metadata says F64",
+        ),
+        (
+            "f16",
+            set("dtype", "f16"),
+            "metadata dtype is Some(\"f16\"); a model file holds \"f32\" or \"f64\"",
         ),
         (
             "model_json",
@@ -296,14 +301,14 @@ fn loading_damaged_model_files() {
                     e.1 = Dtype::I32;
                 }
             }),
-            "tensor \"dense/bias\" has dtype I32, the model uses f32",
+            "tensor \"dense/bias\" has dtype I32, the file's metadata says F32",
         ),
     ];
     for (name, edit, tail) in cases {
         let out = dir.join(name);
         rewrite(&base, &out, edit);
         let shown = out.display().to_string();
-        err_with(Sequential::<f32>::load(&out), &["load: ", &shown, tail]);
+        err_with(Sequential::load(&out), &["load: ", &shown, tail]);
     }
 }
 
@@ -313,9 +318,7 @@ fn loading_weights_that_do_not_fit() {
     let base = dir.join("w.safetensors");
     trained().save_weights(&base).expect("save");
     // Another architecture: the first missing or misshapen tensor is named.
-    let mut wider = Sequential::<f32>::new(&[3])
-        .add(Dense::new(5))
-        .add(Dense::new(2));
+    let mut wider = Sequential::new(&[3]).add(Dense::new(5)).add(Dense::new(2));
     wider.build().expect("build");
     let before = wider.get_weights();
     err_with(
@@ -330,7 +333,7 @@ fn loading_weights_that_do_not_fit() {
         before,
         "a failed load changed the weights"
     );
-    let mut renamed = Sequential::<f32>::new(&[3])
+    let mut renamed = Sequential::new(&[3])
         .add(Dense::new(4).name("a"))
         .add(Dense::new(2));
     renamed.build().expect("build");

@@ -157,18 +157,18 @@ fn batch_norm_rejects_mismatched_parameters_and_bad_epsilon() {
 
 #[test]
 fn layers_name_themselves_and_the_shapes_in_their_errors() {
-    let mut model = Sequential::<f32>::new(&[2, 2, 1]).add(Conv2D::new(4, [3, 3]));
+    let mut model = Sequential::new(&[2, 2, 1]).add(Conv2D::new(4, [3, 3]));
     let err = model.build().unwrap_err().to_string();
     assert_eq!(
         err,
         "conv2d (Conv2D) at position 0: conv2d: kernel [3, 3] with dilation [1, 1] is larger than the valid input [2, 2] (input shape [1, 2, 2, 1])"
     );
-    let mut model = Sequential::<f32>::new(&[28, 28]).add(Conv2D::new(4, [3, 3]));
+    let mut model = Sequential::new(&[28, 28]).add(Conv2D::new(4, [3, 3]));
     assert_eq!(
         model.build().unwrap_err().to_string(),
         "conv2d (Conv2D) at position 0: expected an input shape [height, width, channels] (batch excluded), got [28, 28]"
     );
-    let mut model = Sequential::<f32>::new(&[8, 3]).add(Conv1D::new(4, 3).groups(2));
+    let mut model = Sequential::new(&[8, 3]).add(Conv1D::new(4, 3).groups(2));
     assert!(
         model
             .build()
@@ -176,13 +176,12 @@ fn layers_name_themselves_and_the_shapes_in_their_errors() {
             .to_string()
             .starts_with("conv1d (Conv1D) at position 0: conv2d: groups 2 must divide")
     );
-    let mut model =
-        Sequential::<f32>::new(&[8, 8, 3]).add(DepthwiseConv2D::new([3, 3]).strides([0, 0]));
+    let mut model = Sequential::new(&[8, 8, 3]).add(DepthwiseConv2D::new([3, 3]).strides([0, 0]));
     assert_eq!(
         model.build().unwrap_err().to_string(),
         "depthwise_conv2d (DepthwiseConv2D) at position 0: conv2d: strides must be >= 1, got [0, 0]"
     );
-    let mut model = Sequential::<f32>::new(&[8, 8, 3]).add(MaxPooling2D::new([2, 0]));
+    let mut model = Sequential::new(&[8, 8, 3]).add(MaxPooling2D::new([2, 0]));
     assert!(
         model
             .build()
@@ -190,12 +189,12 @@ fn layers_name_themselves_and_the_shapes_in_their_errors() {
             .to_string()
             .starts_with("max_pooling2d (MaxPooling2D) at position 0: ")
     );
-    let mut model = Sequential::<f32>::new(&[3]).add(BatchNormalization::new().momentum(1.5));
+    let mut model = Sequential::new(&[3]).add(BatchNormalization::new().momentum(1.5));
     assert_eq!(
         model.build().unwrap_err().to_string(),
         "batch_normalization (BatchNormalization) at position 0: momentum must be in [0, 1], got 1.5"
     );
-    let mut model = Sequential::<f32>::new(&[3]).add(BatchNormalization::new());
+    let mut model = Sequential::new(&[3]).add(BatchNormalization::new());
     model.build().unwrap();
     let tape = GradientTape::new();
     let x = tape.constant(&Tensor::zeros(&[2, 4]).unwrap());

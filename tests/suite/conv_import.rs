@@ -22,7 +22,7 @@ const TORCH_OUT: [f64; 6] = [
 
 #[test]
 fn pytorch_conv_and_batch_norm_weights_predict_as_torch_does() {
-    let mut model = Sequential::<f32>::new(&[5, 5, 2])
+    let mut model = Sequential::new(&[5, 5, 2])
         .add(Conv2D::new(4, [3, 3]).padding(Padding::Same))
         .add(BatchNormalization::new().epsilon(1e-5))
         .add(ActivationLayer::new(Activation::Relu))
@@ -57,7 +57,7 @@ fn pytorch_conv_and_batch_norm_weights_predict_as_torch_does() {
 
 #[test]
 fn a_conv_weight_that_is_not_3d_or_4d_is_an_error_naming_it() {
-    let mut model = Sequential::<f32>::new(&[5, 5, 2]).add(Dense::new(3));
+    let mut model = Sequential::new(&[5, 5, 2]).add(Dense::new(3));
     model.build().unwrap();
     let map = WeightMap::new()
         .map_conv_kernel("5.weight", "dense/kernel")

@@ -140,7 +140,7 @@ fn models_with_every_new_layer_round_trip_through_save_and_load() {
         assert!(bn.params()[2].value().as_slice().iter().any(|&m| m != 0.0));
         let path = temp(&format!("roundtrip_{i}.safetensors"));
         model.save(&path).unwrap();
-        let loaded = Sequential::<f32>::load(&path).unwrap();
+        let loaded = Sequential::load(&path).unwrap();
         std::fs::remove_file(&path).ok();
         assert_eq!(loaded.get_weights(), model.get_weights());
         let kinds: Vec<&str> = loaded.layers().iter().map(|l| l.kind()).collect();
@@ -262,7 +262,7 @@ fn inference_passes_leave_nothing_to_apply() {
 
 #[test]
 fn a_relu_after_batch_normalization_keeps_names_unique() {
-    let mut model = Sequential::<f32>::new(&[4, 4, 1])
+    let mut model = Sequential::new(&[4, 4, 1])
         .add(Conv2D::new(2, [3, 3]))
         .add(BatchNormalization::new())
         .add(ActivationLayer::new(Activation::Relu))

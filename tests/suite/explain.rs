@@ -13,7 +13,7 @@ use tapeflow::prelude::*;
 /// A small non-linear classifier over `[4, 3]` inputs using every layer
 /// kind that exists: Flatten, Dense with several activations, Dropout.
 fn model() -> Result<Sequential<f64>> {
-    let mut m = Sequential::new(&[4, 3])
+    let mut m = Sequential::new_typed(&[4, 3])
         .add(Flatten::new())
         .add(Dense::new(16).activation(Activation::Tanh))
         .add(Dropout::new(0.5))
@@ -167,7 +167,7 @@ fn smooth_grad_is_seeded_and_averages_noisy_gradients() -> Result<()> {
 
 #[test]
 fn output_value_explains_a_regression_model() -> Result<()> {
-    let mut m = Sequential::<f64>::new(&[2]).add(Dense::new(1));
+    let mut m = Sequential::<f64>::new_typed(&[2]).add(Dense::new(1));
     m.build()?;
     m.set_weights(vec![
         Tensor::from_vec(vec![2.0, -3.0], &[2, 1])?,
@@ -312,7 +312,7 @@ fn bad_settings_are_errors_naming_the_setting() -> Result<()> {
 
 #[test]
 fn a_model_with_non_finite_weights_is_an_error_not_a_silent_nan() -> Result<()> {
-    let mut m = Sequential::<f64>::new(&[2]).add(Dense::new(2));
+    let mut m = Sequential::<f64>::new_typed(&[2]).add(Dense::new(2));
     m.build()?;
     m.set_weights(vec![
         Tensor::from_vec(vec![1.0, f64::NAN, 0.0, 1.0], &[2, 2])?,

@@ -10,7 +10,7 @@ use tapeflow::prelude::*;
 /// Conv2D → BatchNormalization → MaxPooling2D → Conv2D (depthwise-style
 /// groups) → GlobalAveragePooling2D → Dense over `[6, 6, 2]` images.
 fn cnn() -> Result<Sequential<f64>> {
-    let mut m = Sequential::new(&[6, 6, 2])
+    let mut m = Sequential::new_typed(&[6, 6, 2])
         .add(
             Conv2D::new(4, [3, 3])
                 .padding(Padding::Same)
@@ -29,7 +29,7 @@ fn cnn() -> Result<Sequential<f64>> {
 /// MultiHeadAttention → LayerNormalization → TransformerBlock → Flatten →
 /// Dense over `[4, 6]` sequences of continuous features.
 fn attention() -> Result<Sequential<f64>> {
-    let mut m = Sequential::new(&[4, 6])
+    let mut m = Sequential::new_typed(&[4, 6])
         .add(MultiHeadAttention::new(2, 3).use_causal_mask(true))
         .add(LayerNormalization::new())
         .add(TransformerBlock::new(2).mlp_ratio(2))

@@ -191,7 +191,7 @@ fn a_saturated_softmax_with_categorical_losses_still_gets_a_gradient() -> Result
 
 #[test]
 fn an_activation_layer_after_a_linear_dense_is_also_read_from_its_logits() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[1])
+    let mut model = Sequential::new(&[1])
         .add(Dense::new(1))
         .add(tapeflow::layers::Activation::new(Activation::Sigmoid));
     model.build()?;
@@ -224,7 +224,7 @@ fn a_from_logits_loss_reads_the_output_as_given() -> Result<()> {
 fn the_regularization_penalty_is_in_loss_val_loss_and_evaluate() -> Result<()> {
     // A perfect fit y = x with L2(0.5) on kernel 1: every loss is 0.5.
     let mut model =
-        Sequential::<f32>::new(&[1]).add(Dense::new(1).kernel_regularizer(Regularizer::l2(0.5)));
+        Sequential::new(&[1]).add(Dense::new(1).kernel_regularizer(Regularizer::l2(0.5)));
     model.compile(Sgd::new(0.0), MeanSquaredError, &[])?;
     model.set_weights(vec![t(vec![1.0], &[1, 1]), t(vec![0.0], &[1])])?;
     let x = t(vec![1.0, 2.0], &[2, 1]);

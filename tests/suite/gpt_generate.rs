@@ -9,7 +9,7 @@ use tapeflow::layers::{Embedding, LayerNormalization, PositionEmbedding, Transfo
 use tapeflow::prelude::*;
 
 fn gpt(vocab: usize, context: usize, seed: u64) -> Sequential<f64> {
-    let mut m = Sequential::<f64>::new(&[context])
+    let mut m = Sequential::<f64>::new_typed(&[context])
         .add(Embedding::new(vocab, 16).name("tok"))
         .add(PositionEmbedding::new(context))
         .add(TransformerBlock::new(4).causal(true).name("block_1"))
@@ -88,7 +88,7 @@ fn bad_generation_settings_are_errors() {
 #[test]
 fn the_tokenizer_travels_with_the_saved_model() {
     let tok = CharTokenizer::from_text("to be or not to be").expect("vocabulary");
-    let mut model = Sequential::<f32>::new(&[8])
+    let mut model = Sequential::new(&[8])
         .add(
             Embedding::new(tok.vocab_size(), 8)
                 .vocabulary(&tok.vocabulary())
@@ -104,7 +104,7 @@ fn the_tokenizer_travels_with_the_saved_model() {
         std::process::id()
     ));
     model.save(&path).expect("save");
-    let again = Sequential::<f32>::load(&path).expect("load");
+    let again = Sequential::load(&path).expect("load");
     std::fs::remove_file(&path).ok();
     let vocab = again.layers()[0].config()["vocabulary"]
         .as_str()

@@ -93,7 +93,7 @@ fn pytorch_gpt_logits_match_after_import() {
 fn importing_into_a_model_of_another_width_names_the_tensor() {
     // A block of 16 wide with the head split of a 32-wide model: the packed
     // projection does not fit the kernels.
-    let mut model = Sequential::<f32>::new(&[8])
+    let mut model = Sequential::new(&[8])
         .add(Embedding::new(11, 32).name("tok"))
         .add(PositionEmbedding::new(8).name("pos"))
         .add(TransformerBlock::new(4).causal(true).name("block_0"))

@@ -43,7 +43,7 @@ fn temporaries(path: &Path) -> Vec<PathBuf> {
 
 /// Loads `path` and returns the one value every weight holds.
 fn saved_value(path: &Path) -> f32 {
-    let m = Sequential::<f32>::load(path).expect("the file always loads");
+    let m = Sequential::load(path).expect("the file always loads");
     let w = m.get_weights();
     let v = w[0].as_slice()[0];
     assert!(
@@ -126,7 +126,7 @@ fn a_stale_temporary_is_removed_and_a_live_writers_is_kept() {
     let own = dir.join(format!(".m.safetensors.tmp-{}-999999", std::process::id()));
     std::fs::write(&own, b"x").expect("plant");
 
-    let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    let mut m = Sequential::new(&[2]).add(Dense::new(1));
     m.build().expect("build");
     m.save_weights(&path).expect("save");
     assert!(!stale.exists() && !own.exists());

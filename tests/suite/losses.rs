@@ -223,12 +223,18 @@ fn extreme_inputs_stay_finite_in_f32() {
     let y = tape.constant(&Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[2, 2]).unwrap());
     let sparse_y = tape.constant(&Tensor::from_vec(vec![1.0, 0.0], &[2]).unwrap());
     let outs = [
-        losses::binary_crossentropy(&z, &y, true).unwrap(),
-        losses::binary_crossentropy(&probs, &y, false).unwrap(),
-        losses::categorical_crossentropy(&z, &y, true).unwrap(),
-        losses::categorical_crossentropy(&probs, &y, false).unwrap(),
-        losses::sparse_categorical_crossentropy(&z, &sparse_y, true).unwrap(),
-        losses::sparse_categorical_crossentropy(&probs, &sparse_y, false).unwrap(),
+        losses::binary_crossentropy(&z, &y, losses::Predictions::Logits).unwrap(),
+        losses::binary_crossentropy(&probs, &y, losses::Predictions::Probabilities).unwrap(),
+        losses::categorical_crossentropy(&z, &y, losses::Predictions::Logits).unwrap(),
+        losses::categorical_crossentropy(&probs, &y, losses::Predictions::Probabilities).unwrap(),
+        losses::sparse_categorical_crossentropy(&z, &sparse_y, losses::Predictions::Logits)
+            .unwrap(),
+        losses::sparse_categorical_crossentropy(
+            &probs,
+            &sparse_y,
+            losses::Predictions::Probabilities,
+        )
+        .unwrap(),
         losses::kl_divergence(&probs, &y).unwrap(),
     ];
     for out in outs {
@@ -237,12 +243,12 @@ fn extreme_inputs_stay_finite_in_f32() {
         assert!(g.get(z).unwrap().all_finite() && g.get(probs).unwrap().all_finite());
     }
     // categorical from logits: row 1 has z = [-100, 100], label 0 → 200 exactly
-    let cce = losses::categorical_crossentropy(&z, &y, true).unwrap();
+    let cce = losses::categorical_crossentropy(&z, &y, losses::Predictions::Logits).unwrap();
     assert_eq!(cce.value().item().unwrap(), 200.0);
     // binary from probabilities: every prediction is wrong and clipped: half
     // the elements give -ln ε, half -ln(1 - (1 - ε)) where 1 - ε rounds in f32
     // (as in Keras's float32 backend)
-    let bce = losses::binary_crossentropy(&probs, &y, false).unwrap();
+    let bce = losses::binary_crossentropy(&probs, &y, losses::Predictions::Probabilities).unwrap();
     let eps = 1e-7f32;
     let want = (-eps.ln() - (1.0 - (1.0 - eps)).ln()) / 2.0;
     assert!((bce.value().item().unwrap() - want).abs() < 1e-5 * want);
@@ -390,7 +396,7 @@ fn shape_errors_name_the_loss_and_both_shapes() {
         err.to_string(),
         "mean_squared_error: shape mismatch, lhs [4, 3], rhs [4, 2]"
     );
-    let err = losses::categorical_crossentropy(&p, &t, true).unwrap_err();
+    let err = losses::categorical_crossentropy(&p, &t, losses::Predictions::Logits).unwrap_err();
     assert!(matches!(
         err,
         Error::ShapeMismatch {
@@ -429,8 +435,11 @@ fn sparse_labels_are_checked_row_by_row() {
     let z = tape.watch(&Tensor::zeros(&[3, 4]).unwrap());
     for (labels, row, shown) in [([0.0, 4.0, 1.0], 1, "4"), ([0.0, 1.0, -1.0], 2, "-1")] {
         let y = tape.constant(&Tensor::from_vec(labels.to_vec(), &[3]).unwrap());
-        for from_logits in [true, false] {
-            let err = losses::sparse_categorical_crossentropy(&z, &y, from_logits).unwrap_err();
+        for y_pred_is in [
+            losses::Predictions::Logits,
+            losses::Predictions::Probabilities,
+        ] {
+            let err = losses::sparse_categorical_crossentropy(&z, &y, y_pred_is).unwrap_err();
             assert_eq!(
                 err.to_string(),
                 format!(
@@ -440,7 +449,8 @@ fn sparse_labels_are_checked_row_by_row() {
         }
     }
     let y = tape.constant(&Tensor::zeros(&[3, 2]).unwrap());
-    let err = losses::sparse_categorical_crossentropy(&z, &y, true).unwrap_err();
+    let err =
+        losses::sparse_categorical_crossentropy(&z, &y, losses::Predictions::Logits).unwrap_err();
     assert_eq!(
         err.to_string(),
         "sparse_categorical_crossentropy: labels must be class indices of shape [3] or [3, 1] for predictions of shape [3, 4], got labels of shape [3, 2]"

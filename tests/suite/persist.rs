@@ -44,7 +44,7 @@ fn data<T: Float>(rows: usize) -> (Tensor<T>, Tensor<T>) {
 }
 
 fn classifier<T: Float>() -> Sequential<T> {
-    Sequential::<T>::new(&[4])
+    Sequential::<T>::new_typed(&[4])
         .add(Dense::new(16).activation(Activation::Gelu))
         .add(Dropout::new(0.3))
         .add(Dense::new(8).activation(Activation::Tanh))
@@ -76,7 +76,7 @@ fn roundtrip_predicts_identically<T: Float>() -> Result<()> {
     )?;
     let path = TempPath::new(T::NAME);
     model.save(&path.0)?;
-    let again = Sequential::<T>::load(&path.0)?;
+    let again = Sequential::<T>::load_typed(&path.0)?;
     assert_eq!(bits(&model.predict(&x)?), bits(&again.predict(&x)?));
     assert_eq!(again.summary(), model.summary());
     let (w0, w1) = (model.get_weights(), again.get_weights());
@@ -99,14 +99,14 @@ fn save_load_predicts_bit_identically_f64() -> Result<()> {
 
 #[test]
 fn uncompiled_model_round_trips_with_flatten() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[2, 3])
+    let mut model = Sequential::new(&[2, 3])
         .add(Flatten::new())
         .add(Dense::new(2).activation(Activation::Sigmoid))
         .seed(3);
     model.build()?;
     let path = TempPath::new("uncompiled");
     model.save(&path.0)?;
-    let again = Sequential::<f32>::load(&path.0)?;
+    let again = Sequential::load(&path.0)?;
     assert!(!again.is_compiled());
     assert_eq!(again.input_shape(), &[2, 3]);
     let x = Tensor::from_vec((0..12).map(|i| i as f32 / 3.0).collect(), &[2, 2, 3])?;
@@ -120,7 +120,7 @@ fn uncompiled_model_round_trips_with_flatten() -> Result<()> {
 fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>, shuffle: bool) {
     let (x, y) = data::<f32>(30);
     let new_model = || {
-        Sequential::<f32>::new(&[4])
+        Sequential::new(&[4])
             .add(Dense::new(8).activation(Activation::Relu))
             .add(Dense::new(3).activation(Activation::Softmax))
             .seed(5)
@@ -141,7 +141,7 @@ fn resume_matches_straight(compile: fn(&mut Sequential<f32>) -> Result<()>, shuf
     first.fit(&x, &y, opts().epochs(3)).expect("fit 3");
     let path = TempPath::new("resume");
     first.save(&path.0).expect("save");
-    let mut resumed = Sequential::<f32>::load(&path.0).expect("load");
+    let mut resumed = Sequential::load(&path.0).expect("load");
     resumed
         .fit(&x, &y, opts().initial_epoch(3).epochs(6))
         .expect("fit 3 more");
@@ -216,7 +216,7 @@ fn loaded_model_keeps_compile_settings_metrics_and_history() -> Result<()> {
     model.layers_mut()[2].set_trainable(false);
     let path = TempPath::new("compile");
     model.save(&path.0)?;
-    let again = Sequential::<f32>::load(&path.0)?;
+    let again = Sequential::load(&path.0)?;
     assert!(again.is_compiled());
     assert_eq!(model.evaluate(&x, &y)?, again.evaluate(&x, &y)?);
     let (h0, h1) = (model.history().expect("h"), again.history().expect("h"));
@@ -254,7 +254,7 @@ fn save_weights_load_weights_round_trip() -> Result<()> {
     b.load_weights(&path.0)?;
     assert_eq!(a.get_weights(), b.get_weights());
     // A weights file is not a model file.
-    let err = Sequential::<f64>::load(&path.0).unwrap_err();
+    let err = Sequential::<f64>::load_typed(&path.0).unwrap_err();
     assert!(err.to_string().contains("load_weights"), "{err}");
     Ok(())
 }
@@ -276,12 +276,12 @@ fn load_weights_reads_a_full_model_file() -> Result<()> {
 
 #[test]
 fn load_weights_errors_name_the_first_mismatch() -> Result<()> {
-    let mut a = Sequential::<f32>::new(&[4]).add(Dense::new(3));
+    let mut a = Sequential::new(&[4]).add(Dense::new(3));
     a.build()?;
     let path = TempPath::new("mismatch");
     a.save_weights(&path.0)?;
 
-    let mut wider = Sequential::<f32>::new(&[4]).add(Dense::new(5));
+    let mut wider = Sequential::new(&[4]).add(Dense::new(5));
     wider.build()?;
     let before = wider.get_weights();
     let err = wider.load_weights(&path.0).unwrap_err();
@@ -293,9 +293,7 @@ fn load_weights_errors_name_the_first_mismatch() -> Result<()> {
     );
     assert_eq!(wider.get_weights(), before, "nothing changes on error");
 
-    let mut deeper = Sequential::<f32>::new(&[4])
-        .add(Dense::new(3))
-        .add(Dense::new(2));
+    let mut deeper = Sequential::new(&[4]).add(Dense::new(3)).add(Dense::new(2));
     deeper.build()?;
     let err = deeper.load_weights(&path.0).unwrap_err();
     assert!(
@@ -314,7 +312,7 @@ fn pytorch_linear_weights_predict_as_torch_does() -> Result<()> {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/torch_linear.safetensors"
     );
-    let mut model = Sequential::<f32>::new(&[4])
+    let mut model = Sequential::new(&[4])
         .add(Dense::new(8).activation(Activation::Relu))
         .add(Dense::new(3));
     model.build()?;
@@ -406,7 +404,7 @@ fn model_checkpoint_saves_best_epochs_only_and_they_reload() -> Result<()> {
     files.sort();
     assert_eq!(files, expected);
     // The best file is the model at its best epoch: its history ends there.
-    let reloaded = Sequential::<f32>::load(&best)?;
+    let reloaded = Sequential::load(&best)?;
     let h = reloaded.history().expect("history");
     assert_eq!(h.last("loss"), Some(best_loss));
     std::fs::remove_dir_all(&dir).ok();
@@ -450,7 +448,7 @@ fn model_checkpoint_needs_its_monitor_only_for_best_only() -> Result<()> {
     for e in 1..=3 {
         assert!(dir.join(format!("e{e}.safetensors")).exists(), "epoch {e}");
     }
-    let last = Sequential::<f32>::load(dir.join("e3.safetensors"))?;
+    let last = Sequential::load(dir.join("e3.safetensors"))?;
     assert_eq!(last.get_weights(), model.get_weights());
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
@@ -513,7 +511,7 @@ fn every_reserved_layer_name_is_refused_at_build_and_save() -> Result<()> {
     assert!(!RESERVED_LAYER_NAMES.is_empty());
     for reserved in RESERVED_LAYER_NAMES {
         for name in [reserved.to_string(), format!("{reserved}/inner")] {
-            let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(1).name(&name));
+            let mut m = Sequential::new(&[2]).add(Dense::new(1).name(&name));
             let msg = m.build().unwrap_err().to_string();
             assert!(
                 msg.starts_with(&format!(
@@ -522,7 +520,7 @@ fn every_reserved_layer_name_is_refused_at_build_and_save() -> Result<()> {
                 "{msg}"
             );
             // Renamed after building: save refuses before writing anything.
-            let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+            let mut m = Sequential::new(&[2]).add(Dense::new(1));
             m.compile(Adam::new(0.1), MeanSquaredError, &[])?;
             m.layers_mut()[0].set_name(&name);
             let path = TempPath::new("reserved");
@@ -544,12 +542,12 @@ fn names_next_to_the_reserved_ones_save_and_load_with_optimizer_state() -> Resul
         "my_optimizer",
         "iterations",
     ] {
-        let mut m = Sequential::<f32>::new(&[4]).add(Dense::new(3).name(name));
+        let mut m = Sequential::new(&[4]).add(Dense::new(3).name(name));
         m.compile(Adam::new(0.01), MeanSquaredError, &[])?;
         m.fit(&x, &y, FitOptions::default().verbose(0))?;
         let path = TempPath::new("near_reserved");
         m.save(&path.0)?;
-        let back = Sequential::<f32>::load(&path.0)?;
+        let back = Sequential::load(&path.0)?;
         assert_eq!(back.layers()[0].name(), name);
         assert_eq!(back.predict(&x)?, m.predict(&x)?);
     }
@@ -582,7 +580,7 @@ fn half_bytes(bits: &[u16]) -> Vec<u8> {
 }
 
 fn imported(path: &TempPath) -> Result<Vec<Vec<f32>>> {
-    let mut m = Sequential::<f32>::new(&[2]).add(Dense::new(3));
+    let mut m = Sequential::new(&[2]).add(Dense::new(3));
     m.build()?;
     let map = WeightMap::new()
         .map("k", "dense/kernel")

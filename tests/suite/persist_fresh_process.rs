@@ -43,7 +43,7 @@ fn parent_saves_and_child_process_reloads() -> Result<()> {
 
     let x = inputs();
     let y = x.map(|v| v.sin());
-    let mut model = Sequential::<f32>::new(&[3])
+    let mut model = Sequential::new(&[3])
         .add(Dense::new(8).activation(Activation::Tanh))
         .add(Dropout::new(0.25))
         .add(Dense::new(3))
@@ -94,7 +94,7 @@ fn child_loads_and_compares() -> Result<()> {
     ) else {
         return Ok(()); // not spawned by the parent test
     };
-    let model = Sequential::<f32>::load(PathBuf::from(model_path))?;
+    let model = Sequential::load(PathBuf::from(model_path))?;
     let expected = std::fs::read(pred_path).expect("read predictions");
     let got = to_bytes(&model.predict(&inputs())?);
     assert_eq!(got, expected, "predictions differ in the fresh process");

@@ -57,7 +57,7 @@ fn layer_error(err: &Error) -> (&str, &'static str, Option<usize>) {
 
 #[test]
 fn shapes_are_inferred_through_the_stack() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[3, 4])
+    let mut model = Sequential::new(&[3, 4])
         .add(Flatten::new())
         .add(Dense::new(5).activation(Activation::Relu))
         .add(Dropout::new(0.5))
@@ -75,7 +75,7 @@ fn shapes_are_inferred_through_the_stack() -> Result<()> {
 
 #[test]
 fn dense_on_a_scalar_input_names_layer_position_and_shape() {
-    let mut model = Sequential::<f32>::new(&[]).add(Dense::new(2));
+    let mut model = Sequential::new(&[]).add(Dense::new(2));
     let err = model.build().unwrap_err();
     assert_eq!(layer_error(&err), ("dense", "Dense", Some(0)));
     let msg = err.to_string();
@@ -87,7 +87,7 @@ fn dense_on_a_scalar_input_names_layer_position_and_shape() {
 
 #[test]
 fn dense_after_an_empty_flatten_names_its_position_and_the_shape() {
-    let mut model = Sequential::<f32>::new(&[3, 0])
+    let mut model = Sequential::new(&[3, 0])
         .add(Flatten::new())
         .add(Dense::new(2));
     let err = model.build().unwrap_err();
@@ -99,7 +99,7 @@ fn dense_after_an_empty_flatten_names_its_position_and_the_shape() {
 
 #[test]
 fn a_layer_that_cannot_take_its_input_names_expected_and_actual_shapes() {
-    let mut model = Sequential::<f32>::new(&[2])
+    let mut model = Sequential::new(&[2])
         .add(Dense::new(3))
         .add(Dense::new(3))
         .add(NeedsFour {
@@ -115,7 +115,7 @@ fn a_layer_that_cannot_take_its_input_names_expected_and_actual_shapes() {
 
 #[test]
 fn an_empty_model_cannot_be_built() {
-    let mut model = Sequential::<f32>::new(&[2]).name("empty");
+    let mut model = Sequential::new(&[2]).name("empty");
     let err = model.build().unwrap_err();
     assert!(
         err.to_string()
@@ -126,7 +126,7 @@ fn an_empty_model_cannot_be_built() {
 
 #[test]
 fn layers_get_keras_names_and_set_names_are_kept() {
-    let model = Sequential::<f32>::new(&[4])
+    let model = Sequential::new(&[4])
         .add(Dense::new(8))
         .add(Dense::new(8).name("hidden"))
         .add(Dropout::new(0.1))
@@ -145,7 +145,7 @@ fn layers_get_keras_names_and_set_names_are_kept() {
 #[test]
 fn duplicate_layer_names_are_rejected_at_build() {
     // Two layers called "a" would write the same "a/kernel" entry when saved.
-    let mut model = Sequential::<f32>::new(&[2])
+    let mut model = Sequential::new(&[2])
         .add(Dense::new(3).name("a"))
         .add(Dense::new(1).name("a"));
     let err = model.build().unwrap_err();
@@ -157,7 +157,7 @@ fn duplicate_layer_names_are_rejected_at_build() {
 
 #[test]
 fn summary_lists_names_types_shapes_and_counts() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[10])
+    let mut model = Sequential::new(&[10])
         .add(Dense::new(16).activation(Activation::Relu))
         .add(Dropout::new(0.2))
         .add(Dense::new(3).name("out"))
@@ -199,7 +199,7 @@ fn summary_lists_names_types_shapes_and_counts() -> Result<()> {
 
 #[test]
 fn summary_uses_thousands_separators() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[784]).add(Dense::new(128));
+    let mut model = Sequential::new(&[784]).add(Dense::new(128));
     model.build()?;
     assert!(model.summary().contains("Total params: 100,480\n"));
     Ok(())
@@ -207,7 +207,7 @@ fn summary_uses_thousands_separators() -> Result<()> {
 
 #[test]
 fn predict_before_build_builds_nothing_and_errors() {
-    let model = Sequential::<f32>::new(&[2]).add(Dense::new(1));
+    let model = Sequential::new(&[2]).add(Dense::new(1));
     let err = model.predict(&Tensor::ones(&[1, 2]).unwrap()).unwrap_err();
     assert!(err.to_string().starts_with("predict: "), "{err}");
     assert!(err.to_string().contains("not built"), "{err}");
@@ -215,7 +215,7 @@ fn predict_before_build_builds_nothing_and_errors() {
 
 #[test]
 fn predict_in_batches_equals_forward_on_the_whole_input() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[5])
+    let mut model = Sequential::new(&[5])
         .add(Dense::new(7).activation(Activation::Tanh))
         .add(Dense::new(3).activation(Activation::Softmax))
         .seed(11);
@@ -237,7 +237,7 @@ fn predict_in_batches_equals_forward_on_the_whole_input() -> Result<()> {
 
 #[test]
 fn inference_with_a_frozen_model_records_nothing_for_gradients() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[3])
+    let mut model = Sequential::new(&[3])
         .add(Dense::new(4).activation(Activation::Relu))
         .add(Dense::new(2));
     model.build()?;
@@ -252,7 +252,7 @@ fn inference_with_a_frozen_model_records_nothing_for_gradients() -> Result<()> {
 
 #[test]
 fn predict_classes_for_softmax_outputs_takes_the_argmax() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(3).activation(Activation::Softmax));
+    let mut model = Sequential::new(&[3]).add(Dense::new(3).activation(Activation::Softmax));
     model.build()?;
     // Identity kernel: the class is the largest input.
     let eye = Tensor::from_vec(vec![1., 0., 0., 0., 1., 0., 0., 0., 1.], &[3, 3])?;
@@ -267,7 +267,7 @@ fn predict_classes_for_softmax_outputs_takes_the_argmax() -> Result<()> {
 
 #[test]
 fn predict_classes_for_a_sigmoid_output_thresholds_at_one_half() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[1]).add(Dense::new(1).activation(Activation::Sigmoid));
+    let mut model = Sequential::new(&[1]).add(Dense::new(1).activation(Activation::Sigmoid));
     model.build()?;
     model.set_weights(vec![Tensor::ones(&[1, 1])?, Tensor::zeros(&[1])?])?;
     let x = Tensor::from_vec(vec![-3.0, -0.1, 0.0, 0.1, 3.0], &[5, 1])?;
@@ -277,7 +277,7 @@ fn predict_classes_for_a_sigmoid_output_thresholds_at_one_half() -> Result<()> {
 
 #[test]
 fn predict_rejects_a_wrong_feature_shape_naming_the_first_layer() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[3])
+    let mut model = Sequential::new(&[3])
         .add(Dense::new(2).name("first"))
         .add(Dense::new(1));
     model.build()?;
@@ -297,7 +297,7 @@ fn predict_rejects_a_wrong_feature_shape_naming_the_first_layer() -> Result<()> 
 #[test]
 fn same_model_seed_gives_same_weights_and_another_seed_differs() -> Result<()> {
     let make = |seed| -> Result<Vec<Tensor>> {
-        let mut m = Sequential::<f32>::new(&[4]).add(Dense::new(3)).seed(seed);
+        let mut m = Sequential::new(&[4]).add(Dense::new(3)).seed(seed);
         m.build()?;
         Ok(m.get_weights())
     };
@@ -308,7 +308,7 @@ fn same_model_seed_gives_same_weights_and_another_seed_differs() -> Result<()> {
 
 #[test]
 fn adding_a_layer_to_a_built_model_keeps_the_built_weights() -> Result<()> {
-    let mut model = Sequential::<f32>::new(&[3]).add(Dense::new(3)).seed(2);
+    let mut model = Sequential::new(&[3]).add(Dense::new(3)).seed(2);
     model.build()?;
     let trained = vec![Tensor::full(&[3, 3], 0.5)?, Tensor::full(&[3], -1.0)?];
     model.set_weights(trained.clone())?;
@@ -320,7 +320,7 @@ fn adding_a_layer_to_a_built_model_keeps_the_built_weights() -> Result<()> {
     assert_eq!(weights[..2], trained[..]);
     assert_eq!(weights[2].shape(), &[3, 3]);
     // The new layer is freshly drawn, not a copy of the first initialisation.
-    let mut fresh = Sequential::<f32>::new(&[3]).add(Dense::new(3)).seed(2);
+    let mut fresh = Sequential::new(&[3]).add(Dense::new(3)).seed(2);
     fresh.build()?;
     assert_ne!(weights[2], fresh.get_weights()[0]);
     Ok(())
@@ -329,7 +329,7 @@ fn adding_a_layer_to_a_built_model_keeps_the_built_weights() -> Result<()> {
 #[test]
 fn forward_on_an_inference_tape_records_nothing_for_a_trainable_model() -> Result<()> {
     // What predict and evaluate use: parameters enter as constants.
-    let mut model = Sequential::<f32>::new(&[3])
+    let mut model = Sequential::new(&[3])
         .add(Dense::new(4).activation(Activation::Relu))
         .add(Dense::new(2));
     model.build()?;
@@ -348,7 +348,7 @@ fn forward_on_an_inference_tape_records_nothing_for_a_trainable_model() -> Resul
 fn freezing_a_dense_layer_before_build_holds_after_build() -> Result<()> {
     let mut frozen = Dense::new(3);
     frozen.set_trainable(false);
-    let mut model = Sequential::<f32>::new(&[2]).add(frozen).add(Dense::new(1));
+    let mut model = Sequential::new(&[2]).add(frozen).add(Dense::new(1));
     model.build()?;
     assert_eq!(model.params().len(), 4);
     assert_eq!(model.trainable_params().len(), 2);

@@ -41,9 +41,12 @@ fn train(threads: usize) -> Vec<Vec<u32>> {
                 let tape = GradientTape::new();
                 let logits = model.forward(&tape, &x, Mode::Train).expect("forward");
                 let target = tape.constant(&y);
-                let loss =
-                    tapeflow::losses::sparse_categorical_crossentropy(&logits, &target, true)
-                        .expect("loss");
+                let loss = tapeflow::losses::sparse_categorical_crossentropy(
+                    &logits,
+                    &target,
+                    tapeflow::losses::Predictions::Logits,
+                )
+                .expect("loss");
                 tape.gradient(&loss, model.trainable_params())
                     .expect("gradient")
             };

@@ -90,7 +90,7 @@ fn xor_is_learned_exactly() -> Result<()> {
     model.fit(&x, &y, options)?;
     assert_eq!(model.predict_classes(&x)?, vec![0, 1, 1, 0]);
     let e = model.evaluate(&x, &y)?;
-    assert_eq!(e.metric("accuracy"), Some(1.0));
+    assert_eq!(e.metric(Metric::Accuracy), Some(1.0));
     assert!(e.loss < 0.1, "loss {}", e.loss);
     Ok(())
 }
@@ -273,7 +273,7 @@ fn validation_split_holds_out_the_last_rows() -> Result<()> {
     assert_eq!(history.last("val_loss"), Some(e.loss));
     assert_eq!(
         history.last("val_mean_absolute_error"),
-        e.metric("mean_absolute_error")
+        e.metric(Metric::MeanAbsoluteError)
     );
     // Training saw only the first 30 rows: the same as fitting on them alone.
     let mut alone = mlp(7);
@@ -444,7 +444,7 @@ fn evaluate_loss_is_the_mean_per_sample_loss() -> Result<()> {
     // per-sample MSE 1, 4.5, 8.5; abs errors (1, 1), (0, 3), (1, 4): MAE 1, 1.5, 2.5.
     let e = model.evaluate(&x, &y)?;
     assert!((e.loss - 14.0 / 3.0).abs() < 1e-6, "{}", e.loss);
-    let mae = e.metric("mean_absolute_error").expect("mae");
+    let mae = e.metric(Metric::MeanAbsoluteError).expect("mae");
     assert!((mae - 5.0 / 3.0).abs() < 1e-6, "{mae}");
     Ok(())
 }
