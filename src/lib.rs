@@ -40,22 +40,18 @@
 //! and load. Everything is `f32` without a type written anywhere.
 //!
 //! ```
-//! use tapeflow::data::{LabelColumn, StandardScaler, load_csv, train_test_split};
+//! use tapeflow::data::{Dataset, SplitOptions, StandardScaler, train_test_split};
 //! use tapeflow::prelude::*;
 //!
 //! // Load the CSV (label column "target", class indices 0..3) and split it
 //! // 80/20, stratified by class, with seed 42.
-//! let iris = load_csv(
-//!     concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv"),
-//!     LabelColumn::Name("target".into()),
-//! )?;
-//! let (train, test) = train_test_split(&iris.to_dataset()?, 0.2, 42, true)?;
+//! let iris = Dataset::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv"), "target")?;
+//! let (train, test) = train_test_split(&iris, SplitOptions::new(0.2).seed(42).stratify(true))?;
 //! assert_eq!((train.len(), test.len()), (120, 30));
 //!
 //! // Standardise with the training split's statistics only.
-//! let mut scaler = StandardScaler::new();
-//! let x_train = scaler.fit_transform(train.features())?;
-//! let x_test = scaler.transform(test.features())?;
+//! let (train, test) = StandardScaler::new().fit_transform_split(&train, &test)?;
+//! let (x_train, x_test) = (train.features(), test.features());
 //!
 //! // A 4-16-3 MLP that outputs logits; the loss says so.
 //! let mut model = Sequential::new(&[4])
@@ -64,14 +60,14 @@
 //!     .seed(42);
 //! model.compile(Adam::new(0.01), SparseCategoricalCrossentropy::from_logits(), &[Metric::Accuracy])?;
 //! let opts = FitOptions::default().epochs(60).batch_size(16).verbose(0);
-//! let history = model.fit(&x_train, train.targets(), opts)?;
+//! let history = model.fit(x_train, train.targets(), opts)?;
 //! assert_eq!(history.metric(Metric::Accuracy).map(<[f64]>::len), Some(60));
 //!
-//! let eval = model.evaluate(&x_test, test.targets())?;
+//! let eval = model.evaluate(x_test, test.targets())?;
 //! assert!(eval.metric(Metric::Accuracy).unwrap() >= 0.9, "{eval:?}");
 //!
 //! // Class probabilities: the softmax of the logits, each row summing to 1.
-//! let proba = model.predict_proba(&x_test)?;
+//! let proba = model.predict_proba(x_test)?;
 //! assert_eq!(proba.shape(), &[30, 3]);
 //! for row in proba.to_vec().chunks(3) {
 //!     assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
@@ -81,7 +77,7 @@
 //! let path = std::env::temp_dir().join(format!("iris_{}.safetensors", std::process::id()));
 //! model.save(&path)?;
 //! let again = Sequential::load(&path)?;
-//! assert_eq!(again.predict_proba(&x_test)?, proba);
+//! assert_eq!(again.predict_proba(x_test)?, proba);
 //! std::fs::remove_file(&path).ok();
 //! # Ok::<(), tapeflow::Error>(())
 //! ```
