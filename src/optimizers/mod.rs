@@ -143,6 +143,13 @@ macro_rules! optimizer {
                 self
             }
 
+            /// Runs the update passes on `isa` (tests compare them).
+            #[cfg(test)]
+            pub(crate) fn isa(mut self, isa: $crate::optimizers::kernels::Isa) -> Self {
+                self.core.isa = isa;
+                self
+            }
+
             /// Builds from a config map (absent keys keep their defaults).
             pub(crate) fn from_map(
                 map: &serde_json::Map<String, serde_json::Value>,
@@ -197,6 +204,12 @@ macro_rules! optimizer {
             ) -> $crate::error::Result<()> {
                 self.core.load_state(&self.rule, state)
             }
+            fn all_or_nothing(&self) -> bool {
+                true
+            }
+            fn refused_param(&self) -> Option<(usize, String)> {
+                self.core.refusal.clone()
+            }
         }
     };
 }
@@ -207,6 +220,7 @@ mod adam;
 mod clipping;
 mod core;
 mod json;
+mod kernels;
 mod learning_rate;
 mod lion;
 mod nadam;
@@ -412,6 +426,56 @@ pub trait Optimizer<T: Float = f32>: std::fmt::Debug + Send {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     fn load_state(&mut self, state: &[(String, Tensor<T>)]) -> Result<()>;
+
+    /// Whether this optimizer keeps the all-or-nothing promise of the
+    /// [module docs](self): a step that would commit a non-finite parameter
+    /// or state value is refused and changes nothing, and
+    /// [`refused_param`](Self::refused_param) then names the parameter.
+    /// `Sequential::fit` relies on it instead of keeping its own copy of
+    /// the weights and the state to roll a step back. Every built-in
+    /// optimizer returns `true`; the default is `false`, for optimizers
+    /// written outside the crate, which `fit` checks after each step and
+    /// rolls back itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::optimizers::{Adam, Optimizer};
+    ///
+    /// assert!(Adam::<f32>::default().all_or_nothing());
+    /// ```
+    fn all_or_nothing(&self) -> bool {
+        false
+    }
+
+    /// After an [`apply_gradients`](Self::apply_gradients) refused because
+    /// a gradient, or a value the update would write, is not finite: the
+    /// position in `params` of the (first) parameter at fault and what was
+    /// not finite, e.g. `"its gradient holds inf at index 3"`. `None` after
+    /// a step that succeeded or failed for another reason, and always for
+    /// an optimizer that is not [`all_or_nothing`](Self::all_or_nothing)
+    /// (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::optimizers::{Optimizer, Sgd};
+    /// use tapeflow::{Gradients, Param, Tensor};
+    ///
+    /// let mut a = Param::new("a", Tensor::from_vec(vec![1.0f32], &[1])?);
+    /// let mut b = Param::new("b", Tensor::from_vec(vec![1.0f32, 2.0], &[2])?);
+    /// let mut grads = Gradients::default();
+    /// grads.insert_param(a.id(), Tensor::from_vec(vec![1.0], &[1])?);
+    /// grads.insert_param(b.id(), Tensor::from_vec(vec![0.0, f32::NAN], &[2])?);
+    /// let mut opt = Sgd::new(0.1);
+    /// assert!(opt.apply_gradients(&grads, &mut [&mut a, &mut b]).is_err());
+    /// assert_eq!(opt.refused_param(), Some((1, "its gradient holds NaN at index 1".to_string())));
+    /// assert_eq!(a.value().to_vec(), vec![1.0]);   // nothing was updated
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    fn refused_param(&self) -> Option<(usize, String)> {
+        None
+    }
 }
 
 /// Builds an optimizer from its name and its [`Optimizer::config`].
