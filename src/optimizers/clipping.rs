@@ -34,12 +34,12 @@ impl Clipping {
             ("clip_value", self.clip_value),
             ("global_clip_norm", self.global_clip_norm),
         ];
-        let names: Vec<&str> = set
-            .iter()
-            .filter(|(_, v)| v.is_some())
-            .map(|(n, _)| *n)
-            .collect();
-        if names.len() > 1 {
+        if set.iter().filter(|(_, v)| v.is_some()).count() > 1 {
+            let names: Vec<&str> = set
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(n, _)| *n)
+                .collect();
             return Err(Error::InvalidArgument {
                 op,
                 message: format!(

@@ -113,6 +113,10 @@ pub(crate) fn type_name<T: Float>() -> &'static str {
 /// momentum, accumulator values).
 pub(crate) fn non_negative<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
     let ok = x.is_finite() && x >= 0.0 && T::from_f64(x).is_finite();
+    if ok {
+        // No message is built for a valid setting: a step allocates nothing.
+        return Ok(());
+    }
     let requirement = format!("finite and >= 0 in {}", type_name::<T>());
     check(op, ok, name, &requirement, x)
 }
@@ -122,6 +126,9 @@ pub(crate) fn non_negative<T: Float>(op: &'static str, name: &str, x: f64) -> Re
 pub(crate) fn positive<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
     let xt = T::from_f64(x);
     let ok = x.is_finite() && x > 0.0 && xt.is_finite() && xt > T::zero();
+    if ok {
+        return Ok(());
+    }
     let requirement = format!("finite and > 0 in {}", type_name::<T>());
     check(op, ok, name, &requirement, x)
 }
