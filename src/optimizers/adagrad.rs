@@ -73,7 +73,7 @@ struct AdagradKernel<T> {
 impl<T: Float> Kernel<T, 1> for AdagradKernel<T> {
     #[inline(always)]
     fn step(&self, p: T, g: T, [a]: &mut [T; 1]) -> T {
-        *a = *a + g * g;
+        *a += g * g;
         p - self.lr * g / (a.sqrt() + self.eps)
     }
 }

@@ -75,6 +75,7 @@ impl<T: Float> Prep<T> {
 
 /// 0 if `x` is finite, NaN otherwise.
 #[inline(always)]
+#[allow(clippy::eq_op)] // `x - x` is the test itself
 fn nan_unless_finite<T: Float>(x: T) -> T {
     x - x
 }
@@ -92,7 +93,7 @@ fn check_one<T: Float, const S: usize, K: Kernel<T, S>>(
     let new = k.step(p, prep.apply(g), &mut s);
     let mut z = nan_unless_finite(g) + nan_unless_finite(new);
     for v in s {
-        z = z + nan_unless_finite(v);
+        z += nan_unless_finite(v);
     }
     z
 }
@@ -122,12 +123,12 @@ fn check_loop<T: Float, const S: usize, K: Kernel<T, S>>(
         let sc: [&[T]; S] = s.map(|x| &x[at..at + LANES]);
         for j in 0..LANES {
             let e = std::array::from_fn(|i| sc[i][j]);
-            acc[j] = acc[j] + check_one(&k, &prep, pc[j], gc[j], e);
+            acc[j] += check_one(&k, &prep, pc[j], gc[j], e);
         }
     }
     let mut tail = T::zero();
     for i in whole..n {
-        tail = tail + check_one(&k, &prep, p[i], g[i], s.map(|x| x[i]));
+        tail += check_one(&k, &prep, p[i], g[i], s.map(|x| x[i]));
     }
     acc.iter().all(|a| *a == T::zero()) && tail == T::zero()
 }
