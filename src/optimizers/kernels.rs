@@ -57,7 +57,36 @@ pub(crate) struct Prep<T> {
     pub(crate) hi: T,
 }
 
+/// A map from the raw gradient element to the one the update uses.
+pub(crate) trait GradMap<T>: Copy {
+    fn apply(&self, g: T) -> T;
+}
+
+/// The gradient as it is: what [`Prep::identity`] does to every finite
+/// gradient element, without its three operations per element. (A
+/// non-finite `g` is refused by the check pass either way.)
+#[derive(Clone, Copy, Debug)]
+struct Raw;
+
+impl<T: Float> GradMap<T> for Raw {
+    #[inline(always)]
+    fn apply(&self, g: T) -> T {
+        g
+    }
+}
+
+impl<T: Float> GradMap<T> for Prep<T> {
+    #[inline(always)]
+    fn apply(&self, g: T) -> T {
+        (g * self.scale).max(self.lo).min(self.hi)
+    }
+}
+
 impl<T: Float> Prep<T> {
+    fn is_identity(&self) -> bool {
+        self.scale == T::one() && self.lo == T::neg_infinity() && self.hi == T::infinity()
+    }
+
     /// No clipping.
     pub(crate) fn identity() -> Self {
         Prep {
@@ -65,11 +94,6 @@ impl<T: Float> Prep<T> {
             lo: T::neg_infinity(),
             hi: T::infinity(),
         }
-    }
-
-    #[inline(always)]
-    fn apply(&self, g: T) -> T {
-        (g * self.scale).max(self.lo).min(self.hi)
     }
 }
 
@@ -83,9 +107,9 @@ fn nan_unless_finite<T: Float>(x: T) -> T {
 /// One element of the check pass: the sum of `nan_unless_finite` over the
 /// gradient, the new value and the new slots.
 #[inline(always)]
-fn check_one<T: Float, const S: usize, K: Kernel<T, S>>(
+fn check_one<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     k: &K,
-    prep: &Prep<T>,
+    prep: &M,
     p: T,
     g: T,
     mut s: [T; S],
@@ -101,9 +125,9 @@ fn check_one<T: Float, const S: usize, K: Kernel<T, S>>(
 /// The check pass over one parameter: whether the gradient and every value
 /// the update would write are finite.
 #[inline(always)]
-fn check_loop<T: Float, const S: usize, K: Kernel<T, S>>(
+fn check_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     k: K,
-    prep: Prep<T>,
+    prep: M,
     p: &[T],
     g: &[T],
     s: [&[T]; S],
@@ -135,9 +159,9 @@ fn check_loop<T: Float, const S: usize, K: Kernel<T, S>>(
 
 /// The write pass over one parameter: stores every new value and slot.
 #[inline(always)]
-fn write_loop<T: Float, const S: usize, K: Kernel<T, S>>(
+fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     k: K,
-    prep: Prep<T>,
+    prep: M,
     p: &mut [T],
     g: &[T],
     s: [&mut [T]; S],
@@ -210,9 +234,9 @@ pub(crate) enum Isa {
 
 /// The element-by-element form of both passes (the tests' reference).
 #[cfg(test)]
-fn reference<T: Float, const S: usize, K: Kernel<T, S>>(
+fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     k: K,
-    prep: Prep<T>,
+    prep: M,
     p: &mut [T],
     g: &[T],
     s: &mut [&mut [T]],
@@ -229,15 +253,17 @@ fn reference<T: Float, const S: usize, K: Kernel<T, S>>(
     finite
 }
 
-struct CheckOp<'a, T, K, const S: usize> {
+struct CheckOp<'a, T, K, M, const S: usize> {
     k: K,
-    prep: Prep<T>,
+    prep: M,
     p: &'a [T],
     g: &'a [T],
     s: [&'a [T]; S],
 }
 
-impl<T: Float, K: Kernel<T, S>, const S: usize> WithSimd for CheckOp<'_, T, K, S> {
+impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
+    for CheckOp<'_, T, K, M, S>
+{
     type Output = bool;
     #[inline(always)]
     fn with_simd<V: pulp::Simd>(self, _simd: V) -> bool {
@@ -245,15 +271,17 @@ impl<T: Float, K: Kernel<T, S>, const S: usize> WithSimd for CheckOp<'_, T, K, S
     }
 }
 
-struct WriteOp<'a, T, K, const S: usize> {
+struct WriteOp<'a, T, K, M, const S: usize> {
     k: K,
-    prep: Prep<T>,
+    prep: M,
     p: &'a mut [T],
     g: &'a [T],
     s: [&'a mut [T]; S],
 }
 
-impl<T: Float, K: Kernel<T, S>, const S: usize> WithSimd for WriteOp<'_, T, K, S> {
+impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
+    for WriteOp<'_, T, K, M, S>
+{
     type Output = ();
     #[inline(always)]
     fn with_simd<V: pulp::Simd>(self, _simd: V) {
@@ -272,7 +300,26 @@ pub(crate) fn check<T: Float, const S: usize, K: Kernel<T, S>>(
     s: &[&[T]],
 ) -> bool {
     let s: [&[T]; S] = std::array::from_fn(|i| s[i]); // invariant: one slice per slot
-    let op = CheckOp { k, prep, p, g, s };
+    if prep.is_identity() {
+        run_check(
+            isa,
+            CheckOp {
+                k,
+                prep: Raw,
+                p,
+                g,
+                s,
+            },
+        )
+    } else {
+        run_check(isa, CheckOp { k, prep, p, g, s })
+    }
+}
+
+fn run_check<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    isa: Isa,
+    op: CheckOp<'_, T, K, M, S>,
+) -> bool {
     match isa {
         Isa::Widest => dispatch(op),
         #[cfg(test)]
@@ -281,7 +328,7 @@ pub(crate) fn check<T: Float, const S: usize, K: Kernel<T, S>>(
         Isa::Reference => {
             let (mut p, mut copies) = (op.p.to_vec(), op.s.map(<[T]>::to_vec));
             let mut refs: Vec<&mut [T]> = copies.iter_mut().map(|c| c.as_mut_slice()).collect();
-            reference(k, prep, &mut p, g, &mut refs)
+            reference(op.k, op.prep, &mut p, op.g, &mut refs)
         }
     }
 }
@@ -298,7 +345,26 @@ pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
     let mut it = s.iter_mut();
     let s: [&mut [T]; S] =
         std::array::from_fn(|_| &mut **it.next().expect("invariant: one slice per slot"));
-    let op = WriteOp { k, prep, p, g, s };
+    if prep.is_identity() {
+        run_write(
+            isa,
+            WriteOp {
+                k,
+                prep: Raw,
+                p,
+                g,
+                s,
+            },
+        );
+    } else {
+        run_write(isa, WriteOp { k, prep, p, g, s });
+    }
+}
+
+fn run_write<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    isa: Isa,
+    op: WriteOp<'_, T, K, M, S>,
+) {
     match isa {
         Isa::Widest => dispatch(op),
         #[cfg(test)]
@@ -306,7 +372,7 @@ pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
         #[cfg(test)]
         Isa::Reference => {
             let mut s = op.s;
-            reference(k, prep, op.p, g, &mut s);
+            reference(op.k, op.prep, op.p, op.g, &mut s);
         }
     }
 }
