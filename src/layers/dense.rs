@@ -352,6 +352,35 @@ impl<T: Float> Dense<T> {
     }
 }
 
+impl<T: Float> Dense<T> {
+    /// `x · kernel + bias` through the fused [`Var::linear`], after
+    /// checking `x` and the parameters.
+    fn linear<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let Some(kernel) = &self.kernel else {
+            return Err(self.error("forward before build".to_string()));
+        };
+        let shape = x.shape();
+        let Some(&input_dim) = kernel.value().shape().first() else {
+            return Err(self.error(format!(
+                "kernel has shape {:?}, but the layer needs [in, {}]",
+                kernel.value().shape(),
+                self.units
+            )));
+        };
+        if shape.len() < 2 || shape.last() != Some(&input_dim) {
+            return Err(self.error(format!(
+                "expected input {}, got {shape:?}",
+                batched(&[input_dim])
+            )));
+        }
+        self.check_params(kernel, input_dim)?;
+        let tape = x.tape();
+        let w = tape.param(kernel);
+        let b = self.bias.as_ref().map(|b| tape.param(b));
+        x.linear(&w, b.as_ref())
+    }
+}
+
 impl<T: Float> Layer<T> for Dense<T> {
     fn kind(&self) -> &'static str {
         "Dense"
@@ -453,28 +482,22 @@ impl<T: Float> Layer<T> for Dense<T> {
     /// `dense (Dense): expected input [_, 4], got [2, 5]`.
     fn forward<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
         let _ = mode;
-        let Some(kernel) = &self.kernel else {
-            return Err(self.error("forward before build".to_string()));
-        };
-        let shape = x.shape();
-        let Some(&input_dim) = kernel.value().shape().first() else {
-            return Err(self.error(format!(
-                "kernel has shape {:?}, but the layer needs [in, {}]",
-                kernel.value().shape(),
-                self.units
-            )));
-        };
-        if shape.len() < 2 || shape.last() != Some(&input_dim) {
-            return Err(self.error(format!(
-                "expected input {}, got {shape:?}",
-                batched(&[input_dim])
-            )));
-        }
-        self.check_params(kernel, input_dim)?;
-        let tape = x.tape();
-        let w = tape.param(kernel);
-        let b = self.bias.as_ref().map(|b| tape.param(b));
-        self.activation.apply(x.linear(&w, b.as_ref())?)
+        self.activation.apply(self.linear(x)?)
+    }
+
+    /// `(x · kernel + bias, activation)`: the logits and the activation
+    /// [`forward`](Layer::forward) applies to them.
+    ///
+    /// # Errors
+    ///
+    /// As [`forward`](Layer::forward).
+    fn forward_pre_activation<'t>(
+        &self,
+        x: Var<'t, T>,
+        mode: Mode,
+    ) -> Result<Option<(Var<'t, T>, Activation)>> {
+        let _ = mode;
+        Ok(Some((self.linear(x)?, self.activation)))
     }
 
     fn params(&self) -> Vec<&Param<T>> {

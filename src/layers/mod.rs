@@ -148,6 +148,46 @@ pub trait Layer<T: Float = f32>: std::fmt::Debug + Send {
     /// was not built.
     fn forward<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>>;
 
+    /// The output before the layer's final activation, with that
+    /// activation: `Some((z, a))` such that `forward(x)` is `a.apply(z)`.
+    /// `Ok(None)`, the default, for a layer that does not end in an
+    /// [`Activation`](crate::activations::Activation) it can split off.
+    /// [`Dense`] implements it. `fit` and `evaluate` use it to compute a
+    /// probability loss behind a sigmoid or softmax from the logits (see
+    /// `Sequential::fit`, "Loss from logits"), so a layer that implements
+    /// it gets that for free.
+    ///
+    /// # Errors
+    ///
+    /// As [`forward`](Layer::forward).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use tapeflow::activations::Activation;
+    /// use tapeflow::layers::{Dense, Layer, Mode};
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let mut dense = Dense::<f32>::new(2).activation(Activation::Sigmoid);
+    /// dense.build(&[3], &mut StdRng::seed_from_u64(0))?;
+    /// let tape = GradientTape::new();
+    /// let x = tape.constant(&Tensor::ones(&[1, 3])?);
+    /// let (z, a) = dense.forward_pre_activation(x, Mode::Train)?.expect("Dense splits");
+    /// assert_eq!(a, Activation::Sigmoid);
+    /// let y = dense.forward(x, Mode::Train)?;
+    /// assert_eq!(a.apply(z)?.value().to_vec(), y.value().to_vec());
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    fn forward_pre_activation<'t>(
+        &self,
+        x: Var<'t, T>,
+        mode: Mode,
+    ) -> Result<Option<(Var<'t, T>, crate::activations::Activation)>> {
+        let _ = (x, mode);
+        Ok(None)
+    }
+
     /// The layer's parameters, trainable or not, in a fixed order.
     fn params(&self) -> Vec<&Param<T>>;
 

@@ -1,22 +1,22 @@
 //! The finite-step guarantee of `fit`: no optimizer step commits a NaN or
 //! infinite value into a parameter or into the optimizer's state.
 //!
-//! Each step is checked on both sides:
+//! A built-in optimizer keeps the guarantee itself
+//! ([`Optimizer::all_or_nothing`](crate::optimizers::Optimizer::all_or_nothing)):
+//! its fused update checks every gradient and every value it would write
+//! before writing any, so a refused step has changed nothing. `fit` then
+//! only turns the refusal into [`Error::NonFiniteUpdate`], naming the
+//! parameter the optimizer reports. Nothing is copied and nothing is read
+//! twice: the one mechanism is the optimizer's.
+//!
+//! An optimizer written outside the crate makes no such promise, so for it
+//! `fit` checks both sides of each step itself:
 //!
 //! - before: every gradient must be finite (a read pass, nothing copied);
 //! - after: every parameter and every optimizer slot must be finite. If one
-//!   is not (an update that overflows the element type, e.g. a huge learning
-//!   rate on `f32`, or a slot such as Adam's second moment overflowing), the
-//!   step is rolled back.
-//!
-//! The rollback needs the values from before the step. Parameters are kept
-//! as shared handles (tensors are copy-on-write, so keeping them costs no
-//! copy until the optimizer writes in place, which then writes into a fresh
-//! buffer instead of the old one). The optimizer state read to check a
-//! step is kept as the snapshot of the next step, so each step reads the
-//! optimizer state once. The optimizer's own refusal of non-finite values
-//! (`Optimizer::apply_gradients` is all-or-nothing) is not relied upon: a
-//! user-written optimizer gets the same guarantee.
+//!   is not, the step is rolled back to the parameters (kept as shared
+//!   handles) and the optimizer state from before it (the state read to
+//!   check a step is kept as the next step's snapshot).
 
 use super::Sequential;
 use crate::element::Float;
@@ -35,8 +35,20 @@ fn first_non_finite<T: Float>(t: &Tensor<T>) -> Option<(usize, T)> {
         .map(|i| (i, t.as_slice()[i])) // `i` came from `position`
 }
 
-/// What `fit` carries from one step to the next: the optimizer state after
-/// the last committed step (checked finite), `None` before the first.
+/// The error of a step the optimizer refused for a reason other than a
+/// non-finite value.
+fn refused(epoch: usize, batch: usize, e: Error) -> Error {
+    Error::InvalidArgument {
+        op: "fit",
+        message: format!(
+            "epoch {epoch}, batch {batch}: the optimizer refused the step ({e}); the weights and optimizer state from before this batch are kept"
+        ),
+    }
+}
+
+/// What `fit` carries from one step to the next: for an optimizer that is
+/// not all or nothing, the optimizer state after the last committed step
+/// (checked finite), `None` before the first.
 #[derive(Default)]
 pub(crate) struct StepGuard<T: Float> {
     state: Option<OptimizerState<T>>,
@@ -68,6 +80,22 @@ impl<T: Float> StepGuard<T> {
                 message,
             }
         };
+        let Some(compiled) = model.compiled.as_mut() else {
+            return Err(model.not_compiled("fit"));
+        };
+        if compiled.optimizer.all_or_nothing() {
+            let mut params: Vec<_> = model
+                .layers
+                .iter_mut()
+                .flat_map(|l| l.params_mut())
+                .collect();
+            let applied = compiled.optimizer.apply_gradients(grads, &mut params);
+            let refusal = compiled.optimizer.refused_param();
+            return applied.map_err(|e| match refusal {
+                Some((position, message)) => fail(model, position, message),
+                None => refused(epoch, batch, e),
+            });
+        }
         for (position, p) in model.params().into_iter().enumerate() {
             if let Some((i, v)) = grads.get(p).and_then(first_non_finite) {
                 return Err(fail(
@@ -101,12 +129,7 @@ impl<T: Float> StepGuard<T> {
             compiled.optimizer.apply_gradients(grads, &mut params)
         };
         let verdict = match applied {
-            Err(e) => Err(Error::InvalidArgument {
-                op: "fit",
-                message: format!(
-                    "epoch {epoch}, batch {batch}: the optimizer refused the step ({e}); the weights and optimizer state from before this batch are kept"
-                ),
-            }),
+            Err(e) => Err(refused(epoch, batch, e)),
             Ok(()) => Self::check_after(model, fail),
         };
         match verdict {

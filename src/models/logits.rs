@@ -1,8 +1,9 @@
 //! Probability losses computed from the logits behind the output
 //! activation, as Keras does.
 //!
-//! A model ending in a sigmoid (a `Dense` with `Activation::Sigmoid`, or an
-//! `Activation` layer) trained with `BinaryCrossentropy` on probabilities
+//! A model ending in a sigmoid (a layer that splits its activation off with
+//! `Layer::forward_pre_activation`, such as a `Dense` with
+//! `Activation::Sigmoid`, or an `Activation` layer) trained with `BinaryCrossentropy` on probabilities
 //! (`from_logits: false`), or ending in a softmax with
 //! `CategoricalCrossentropy` / `SparseCategoricalCrossentropy` on
 //! probabilities, has its loss computed from the pre-activation logits by
@@ -23,60 +24,61 @@ use super::Sequential;
 use crate::activations::Activation;
 use crate::element::Float;
 use crate::error::Result;
-use crate::layers::{Layer, Mode};
+use crate::layers::Mode;
 use crate::losses::Loss;
 use crate::tape::{GradientTape, Var};
 use crate::tensor::Tensor;
 
 /// How the last layer turns logits into the model's output.
 enum Head {
-    /// A `Dense` layer: `activation(x · kernel + bias)`.
-    Dense(Activation),
-    /// An `Activation` layer.
+    /// A layer that may split its activation off
+    /// ([`Layer::forward_pre_activation`], e.g. `Dense`).
+    Layer,
+    /// An `Activation` layer, whose input is the logits.
     Activation(Activation),
 }
 
 /// The from-logits twin of a probability loss behind a matching activation.
 pub(crate) struct LogitsLoss<T: Float> {
     head: Head,
+    /// The activation the loss's logits form undoes.
+    wanted: Activation,
     loss: Box<dyn Loss<T>>,
 }
 
-/// The activation of a layer that ends in one, read from its config.
-fn head_of<T: Float>(layer: &dyn Layer<T>) -> Option<Head> {
-    let config = layer.config();
-    let activation = Activation::from_config(config.get("activation")?).ok()?;
-    match layer.kind() {
-        "Dense" => Some(Head::Dense(activation)),
-        "Activation" => Some(Head::Activation(activation)),
-        _ => None,
-    }
-}
-
 impl<T: Float> LogitsLoss<T> {
-    /// The twin of `loss` for `model`, if the model's last layer ends in the
-    /// activation the loss matches and the loss takes probabilities.
+    /// The twin of `loss` for `model`, if the loss takes probabilities and
+    /// has a logits form, and the last layer is an `Activation` layer with
+    /// the matching activation or may split its activation off (checked at
+    /// each forward pass).
     pub(crate) fn for_model(model: &Sequential<T>, loss: &dyn Loss<T>) -> Option<Self> {
-        let head = head_of(model.layers.last()?.as_ref())?;
-        let activation = match &head {
-            Head::Dense(a) | Head::Activation(a) => *a,
-        };
+        let last = model.layers.last()?;
         let wanted = match loss.name() {
             "binary_crossentropy" => Activation::Sigmoid,
             "categorical_crossentropy" | "sparse_categorical_crossentropy" => Activation::Softmax,
             _ => return None,
         };
         let mut config = loss.config();
-        if activation != wanted || config.get("from_logits") != Some(&Value::Bool(false)) {
+        if config.get("from_logits") != Some(&Value::Bool(false)) {
             return None;
         }
+        let head = if last.kind() == "Activation" {
+            let a = Activation::from_config(last.config().get("activation")?).ok()?;
+            if a != wanted {
+                return None;
+            }
+            Head::Activation(a)
+        } else {
+            Head::Layer
+        };
         config["from_logits"] = Value::Bool(true);
         let loss = crate::losses::from_config::<T>(loss.name(), &config).ok()?;
-        Some(LogitsLoss { head, loss })
+        Some(LogitsLoss { head, wanted, loss })
     }
 
     /// Runs the model on `x`; returns the output (probabilities) and the
-    /// per-sample loss against `y` computed from the logits.
+    /// per-sample loss against `y`: from the logits when the last layer
+    /// ends in the wanted activation, else `probability_loss` of the output.
     pub(crate) fn forward<'t>(
         &self,
         model: &Sequential<T>,
@@ -84,31 +86,34 @@ impl<T: Float> LogitsLoss<T> {
         x: &Tensor<T>,
         y: &Tensor<T>,
         mode: Mode,
+        probability_loss: &dyn Loss<T>,
     ) -> Result<(Var<'t, T>, Var<'t, T>)> {
         let n = model.layers.len();
         let h = model.forward_layers(tape.constant(x), mode, n - 1)?;
-        let (logits, activation) = match self.head {
-            Head::Activation(a) => (h, a),
-            Head::Dense(a) => {
-                let last = &model.layers[n - 1];
-                let params = last.params();
-                let kernel = params
-                    .iter()
-                    .find(|p| p.name() == "kernel")
-                    .ok_or_else(|| model.not_built("fit"))?;
-                let bias = params
-                    .iter()
-                    .find(|p| p.name() == "bias")
-                    .map(|b| tape.param(b));
-                let logits = h
-                    .linear(&tape.param(kernel), bias.as_ref())
-                    .map_err(|e| super::sequential::at_position(e, last.as_ref(), n - 1))?;
-                (logits, a)
-            }
+        let last = &model.layers[n - 1];
+        let split = match self.head {
+            Head::Activation(a) => Some((h, a)),
+            Head::Layer => last
+                .forward_pre_activation(h, mode)
+                .map_err(|e| super::sequential::at_position(e, last.as_ref(), n - 1))?,
         };
-        let probs = activation.apply(logits)?;
-        let per = self.loss.per_sample(logits, tape.constant(y))?;
-        Ok((probs, per))
+        let y = tape.constant(y);
+        match split {
+            Some((logits, a)) if a == self.wanted => {
+                let probs = a.apply(logits)?;
+                Ok((probs, self.loss.per_sample(logits, y)?))
+            }
+            Some((z, a)) => {
+                let out = a.apply(z)?;
+                Ok((out, probability_loss.per_sample(out, y)?))
+            }
+            None => {
+                let out = last
+                    .forward(h, mode)
+                    .map_err(|e| super::sequential::at_position(e, last.as_ref(), n - 1))?;
+                Ok((out, probability_loss.per_sample(out, y)?))
+            }
+        }
     }
 }
 
@@ -127,7 +132,7 @@ impl<T: Float> Sequential<T> {
         match logits {
             Some(l) => {
                 self.check_input(x.shape())?;
-                l.forward(self, tape, x, y, mode)
+                l.forward(self, tape, x, y, mode, loss)
             }
             None => {
                 let pred = self.forward(tape, x, mode)?;

@@ -415,6 +415,66 @@ impl<T: Float> Sequential<T> {
     }
 }
 
+/// The multiply-adds from which `fit` runs a step on the pool
+/// ([`in_pool`](crate::in_pool)). Entering the pool costs one hand-over
+/// of the step to a pool thread and back (two wake-ups, ~20 µs each on the
+/// machine of docs/performance.md); 2^20 multiply-adds take ~20 µs on one
+/// core, so below this a second thread cannot win back what the hand-over
+/// costs. An estimate from those two figures, like the matmul's threshold
+/// in `element.rs`.
+const POOL_MIN_WORK: usize = 1 << 20;
+
+/// Where a step is in training, for its errors.
+#[derive(Clone, Copy)]
+struct At {
+    epoch: usize,
+    batch: usize,
+}
+
+/// One training step: the forward pass and the loss on a new tape, then,
+/// if the loss is finite, its gradient and the optimizer's update (through
+/// `guard`). Returns the loss and the prediction; a non-finite loss is
+/// returned without any update, for the caller to report.
+fn train_step<T: Float>(
+    model: &mut Sequential<T>,
+    xb: &Tensor<T>,
+    yb: &Tensor<T>,
+    wb: Option<&Tensor<T>>,
+    logits: Option<&crate::models::logits::LogitsLoss<T>>,
+    guard: &mut StepGuard<T>,
+    at: At,
+) -> Result<(f64, Tensor<T>)> {
+    // The tape lives in this block only, so it is gone before the update: a
+    // tape still holding the parameters would make the optimizer copy them
+    // (copy on write).
+    let (value, pred, grads) = {
+        let model = &*model;
+        let compiled = model
+            .compiled
+            .as_ref()
+            .expect("invariant: fit checked compile");
+        let tape = GradientTape::new();
+        let (pred, per) =
+            model.forward_loss(&tape, xb, yb, Mode::Train, compiled.loss.as_ref(), logits)?;
+        let data_loss = match wb {
+            Some(w) => per.mul(&tape.constant(w))?.mean(),
+            None => per.mean(),
+        };
+        let total = match model.regularization(&tape)? {
+            Some(r) => data_loss.add(&r)?,
+            None => data_loss,
+        };
+        let value = total.value().item()?.to_f64();
+        if !value.is_finite() {
+            return Ok((value, pred.value()));
+        }
+        let grads = tape.gradient(&total, model.trainable_params())?;
+        (value, pred.value(), grads)
+    };
+    guard.apply(model, &grads, at.epoch, at.batch)?;
+    Ok((value, pred))
+}
+
 /// The shuffling seed of one epoch: the run's seed mixed with the epoch
 /// number (a Weyl step), so that every epoch gets its own order.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
@@ -445,6 +505,16 @@ impl<T: Float> Context<'_, T> {
         });
         let logits = logits.as_ref();
         let mut guard = StepGuard::default();
+        // The step runs on the pool when its products are large enough to
+        // split (see `in_pool`): about 3 multiply-adds per parameter and row
+        // (forward, and the two products of the backward pass).
+        let params: usize = self
+            .model
+            .trainable_params()
+            .iter()
+            .map(|p| p.value().len())
+            .sum();
+        let pooled = params.saturating_mul(batch_size).saturating_mul(3) >= POOL_MIN_WORK;
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         let mut logs = Logs::default();
         // `chunks` yields non-empty batches (`rows[0]` exists) of row
@@ -460,27 +530,18 @@ impl<T: Float> Context<'_, T> {
             let wb = weights.map(|w| {
                 Tensor::from_parts(rows.iter().map(|&i| w[i]).collect(), vec![rows.len()])
             });
-            let model = &*self.model;
-            let compiled = model
-                .compiled
-                .as_ref()
-                .expect("invariant: fit checked compile");
             let xb = match adversarial {
-                Some(a) => model.adversarial_batch(a, &xb, &yb, epoch, batch)?,
+                Some(a) => self.model.adversarial_batch(a, &xb, &yb, epoch, batch)?,
                 None => xb,
             };
-            let tape = GradientTape::new();
-            let (pred, per) =
-                model.forward_loss(&tape, &xb, &yb, Mode::Train, compiled.loss.as_ref(), logits)?;
-            let data_loss = match &wb {
-                Some(w) => per.mul(&tape.constant(w))?.mean(),
-                None => per.mean(),
+            let at = At { epoch, batch };
+            let model = &mut *self.model;
+            let guard = &mut guard;
+            let (value, p) = if pooled {
+                crate::in_pool(|| train_step(model, &xb, &yb, wb.as_ref(), logits, guard, at))?
+            } else {
+                train_step(model, &xb, &yb, wb.as_ref(), logits, guard, at)?
             };
-            let total = match model.regularization(&tape)? {
-                Some(r) => data_loss.add(&r)?,
-                None => data_loss,
-            };
-            let value = total.value().item()?.to_f64();
             loss_sum += value * rows.len() as f64;
             seen += rows.len();
             logs.push("loss", loss_sum / seen as f64);
@@ -497,10 +558,6 @@ impl<T: Float> Context<'_, T> {
                     value,
                 });
             }
-            let grads = tape.gradient(&total, model.trainable_params())?;
-            let p = pred.value();
-            drop(tape);
-            guard.apply(self.model, &grads, epoch, batch)?;
             // Moving statistics (BatchNormalization) follow a committed step only.
             self.model.apply_state_updates()?;
             for s in states.iter_mut() {

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, positive, unit_interval};
 use super::json::f64_field;
+use super::kernels::{Kernel, Pass};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -42,21 +43,34 @@ impl Rule for AdadeltaRule {
         Ok(())
     }
 
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
-        let lr = T::from_f64(step.lr);
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
         let rho = T::from_f64(self.rho);
-        let eps = T::from_f64(self.epsilon);
-        let n = p.len();
-        let g = &g[..n]; // invariant: the caller checked g's shape is p's
-        let (v, u) = s.split_at_mut(1);
-        // invariant: every state slot is as long as p
-        let (v, u) = (&mut v[0][..n], &mut u[0][..n]);
-        for (((pi, &gi), vi), ui) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(u.iter_mut()) {
-            *vi = rho * *vi + (T::one() - rho) * gi * gi;
-            let delta = (*ui + eps).sqrt() / (*vi + eps).sqrt() * gi;
-            *ui = rho * *ui + (T::one() - rho) * delta * delta;
-            *pi -= lr * delta;
-        }
+        pass.run::<2, _>(AdadeltaKernel {
+            lr: T::from_f64(step.lr),
+            rho,
+            one_minus_rho: T::one() - rho,
+            eps: T::from_f64(self.epsilon),
+        })
+    }
+}
+
+/// Adadelta's update of one element; slots `v` (accumulated gradient) and
+/// `u` (accumulated delta).
+#[derive(Clone, Copy)]
+struct AdadeltaKernel<T> {
+    lr: T,
+    rho: T,
+    one_minus_rho: T,
+    eps: T,
+}
+
+impl<T: Float> Kernel<T, 2> for AdadeltaKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [v, u]: &mut [T; 2]) -> T {
+        *v = self.rho * *v + self.one_minus_rho * g * g;
+        let delta = (*u + self.eps).sqrt() / (*v + self.eps).sqrt() * g;
+        *u = self.rho * *u + self.one_minus_rho * delta * delta;
+        p - self.lr * delta
     }
 }
 

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, non_negative, positive};
 use super::json::f64_field;
+use super::kernels::{Kernel, Pass};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -54,16 +55,26 @@ impl Rule for AdagradRule {
         Ok(())
     }
 
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
-        let lr = T::from_f64(step.lr);
-        let eps = T::from_f64(self.epsilon);
-        let n = p.len();
-        let g = &g[..n]; // invariant: the caller checked g's shape is p's
-        let acc = &mut s[0][..n]; // invariant: the one state slot is as long as p
-        for ((pi, &gi), ai) in p.iter_mut().zip(g).zip(acc.iter_mut()) {
-            *ai += gi * gi;
-            *pi -= lr * gi / (ai.sqrt() + eps);
-        }
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
+        pass.run::<1, _>(AdagradKernel {
+            lr: T::from_f64(step.lr),
+            eps: T::from_f64(self.epsilon),
+        })
+    }
+}
+
+/// Adagrad's update of one element; the slot is the accumulator.
+#[derive(Clone, Copy)]
+struct AdagradKernel<T> {
+    lr: T,
+    eps: T,
+}
+
+impl<T: Float> Kernel<T, 1> for AdagradKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [a]: &mut [T; 1]) -> T {
+        *a += g * g;
+        p - self.lr * g / (a.sqrt() + self.eps)
     }
 }
 

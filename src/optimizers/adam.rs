@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, non_negative, positive, unit_interval};
 use super::json::{bool_field, f64_field};
+use super::kernels::{Kernel, Pass};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -72,54 +73,79 @@ impl Rule for AdamRule {
         Ok(())
     }
 
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
         let t = step.t as f64;
         let bias_1 = 1.0 - self.beta_1.powf(t);
-        let bias_2_sqrt = T::from_f64((1.0 - self.beta_2.powf(t)).sqrt());
-        let step_size = T::from_f64(step.lr / bias_1);
         let (b1, b2) = (T::from_f64(self.beta_1), T::from_f64(self.beta_2));
-        let eps = T::from_f64(self.epsilon);
         let (l2, shrink) = if self.decoupled {
             (T::zero(), T::from_f64(1.0 - step.lr * self.weight_decay))
         } else {
             (T::from_f64(self.weight_decay), T::one())
         };
-        let n = p.len();
-        let g = &g[..n]; // invariant: the caller checked g's shape is p's
-        let (m, rest) = s.split_at_mut(1);
-        let (v, v_hat) = rest.split_at_mut(1);
-        // invariant: every state slot is as long as p
-        let (m, v) = (&mut m[0][..n], &mut v[0][..n]);
-        let one = T::one();
-        match v_hat.first_mut() {
-            Some(vh) => {
-                let vh = &mut vh[..n];
-                for ((((pi, &g), mi), vi), hi) in p
-                    .iter_mut()
-                    .zip(g)
-                    .zip(m.iter_mut())
-                    .zip(v.iter_mut())
-                    .zip(vh.iter_mut())
-                {
-                    *pi *= shrink;
-                    let gi = g + l2 * *pi;
-                    *mi = *mi + (one - b1) * (gi - *mi);
-                    *vi = b2 * *vi + (one - b2) * gi * gi;
-                    *hi = hi.max(*vi);
-                    *pi -= step_size * *mi / (hi.sqrt() / bias_2_sqrt + eps);
-                }
-            }
-            None => {
-                for (((pi, &g), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                {
-                    *pi *= shrink;
-                    let gi = g + l2 * *pi;
-                    *mi = *mi + (one - b1) * (gi - *mi);
-                    *vi = b2 * *vi + (one - b2) * gi * gi;
-                    *pi -= step_size * *mi / (vi.sqrt() / bias_2_sqrt + eps);
-                }
-            }
+        let k = AdamKernel {
+            shrink,
+            l2,
+            one_minus_b1: T::one() - b1,
+            b2,
+            one_minus_b2: T::one() - b2,
+            step_size: T::from_f64(step.lr / bias_1),
+            bias_2_sqrt: T::from_f64((1.0 - self.beta_2.powf(t)).sqrt()),
+            eps: T::from_f64(self.epsilon),
+        };
+        if self.amsgrad {
+            pass.run::<3, _>(k)
+        } else {
+            pass.run::<2, _>(k)
         }
+    }
+}
+
+/// Adam's update of one element; slots `m`, `v` (and `v̂` with AMSGrad).
+#[derive(Clone, Copy)]
+struct AdamKernel<T> {
+    shrink: T,
+    l2: T,
+    one_minus_b1: T,
+    b2: T,
+    one_minus_b2: T,
+    step_size: T,
+    bias_2_sqrt: T,
+    eps: T,
+}
+
+impl<T: Float> AdamKernel<T> {
+    /// Decays `p`, updates `m` and `v`; returns the decayed `p`.
+    #[inline(always)]
+    fn moments(&self, p: T, g: T, m: &mut T, v: &mut T) -> T {
+        let p = p * self.shrink;
+        let g = g + self.l2 * p;
+        *m = *m + self.one_minus_b1 * (g - *m);
+        *v = self.b2 * *v + self.one_minus_b2 * g * g;
+        p
+    }
+
+    #[inline(always)]
+    fn apply(&self, p: T, m: T, v_hat: T) -> T {
+        p - self.step_size * m / (v_hat.sqrt() / self.bias_2_sqrt + self.eps)
+    }
+}
+
+impl<T: Float> Kernel<T, 2> for AdamKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, s: &mut [T; 2]) -> T {
+        let [m, v] = s;
+        let p = self.moments(p, g, m, v);
+        self.apply(p, *m, *v)
+    }
+}
+
+impl<T: Float> Kernel<T, 3> for AdamKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, s: &mut [T; 3]) -> T {
+        let [m, v, h] = s;
+        let p = self.moments(p, g, m, v);
+        *h = h.max(*v);
+        self.apply(p, *m, *h)
     }
 }
 

@@ -10,12 +10,11 @@
 //! As in Keras, at most one of the three may be set (an error at apply time
 //! otherwise) and a set value must be finite and `> 0`.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value, json};
 
 use super::core::type_name;
 use super::json::opt_f64_field;
+use super::kernels::Prep;
 use crate::element::Float;
 use crate::error::{Error, Result};
 
@@ -35,12 +34,12 @@ impl Clipping {
             ("clip_value", self.clip_value),
             ("global_clip_norm", self.global_clip_norm),
         ];
-        let names: Vec<&str> = set
-            .iter()
-            .filter(|(_, v)| v.is_some())
-            .map(|(n, _)| *n)
-            .collect();
-        if names.len() > 1 {
+        if set.iter().filter(|(_, v)| v.is_some()).count() > 1 {
+            let names: Vec<&str> = set
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(n, _)| *n)
+                .collect();
             return Err(Error::InvalidArgument {
                 op,
                 message: format!(
@@ -67,10 +66,14 @@ impl Clipping {
 
     /// The factor every gradient is multiplied by under global-norm clipping
     /// (1 without it).
-    pub(crate) fn global_scale<T: Float>(&self, op: &'static str, grads: &[&[T]]) -> Result<f64> {
+    pub(crate) fn global_scale<'g, T: Float>(
+        &self,
+        op: &'static str,
+        grads: impl Iterator<Item = &'g [T]>,
+    ) -> Result<f64> {
         match self.global_clip_norm {
             Some(c) => {
-                let norm = grads.iter().map(|g| sum_squares(g)).sum::<f64>().sqrt();
+                let norm = grads.map(sum_squares).sum::<f64>().sqrt();
                 if !norm.is_finite() {
                     return Err(Error::InvalidArgument {
                         op,
@@ -85,22 +88,25 @@ impl Clipping {
         }
     }
 
-    /// The gradient to apply: `g` clipped per tensor or elementwise, then
-    /// multiplied by `global_scale`. Borrows `g` when nothing changes.
-    pub(crate) fn clip<'a, T: Float>(&self, g: &'a [T], global_scale: f64) -> Cow<'a, [T]> {
+    /// How the update reads `g`: scaled (per tensor, times
+    /// `global_scale`) or clamped elementwise, applied inside the fused
+    /// update so the clipped gradient is never stored.
+    pub(crate) fn prep<T: Float>(&self, g: &[T], global_scale: f64) -> Prep<T> {
+        if let Some(c) = self.clip_value {
+            let c = T::from_f64(c);
+            return Prep {
+                lo: -c,
+                hi: c,
+                ..Prep::identity()
+            };
+        }
         let scale = match self.clip_norm {
             Some(c) => global_scale * c / sum_squares(g).sqrt().max(c),
             None => global_scale,
         };
-        if let Some(c) = self.clip_value {
-            let c = T::from_f64(c);
-            return Cow::Owned(g.iter().map(|&x| x.max(-c).min(c)).collect());
-        }
-        if scale == 1.0 {
-            Cow::Borrowed(g)
-        } else {
-            let s = T::from_f64(scale);
-            Cow::Owned(g.iter().map(|&x| x * s).collect())
+        Prep {
+            scale: T::from_f64(scale),
+            ..Prep::identity()
         }
     }
 
@@ -137,9 +143,8 @@ mod tests {
             ..Clipping::default()
         };
         // ‖[3, 4]‖ = 5, so the gradient is scaled by 1/5.
-        let got = c.clip(&[3.0f64, 4.0], 1.0);
-        assert!((got[0] - 0.6).abs() < 1e-15 && (got[1] - 0.8).abs() < 1e-15);
-        assert!(matches!(c.clip(&[0.3f64, 0.4], 1.0), Cow::Borrowed(_)));
+        assert_eq!(c.prep(&[3.0f64, 4.0], 1.0).scale, 0.2);
+        assert_eq!(c.prep(&[0.3f64, 0.4], 1.0).scale, 1.0);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value, json};
 
 use super::clipping::Clipping;
+use super::kernels::{Check, Isa, Pass, Prep, Write};
 use super::learning_rate::LearningRate;
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -41,11 +42,10 @@ pub(crate) trait Rule: Clone + std::fmt::Debug + Send {
     fn read_config(&mut self, map: &Map<String, Value>) -> Result<()>;
     /// Called once per step before any parameter is updated.
     fn begin_step(&mut self, _t: u64) {}
-    /// Updates one parameter `p` from its gradient `g` and its state `s`
-    /// (one `Vec` per slot, each as long as `p`), in one pass over the
-    /// slices. The caller gives copies and commits them only when every
-    /// value written is finite.
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]);
+    /// Hands the kernel for this step and these settings (the update of
+    /// one element, see [`Kernel`](super::kernels::Kernel)) to `pass`,
+    /// which runs it over one parameter's slices.
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output;
 }
 
 /// The state of one parameter: its shape and one buffer per slot.
@@ -66,7 +66,19 @@ pub(crate) struct Core<T: Float> {
     order: Vec<ParamId>,
     /// Loaded state not yet matched to parameters: position -> one tensor per slot.
     pending: BTreeMap<usize, Vec<Tensor<T>>>,
+    /// The parameters a step updates (position, gradient preparation);
+    /// kept so that a step allocates nothing once it has run.
+    work: Vec<(usize, Prep<T>)>,
+    /// The parameter (position) and reason of the last refused step, if a
+    /// non-finite gradient, value or state refused it.
+    pub(crate) refusal: Option<(usize, String)>,
+    /// Which code runs the passes (tests compare them).
+    pub(crate) isa: Isa,
 }
+
+/// The most state slots an optimizer keeps per parameter (Adam with
+/// AMSGrad, centered RMSprop with momentum).
+const MAX_SLOTS: usize = 3;
 
 const TWO_24: u64 = 1 << 24;
 
@@ -101,6 +113,10 @@ pub(crate) fn type_name<T: Float>() -> &'static str {
 /// momentum, accumulator values).
 pub(crate) fn non_negative<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
     let ok = x.is_finite() && x >= 0.0 && T::from_f64(x).is_finite();
+    if ok {
+        // No message is built for a valid setting: a step allocates nothing.
+        return Ok(());
+    }
     let requirement = format!("finite and >= 0 in {}", type_name::<T>());
     check(op, ok, name, &requirement, x)
 }
@@ -110,6 +126,9 @@ pub(crate) fn non_negative<T: Float>(op: &'static str, name: &str, x: f64) -> Re
 pub(crate) fn positive<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
     let xt = T::from_f64(x);
     let ok = x.is_finite() && x > 0.0 && xt.is_finite() && xt > T::zero();
+    if ok {
+        return Ok(());
+    }
     let requirement = format!("finite and > 0 in {}", type_name::<T>());
     check(op, ok, name, &requirement, x)
 }
@@ -127,13 +146,6 @@ pub(crate) fn first_non_finite<T: Float>(values: &[T]) -> Option<(usize, T)> {
         .map(|i| (i, values[i])) // invariant: i comes from position over values
 }
 
-/// One parameter's new value and state, computed but not yet committed.
-struct Staged<T> {
-    pos: usize,
-    value: Vec<T>,
-    slots: Vec<Vec<T>>,
-}
-
 impl<T: Float> Core<T> {
     pub(crate) fn new(learning_rate: LearningRate) -> Self {
         Core {
@@ -143,10 +155,21 @@ impl<T: Float> Core<T> {
             state: HashMap::new(),
             order: Vec::new(),
             pending: BTreeMap::new(),
+            work: Vec::new(),
+            refusal: None,
+            isa: Isa::default(),
         }
     }
 
     /// One optimisation step; nothing changes unless every check passes.
+    ///
+    /// Two passes over every parameter (see [`kernels`](super::kernels)):
+    /// the first computes every new value and state and checks that they
+    /// (and the gradients) are finite, storing nothing; the second, run
+    /// only when all passed, computes them again and writes them in place.
+    /// A step allocates nothing once the state exists, and copies a
+    /// parameter only if its storage is shared (copy on write: a tape still
+    /// holding it, see the [module docs](super)).
     pub(crate) fn apply<R: Rule>(
         &mut self,
         rule: &mut R,
@@ -154,12 +177,14 @@ impl<T: Float> Core<T> {
         params: &mut [&mut Param<T>],
     ) -> Result<()> {
         let op = rule.name();
+        self.refusal = None;
         rule.validate::<T>()?;
         self.learning_rate.validate()?;
         self.clipping.validate::<T>(op)?;
         let lr = self.learning_rate.checked_at::<T>(op, self.iterations)?;
         self.check_pending(op, rule, params)?;
-        let mut work: Vec<(usize, &[T])> = Vec::new();
+        let mut work = std::mem::take(&mut self.work);
+        work.clear();
         for (i, p) in params.iter().enumerate() {
             if !p.trainable() {
                 continue;
@@ -179,15 +204,6 @@ impl<T: Float> Core<T> {
                     ),
                 ));
             }
-            if let Some((k, v)) = first_non_finite(g.as_slice()) {
-                return Err(invalid(
-                    op,
-                    format!(
-                        "gradient of param \"{}\" (shape {shape:?}) is not finite: {v} at index {k}; nothing was updated",
-                        p.name()
-                    ),
-                ));
-            }
             let stale = self.state.get(&p.id()).map(|s| s.shape.as_slice());
             if let Some(old) = stale.filter(|old| *old != shape)
                 && !self.pending.contains_key(&i)
@@ -202,13 +218,30 @@ impl<T: Float> Core<T> {
                     ),
                 ));
             }
-            work.push((i, g.as_slice()));
+            work.push((i, Prep::identity()));
         }
-        let all: Vec<&[T]> = work.iter().map(|&(_, g)| g).collect();
-        let global_scale = self.clipping.global_scale(op, &all)?;
+        // invariant (here and below): every position in `work` has a gradient
+        let grad = |pos: usize| -> &[T] {
+            grads
+                .get(params[pos].id())
+                .expect("invariant: work holds params with a gradient")
+                .as_slice()
+        };
+        let global_scale = self
+            .clipping
+            .global_scale(op, work.iter().map(|&(pos, _)| grad(pos)));
+        let global_scale = match global_scale {
+            Ok(s) => s,
+            Err(e) => {
+                // A non-finite gradient makes the joint norm non-finite:
+                // name it rather than the norm.
+                return Err(self.refuse_gradient(op, params, grads, &work).unwrap_or(e));
+            }
+        };
+        for (pos, prep) in work.iter_mut() {
+            *prep = self.clipping.prep(grad(*pos), global_scale);
+        }
 
-        // Compute every new value and state on copies; commit only if all
-        // of them are finite, so a failed step changes nothing.
         let step = Step {
             lr,
             t: self.iterations + 1,
@@ -216,38 +249,55 @@ impl<T: Float> Core<T> {
         let mut next_rule = rule.clone();
         next_rule.begin_step(step.t);
         let (n_slots, init) = (rule.slot_names().len(), T::from_f64(rule.slot_init()));
-        let mut staged = Vec::with_capacity(work.len());
-        for (pos, g) in work {
-            let g = self.clipping.clip(g, global_scale);
+        // Parameters without state start from `init` (first step only).
+        let mut fresh: Vec<(usize, Vec<Vec<T>>)> = Vec::new();
+        for &(pos, _) in &work {
             let p = &params[pos];
-            let mut value = p.value().as_slice().to_vec();
-            let mut slots = match (self.pending.get(&pos), self.state.get(&p.id())) {
-                (Some(loaded), _) => loaded.iter().map(|t| t.as_slice().to_vec()).collect(),
-                (None, Some(s)) => s.data.clone(),
-                (None, None) => vec![vec![init; value.len()]; n_slots],
-            };
-            next_rule.update(&step, &mut value, &g, &mut slots);
-            if let Some((k, v)) = first_non_finite(&value) {
-                return Err(invalid(
-                    op,
-                    format!(
-                        "the update would make param \"{}\" non-finite ({v} at index {k}, learning rate {lr}); nothing was updated",
-                        p.name()
-                    ),
-                ));
+            if !self.pending.contains_key(&pos) && !self.state.contains_key(&p.id()) {
+                fresh.push((pos, vec![vec![init; p.value().len()]; n_slots]));
             }
-            for (name, slot) in rule.slot_names().iter().zip(&slots) {
-                if let Some((k, v)) = first_non_finite(slot) {
-                    return Err(invalid(
-                        op,
-                        format!(
-                            "the update would make the {name} state of param \"{}\" non-finite ({v} at index {k}); nothing was updated",
-                            p.name()
-                        ),
-                    ));
+        }
+
+        // Pass 1: check, store nothing.
+        for &(pos, prep) in &work {
+            let p = &params[pos];
+            let mut slots: [&[T]; MAX_SLOTS] = [&[]; MAX_SLOTS];
+            match (self.pending.get(&pos), self.state.get(&p.id())) {
+                (Some(loaded), _) => {
+                    for (r, t) in slots.iter_mut().zip(loaded) {
+                        *r = t.as_slice();
+                    }
+                }
+                (None, Some(s)) => {
+                    for (r, d) in slots.iter_mut().zip(&s.data) {
+                        *r = d;
+                    }
+                }
+                (None, None) => {
+                    let (_, f) = fresh
+                        .iter()
+                        .find(|(q, _)| *q == pos)
+                        .expect("invariant: fresh state made above");
+                    for (r, d) in slots.iter_mut().zip(f) {
+                        *r = d;
+                    }
                 }
             }
-            staged.push(Staged { pos, value, slots });
+            let ok = next_rule.kernel(
+                &step,
+                Check {
+                    isa: self.isa,
+                    prep,
+                    p: p.value().as_slice(),
+                    g: grad(pos),
+                    s: &slots[..n_slots],
+                },
+            );
+            if !ok {
+                let e = self.refuse(op, &next_rule, &step, params, grads, &work, &fresh);
+                self.work = work;
+                return Err(e);
+            }
         }
 
         // Every check passed: from here on nothing fails.
@@ -258,16 +308,161 @@ impl<T: Float> Core<T> {
             };
             self.state.insert(params[pos].id(), slots);
         }
-        self.order = params.iter().map(|p| p.id()).collect();
-        for Staged { pos, value, slots } in staged {
-            let p = &mut *params[pos];
-            let shape = p.value().shape().to_vec();
-            *p.value_mut() = Tensor::from_parts(value, shape.clone());
-            self.state.insert(p.id(), Slots { shape, data: slots });
+        for (pos, data) in fresh {
+            let shape = params[pos].value().shape().to_vec();
+            self.state.insert(params[pos].id(), Slots { shape, data });
         }
+        self.order.clear();
+        self.order.extend(params.iter().map(|p| p.id()));
+
+        // Pass 2: compute again and write in place.
+        for &(pos, prep) in &work {
+            let p = &mut *params[pos];
+            let id = p.id();
+            let g = grads
+                .get(id)
+                .expect("invariant: work holds params with a gradient")
+                .as_slice();
+            let state = self
+                .state
+                .get_mut(&id)
+                .expect("invariant: state committed above");
+            let mut slots: [&mut [T]; MAX_SLOTS] = [&mut [], &mut [], &mut []];
+            for (r, d) in slots.iter_mut().zip(state.data.iter_mut()) {
+                *r = d;
+            }
+            next_rule.kernel(
+                &step,
+                Write {
+                    isa: self.isa,
+                    prep,
+                    p: p.value_mut().as_mut_slice(),
+                    g,
+                    s: &mut slots[..n_slots],
+                },
+            );
+        }
+        self.work = work;
         *rule = next_rule;
         self.iterations += 1;
         Ok(())
+    }
+
+    /// The error for the first parameter (in `work` order) whose gradient
+    /// is not finite, if there is one; records it as the refusal.
+    fn refuse_gradient(
+        &mut self,
+        op: &'static str,
+        params: &[&mut Param<T>],
+        grads: &Gradients<T>,
+        work: &[(usize, Prep<T>)],
+    ) -> Option<Error> {
+        for &(pos, _) in work {
+            let p = &params[pos];
+            let g = grads.get(p.id())?;
+            if let Some((k, v)) = first_non_finite(g.as_slice()) {
+                self.refusal = Some((pos, format!("its gradient holds {v} at index {k}")));
+                return Some(invalid(
+                    op,
+                    format!(
+                        "gradient of param \"{}\" (shape {:?}) is not finite: {v} at index {k}; nothing was updated",
+                        p.name(),
+                        p.value().shape()
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
+    /// The error for a step the check pass refused: the first non-finite
+    /// gradient of any parameter, else the first parameter whose update
+    /// would be non-finite (its value, then its slots in order). Only runs
+    /// on a refused step, so it may copy: it repeats the update on copies
+    /// to find the element.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse<R: Rule>(
+        &mut self,
+        op: &'static str,
+        rule: &R,
+        step: &Step,
+        params: &[&mut Param<T>],
+        grads: &Gradients<T>,
+        work: &[(usize, Prep<T>)],
+        fresh: &[(usize, Vec<Vec<T>>)],
+    ) -> Error {
+        if let Some(e) = self.refuse_gradient(op, params, grads, work) {
+            return e;
+        }
+        for &(pos, prep) in work {
+            let p = &params[pos];
+            let Some(g) = grads.get(p.id()) else {
+                continue;
+            };
+            let mut value = p.value().to_vec();
+            let mut slots: Vec<Vec<T>> = match (self.pending.get(&pos), self.state.get(&p.id())) {
+                (Some(loaded), _) => loaded.iter().map(Tensor::to_vec).collect(),
+                (None, Some(s)) => s.data.clone(),
+                (None, None) => fresh
+                    .iter()
+                    .find(|(q, _)| *q == pos)
+                    .map(|(_, f)| f.clone())
+                    .unwrap_or_default(),
+            };
+            let mut refs: Vec<&mut [T]> = slots.iter_mut().map(Vec::as_mut_slice).collect();
+            rule.kernel(
+                step,
+                Write {
+                    isa: self.isa,
+                    prep,
+                    p: &mut value,
+                    g: g.as_slice(),
+                    s: &mut refs,
+                },
+            );
+            if let Some((k, v)) = first_non_finite(&value) {
+                self.refusal = Some((
+                    pos,
+                    format!(
+                        "the update would make it {v} at index {k} (it overflows {}; lower the learning rate or clip the gradients)",
+                        T::NAME
+                    ),
+                ));
+                return invalid(
+                    op,
+                    format!(
+                        "the update would make param \"{}\" non-finite ({v} at index {k}, learning rate {}); nothing was updated",
+                        p.name(),
+                        step.lr
+                    ),
+                );
+            }
+            for (name, slot) in rule.slot_names().iter().zip(&slots) {
+                if let Some((k, v)) = first_non_finite(slot) {
+                    self.refusal = Some((
+                        pos,
+                        format!(
+                            "the update would make optimizer state \"{name}/{pos}\" {v} at index {k} (it overflows {})",
+                            T::NAME
+                        ),
+                    ));
+                    return invalid(
+                        op,
+                        format!(
+                            "the update would make the {name} state of param \"{}\" non-finite ({v} at index {k}); nothing was updated",
+                            p.name()
+                        ),
+                    );
+                }
+            }
+        }
+        // The check pass found a non-finite value that the same update on
+        // copies does not produce: impossible, as both run the same
+        // kernel; refuse the step all the same.
+        invalid(
+            op,
+            "the update would make a value non-finite; nothing was updated".to_string(),
+        )
     }
 
     /// Checks that loaded state fits the parameters it is for.

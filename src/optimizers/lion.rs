@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, non_negative, unit_interval};
 use super::json::f64_field;
+use super::kernels::{Kernel, Pass};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -18,6 +19,7 @@ pub(crate) struct LionRule {
 
 /// The sign of `x`, with `sign(0) = 0` (NumPy's and the paper's, not
 /// `f64::signum`, which gives 1 for +0).
+#[inline(always)]
 fn sign<T: Float>(x: T) -> T {
     if x > T::zero() {
         T::one()
@@ -58,18 +60,37 @@ impl Rule for LionRule {
         Ok(())
     }
 
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
-        let lr = T::from_f64(step.lr);
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
         let (b1, b2) = (T::from_f64(self.beta_1), T::from_f64(self.beta_2));
-        let wd = T::from_f64(self.weight_decay);
-        let n = p.len();
-        let g = &g[..n]; // invariant: the caller checked g's shape is p's
-        let m = &mut s[0][..n]; // invariant: the one state slot is as long as p
-        for ((pi, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
-            let c = b1 * *mi + (T::one() - b1) * gi;
-            *pi -= lr * (sign(c) + wd * *pi);
-            *mi = b2 * *mi + (T::one() - b2) * gi;
-        }
+        pass.run::<1, _>(LionKernel {
+            lr: T::from_f64(step.lr),
+            b1,
+            one_minus_b1: T::one() - b1,
+            b2,
+            one_minus_b2: T::one() - b2,
+            wd: T::from_f64(self.weight_decay),
+        })
+    }
+}
+
+/// Lion's update of one element; the slot is the momentum `m`.
+#[derive(Clone, Copy)]
+struct LionKernel<T> {
+    lr: T,
+    b1: T,
+    one_minus_b1: T,
+    b2: T,
+    one_minus_b2: T,
+    wd: T,
+}
+
+impl<T: Float> Kernel<T, 1> for LionKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [m]: &mut [T; 1]) -> T {
+        let c = self.b1 * *m + self.one_minus_b1 * g;
+        let p = p - self.lr * (sign(c) + self.wd * p);
+        *m = self.b2 * *m + self.one_minus_b2 * g;
+        p
     }
 }
 

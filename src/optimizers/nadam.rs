@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, positive, unit_interval};
 use super::json::f64_field;
+use super::kernels::{Kernel, Pass};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -77,26 +78,42 @@ impl Rule for NadamRule {
         self.mu_step = t;
     }
 
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
         let t = step.t;
         let (mu, mu_next) = (self.mu(t), self.mu(t + 1));
-        let grad_coef = T::from_f64(-step.lr * (1.0 - mu) / (1.0 - self.mu_product));
-        let m_coef = T::from_f64(-step.lr * mu_next / (1.0 - self.mu_product * mu_next));
-        let bias_2 = T::from_f64(1.0 - self.beta_2.powf(t as f64));
         let (b1, b2) = (T::from_f64(self.beta_1), T::from_f64(self.beta_2));
-        let eps = T::from_f64(self.epsilon);
-        let n = p.len();
-        let g = &g[..n]; // invariant: the caller checked g's shape is p's
-        let (m, v) = s.split_at_mut(1);
-        // invariant: every state slot is as long as p
-        let (m, v) = (&mut m[0][..n], &mut v[0][..n]);
-        for (((pi, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *mi = *mi + (T::one() - b1) * (gi - *mi);
-            *vi = b2 * *vi + (T::one() - b2) * gi * gi;
-            let denom = (*vi / bias_2).sqrt() + eps;
-            *pi += grad_coef * gi / denom;
-            *pi += m_coef * *mi / denom;
-        }
+        pass.run::<2, _>(NadamKernel {
+            grad_coef: T::from_f64(-step.lr * (1.0 - mu) / (1.0 - self.mu_product)),
+            m_coef: T::from_f64(-step.lr * mu_next / (1.0 - self.mu_product * mu_next)),
+            bias_2: T::from_f64(1.0 - self.beta_2.powf(t as f64)),
+            one_minus_b1: T::one() - b1,
+            b2,
+            one_minus_b2: T::one() - b2,
+            eps: T::from_f64(self.epsilon),
+        })
+    }
+}
+
+/// NAdam's update of one element; slots `m`, `v`.
+#[derive(Clone, Copy)]
+struct NadamKernel<T> {
+    grad_coef: T,
+    m_coef: T,
+    bias_2: T,
+    one_minus_b1: T,
+    b2: T,
+    one_minus_b2: T,
+    eps: T,
+}
+
+impl<T: Float> Kernel<T, 2> for NadamKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [m, v]: &mut [T; 2]) -> T {
+        *m = *m + self.one_minus_b1 * (g - *m);
+        *v = self.b2 * *v + self.one_minus_b2 * g * g;
+        let denom = (*v / self.bias_2).sqrt() + self.eps;
+        let p = p + self.grad_coef * g / denom;
+        p + self.m_coef * *m / denom
     }
 }
 

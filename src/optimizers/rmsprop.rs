@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, positive, unit_interval};
 use super::json::{bool_field, f64_field};
+use super::kernels::{Kernel, Pass};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -54,39 +55,103 @@ impl Rule for RmsPropRule {
         Ok(())
     }
 
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
-        let lr = T::from_f64(step.lr);
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
         let rho = T::from_f64(self.rho);
-        let mu = T::from_f64(self.momentum);
-        let eps = T::from_f64(self.epsilon);
-        let n = p.len();
-        let g = &g[..n]; // invariant: the caller checked g's shape is p's
-        let (v, rest) = s.split_at_mut(1);
-        let v = &mut v[0][..n]; // invariant: every state slot is as long as p
-        let (mut buf, mut avg) = match (self.momentum > 0.0, rest) {
-            (true, [b, rest @ ..]) => (Some(&mut b[..n]), rest.first_mut().map(|a| &mut a[..n])),
-            (_, rest) => (None, rest.first_mut().map(|a| &mut a[..n])),
+        let k = RmsKernel {
+            lr: T::from_f64(step.lr),
+            rho,
+            one_minus_rho: T::one() - rho,
+            mu: T::from_f64(self.momentum),
+            eps: T::from_f64(self.epsilon),
         };
-        for (i, ((pi, &gi), vi)) in p.iter_mut().zip(g).zip(v.iter_mut()).enumerate() {
-            *vi = rho * *vi + (T::one() - rho) * gi * gi;
-            let var = match avg.as_deref_mut() {
-                Some(a) => {
-                    a[i] = a[i] + (T::one() - rho) * (gi - a[i]);
-                    // v - a² is a variance: rounding can make it slightly
-                    // negative, whose square root would be NaN.
-                    (*vi - a[i] * a[i]).max(T::zero())
-                }
-                None => *vi,
-            };
-            let d = gi / (var.sqrt() + eps);
-            match buf.as_deref_mut() {
-                Some(b) => {
-                    b[i] = mu * b[i] + d;
-                    *pi -= lr * b[i];
-                }
-                None => *pi -= lr * d,
-            }
+        match (self.momentum > 0.0, self.centered) {
+            (false, false) => pass.run::<1, _>(RmsPlain(k)),
+            (true, false) => pass.run::<2, _>(RmsMomentum(k)),
+            (false, true) => pass.run::<2, _>(RmsCentered(k)),
+            (true, true) => pass.run::<3, _>(RmsMomentumCentered(k)),
         }
+    }
+}
+
+/// RMSprop's constants; the four kernels below differ in their slots
+/// (`velocity`, then `momentum` if any, then `average_gradient` if centered).
+#[derive(Clone, Copy)]
+struct RmsKernel<T> {
+    lr: T,
+    rho: T,
+    one_minus_rho: T,
+    mu: T,
+    eps: T,
+}
+
+impl<T: Float> RmsKernel<T> {
+    /// Updates `v` (and the average gradient `a`); returns `g / (√var + ε)`.
+    #[inline(always)]
+    fn direction(&self, g: T, v: &mut T, a: Option<&mut T>) -> T {
+        *v = self.rho * *v + self.one_minus_rho * g * g;
+        let var = match a {
+            Some(a) => {
+                *a = *a + self.one_minus_rho * (g - *a);
+                // v - a² is a variance: rounding can make it slightly
+                // negative, whose square root would be NaN.
+                (*v - *a * *a).max(T::zero())
+            }
+            None => *v,
+        };
+        g / (var.sqrt() + self.eps)
+    }
+
+    /// `p − lr·d`, or with momentum `b ← μ·b + d; p − lr·b`.
+    #[inline(always)]
+    fn apply(&self, p: T, d: T, b: Option<&mut T>) -> T {
+        match b {
+            Some(b) => {
+                *b = self.mu * *b + d;
+                p - self.lr * *b
+            }
+            None => p - self.lr * d,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RmsPlain<T>(RmsKernel<T>);
+#[derive(Clone, Copy)]
+struct RmsMomentum<T>(RmsKernel<T>);
+#[derive(Clone, Copy)]
+struct RmsCentered<T>(RmsKernel<T>);
+#[derive(Clone, Copy)]
+struct RmsMomentumCentered<T>(RmsKernel<T>);
+
+impl<T: Float> Kernel<T, 1> for RmsPlain<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [v]: &mut [T; 1]) -> T {
+        let d = self.0.direction(g, v, None);
+        self.0.apply(p, d, None)
+    }
+}
+
+impl<T: Float> Kernel<T, 2> for RmsMomentum<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [v, b]: &mut [T; 2]) -> T {
+        let d = self.0.direction(g, v, None);
+        self.0.apply(p, d, Some(b))
+    }
+}
+
+impl<T: Float> Kernel<T, 2> for RmsCentered<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [v, a]: &mut [T; 2]) -> T {
+        let d = self.0.direction(g, v, Some(a));
+        self.0.apply(p, d, None)
+    }
+}
+
+impl<T: Float> Kernel<T, 3> for RmsMomentumCentered<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, [v, b, a]: &mut [T; 3]) -> T {
+        let d = self.0.direction(g, v, Some(a));
+        self.0.apply(p, d, Some(b))
     }
 }
 

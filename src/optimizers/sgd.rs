@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, check, non_negative, unit_interval};
 use super::json::{bool_field, f64_field};
+use super::kernels::{Kernel, Pass};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -56,27 +57,48 @@ impl Rule for SgdRule {
         Ok(())
     }
 
-    fn update<T: Float>(&self, step: &Step, p: &mut [T], g: &[T], s: &mut [Vec<T>]) {
-        let lr = T::from_f64(step.lr);
-        let mu = T::from_f64(self.momentum);
-        let wd = T::from_f64(self.weight_decay);
-        let g = &g[..p.len()]; // invariant: the caller checked g's shape is p's
-        match s.first_mut() {
-            Some(b) => {
-                let b = &mut b[..p.len()]; // invariant: state is as long as p
-                for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-                    let d = gi + wd * *pi;
-                    *bi = mu * *bi + d;
-                    let d = if self.nesterov { d + mu * *bi } else { *bi };
-                    *pi -= lr * d;
-                }
-            }
-            None => {
-                for (pi, &gi) in p.iter_mut().zip(g) {
-                    *pi -= lr * (gi + wd * *pi);
-                }
-            }
+    fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
+        let k = SgdKernel {
+            lr: T::from_f64(step.lr),
+            mu: T::from_f64(self.momentum),
+            wd: T::from_f64(self.weight_decay),
+            nesterov: self.nesterov,
+        };
+        if self.momentum > 0.0 {
+            pass.run::<1, _>(k)
+        } else {
+            pass.run::<0, _>(k)
         }
+    }
+}
+
+/// SGD's update of one element, without (`S = 0`) or with a momentum buffer.
+#[derive(Clone, Copy)]
+struct SgdKernel<T> {
+    lr: T,
+    mu: T,
+    wd: T,
+    nesterov: bool,
+}
+
+impl<T: Float> Kernel<T, 0> for SgdKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, _s: &mut [T; 0]) -> T {
+        p - self.lr * (g + self.wd * p)
+    }
+}
+
+impl<T: Float> Kernel<T, 1> for SgdKernel<T> {
+    #[inline(always)]
+    fn step(&self, p: T, g: T, s: &mut [T; 1]) -> T {
+        let d = g + self.wd * p;
+        s[0] = self.mu * s[0] + d;
+        let d = if self.nesterov {
+            d + self.mu * s[0]
+        } else {
+            s[0]
+        };
+        p - self.lr * d
     }
 }
 

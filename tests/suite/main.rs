@@ -47,6 +47,7 @@ mod layers;
 mod losses;
 mod matmul_props;
 mod metrics;
+mod optimizer_in_place;
 mod optimizers;
 mod persist;
 mod persist_errors;

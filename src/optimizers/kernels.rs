@@ -1,0 +1,538 @@
+//! The optimizers' fused update kernels, and the two passes over them that
+//! make a step all or nothing without copying a parameter or its state.
+//!
+//! Each optimizer gives its update of one element as a [`Kernel`]: the new
+//! parameter value from the old one and the (clipped) gradient, updating
+//! its state slots in place. A step runs the kernel twice over each
+//! parameter's contiguous slices:
+//!
+//! 1. the check pass ([`check`]) computes every new value and slot but
+//!    stores none; it only accumulates, without branches, whether one of
+//!    them or of the gradients is not finite (`x - x` is 0 for a finite
+//!    `x` and NaN otherwise);
+//! 2. once every parameter of the step has passed, the write pass
+//!    ([`write`]) computes them again and stores them in place.
+//!
+//! A refused step therefore changes nothing, and an accepted one allocates
+//! nothing and copies nothing. (The alternative, writing at once and
+//! keeping the old values to undo a refused step, copies every parameter
+//! and slot on every step; computing twice costs arithmetic only, which the
+//! vector units make cheap: docs/performance.md.)
+//!
+//! Both passes go through the slices in blocks of [`LANES`] elements that
+//! the compiler vectorizes. [`dispatch`] compiles them a second and third
+//! time for AVX2 and AVX-512 (through `pulp`, whose `Simd::vectorize`
+//! enables the instruction set for the code inlined into it) and picks the
+//! widest the CPU has at run time; the crate itself is compiled for
+//! baseline x86-64. Each lane does exactly the scalar formula's operations
+//! in the same order, Rust never contracts a multiply and an add into a
+//! fused multiply-add, and vector add, subtract, multiply, divide, square
+//! root, minimum and maximum round exactly as their scalar forms, so the
+//! results are bit for bit those of the element-by-element loop whatever
+//! the instruction set (tested below against the formulas as written
+//! before this module existed).
+
+use pulp::WithSimd;
+
+use crate::element::Float;
+
+/// Elements per block: one AVX-512 register of `f32`, two of `f64`.
+pub(crate) const LANES: usize = 16;
+
+/// An optimizer's update of one element, with `S` state slots.
+pub(crate) trait Kernel<T: Float, const S: usize>: Copy {
+    /// The new value of parameter element `p` whose gradient (already
+    /// clipped) is `g`; updates the element's state `s` in place.
+    fn step(&self, p: T, g: T, s: &mut [T; S]) -> T;
+}
+
+/// How a raw gradient element becomes the one the update uses:
+/// `(g · scale)` clamped to `[lo, hi]`. Without clipping `scale = 1`,
+/// `lo = -∞`, `hi = ∞`, which leave every finite `g` (and its sign of
+/// zero) bit for bit as it was, so one form serves every kind of clipping.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prep<T> {
+    pub(crate) scale: T,
+    pub(crate) lo: T,
+    pub(crate) hi: T,
+}
+
+/// A map from the raw gradient element to the one the update uses.
+pub(crate) trait GradMap<T>: Copy {
+    fn apply(&self, g: T) -> T;
+}
+
+/// The gradient as it is: what [`Prep::identity`] does to every finite
+/// gradient element, without its three operations per element. (A
+/// non-finite `g` is refused by the check pass either way.)
+#[derive(Clone, Copy, Debug)]
+struct Raw;
+
+impl<T: Float> GradMap<T> for Raw {
+    #[inline(always)]
+    fn apply(&self, g: T) -> T {
+        g
+    }
+}
+
+impl<T: Float> GradMap<T> for Prep<T> {
+    #[inline(always)]
+    fn apply(&self, g: T) -> T {
+        (g * self.scale).max(self.lo).min(self.hi)
+    }
+}
+
+impl<T: Float> Prep<T> {
+    fn is_identity(&self) -> bool {
+        self.scale == T::one() && self.lo == T::neg_infinity() && self.hi == T::infinity()
+    }
+
+    /// No clipping.
+    pub(crate) fn identity() -> Self {
+        Prep {
+            scale: T::one(),
+            lo: T::neg_infinity(),
+            hi: T::infinity(),
+        }
+    }
+}
+
+/// 0 if `x` is finite, NaN otherwise.
+#[inline(always)]
+#[allow(clippy::eq_op)] // `x - x` is the test itself
+fn nan_unless_finite<T: Float>(x: T) -> T {
+    x - x
+}
+
+/// One element of the check pass: the sum of `nan_unless_finite` over the
+/// gradient, the new value and the new slots.
+#[inline(always)]
+fn check_one<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    k: &K,
+    prep: &M,
+    p: T,
+    g: T,
+    mut s: [T; S],
+) -> T {
+    let new = k.step(p, prep.apply(g), &mut s);
+    let mut z = nan_unless_finite(g) + nan_unless_finite(new);
+    for v in s {
+        z += nan_unless_finite(v);
+    }
+    z
+}
+
+/// The check pass over one parameter: whether the gradient and every value
+/// the update would write are finite.
+#[inline(always)]
+fn check_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    k: K,
+    prep: M,
+    p: &[T],
+    g: &[T],
+    s: [&[T]; S],
+) -> bool {
+    let n = p.len();
+    // invariant: the caller passes a gradient and slots as long as `p`
+    let g = &g[..n];
+    let s = s.map(|x| &x[..n]);
+    let mut acc = [T::zero(); LANES];
+    let whole = n - n % LANES;
+    for (c, (pc, gc)) in p[..whole]
+        .chunks_exact(LANES)
+        .zip(g[..whole].chunks_exact(LANES))
+        .enumerate()
+    {
+        let at = c * LANES;
+        let sc: [&[T]; S] = s.map(|x| &x[at..at + LANES]);
+        for j in 0..LANES {
+            let e = std::array::from_fn(|i| sc[i][j]);
+            acc[j] += check_one(&k, &prep, pc[j], gc[j], e);
+        }
+    }
+    let mut tail = T::zero();
+    for i in whole..n {
+        tail += check_one(&k, &prep, p[i], g[i], s.map(|x| x[i]));
+    }
+    acc.iter().all(|a| *a == T::zero()) && tail == T::zero()
+}
+
+/// The write pass over one parameter: stores every new value and slot.
+#[inline(always)]
+fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    k: K,
+    prep: M,
+    p: &mut [T],
+    g: &[T],
+    s: [&mut [T]; S],
+) {
+    let n = p.len();
+    // invariant: the caller passes a gradient and slots as long as `p`
+    let g = &g[..n];
+    let mut slots = s.map(|x| x[..n].chunks_exact_mut(LANES));
+    let mut pc = p.chunks_exact_mut(LANES);
+    let mut gc = g.chunks_exact(LANES);
+    for (pb, gb) in pc.by_ref().zip(gc.by_ref()) {
+        let mut sb: [&mut [T]; S] = slots
+            .each_mut()
+            .map(|it| it.next().expect("invariant: slots are as long as p"));
+        for j in 0..LANES {
+            let mut e: [T; S] = std::array::from_fn(|i| sb[i][j]);
+            pb[j] = k.step(pb[j], prep.apply(gb[j]), &mut e);
+            for (b, v) in sb.iter_mut().zip(e) {
+                b[j] = v;
+            }
+        }
+    }
+    let mut rest = slots.map(|it| it.into_remainder());
+    for (j, (pj, &gj)) in pc
+        .into_remainder()
+        .iter_mut()
+        .zip(gc.remainder())
+        .enumerate()
+    {
+        let mut e: [T; S] = std::array::from_fn(|i| rest[i][j]);
+        *pj = k.step(*pj, prep.apply(gj), &mut e);
+        for (b, v) in rest.iter_mut().zip(e) {
+            b[j] = v;
+        }
+    }
+}
+
+/// Runs `op` compiled for the widest instruction set the CPU has (AVX-512,
+/// AVX2, else baseline).
+fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // The trait's `vectorize` (a `WithSimd`), not the types' own
+        // (a closure).
+        use pulp::Simd;
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            return Simd::vectorize(simd, op);
+        }
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return Simd::vectorize(simd, op);
+        }
+    }
+    op.with_simd(pulp::Scalar::new())
+}
+
+/// Which code runs the passes; tests compare them bit for bit.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) enum Isa {
+    /// The blocked loops, compiled for the widest instruction set the CPU
+    /// has.
+    #[default]
+    Widest,
+    /// The blocked loops, baseline x86-64 (SSE2).
+    #[cfg(test)]
+    Baseline,
+    /// The formula element by element, no blocks, no dispatch.
+    #[cfg(test)]
+    Reference,
+}
+
+/// The element-by-element form of both passes (the tests' reference).
+#[cfg(test)]
+fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    k: K,
+    prep: M,
+    p: &mut [T],
+    g: &[T],
+    s: &mut [&mut [T]],
+) -> bool {
+    let mut finite = true;
+    for i in 0..p.len() {
+        let mut e: [T; S] = std::array::from_fn(|j| s[j][i]);
+        p[i] = k.step(p[i], prep.apply(g[i]), &mut e);
+        finite &= g[i].is_finite() && p[i].is_finite() && e.iter().all(|v| v.is_finite());
+        for (j, v) in e.into_iter().enumerate() {
+            s[j][i] = v;
+        }
+    }
+    finite
+}
+
+struct CheckOp<'a, T, K, M, const S: usize> {
+    k: K,
+    prep: M,
+    p: &'a [T],
+    g: &'a [T],
+    s: [&'a [T]; S],
+}
+
+impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
+    for CheckOp<'_, T, K, M, S>
+{
+    type Output = bool;
+    #[inline(always)]
+    fn with_simd<V: pulp::Simd>(self, _simd: V) -> bool {
+        check_loop(self.k, self.prep, self.p, self.g, self.s)
+    }
+}
+
+struct WriteOp<'a, T, K, M, const S: usize> {
+    k: K,
+    prep: M,
+    p: &'a mut [T],
+    g: &'a [T],
+    s: [&'a mut [T]; S],
+}
+
+impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
+    for WriteOp<'_, T, K, M, S>
+{
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<V: pulp::Simd>(self, _simd: V) {
+        write_loop(self.k, self.prep, self.p, self.g, self.s)
+    }
+}
+
+/// The check pass: `true` if `g` and every value the update of `p` (with
+/// state `s`, one slice per slot) would write are finite.
+pub(crate) fn check<T: Float, const S: usize, K: Kernel<T, S>>(
+    isa: Isa,
+    k: K,
+    prep: Prep<T>,
+    p: &[T],
+    g: &[T],
+    s: &[&[T]],
+) -> bool {
+    let s: [&[T]; S] = std::array::from_fn(|i| s[i]); // invariant: one slice per slot
+    if prep.is_identity() {
+        run_check(
+            isa,
+            CheckOp {
+                k,
+                prep: Raw,
+                p,
+                g,
+                s,
+            },
+        )
+    } else {
+        run_check(isa, CheckOp { k, prep, p, g, s })
+    }
+}
+
+fn run_check<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    isa: Isa,
+    op: CheckOp<'_, T, K, M, S>,
+) -> bool {
+    match isa {
+        Isa::Widest => dispatch(op),
+        #[cfg(test)]
+        Isa::Baseline => op.with_simd(pulp::Scalar::new()),
+        #[cfg(test)]
+        Isa::Reference => {
+            let (mut p, mut copies) = (op.p.to_vec(), op.s.map(<[T]>::to_vec));
+            let mut refs: Vec<&mut [T]> = copies.iter_mut().map(|c| c.as_mut_slice()).collect();
+            reference(op.k, op.prep, &mut p, op.g, &mut refs)
+        }
+    }
+}
+
+/// The write pass: updates `p` and its state `s` in place.
+pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
+    isa: Isa,
+    k: K,
+    prep: Prep<T>,
+    p: &mut [T],
+    g: &[T],
+    s: &mut [&mut [T]],
+) {
+    let mut it = s.iter_mut();
+    let s: [&mut [T]; S] =
+        std::array::from_fn(|_| &mut **it.next().expect("invariant: one slice per slot"));
+    if prep.is_identity() {
+        run_write(
+            isa,
+            WriteOp {
+                k,
+                prep: Raw,
+                p,
+                g,
+                s,
+            },
+        );
+    } else {
+        run_write(isa, WriteOp { k, prep, p, g, s });
+    }
+}
+
+fn run_write<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    isa: Isa,
+    op: WriteOp<'_, T, K, M, S>,
+) {
+    match isa {
+        Isa::Widest => dispatch(op),
+        #[cfg(test)]
+        Isa::Baseline => op.with_simd(pulp::Scalar::new()),
+        #[cfg(test)]
+        Isa::Reference => {
+            let mut s = op.s;
+            reference(op.k, op.prep, op.p, op.g, &mut s);
+        }
+    }
+}
+
+/// A pass the optimizer's rule hands its kernel to: the rule picks the
+/// kernel (and its slot count) for its settings, the pass runs it.
+pub(crate) trait Pass<T: Float> {
+    type Output;
+    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> Self::Output;
+}
+
+/// The check pass over one parameter, as a [`Pass`].
+pub(crate) struct Check<'a, T> {
+    pub(crate) isa: Isa,
+    pub(crate) prep: Prep<T>,
+    pub(crate) p: &'a [T],
+    pub(crate) g: &'a [T],
+    pub(crate) s: &'a [&'a [T]],
+}
+
+impl<T: Float> Pass<T> for Check<'_, T> {
+    type Output = bool;
+    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> bool {
+        check(self.isa, k, self.prep, self.p, self.g, self.s)
+    }
+}
+
+/// The write pass over one parameter, as a [`Pass`].
+pub(crate) struct Write<'a, 'b, T> {
+    pub(crate) isa: Isa,
+    pub(crate) prep: Prep<T>,
+    pub(crate) p: &'a mut [T],
+    pub(crate) g: &'a [T],
+    pub(crate) s: &'a mut [&'b mut [T]],
+}
+
+impl<T: Float> Pass<T> for Write<'_, '_, T> {
+    type Output = ();
+    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) {
+        write(self.isa, k, self.prep, self.p, self.g, self.s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    use super::Isa;
+    use crate::element::Float;
+    use crate::optimizers::{Adadelta, Adagrad, Adam, AdamW, Lion, Nadam, Optimizer, RmsProp, Sgd};
+    use crate::tape::{Gradients, Param};
+    use crate::tensor::Tensor;
+
+    /// Every optimizer, with every slot layout, weight decay and kind of
+    /// clipping, running on `isa`.
+    fn every_setting<T: Float>(isa: Isa) -> Vec<Box<dyn Optimizer<T>>> {
+        vec![
+            Box::new(Sgd::new(0.1).isa(isa)),
+            Box::new(Sgd::new(0.1).weight_decay(0.01).isa(isa)),
+            Box::new(Sgd::new(0.1).momentum(0.9).isa(isa)),
+            Box::new(
+                Sgd::new(0.1)
+                    .momentum(0.9)
+                    .nesterov(true)
+                    .weight_decay(0.01)
+                    .isa(isa),
+            ),
+            Box::new(Sgd::new(0.1).clip_value(0.05).isa(isa)),
+            Box::new(Adam::new(0.01).isa(isa)),
+            Box::new(Adam::new(0.01).amsgrad(true).weight_decay(0.01).isa(isa)),
+            Box::new(Adam::new(0.01).clip_norm(0.5).isa(isa)),
+            Box::new(AdamW::new(0.01).isa(isa)),
+            Box::new(
+                AdamW::new(0.01)
+                    .amsgrad(true)
+                    .global_clip_norm(0.3)
+                    .isa(isa),
+            ),
+            Box::new(Nadam::new(0.01).isa(isa)),
+            Box::new(RmsProp::new(0.01).isa(isa)),
+            Box::new(RmsProp::new(0.01).momentum(0.5).isa(isa)),
+            Box::new(RmsProp::new(0.01).centered(true).isa(isa)),
+            Box::new(RmsProp::new(0.01).centered(true).momentum(0.5).isa(isa)),
+            Box::new(Adagrad::new(0.1).isa(isa)),
+            Box::new(Adadelta::new(1.0).isa(isa)),
+            Box::new(Lion::new(0.01).weight_decay(0.1).isa(isa)),
+        ]
+    }
+
+    /// The bits of every parameter and state tensor after 4 steps of each
+    /// setting on two parameters of odd lengths, with `isa`.
+    fn run<T: Float>(isa: Isa, len: usize) -> Vec<Vec<u64>> {
+        let mut out = Vec::new();
+        for mut opt in every_setting::<T>(isa) {
+            let mut rng = StdRng::seed_from_u64(len as u64);
+            let mut draw = |n: usize, scale: f64| {
+                let v = (0..n)
+                    .map(|_| T::from_f64(rng.random_range(-scale..scale)))
+                    .collect();
+                Tensor::from_vec(v, &[n]).expect("length")
+            };
+            let mut a = Param::new("a", draw(len, 1.0));
+            let mut b = Param::new("b", draw(len + 2, 1.0));
+            for _ in 0..4 {
+                let mut grads = Gradients::default();
+                grads.insert_param(a.id(), draw(len, 0.5));
+                grads.insert_param(b.id(), draw(len + 2, 0.5));
+                opt.apply_gradients(&grads, &mut [&mut a, &mut b])
+                    .expect("a finite step");
+            }
+            let tensors = [a.value().clone(), b.value().clone()]
+                .into_iter()
+                .chain(opt.state().into_iter().map(|(_, t)| t));
+            out.extend(tensors.map(|t| {
+                t.as_slice()
+                    .iter()
+                    .map(|v| Float::to_f64(*v).to_bits())
+                    .collect()
+            }));
+        }
+        out
+    }
+
+    #[test]
+    fn wide_baseline_and_element_by_element_updates_agree_bit_for_bit() {
+        // Lengths below, at and around the block of 16, and long ones with
+        // a tail.
+        for len in [1, 7, 15, 16, 17, 33, 64, 101] {
+            let reference = run::<f32>(Isa::Reference, len);
+            assert_eq!(run::<f32>(Isa::Widest, len), reference, "f32, length {len}");
+            assert_eq!(
+                run::<f32>(Isa::Baseline, len),
+                reference,
+                "f32, length {len}"
+            );
+            let reference = run::<f64>(Isa::Reference, len);
+            assert_eq!(run::<f64>(Isa::Widest, len), reference, "f64, length {len}");
+            assert_eq!(
+                run::<f64>(Isa::Baseline, len),
+                reference,
+                "f64, length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_check_pass_finds_a_non_finite_value_in_the_tail_and_in_a_block() {
+        // An update that overflows f32 at one element, in a block (index 3)
+        // and in the tail (index 17 of 18): refused either way, nothing written.
+        for (isa, at) in [(Isa::Widest, 3), (Isa::Widest, 17), (Isa::Baseline, 17)] {
+            let mut g = vec![0.0f32; 18];
+            g[at] = 10.0;
+            let mut p = Param::new("p", Tensor::from_vec(vec![0.5f32; 18], &[18]).expect("18"));
+            let mut grads = Gradients::default();
+            grads.insert_param(p.id(), Tensor::from_vec(g, &[18]).expect("18"));
+            let mut opt = Sgd::new(1e38).isa(isa);
+            let err = opt.apply_gradients(&grads, &mut [&mut p]).unwrap_err();
+            assert!(err.to_string().contains(&format!("at index {at}")), "{err}");
+            assert_eq!(p.value().to_vec(), vec![0.5f32; 18]);
+        }
+    }
+}
