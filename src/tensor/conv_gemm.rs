@@ -49,11 +49,18 @@ pub(crate) fn is_pointwise(g: &Conv2dGeometry) -> bool {
 /// Runs `f` on every task, in parallel on the pool when more than one
 /// thread is allowed (at most that many pieces), and returns the results in
 /// task order.
-pub(crate) fn run_tasks<W: Send, R: Send>(tasks: Vec<W>, f: impl Fn(W) -> R + Sync + Send) -> Vec<R> {
+pub(crate) fn run_tasks<W: Send, R: Send>(
+    tasks: Vec<W>,
+    f: impl Fn(W) -> R + Sync + Send,
+) -> Vec<R> {
     let threads = num_threads();
     if threads > 1 && tasks.len() > 1 {
         let per_piece = tasks.len().div_ceil(threads);
-        tasks.into_par_iter().with_min_len(per_piece).map(f).collect()
+        tasks
+            .into_par_iter()
+            .with_min_len(per_piece)
+            .map(f)
+            .collect()
     } else {
         tasks.into_iter().map(f).collect()
     }
@@ -179,7 +186,10 @@ pub(crate) fn forward<T: Float>(
         .collect();
     run_tasks(tasks, |(i, (y_c, cols_c))| {
         let images = s.images_in(g, i);
-        let sg = Conv2dGeometry { batch: images, ..*g };
+        let sg = Conv2dGeometry {
+            batch: images,
+            ..*g
+        };
         let m = images * s.image_rows;
         let x0 = i * s.images * s.image_in;
         let x_c = &x[x0..x0 + images * s.image_in];
@@ -238,10 +248,18 @@ pub(crate) fn input_grad<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeometry) -> Vec
         .collect();
     run_tasks(tasks, |(i, (dx_c, gy_c))| {
         let images = s.images_in(g, i);
-        let sg = Conv2dGeometry { batch: images, ..*g };
+        let sg = Conv2dGeometry {
+            batch: images,
+            ..*g
+        };
         let m = images * s.image_rows;
         if pointwise {
-            gemm(dx_c, block(gy_c, m, f, f, 0), block_t(w, kg, f, f, 0), false);
+            gemm(
+                dx_c,
+                block(gy_c, m, f, f, 0),
+                block_t(w, kg, f, f, 0),
+                false,
+            );
             return;
         }
         let mut dcols = vec![T::zero(); m * kg];
