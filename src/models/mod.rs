@@ -22,9 +22,10 @@ mod sequential;
 mod summary;
 mod training;
 mod weights;
+mod weights_torch;
 
 pub use history::History;
 pub use options::{Evaluation, FitOptions};
 pub use persist::FORMAT_VERSION;
 pub use sequential::{RESERVED_LAYER_NAMES, Sequential};
-pub use weights::WeightMap;
+pub use weights_torch::WeightMap;
