@@ -126,7 +126,9 @@ impl TrainStep {
         let TrainStep { model, adam, x, y } = self;
         tapeflow::in_pool(|| {
             let tape = GradientTape::new();
-            let pred = model.forward(&tape, black_box(x), Mode::Train).expect("forward");
+            let pred = model
+                .forward(&tape, black_box(x), Mode::Train)
+                .expect("forward");
             let l = loss
                 .per_sample(pred, tape.constant(y))
                 .expect("loss")

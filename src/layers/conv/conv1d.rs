@@ -4,13 +4,13 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 
 use super::super::{Layer, Mode, PlannedShapes, Regularizer};
+use super::core::{ConvCore, Flavour};
 use crate::activations::Activation;
 use crate::element::Float;
 use crate::error::Result;
 use crate::initializers::Initializer;
 use crate::tape::{GradientTape, Param, Var};
 use crate::tensor::Padding;
-use super::core::{ConvCore, Flavour};
 
 /// A 1-D convolution layer over `[batch, steps, channels]` sequences
 /// (Keras's `Conv1D`): the kernel is `[k, channels / groups, filters]`.

@@ -4,13 +4,13 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 
 use super::super::{Layer, Mode, PlannedShapes, Regularizer};
+use super::core::{ConvCore, Flavour};
 use crate::activations::Activation;
 use crate::element::Float;
 use crate::error::Result;
 use crate::initializers::Initializer;
 use crate::tape::{GradientTape, Param, Var};
 use crate::tensor::Padding;
-use super::core::{ConvCore, Flavour};
 
 /// A 2-D convolution layer over NHWC images (Keras's `Conv2D`, PyTorch's
 /// `nn.Conv2d` on channels-last data): `y = activation(conv2d(x, kernel) + bias)`.

@@ -46,7 +46,12 @@ pub(super) struct ConvCore<T: Float> {
 }
 
 impl<T: Float> ConvCore<T> {
-    pub(super) fn new(flavour: Flavour, name: &str, filters: usize, kernel_size: [usize; 2]) -> Self {
+    pub(super) fn new(
+        flavour: Flavour,
+        name: &str,
+        filters: usize,
+        kernel_size: [usize; 2],
+    ) -> Self {
         ConvCore {
             flavour,
             name: name.to_string(),

@@ -1,7 +1,6 @@
 //! The `Layer` impl and builder methods common to the convolution layers
 //! (the `conv_layer!` macro), expanded once in each layer's file.
 
-
 /// The `Layer` impl and the builder methods common to the three layers.
 macro_rules! conv_layer {
     ($ty:ident, $kind:literal, $flavour:expr, $example:literal) => {
