@@ -14,7 +14,7 @@ use crate::tensor::Padding;
 
 /// A 1-D convolution layer over `[batch, steps, channels]` sequences
 /// (Keras's `Conv1D`): the kernel is `[k, channels / groups, filters]`.
-/// Same defaults as [`Conv2D`] (name `"conv1d"`); padding may also be
+/// Same defaults as [`Conv2D`](super::Conv2D) (name `"conv1d"`); padding may also be
 /// [`Padding::Causal`].
 ///
 /// # Shapes

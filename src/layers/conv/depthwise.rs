@@ -18,7 +18,7 @@ use crate::tensor::Padding;
 /// `c · depth_multiplier + m`.
 ///
 /// The kernel is `[kh, kw, channels, depth_multiplier]` (Keras's layout),
-/// named `"depthwise_kernel"`. Defaults as [`Conv2D`], depth multiplier 1,
+/// named `"depthwise_kernel"`. Defaults as [`Conv2D`](super::Conv2D), depth multiplier 1,
 /// name `"depthwise_conv2d"`.
 ///
 /// # Shapes

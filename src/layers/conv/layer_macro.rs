@@ -148,7 +148,7 @@ macro_rules! conv_layer {
             ///
             /// # Errors
             ///
-            /// [`Error::InvalidArgument`] (op `from_config`) for a missing
+            /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) (op `from_config`) for a missing
             /// required setting, an unknown key or a setting of the wrong type.
             ///
             /// # Examples
