@@ -66,6 +66,27 @@ pub(crate) fn run_tasks<W: Send, R: Send>(
     }
 }
 
+/// As [`run_tasks`], with a scratch value made by `init` once per piece of
+/// work (once in all on one thread) and lent to each of its tasks in turn.
+pub(crate) fn run_tasks_with<W: Send, R: Send, S>(
+    tasks: Vec<W>,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, W) -> R + Sync + Send,
+) -> Vec<R> {
+    let threads = num_threads();
+    if threads > 1 && tasks.len() > 1 {
+        let per_piece = tasks.len().div_ceil(threads);
+        tasks
+            .into_par_iter()
+            .with_min_len(per_piece)
+            .map_init(init, f)
+            .collect()
+    } else {
+        let mut scratch = init();
+        tasks.into_iter().map(|w| f(&mut scratch, w)).collect()
+    }
+}
+
 /// A row-major `[rows, cols]` block of a wider row-major matrix whose rows
 /// are `stride` long, starting at column `col0`.
 fn block<T>(data: &[T], rows: usize, cols: usize, stride: usize, col0: usize) -> MatRef<'_, T> {
@@ -246,7 +267,9 @@ pub(crate) fn input_grad<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeometry) -> Vec
         .zip(gy.chunks(gy_chunk))
         .enumerate()
         .collect();
-    run_tasks(tasks, |(i, (dx_c, gy_c))| {
+    // One `d cols` buffer per piece of work, reused by its chunks: the
+    // product overwrites it, so it needs no clearing between chunks.
+    run_tasks_with(tasks, Vec::new, |dcols: &mut Vec<T>, (i, (dx_c, gy_c))| {
         let images = s.images_in(g, i);
         let sg = Conv2dGeometry {
             batch: images,
@@ -262,12 +285,13 @@ pub(crate) fn input_grad<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeometry) -> Vec
             );
             return;
         }
-        let mut dcols = vec![T::zero(); m * kg];
+        dcols.resize(m * kg, T::zero());
+        let dcols = &mut dcols[..m * kg];
         for group in 0..g.groups {
             let lhs = block(gy_c, m, cg, f, group * cg);
             let rhs = block_t(w, kg, cg, f, group * cg);
-            gemm(&mut dcols, lhs, rhs, false);
-            col2im_add(&dcols, &sg, group, dx_c);
+            gemm(dcols, lhs, rhs, false);
+            col2im_add(dcols, &sg, group, dx_c);
         }
     });
     dx
