@@ -15,13 +15,21 @@ use crate::tensor::Tensor;
 
 /// Reshapes each sample to `target_shape` (Keras's `Reshape`): `[batch,
 /// …]` to `[batch, *target_shape]`, keeping the row-major order. The
-/// gradient is the upstream gradient reshaped back. Keras's `-1` (an
-/// inferred dimension) is not supported: give every dimension. Default
-/// name `"reshape"`.
+/// gradient is the upstream gradient reshaped back. As in Keras, one
+/// dimension may be `-1`: it is inferred so that the element count per
+/// sample is kept. Default name `"reshape"`.
 ///
 /// # Shapes
 ///
-/// `[batch, d1, …]` to `[batch, *target_shape]`, same element count per sample.
+/// `[batch, d1, …]` to `[batch, *target_shape]` (the `-1` replaced by the
+/// inferred length), same element count per sample.
+///
+/// # Errors
+///
+/// `build` and `forward` return an [`Error::InvalidArgument`] naming the
+/// layer and both shapes when the element counts differ, when the known
+/// dimensions do not divide the sample's count (with a `-1`), or when the
+/// target holds more than one `-1` or another negative value.
 ///
 /// # Examples
 ///
@@ -36,17 +44,26 @@ use crate::tensor::Tensor;
 /// let y = reshape.forward(tape.constant(&Tensor::<f32>::zeros(&[2, 784])?), Mode::Infer)?;
 /// assert_eq!(y.shape(), vec![2, 28, 28, 1]);
 /// assert!(reshape.build(&[10], &mut StdRng::seed_from_u64(0)).is_err());
+///
+/// // One inferred dimension.
+/// let mut inferred = Reshape::<f32>::new(&[-1, 4]);
+/// assert_eq!(inferred.build(&[2, 6], &mut StdRng::seed_from_u64(0))?, vec![3, 4]);
+/// assert!(inferred.build(&[5], &mut StdRng::seed_from_u64(0)).is_err());
+/// assert!(Reshape::<f32>::new(&[-1, -1]).build(&[4], &mut StdRng::seed_from_u64(0)).is_err());
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Reshape<T: Float = f32> {
     name: String,
-    target_shape: Vec<usize>,
+    /// Keras's target: lengths, or `-1` for the one inferred length.
+    target_shape: Vec<i64>,
     _element: PhantomData<fn() -> T>,
 }
 
 impl<T: Float> Reshape<T> {
-    /// A layer reshaping each sample to `target_shape` (batch excluded).
+    /// A layer reshaping each sample to `target_shape` (batch excluded);
+    /// one entry may be `-1` (inferred). Other negative entries are
+    /// reported by `build`.
     ///
     /// # Examples
     ///
@@ -55,7 +72,7 @@ impl<T: Float> Reshape<T> {
     ///
     /// assert_eq!(Reshape::<f32>::new(&[7, 4]).config()["target_shape"], serde_json::json!([7, 4]));
     /// ```
-    pub fn new(target_shape: &[usize]) -> Self {
+    pub fn new(target_shape: &[i64]) -> Self {
         Reshape {
             name: "reshape".to_string(),
             target_shape: target_shape.to_vec(),
@@ -82,7 +99,7 @@ impl<T: Float> Reshape<T> {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] (op `from_config`) for a missing or
-    /// malformed `target_shape` or an unknown key.
+    /// malformed `target_shape` (integers, `-1` allowed) or an unknown key.
     ///
     /// # Examples
     ///
@@ -92,22 +109,19 @@ impl<T: Float> Reshape<T> {
     ///
     /// let r = Reshape::<f32>::from_config(&json!({"target_shape": [2, 3]}))?;
     /// assert_eq!(r.config()["target_shape"], json!([2, 3]));
-    /// assert!(Reshape::<f32>::from_config(&json!({"target_shape": [-1, 3]})).is_err());
+    /// assert_eq!(Reshape::<f32>::from_config(&json!({"target_shape": [-1, 3]}))?.config()["target_shape"], json!([-1, 3]));
+    /// assert!(Reshape::<f32>::from_config(&json!({"target_shape": [1.5, 3]})).is_err());
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn from_config(config: &Value) -> Result<Self> {
         let c = Config::new("Reshape", config, &["name", "target_shape"])?;
         let v = c.required("target_shape", c.get("target_shape"))?;
-        let target: Vec<usize> = v
+        let target: Vec<i64> = v
             .as_array()
-            .and_then(|a| {
-                a.iter()
-                    .map(|d| d.as_u64().and_then(|n| usize::try_from(n).ok()))
-                    .collect()
-            })
+            .and_then(|a| a.iter().map(|d| d.as_i64().filter(|&n| n >= -1)).collect())
             .ok_or_else(|| {
                 c.bad(format!(
-                    "target_shape must be a list of non-negative integers, got {v}"
+                    "target_shape must be a list of non-negative integers or -1, got {v}"
                 ))
             })?;
         let mut r = Reshape::new(&target);
@@ -121,15 +135,51 @@ impl<T: Float> Reshape<T> {
         layer_error("Reshape", &self.name, message)
     }
 
-    fn check(&self, input_shape: &[usize]) -> Result<()> {
-        let count = |s: &[usize]| s.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        match (count(input_shape), count(&self.target_shape)) {
-            (Some(a), Some(b)) if a == b => Ok(()),
-            _ => Err(self.error(format!(
-                "cannot reshape a sample of shape {input_shape:?} to {:?}",
-                self.target_shape
-            ))),
+    /// The output sample shape for a sample of `input_shape`: the target
+    /// with its `-1` inferred.
+    fn resolve(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        let target = &self.target_shape;
+        let inferred = target.iter().filter(|&&d| d == -1).count();
+        if inferred > 1 || target.iter().any(|&d| d < -1) {
+            return Err(self.error(format!(
+                "target_shape may hold one -1 and otherwise non-negative lengths, got {target:?}"
+            )));
         }
+        let mismatch = || {
+            self.error(format!(
+                "cannot reshape a sample of shape {input_shape:?} to {target:?}"
+            ))
+        };
+        let count = input_shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(mismatch)?;
+        let known: Vec<usize> = target
+            .iter()
+            // The one -1 counts as 1 here; every other entry is >= 0 (checked above).
+            .map(|&d| usize::try_from(d).unwrap_or(1))
+            .collect();
+        let product = known
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(mismatch)?;
+        if inferred == 0 {
+            return if product == count {
+                Ok(known)
+            } else {
+                Err(mismatch())
+            };
+        }
+        if product == 0 || count % product != 0 {
+            return Err(self.error(format!(
+                "cannot reshape a sample of shape {input_shape:?} ({count} elements) to {target:?}: the known lengths ({product} elements) do not divide it"
+            )));
+        }
+        Ok(target
+            .iter()
+            .zip(known)
+            .map(|(&d, k)| if d == -1 { count / product } else { k })
+            .collect())
     }
 }
 
@@ -150,13 +200,11 @@ impl<T: Float> Layer<T> for Reshape<T> {
     ///
     /// If a sample of `input_shape` does not have the target's element count.
     fn build(&mut self, input_shape: &[usize], _rng: &mut StdRng) -> Result<Vec<usize>> {
-        self.check(input_shape)?;
-        Ok(self.target_shape.clone())
+        self.resolve(input_shape)
     }
 
     fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
-        self.check(input_shape).ok()?;
-        Some((Vec::new(), self.target_shape.clone()))
+        Some((Vec::new(), self.resolve(input_shape).ok()?))
     }
 
     /// # Errors
@@ -168,9 +216,8 @@ impl<T: Float> Layer<T> for Reshape<T> {
         let Some((&batch, sample)) = shape.split_first() else {
             return Err(self.error("expected a batched input, got a scalar".to_string()));
         };
-        self.check(sample)?;
         let mut out = vec![batch];
-        out.extend(&self.target_shape);
+        out.extend(self.resolve(sample)?);
         x.reshape(&out)
     }
 

@@ -34,9 +34,10 @@ mod history;
 mod logits;
 mod options;
 mod progress;
+mod weights_torch;
 
 pub use history::History;
 pub use options::{Evaluation, FitOptions};
 pub use persist::FORMAT_VERSION;
 pub use sequential::{RESERVED_LAYER_NAMES, Sequential};
-pub use weights::WeightMap;
+pub use weights_torch::WeightMap;

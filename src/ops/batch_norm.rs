@@ -5,11 +5,22 @@
 //!
 //! Every axis but the last is reduced: `[batch, features]`,
 //! `[batch, steps, channels]` and NHWC `[batch, h, w, channels]` alike.
+//!
+//! Training mode reads the input twice (the mean, then the squared
+//! deviations) and writes the output once; its backward pass reads the
+//! gradient and the input once for both sums and once for `d x`. Each pass
+//! runs over contiguous rows with per-channel accumulators, in chunks of
+//! whole rows fixed by the shape (not by the thread count) that run on the
+//! pool when more than one thread is allowed; partial sums are added in
+//! chunk order, so 1 and 2 threads give the same bits.
+
+use std::ops::Range;
 
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
-use crate::tensor::Tensor;
+use crate::tensor::conv_gemm::run_tasks;
+use crate::tensor::{Tensor, try_filled};
 
 /// Checks `x` (rank >= 2), `gamma` and `beta` (`[channels]`) and epsilon;
 /// returns the channel count.
@@ -49,14 +60,65 @@ fn check<T: Float>(
 }
 
 /// Per-channel sums of `f(row element, channel)` over the rows of `[rows, c]`.
-fn channel_sums<T: Float>(data: &[T], c: usize, f: impl Fn(T, usize) -> T) -> Vec<T> {
-    let mut s = vec![T::zero(); c];
-    for row in data.chunks_exact(c) {
-        for (k, (acc, &v)) in s.iter_mut().zip(row).enumerate() {
-            *acc += f(v, k);
+/// Elements a chunk of rows holds (rounded down to whole rows): the sums
+/// and maps below cut the data into chunks fixed by the shape, never by the
+/// thread count, so results are the same bits on 1 thread and on 2.
+const CHUNK_ELEMS: usize = 1 << 15;
+
+/// Elements per chunk for rows of `c` channels (at least one row).
+fn chunk_len(c: usize) -> usize {
+    (CHUNK_ELEMS / c.max(1)).max(1) * c.max(1)
+}
+
+/// Per-channel sums over the rows of `len` elements: `f(range, acc)` adds
+/// the elements `range` (whole rows) into `acc` (`width` sums); the chunks'
+/// partial sums are added in chunk order.
+fn channel_reduce<T: Float>(
+    len: usize,
+    c: usize,
+    width: usize,
+    f: impl Fn(Range<usize>, &mut [T]) + Sync + Send,
+) -> Vec<T> {
+    let step = chunk_len(c);
+    let tasks: Vec<Range<usize>> = (0..len)
+        .step_by(step)
+        .map(|s| s..(s + step).min(len))
+        .collect();
+    let parts = run_tasks(tasks, |r| {
+        let mut acc = vec![T::zero(); width];
+        f(r, &mut acc);
+        acc
+    });
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().unwrap_or_else(|| vec![T::zero(); width]);
+    for p in parts {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
         }
     }
-    s
+    total
+}
+
+/// Fills `out` chunk by chunk of whole rows: `f(start, chunk)` writes the
+/// elements from `start`.
+fn channel_map<T: Float>(out: &mut [T], c: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    let step = chunk_len(c);
+    let tasks: Vec<_> = out.chunks_mut(step).enumerate().collect();
+    run_tasks(tasks, |(i, o)| f(i * step, o));
+}
+
+/// `Σ x` per channel (nothing for no channels).
+fn sums<T: Float>(xs: &[T], c: usize) -> Vec<T> {
+    if c == 0 {
+        return Vec::new();
+    }
+    channel_reduce::<T>(xs.len(), c, c, |r, acc| {
+        for row in xs[r].chunks_exact(c) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+    })
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -114,27 +176,33 @@ impl<'t, T: Float> Var<'t, T> {
         }
         let n = T::from_usize(rows);
         let xs = x.as_slice();
-        let mean: Vec<T> = channel_sums(xs, c, |v, _| v)
-            .iter()
-            .map(|&s| s / n)
-            .collect();
-        let var: Vec<T> = channel_sums(xs, c, |v, k| (v - mean[k]) * (v - mean[k]))
-            .iter()
-            .map(|&s| s / n)
-            .collect();
+        let mean: Vec<T> = sums(xs, c).iter().map(|&s| s / n).collect();
+        // Two passes (the mean, then squared deviations) for accuracy.
+        let var: Vec<T> = channel_reduce::<T>(xs.len(), c, c, |r, acc| {
+            for row in xs[r].chunks_exact(c) {
+                for ((a, &v), &m) in acc.iter_mut().zip(row).zip(&mean) {
+                    *a += (v - m) * (v - m);
+                }
+            }
+        })
+        .iter()
+        .map(|&s| s / n)
+        .collect();
         let eps = T::from_f64(epsilon);
         let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
         let (gv, bv) = (gamma.value(), beta.value());
         let (gs, bs) = (gv.as_slice(), bv.as_slice());
-        let mut xhat = Vec::with_capacity(xs.len());
-        let mut y = Vec::with_capacity(xs.len());
-        for row in xs.chunks_exact(c) {
-            for (k, &v) in row.iter().enumerate() {
-                let h = (v - mean[k]) * inv_std[k];
-                xhat.push(h);
-                y.push(gs[k] * h + bs[k]);
+        let scale: Vec<T> = gs.iter().zip(&inv_std).map(|(&g, &s)| g * s).collect();
+        let mut y = try_filled(OP, x.shape(), T::zero())?;
+        channel_map(&mut y, c, |start, out| {
+            let src = &xs[start..start + out.len()];
+            for (o, v) in out.chunks_exact_mut(c).zip(src.chunks_exact(c)) {
+                for ((((o, &v), &m), &s), &b) in o.iter_mut().zip(v).zip(&mean).zip(&scale).zip(bs)
+                {
+                    *o = (v - m) * s + b;
+                }
             }
-        }
+        });
         let shape = x.shape().to_vec();
         let y = Tensor::from_parts(y, shape.clone());
         let (gamma_v, beta_v) = (
@@ -146,31 +214,57 @@ impl<'t, T: Float> Var<'t, T> {
             gamma_v.requires_grad(),
             beta_v.requires_grad(),
         );
+        let mean_k = mean.clone();
         let out = self
             .tape()
             .record_partial([*self, gamma_v, beta_v], y, move |g| {
-                let g = g.as_slice();
-                let sum_g = channel_sums(g, c, |v, _| v);
-                let mut sum_gx = vec![T::zero(); c];
-                for (gr, hr) in g.chunks_exact(c).zip(xhat.chunks_exact(c)) {
-                    for ((s, &a), &b) in sum_gx.iter_mut().zip(gr).zip(hr) {
-                        *s += a * b;
-                    }
-                }
-                let dx = lx.then(|| {
-                    let mut dx = Vec::with_capacity(g.len());
-                    for (gr, hr) in g.chunks_exact(c).zip(xhat.chunks_exact(c)) {
-                        for k in 0..c {
-                            let scale = gv.as_slice()[k] * inv_std[k] / n;
-                            dx.push(scale * (n * gr[k] - sum_g[k] - hr[k] * sum_gx[k]));
+                let (g, xs, mean) = (g.as_slice(), x.as_slice(), &mean_k);
+                // [Σ g | Σ g (x - μ)] per channel, in one pass.
+                let both = channel_reduce::<T>(g.len(), c, 2 * c, |r, acc| {
+                    let (sg, sgx) = acc.split_at_mut(c);
+                    for (gr, xr) in g[r.clone()].chunks_exact(c).zip(xs[r].chunks_exact(c)) {
+                        for ((((a, b), &gv), &xv), &m) in
+                            sg.iter_mut().zip(sgx.iter_mut()).zip(gr).zip(xr).zip(mean)
+                        {
+                            *a += gv;
+                            *b += gv * (xv - m);
                         }
                     }
+                });
+                let (sum_g, sum_gxc) = both.split_at(c);
+                // d γ = Σ g x̂ = inv_std · Σ g (x - μ).
+                let sum_gx: Vec<T> = sum_gxc.iter().zip(&inv_std).map(|(&a, &s)| a * s).collect();
+                let dx = lx.then(|| {
+                    // d x = a g + b (x - μ) + c0 per channel, from
+                    // γ / (N σ̂) · (N g - Σ g - x̂ Σ g x̂).
+                    let a: Vec<T> = scale.clone();
+                    let b: Vec<T> = (0..c)
+                        .map(|k| -scale[k] * inv_std[k] * sum_gx[k] / n)
+                        .collect();
+                    let c0: Vec<T> = (0..c).map(|k| -scale[k] * sum_g[k] / n).collect();
+                    let mut dx = vec![T::zero(); g.len()];
+                    channel_map(&mut dx, c, |start, out| {
+                        let (gr, xr) =
+                            (&g[start..start + out.len()], &xs[start..start + out.len()]);
+                        for ((o, gv), xv) in out
+                            .chunks_exact_mut(c)
+                            .zip(gr.chunks_exact(c))
+                            .zip(xr.chunks_exact(c))
+                        {
+                            let coef = a.iter().zip(&b).zip(&c0).zip(mean);
+                            for ((o, (&gv, &xv)), (((&a, &b), &c0), &m)) in
+                                o.iter_mut().zip(gv.iter().zip(xv)).zip(coef)
+                            {
+                                *o = a * gv + b * (xv - m) + c0;
+                            }
+                        }
+                    });
                     Tensor::from_parts(dx, shape.clone())
                 });
                 [
                     dx,
                     lg.then(|| Tensor::from_parts(sum_gx.clone(), vec![c])),
-                    lb.then(|| Tensor::from_parts(sum_g.clone(), vec![c])),
+                    lb.then(|| Tensor::from_parts(sum_g.to_vec(), vec![c])),
                 ]
             });
         Ok((
@@ -281,9 +375,7 @@ impl<'t, T: Float> Var<'t, T> {
                     }
                     Tensor::from_parts(d, vec![c])
                 });
-                let db = lb.then(|| {
-                    Tensor::from_parts(channel_sums(gsl, c.max(1), |v, _| v)[..c].to_vec(), vec![c])
-                });
+                let db = lb.then(|| Tensor::from_parts(sums(gsl, c), vec![c]));
                 [dx, dg, db]
             }))
     }

@@ -1,20 +1,22 @@
 //! Convolutions on [`Var`]: `conv2d` (NHWC input, HWIO kernel, stride,
 //! padding, dilation, groups, bias) and `conv1d` on top of it.
 //!
-//! Lowered onto GEMM: each group's input patches are unrolled into a
-//! column matrix (`im2col`, [`tensor::conv`](crate::tensor)) and multiplied
-//! by the group's kernel matrix. The backward pass computes only what the
-//! tape needs: `d kernel = colsᵀ · g` (from the saved columns) when the
-//! kernel needs a gradient, `d x = col2im(g · kernelᵀ)` when the input does,
-//! `d bias = Σ g` when the bias does. Products are split over output
-//! blocks, never over the summed axis, so results are the same bits
-//! whatever the thread count.
+//! Lowered onto GEMM, chunk by chunk of whole images (`tensor::conv_gemm`):
+//! each chunk's input patches are unrolled into a column matrix (`im2col`)
+//! and multiplied by the kernel matrix, the bias added by the same product;
+//! a 1×1 stride-1 convolution multiplies the input directly. The backward
+//! pass computes only what the tape needs: `d kernel = colsᵀ · g` (from the
+//! columns the forward pass kept) when the kernel needs a gradient,
+//! `d x = col2im(g · kernelᵀ)` when the input does, `d bias = Σ g` when the
+//! bias does. Chunks are fixed by the shapes, not by the thread count, so
+//! results are the same bits on 1 thread and on 2.
 
-use crate::element::{Float, MatRef, gemm};
+use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
-use crate::tensor::conv::{Conv2dGeometry, Padding, Window, col2im_add, conv2d_geometry, im2col};
-use crate::tensor::{Tensor, try_filled};
+use crate::tensor::Tensor;
+use crate::tensor::conv::{Padding, Window, conv2d_geometry};
+use crate::tensor::conv_gemm::{bias_grad, forward, input_grad, is_pointwise, kernel_grad};
 
 /// The settings of a convolution: strides, padding, dilation and groups
 /// (Keras's `strides`, `padding`, `dilation_rate`, `groups`; PyTorch's
@@ -185,122 +187,6 @@ impl ConvSpec {
     }
 }
 
-/// A row-major `[rows, cols]` block of a wider row-major matrix whose rows
-/// are `stride` long, starting at column `col0`.
-fn block<T>(data: &[T], rows: usize, cols: usize, stride: usize, col0: usize) -> MatRef<'_, T> {
-    MatRef {
-        data: &data[col0.min(data.len())..],
-        rows,
-        cols,
-        row_stride: stride,
-        col_stride: 1,
-    }
-}
-
-/// The transpose of [`block`].
-fn block_t<T>(data: &[T], rows: usize, cols: usize, stride: usize, col0: usize) -> MatRef<'_, T> {
-    MatRef {
-        data: &data[col0.min(data.len())..],
-        rows: cols,
-        cols: rows,
-        row_stride: 1,
-        col_stride: stride,
-    }
-}
-
-/// Copies a contiguous `[rows, width]` matrix into columns `col0..` of a
-/// row-major matrix whose rows are `stride` long.
-fn scatter_cols<T: Copy>(src: &[T], width: usize, dst: &mut [T], stride: usize, col0: usize) {
-    if width == 0 {
-        return;
-    }
-    for (s, d) in src.chunks_exact(width).zip(dst.chunks_exact_mut(stride)) {
-        d[col0..col0 + width].copy_from_slice(s);
-    }
-}
-
-/// `y = conv(x, w)` (no bias), and the column matrices when asked to keep
-/// them; the buffers are allocated fallibly.
-fn forward<T: Float>(
-    x: &[T],
-    w: &[T],
-    g: &Conv2dGeometry,
-    keep_cols: bool,
-) -> Result<(Vec<T>, Vec<T>)> {
-    const OP: &str = "conv2d";
-    let (m, kg, cg, f) = (g.rows(), g.group_cols(), g.group_filters(), g.filters);
-    let mut y = try_filled(OP, &g.output_shape(), T::zero())?;
-    let kept_groups = if keep_cols { g.groups } else { 1 };
-    let mut cols = try_filled(OP, &[kept_groups, m, kg], T::zero())?;
-    let mut tmp = try_filled(OP, &[if g.groups > 1 { m } else { 0 }, cg], T::zero())?;
-    for group in 0..g.groups {
-        let c = if keep_cols {
-            &mut cols[group * m * kg..(group + 1) * m * kg]
-        } else {
-            &mut cols[..]
-        };
-        im2col(x, g, group, c);
-        let lhs = block(c, m, kg, kg, 0);
-        let rhs = block(w, kg, cg, f, group * cg);
-        if g.groups == 1 {
-            gemm(&mut y, lhs, rhs, false);
-        } else {
-            gemm(&mut tmp, lhs, rhs, false);
-            scatter_cols(&tmp, cg, &mut y, f, group * cg);
-        }
-    }
-    if !keep_cols {
-        cols = Vec::new();
-    }
-    Ok((y, cols))
-}
-
-/// `d x = col2im(g · wᵀ)`, group by group.
-fn input_grad<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeometry, input_len: usize) -> Vec<T> {
-    let (m, kg, cg, f) = (g.rows(), g.group_cols(), g.group_filters(), g.filters);
-    let mut dx = vec![T::zero(); input_len];
-    let mut dcols = vec![T::zero(); m * kg];
-    for group in 0..g.groups {
-        let lhs = block(gy, m, cg, f, group * cg);
-        let rhs = block_t(w, kg, cg, f, group * cg);
-        gemm(&mut dcols, lhs, rhs, false);
-        col2im_add(&dcols, g, group, &mut dx);
-    }
-    dx
-}
-
-/// `d w = colsᵀ · g`, group by group, in the kernel's `[kg, filters]` layout.
-fn kernel_grad<T: Float>(gy: &[T], cols: &[T], g: &Conv2dGeometry) -> Vec<T> {
-    let (m, kg, cg, f) = (g.rows(), g.group_cols(), g.group_filters(), g.filters);
-    let mut dw = vec![T::zero(); kg * f];
-    let mut tmp = vec![T::zero(); if g.groups > 1 { kg * cg } else { 0 }];
-    for group in 0..g.groups {
-        let c = &cols[group * m * kg..(group + 1) * m * kg];
-        let lhs = block_t(c, m, kg, kg, 0);
-        let rhs = block(gy, m, cg, f, group * cg);
-        if g.groups == 1 {
-            gemm(&mut dw, lhs, rhs, false);
-        } else {
-            gemm(&mut tmp, lhs, rhs, false);
-            scatter_cols(&tmp, cg, &mut dw, f, group * cg);
-        }
-    }
-    dw
-}
-
-/// `Σ g` over every row of a `[rows, f]` gradient.
-fn bias_grad<T: Float>(gy: &[T], f: usize) -> Vec<T> {
-    let mut db = vec![T::zero(); f];
-    if f > 0 {
-        for row in gy.chunks_exact(f) {
-            for (d, &v) in db.iter_mut().zip(row) {
-                *d += v;
-            }
-        }
-    }
-    db
-}
-
 impl<'t, T: Float> Var<'t, T> {
     /// 2-D convolution (cross-correlation, as in every framework) of an NHWC
     /// batch with an HWIO kernel, plus an optional bias:
@@ -356,43 +242,44 @@ impl<'t, T: Float> Var<'t, T> {
         let (x, w) = (self.value(), kernel.value());
         let g = conv2d_geometry(OP, x.shape(), w.shape(), spec.window(), spec.groups)?;
         let kernel = Var::new(self.tape(), kernel.index());
-        let (lx, lw) = (self.requires_grad(), kernel.requires_grad());
-        let (mut y, cols) = forward(x.as_slice(), w.as_slice(), &g, lw)?;
-        let input_len = x.len();
         let f = g.filters;
+        let bias = match bias {
+            Some(bias) => {
+                self.same_tape(OP, bias)?;
+                if bias.shape() != [f] {
+                    return Err(Error::ShapeMismatch {
+                        op: OP,
+                        lhs: vec![f],
+                        rhs: bias.shape(),
+                    });
+                }
+                Some((Var::new(self.tape(), bias.index()), bias.value()))
+            }
+            None => None,
+        };
+        let (lx, lw) = (self.requires_grad(), kernel.requires_grad());
+        let b = bias.as_ref().map(|(_, b)| b.as_slice());
+        let (y, cols) = forward(OP, x.as_slice(), w.as_slice(), b, &g, lw)?;
+        let y = Tensor::from_parts(y, g.output_shape());
+        // A pointwise convolution's columns are the input itself.
+        let cols_of_x = is_pointwise(&g);
         let grads = move |gy: &Tensor<T>| {
             let gy = gy.as_slice();
             [
                 lx.then(|| {
-                    let dx = input_grad(gy, w.as_slice(), &g, input_len);
+                    let dx = input_grad(gy, w.as_slice(), &g);
                     Tensor::from_parts(dx, x.shape().to_vec())
                 }),
-                lw.then(|| Tensor::from_parts(kernel_grad(gy, &cols, &g), w.shape().to_vec())),
+                lw.then(|| {
+                    let cols = if cols_of_x { x.as_slice() } else { &cols };
+                    Tensor::from_parts(kernel_grad(gy, cols, &g), w.shape().to_vec())
+                }),
             ]
         };
-        let Some(bias) = bias else {
-            let y = Tensor::from_parts(y, g.output_shape());
+        let Some((bias, _)) = bias else {
             return Ok(self.tape().record_partial([*self, kernel], y, grads));
         };
-        self.same_tape(OP, bias)?;
-        let b = bias.value();
-        if b.shape() != [f] {
-            return Err(Error::ShapeMismatch {
-                op: OP,
-                lhs: vec![f],
-                rhs: b.shape().to_vec(),
-            });
-        }
-        if f > 0 {
-            for row in y.chunks_exact_mut(f) {
-                for (v, &c) in row.iter_mut().zip(b.as_slice()) {
-                    *v += c;
-                }
-            }
-        }
-        let bias = Var::new(self.tape(), bias.index());
         let lb = bias.requires_grad();
-        let y = Tensor::from_parts(y, g.output_shape());
         Ok(self
             .tape()
             .record_partial([*self, kernel, bias], y, move |gy| {

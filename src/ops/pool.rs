@@ -118,10 +118,10 @@ impl<'t, T: Float> Var<'t, T> {
         let x = self.value();
         let g = geometry("max_pool2d", x.shape(), pool_size, strides, padding)?;
         let (y, arg) = max_pool2d(x.as_slice(), &g)?;
-        let (input_len, shape) = (x.len(), x.shape().to_vec());
+        let shape = x.shape().to_vec();
         let y = Tensor::from_parts(y, g.output_shape());
         Ok(self.tape().record([*self], y, move |gy| {
-            let dx = max_pool2d_backward(gy.as_slice(), &arg, input_len);
+            let dx = max_pool2d_backward(gy.as_slice(), &arg, &g);
             [Tensor::from_parts(dx, shape.clone())]
         }))
     }
@@ -164,9 +164,9 @@ impl<'t, T: Float> Var<'t, T> {
         let x = self.value();
         let g = geometry("avg_pool2d", x.shape(), pool_size, strides, padding)?;
         let y = Tensor::from_parts(avg_pool2d(x.as_slice(), &g)?, g.output_shape());
-        let (input_len, shape) = (x.len(), x.shape().to_vec());
+        let shape = x.shape().to_vec();
         Ok(self.tape().record([*self], y, move |gy| {
-            let dx = avg_pool2d_backward(gy.as_slice(), &g, input_len);
+            let dx = avg_pool2d_backward(gy.as_slice(), &g);
             [Tensor::from_parts(dx, shape.clone())]
         }))
     }

@@ -13,6 +13,7 @@
 
 mod broadcast;
 pub(crate) mod conv;
+pub(crate) mod conv_gemm;
 mod display;
 mod elementwise;
 mod matmul;

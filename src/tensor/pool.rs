@@ -4,8 +4,12 @@
 //!
 //! Each output row `(b, oy, ox)` is a contiguous run of channels, and so is
 //! each input row it reads, so the inner loops run over contiguous slices.
+//! The batch is cut into chunks of whole images fixed by the shapes (not by
+//! the thread count), which run in parallel on the pool when more than one
+//! thread is allowed; each element is computed by the same code either way.
 
 use super::conv::Axis;
+use super::conv_gemm::run_tasks;
 use super::try_filled;
 use crate::element::Float;
 use crate::error::Result;
@@ -25,12 +29,28 @@ impl PoolGeometry {
         vec![self.batch, self.h.output, self.w.output, self.channels]
     }
 
-    /// Calls `f(out_offset, in_offset)` for every output row and each input
-    /// row of its window that lies inside the input (padding is skipped).
-    fn for_each_tap(&self, mut f: impl FnMut(usize, usize)) {
+    /// Input elements per image.
+    fn image_in(&self) -> usize {
+        self.h.input * self.w.input * self.channels
+    }
+
+    /// Output elements per image.
+    fn image_out(&self) -> usize {
+        self.h.output * self.w.output * self.channels
+    }
+
+    /// Images per chunk: about 16k output elements, at least one image.
+    fn chunk_images(&self) -> usize {
+        (CHUNK_OUT / self.image_out().max(1)).max(1)
+    }
+
+    /// Calls `f(out_offset, in_offset)` for every output row of `images`
+    /// images and each input row of its window that lies inside the input
+    /// (padding is skipped); offsets count from the first of those images.
+    fn for_each_tap(&self, images: usize, mut f: impl FnMut(usize, usize)) {
         let (hh, ww, c) = (self.h.input, self.w.input, self.channels);
         let mut out = 0;
-        for b in 0..self.batch {
+        for b in 0..images {
             for oy in 0..self.h.output {
                 for ox in 0..self.w.output {
                     for ky in 0..self.h.kernel {
@@ -50,6 +70,9 @@ impl PoolGeometry {
     }
 }
 
+/// Output elements a chunk of images aims at.
+const CHUNK_OUT: usize = 1 << 14;
+
 /// Max pooling: the output and, for each output element, the flat index of
 /// the input element chosen (the first maximum in window order, as PyTorch
 /// and TensorFlow choose). NaN propagates: a NaN in a window is its maximum.
@@ -62,38 +85,77 @@ pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<(Vec<T>,
     let shape = g.output_shape();
     let mut out = try_filled("max_pool2d", &shape, T::neg_infinity())?;
     let mut arg = try_filled("max_pool2d", &shape, usize::MAX)?;
-    g.for_each_tap(|o, i| {
-        let (out, arg) = (&mut out[o..o + c], &mut arg[o..o + c]);
-        for (k, (&v, (m, a))) in x[i..i + c]
-            .iter()
-            .zip(out.iter_mut().zip(arg.iter_mut()))
-            .enumerate()
-        {
-            // `!(v <= m)` takes the first NaN, and the first of equal maxima.
-            if *a == usize::MAX || (v > *m || (v.is_nan() && !m.is_nan())) {
-                *m = v;
-                *a = i + k;
+    let (images, image_in) = (g.chunk_images(), g.image_in());
+    let len = (images * g.image_out()).max(1);
+    let tasks: Vec<_> = out
+        .chunks_mut(len)
+        .zip(arg.chunks_mut(len))
+        .enumerate()
+        .collect();
+    run_tasks(tasks, |(chunk, (out, arg))| {
+        let x0 = chunk * images * image_in;
+        let n = out.len() / g.image_out().max(1);
+        g.for_each_tap(n, |o, i| {
+            let (out, arg) = (&mut out[o..o + c], &mut arg[o..o + c]);
+            let i = x0 + i;
+            for (k, (&v, (m, a))) in x[i..i + c]
+                .iter()
+                .zip(out.iter_mut().zip(arg.iter_mut()))
+                .enumerate()
+            {
+                // Takes the first NaN, and the first of equal maxima.
+                if *a == usize::MAX || (v > *m || (v.is_nan() && !m.is_nan())) {
+                    *m = v;
+                    *a = i + k;
+                }
             }
-        }
+        });
     });
     Ok((out, arg))
 }
 
-/// Sends each output gradient to the input element its maximum came from.
-pub(crate) fn max_pool2d_backward<T: Float>(g: &[T], arg: &[usize], input_len: usize) -> Vec<T> {
-    let mut dx = vec![T::zero(); input_len];
-    for (&gv, &i) in g.iter().zip(arg) {
-        dx[i] += gv;
-    }
+/// Sends each output gradient to the input element its maximum came from
+/// (chunk by chunk of images: a window never leaves its image).
+pub(crate) fn max_pool2d_backward<T: Float>(gy: &[T], arg: &[usize], g: &PoolGeometry) -> Vec<T> {
+    let (images, image_in) = (g.chunk_images(), g.image_in());
+    let mut dx = vec![T::zero(); g.batch * image_in];
+    let out_len = (images * g.image_out()).max(1);
+    let tasks: Vec<_> = dx
+        .chunks_mut((images * image_in).max(1))
+        .zip(gy.chunks(out_len).zip(arg.chunks(out_len)))
+        .enumerate()
+        .collect();
+    run_tasks(tasks, |(chunk, (dx, (gy, arg)))| {
+        let x0 = chunk * images * image_in;
+        for (&gv, &i) in gy.iter().zip(arg) {
+            dx[i - x0] += gv;
+        }
+    });
     dx
 }
 
 /// The number of input elements in each output window (padding excluded),
 /// per output position `(b, oy, ox)`.
 fn window_counts(g: &PoolGeometry) -> Vec<usize> {
-    let mut counts = vec![0usize; g.batch * g.h.output * g.w.output];
-    g.for_each_tap(|o, _| counts[o / g.channels.max(1)] += 1);
+    let mut counts = vec![0usize; g.h.output * g.w.output];
+    g.for_each_tap(1, |o, _| counts[o / g.channels.max(1)] += 1);
     counts
+}
+
+/// Multiplies each output row of `rows` (whole images) by one over its
+/// window's count.
+fn divide_by_counts<T: Float>(rows: &mut [T], g: &PoolGeometry) {
+    let c = g.channels;
+    if c == 0 {
+        return;
+    }
+    let inv: Vec<T> = window_counts(g)
+        .into_iter()
+        .map(|n| T::one() / T::from_usize(n.max(1)))
+        .collect();
+    for (row, &inv) in rows.chunks_exact_mut(c).zip(inv.iter().cycle()) {
+        row.iter_mut().for_each(|v| *v *= inv);
+    }
 }
 
 /// Average pooling; the divisor is the number of input elements in the
@@ -106,40 +168,43 @@ fn window_counts(g: &PoolGeometry) -> Vec<usize> {
 pub(crate) fn avg_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<Vec<T>> {
     let c = g.channels;
     let mut out = try_filled("avg_pool2d", &g.output_shape(), T::zero())?;
-    g.for_each_tap(|o, i| {
-        for (s, &v) in out[o..o + c].iter_mut().zip(&x[i..i + c]) {
-            *s += v;
-        }
+    let (images, image_in) = (g.chunk_images(), g.image_in());
+    let tasks: Vec<_> = out
+        .chunks_mut((images * g.image_out()).max(1))
+        .enumerate()
+        .collect();
+    run_tasks(tasks, |(chunk, out)| {
+        let x = &x[chunk * images * image_in..];
+        let n = out.len() / g.image_out().max(1);
+        g.for_each_tap(n, |o, i| {
+            for (s, &v) in out[o..o + c].iter_mut().zip(&x[i..i + c]) {
+                *s += v;
+            }
+        });
     });
-    if c > 0 {
-        for (row, n) in out.chunks_exact_mut(c).zip(window_counts(g)) {
-            let inv = T::one() / T::from_usize(n.max(1));
-            row.iter_mut().for_each(|v| *v *= inv);
-        }
-    }
+    divide_by_counts(&mut out, g);
     Ok(out)
 }
 
 /// The adjoint of [`avg_pool2d`]: each output gradient, divided by its
 /// window's count, is added to every input element of the window.
-pub(crate) fn avg_pool2d_backward<T: Float>(
-    gy: &[T],
-    g: &PoolGeometry,
-    input_len: usize,
-) -> Vec<T> {
+pub(crate) fn avg_pool2d_backward<T: Float>(gy: &[T], g: &PoolGeometry) -> Vec<T> {
     let c = g.channels;
     let mut scaled = gy.to_vec();
-    if c > 0 {
-        for (row, n) in scaled.chunks_exact_mut(c).zip(window_counts(g)) {
-            let inv = T::one() / T::from_usize(n.max(1));
-            row.iter_mut().for_each(|v| *v *= inv);
-        }
-    }
-    let mut dx = vec![T::zero(); input_len];
-    g.for_each_tap(|o, i| {
-        for (d, &v) in dx[i..i + c].iter_mut().zip(&scaled[o..o + c]) {
-            *d += v;
-        }
+    divide_by_counts(&mut scaled, g);
+    let (images, image_in) = (g.chunk_images(), g.image_in());
+    let mut dx = vec![T::zero(); g.batch * image_in];
+    let tasks: Vec<_> = dx
+        .chunks_mut((images * image_in).max(1))
+        .zip(scaled.chunks((images * g.image_out()).max(1)))
+        .collect();
+    run_tasks(tasks, |(dx, scaled)| {
+        let n = scaled.len() / g.image_out().max(1);
+        g.for_each_tap(n, |o, i| {
+            for (d, &v) in dx[i..i + c].iter_mut().zip(&scaled[o..o + c]) {
+                *d += v;
+            }
+        });
     });
     dx
 }
@@ -166,7 +231,7 @@ mod tests {
         let (y, arg) = max_pool2d(&x, &g).unwrap();
         assert_eq!(y, vec![5.0, 7.0, 13.0, 15.0]);
         assert_eq!(arg, vec![5, 7, 13, 15]);
-        let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &arg, 16);
+        let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &arg, &g);
         assert_eq!((dx[5], dx[7], dx[13], dx[15]), (1.0, 2.0, 3.0, 4.0));
         assert_eq!(dx.iter().sum::<f64>(), 10.0);
     }
@@ -177,7 +242,7 @@ mod tests {
         let g = geometry(3, 3, 2, 2, Padding::Same);
         assert_eq!(avg_pool2d(&[1.0f64; 9], &g).unwrap(), vec![1.0; 4]);
         // Windows hold 4, 2, 2, 1 elements.
-        let dx = avg_pool2d_backward(&[4.0f64, 2.0, 2.0, 1.0], &g, 9);
+        let dx = avg_pool2d_backward(&[4.0f64, 2.0, 2.0, 1.0], &g);
         assert_eq!(dx, vec![1.0; 9]);
     }
 }

@@ -102,11 +102,11 @@ fn shapes_are_inferred_and_summary_counts_moving_statistics_as_non_trainable() {
         "{s}"
     );
     assert!(
-        s.contains(" depthwise_conv2d (DepthwiseConv2D)(None, 5, 5, 8)"),
+        s.contains(" depthwise_conv2d              (None, 5, 5, 8)                   80\n (DepthwiseConv2D)\n"),
         "{s}"
     );
     assert!(
-        s.contains(" zero_padding2d (ZeroPadding2D)(None, 10, 10, 2)"),
+        s.contains(" zero_padding2d                (None, 10, 10, 2)                  0\n (ZeroPadding2D)\n"),
         "{s}"
     );
     assert!(s.contains("Total params: 223\n"), "{s}");
