@@ -4,6 +4,7 @@
 mod adversarial;
 mod adversarial_torch;
 mod alloc_count;
+mod attention_fused;
 mod attention_golden;
 mod attention_layers;
 mod attention_models;
