@@ -146,6 +146,34 @@ fn validation_loss(model: &Sequential<f32>, x: &Tensor, y: &Tensor) -> Result<f6
     Ok(total / rows as f64)
 }
 
+/// One optimizer step on the windows `x` with next characters `y`;
+/// returns the training loss. Not inlined, so that a profiler can count
+/// the instructions of the training steps alone (see `docs/performance.md`).
+#[inline(never)]
+fn train_step(
+    model: &mut Sequential<f32>,
+    x: &Tensor,
+    y: &Tensor,
+    decayed: &mut AdamW,
+    plain: &mut AdamW,
+) -> Result<f32> {
+    let labels: Vec<usize> = y.as_slice().iter().map(|&v| v as usize).collect();
+    let tape = GradientTape::new();
+    let logits = model.forward(&tape, x, Mode::Train)?;
+    let loss = logits
+        .sparse_softmax_cross_entropy_with_logits(&labels)?
+        .mean();
+    let grads = tape.gradient(&loss, model.trainable_params())?;
+    // Weight decay on 2-D weights only (kernels and embedding tables).
+    let (mut two_d, mut rest): (Vec<_>, Vec<_>) = model
+        .params_mut()
+        .into_iter()
+        .partition(|p| p.value().ndim() == 2);
+    decayed.apply_gradients(&grads, &mut two_d)?;
+    plain.apply_gradients(&grads, &mut rest)?;
+    loss.value().item()
+}
+
 /// Trains on `text` with `config`, calling `log` with each report line.
 pub fn run(text: &str, config: &Config, mut log: impl FnMut(&str)) -> Result<Outcome> {
     let tokenizer = CharTokenizer::from_text(text)?;
@@ -177,26 +205,14 @@ pub fn run(text: &str, config: &Config, mut log: impl FnMut(&str)) -> Result<Out
     for step in 1..=config.steps {
         let started = Instant::now();
         let (x, y) = train.random_windows_with_rng::<f32>(config.batch_size, &mut rng)?;
-        let labels: Vec<usize> = y.as_slice().iter().map(|&v| v as usize).collect();
-        let tape = GradientTape::new();
-        let logits = model.forward(&tape, &x, Mode::Train)?;
-        let loss = logits
-            .sparse_softmax_cross_entropy_with_logits(&labels)?
-            .mean();
-        let grads = tape.gradient(&loss, model.trainable_params())?;
-        // Weight decay on 2-D weights only (kernels and embedding tables).
-        let (mut two_d, mut rest): (Vec<_>, Vec<_>) = model
-            .params_mut()
-            .into_iter()
-            .partition(|p| p.value().ndim() == 2);
-        decayed.apply_gradients(&grads, &mut two_d)?;
-        plain.apply_gradients(&grads, &mut rest)?;
+        // The whole step on the thread pool: its products split over the
+        // cores without a thread hand-over each (see `tapeflow::in_pool`).
+        let loss = tapeflow::in_pool(|| train_step(&mut model, &x, &y, &mut decayed, &mut plain))?;
         train_secs += started.elapsed().as_secs_f64();
         if step % config.eval_every == 0 || step == config.steps {
             let v = validation_loss(&model, &val_x, &val_y)?;
             log(&format!(
-                "step {step}: train loss {:.4}, val loss {v:.4}",
-                loss.value().item()?
+                "step {step}: train loss {loss:.4}, val loss {v:.4}"
             ));
             val_losses.push((step, v));
         }
@@ -236,6 +252,8 @@ fn main() {
     let mut config = Config::full();
     // `cargo run --release --example char_gpt -- 200 1 7` runs 200 steps on
     // one thread with seed 7 (default: 2,000 steps, every core, seed 1337).
+    // A fourth and fifth argument cap the validation windows and the
+    // generated characters (`-- 30 1 1337 16 50` for a quick profile).
     let mut args = std::env::args().skip(1);
     if let Some(steps) = args.next().and_then(|s| s.parse().ok()) {
         config.steps = steps;
@@ -246,6 +264,12 @@ fn main() {
     }
     if let Some(seed) = args.next().and_then(|s| s.parse().ok()) {
         config.seed = seed;
+    }
+    if let Some(windows) = args.next().and_then(|s| s.parse().ok()) {
+        config.eval_windows = Some(windows);
+    }
+    if let Some(chars) = args.next().and_then(|s| s.parse().ok()) {
+        config.generate_chars = chars;
     }
     println!(
         "threads: {}, seed: {}",

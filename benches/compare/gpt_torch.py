@@ -19,12 +19,18 @@ generation characters/s (no key/value cache: a full forward over the last
 """
 
 import math
+import os
 import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+# The model is defined once, in tests/golden/gpt_model.py (also used by the
+# import golden).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "tests", "golden"))
+from gpt_model import Gpt  # noqa: E402
 
 STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 THREADS = int(sys.argv[2]) if len(sys.argv) > 2 else torch.get_num_threads()
@@ -45,39 +51,6 @@ val_x = torch.stack([val[i * CONTEXT:(i + 1) * CONTEXT] for i in range(n_val)])
 val_y = torch.stack([val[i * CONTEXT + 1:(i + 1) * CONTEXT + 1] for i in range(n_val)])
 
 
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(WIDTH)
-        self.attn = nn.MultiheadAttention(WIDTH, HEADS, batch_first=True)
-        self.ln2 = nn.LayerNorm(WIDTH)
-        self.mlp = nn.Sequential(nn.Linear(WIDTH, 4 * WIDTH), nn.GELU(),
-                                 nn.Linear(4 * WIDTH, WIDTH))
-
-    def forward(self, x):
-        t = x.shape[1]
-        causal = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        h = self.ln1(x)
-        x = x + self.attn(h, h, h, attn_mask=causal, need_weights=False)[0]
-        return x + self.mlp(self.ln2(x))
-
-
-class Gpt(nn.Module):
-    def __init__(self, vocab):
-        super().__init__()
-        self.tok = nn.Embedding(vocab, WIDTH)
-        self.pos = nn.Embedding(CONTEXT, WIDTH)
-        self.blocks = nn.ModuleList(Block() for _ in range(BLOCKS))
-        self.ln_f = nn.LayerNorm(WIDTH)
-        self.head = nn.Linear(WIDTH, vocab)
-
-    def forward(self, ids):
-        x = self.tok(ids) + self.pos(torch.arange(ids.shape[1]))
-        for b in self.blocks:
-            x = b(x)
-        return self.head(self.ln_f(x))
-
-
 @torch.no_grad()
 def val_loss(model):
     model.eval()
@@ -90,7 +63,7 @@ def val_loss(model):
     return total / (n_val * CONTEXT)
 
 
-model = Gpt(len(chars))
+model = Gpt(len(chars), WIDTH, HEADS, BLOCKS, CONTEXT)
 decay = [p for p in model.parameters() if p.dim() == 2]
 rest = [p for p in model.parameters() if p.dim() != 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},

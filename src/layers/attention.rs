@@ -12,7 +12,7 @@ use super::{
 };
 use crate::element::Float;
 use crate::error::{Error, Result};
-use crate::ops::SoftmaxMask;
+use crate::ops::{SoftmaxMask, causal_mask};
 use crate::tape::{Param, Var};
 use crate::tensor::Tensor;
 
@@ -354,16 +354,19 @@ impl<T: Float> MultiHeadAttention<T> {
             )));
         }
         let (b, tq, tv) = (qs[0], qs[1], vs[1]);
-        let mask = self.mask(attention_mask, b, tq, tv, 0)?;
-        let h = self.num_heads;
-        let q = wq.forward(query, mode)?.split_heads(h)?;
-        let k = wk.forward(key, mode)?.split_heads(h)?;
-        let v = wv.forward(value, mode)?.split_heads(h)?;
+        let mask = self.user_mask(attention_mask, b, tq, tv)?;
+        let q = wq.forward(query, mode)?;
+        let k = wk.forward(key, mode)?;
+        let v = wv.forward(value, mode)?;
         let context = self.weigh(q, k, v, mask.as_ref(), mode)?;
         wo.forward(context, mode)
     }
 
-    /// `softmax(q kᵀ / √key_dim, mask) v`, heads merged.
+    /// `softmax(q kᵀ / √key_dim, mask) v` over the heads of the projected
+    /// `q`, `k`, `v` (`[batch, t, heads · d]`), heads merged; the causal
+    /// rule applies to queries that are the last `t_q` of the `t_v`
+    /// positions. Without active dropout this is the fused kernel; with it,
+    /// the unfused ops, so the dropout can act on the probabilities.
     fn weigh<'t>(
         &self,
         q: Var<'t, T>,
@@ -372,63 +375,68 @@ impl<T: Float> MultiHeadAttention<T> {
         mask: Option<&Tensor<T>>,
         mode: Mode,
     ) -> Result<Var<'t, T>> {
+        let h = self.num_heads;
+        let causal = self.use_causal_mask;
+        if self.dropout == 0.0 || mode == Mode::Infer {
+            return q.scaled_dot_product_attention(&k, &v, h, mask, causal);
+        }
+        let (tq, tv) = (q.shape()[1], k.shape()[1]);
+        let keep = match (mask, causal) {
+            (Some(m), true) => Some(m.mul(&causal_mask(tq, tv)?)?),
+            (Some(m), false) => Some(m.clone()),
+            (None, true) => Some(causal_mask(tq, tv)?),
+            (None, false) => None,
+        };
+        let keep = keep
+            .map(|m| match *m.shape() {
+                [mb, mq, _] => m.reshape(&[mb, 1, mq, tv]),
+                _ => m.reshape(&[1, 1, tq, tv]),
+            })
+            .transpose()?;
         let scale = T::from_f64(1.0 / (self.key_dim as f64).sqrt());
-        let scores = q.bmm_nt(&k)?.mul_scalar(scale);
-        let probs = match mask {
+        let scores = q
+            .split_heads(h)?
+            .bmm_nt(&k.split_heads(h)?)?
+            .mul_scalar(scale);
+        let probs = match &keep {
             Some(m) => scores.softmax_masked(SoftmaxMask::Keep(m))?,
             None => scores.softmax(3)?,
         };
         let probs = self.attention_dropout.forward(probs, mode)?;
-        probs.bmm(&v)?.merge_heads()
+        probs.bmm(&v.split_heads(h)?)?.merge_heads()
     }
 
-    /// The keep mask `[b or 1, 1, t_q, t_v]` from the user's mask and the
-    /// causal rule (queries at positions `offset..offset + t_q`).
-    fn mask(
+    /// The user's keep mask as `[b or 1, t_q or 1, t_v]`, checked against
+    /// `[b, t_q, t_v]`.
+    fn user_mask(
         &self,
         user: Option<&Tensor<T>>,
         b: usize,
         tq: usize,
         tv: usize,
-        offset: usize,
     ) -> Result<Option<Tensor<T>>> {
-        let user = match user {
-            None => None,
-            Some(m) => {
-                let s = m.shape();
-                let target = [b, tq, tv];
-                let pad = 3usize.saturating_sub(s.len());
-                let fits = (2..=3).contains(&s.len())
-                    && s.iter()
-                        .zip(&target[pad..])
-                        .all(|(&d, &t)| d == t || d == 1);
-                if !fits {
-                    return Err(self.error(format!(
-                        "attention_mask of shape {s:?} does not broadcast to {target:?}"
-                    )));
-                }
-                let mb = if s.len() == 3 { s[0] } else { 1 };
-                Some(m.reshape(&[mb, 1, s[s.len() - 2], s[s.len() - 1]])?)
-            }
-        };
-        // Query i (at position offset + i) attends key j iff j <= offset + i:
-        // Keras's lower-triangular band for offset 0.
-        let causal = if self.use_causal_mask {
-            let n = tq
-                .checked_mul(tv)
-                .ok_or_else(|| self.error(format!("a [{tq}, {tv}] causal mask is too large")))?;
-            let mut data = Vec::with_capacity(n);
-            for i in 0..tq {
-                data.extend((0..tv).map(|j| if j <= offset + i { T::one() } else { T::zero() }));
-            }
-            Some(Tensor::from_vec(data, &[tq, tv])?)
+        let Some(m) = user else { return Ok(None) };
+        let s = m.shape();
+        let target = [b, tq, tv];
+        let pad = 3usize.saturating_sub(s.len());
+        let fits = (2..=3).contains(&s.len())
+            && s.iter()
+                .zip(&target[pad..])
+                .all(|(&d, &t)| d == t || d == 1);
+        if !fits {
+            return Err(self.error(format!(
+                "attention_mask of shape {s:?} does not broadcast to {target:?}"
+            )));
+        }
+        let mb = if s.len() == 3 { s[0] } else { 1 };
+        let m = m.reshape(&[mb, s[s.len() - 2], s[s.len() - 1]])?;
+        // The kernel reads whole key rows: a mask broadcast over the keys
+        // is widened to them.
+        if m.shape()[2] == tv {
+            Ok(Some(m))
         } else {
-            None
-        };
-        Ok(match (user, causal) {
-            (Some(u), Some(c)) => Some(u.mul(&c)?),
-            (u, c) => u.or(c),
-        })
+            Ok(Some(m.mul(&Tensor::ones(&[tv])?)?))
+        }
     }
 }
 
@@ -509,30 +517,22 @@ impl<T: Float> Layer<T> for MultiHeadAttention<T> {
         if s.len() != 3 || s[2] != features {
             return Err(self.error(format!("expected input [_, _, {features}], got {s:?}")));
         }
-        let h = self.num_heads;
         let mode = Mode::Infer;
-        let q = wq.forward(x, mode)?.split_heads(h)?;
-        let k_new = wk.forward(x, mode)?.split_heads(h)?.value();
-        let v_new = wv.forward(x, mode)?.split_heads(h)?.value();
+        let q = wq.forward(x, mode)?;
+        let k_new = wk.forward(x, mode)?.value();
+        let v_new = wv.forward(x, mode)?.value();
+        // Keys and values are cached as projected, `[batch, t, heads · d]`.
         let slot = cache.next_slot();
         let (k_all, v_all) = match slot.take() {
             Some((k, v)) if k.shape()[0] == s[0] => (
-                Tensor::concat(&[&k, &k_new], 2)?,
-                Tensor::concat(&[&v, &v_new], 2)?,
+                Tensor::concat(&[&k, &k_new], 1)?,
+                Tensor::concat(&[&v, &v_new], 1)?,
             ),
             _ => (k_new, v_new),
         };
         *slot = Some((k_all.clone(), v_all.clone()));
-        let tv = k_all.shape()[2];
         let tape = x.tape();
-        let mask = self.mask(None, s[0], s[1], tv, tv - s[1])?;
-        let context = self.weigh(
-            q,
-            tape.constant(&k_all),
-            tape.constant(&v_all),
-            mask.as_ref(),
-            mode,
-        )?;
+        let context = self.weigh(q, tape.constant(&k_all), tape.constant(&v_all), None, mode)?;
         wo.forward(context, mode)
     }
 

@@ -29,6 +29,7 @@ mod batch_norm;
 mod conv;
 mod elementwise;
 mod embedding;
+mod fused_attention;
 mod layer_norm;
 mod matmul;
 mod nn;

@@ -11,6 +11,7 @@
 //! element. Writing through [`Tensor::as_mut_slice`] copies only when the
 //! storage is shared (copy on write).
 
+pub(crate) mod attention;
 mod broadcast;
 pub(crate) mod conv;
 pub(crate) mod conv_gemm;

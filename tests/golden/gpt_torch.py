@@ -1,8 +1,8 @@
 """A small GPT in PyTorch, saved for tests/suite/gpt_import.rs.
 
-The same architecture as tapeflow's char-GPT (examples/char_gpt.rs), built
-from nn.Embedding, nn.LayerNorm, nn.MultiheadAttention(batch_first=True) and
-nn.Linear: token and learned position embeddings, pre-LayerNorm blocks
+The model of tests/golden/gpt_model.py (tapeflow's char-GPT architecture,
+examples/char_gpt.rs), built from nn.Embedding, nn.LayerNorm,
+nn.MultiheadAttention(batch_first=True) and nn.Linear: token and learned position embeddings, pre-LayerNorm blocks
 (x += attn(ln1(x)); x += mlp(ln2(x)), causal, GELU MLP 4x), a final
 LayerNorm and an untied head. Sizes: vocabulary 11, width 16, 4 heads,
 2 blocks, context 8. Random weights (seed 0), biases and LayerNorm affine
@@ -16,47 +16,14 @@ Run from the repository root:  python3 tests/golden/gpt_torch.py
 """
 
 import torch
-import torch.nn as nn
 from safetensors.torch import save_file
+
+from gpt_model import Gpt  # tests/golden/gpt_model.py, beside this script
 
 VOCAB, WIDTH, HEADS, BLOCKS, CONTEXT = 11, 16, 4, 2, 8
 
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(WIDTH)
-        self.attn = nn.MultiheadAttention(WIDTH, HEADS, batch_first=True)
-        self.ln2 = nn.LayerNorm(WIDTH)
-        self.mlp = nn.Sequential(nn.Linear(WIDTH, 4 * WIDTH), nn.GELU(),
-                                 nn.Linear(4 * WIDTH, WIDTH))
-
-    def forward(self, x):
-        t = x.shape[1]
-        causal = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        h = self.ln1(x)
-        x = x + self.attn(h, h, h, attn_mask=causal, need_weights=False)[0]
-        return x + self.mlp(self.ln2(x))
-
-
-class Gpt(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.tok = nn.Embedding(VOCAB, WIDTH)
-        self.pos = nn.Embedding(CONTEXT, WIDTH)
-        self.blocks = nn.ModuleList(Block() for _ in range(BLOCKS))
-        self.ln_f = nn.LayerNorm(WIDTH)
-        self.head = nn.Linear(WIDTH, VOCAB)
-
-    def forward(self, ids):
-        x = self.tok(ids) + self.pos(torch.arange(ids.shape[1]))
-        for b in self.blocks:
-            x = b(x)
-        return self.head(self.ln_f(x))
-
-
 torch.manual_seed(0)
-model = Gpt().eval()
+model = Gpt(VOCAB, WIDTH, HEADS, BLOCKS, CONTEXT).eval()
 with torch.no_grad():
     for name, p in model.named_parameters():
         if name.endswith("bias") or ".ln" in name or name.startswith("ln_f"):

@@ -5,6 +5,7 @@ mod adversarial;
 mod adversarial_torch;
 mod alloc_count;
 mod api_model;
+mod attention_fused;
 mod attention_golden;
 mod attention_layers;
 mod attention_models;
