@@ -39,9 +39,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// let err = a.matmul(&b).unwrap_err();
 /// assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }));
 /// assert_eq!(err.to_string(), "matmul: shape mismatch, lhs [2, 3], rhs [4, 5]");
+/// // `Debug` prints the same message, so `fn main() -> tapeflow::Result<()>`
+/// // and `unwrap` show it as it reads, not as a struct.
+/// assert_eq!(format!("{err:?}"), err.to_string());
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
-#[derive(Debug, ThisError)]
+#[derive(ThisError)]
 #[non_exhaustive]
 pub enum Error {
     /// Two operands whose shapes do not fit together (broadcasting, matmul,
@@ -321,5 +324,15 @@ mod tests {
             e.to_string(),
             "load_csv: a.csv, line 4: expected 5 fields, got 4"
         );
+    }
+}
+
+/// The message, as [`Display`](std::fmt::Display) gives it: what
+/// `fn main() -> tapeflow::Result<()>` prints after `Error: ` when it returns
+/// an error, and what `unwrap` and `expect` show (match on the variant to
+/// inspect the fields).
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }

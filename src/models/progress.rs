@@ -4,9 +4,12 @@
 //! stderr is a terminal and one line per epoch is printed otherwise, so a
 //! log file of a long run shows every epoch.
 //!
-//! Every line fits 80 columns: the bar shrinks first, then goes, then the
-//! metrics continue on the next line. The formatting is pure functions of the numbers and the width,
-//! tested below; [`Progress`] only times, and draws through `indicatif`.
+//! On a terminal every line fits 80 columns: the bar shrinks first, then
+//! goes, then the metrics continue on an indented next line. A log file gets
+//! exactly one line per epoch, however long, so `grep Epoch` finds every
+//! metric of every epoch. The formatting is pure functions of the numbers
+//! and the width, tested below; [`Progress`] only times, and draws through
+//! `indicatif`.
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -176,24 +179,27 @@ pub(crate) fn finished_lines(steps: usize, elapsed: f64, logs: &Logs, width: usi
     wrap(&head, &parts, width)
 }
 
-/// The line `verbose = 2` prints after each epoch:
-/// `Epoch 3/10 - 3s 6ms/step - loss: 0.3100 - accuracy: 0.9000`, broken
-/// into lines of at most `width` columns.
-pub(crate) fn epoch_summary_lines(
+/// The line `verbose = 2` prints after each epoch, as Keras does:
+/// `Epoch 3/10 - 3s 6ms/step - loss: 0.3100 - accuracy: 0.9000`. Always one
+/// line (it is meant for log files, where nothing wraps), every log on it.
+pub(crate) fn epoch_summary_line(
     epoch: usize,
     epochs: usize,
     steps: usize,
     elapsed: f64,
     logs: &Logs,
-    width: usize,
-) -> Vec<String> {
-    let head = format!(
+) -> String {
+    let mut line = format!(
         "Epoch {}/{epochs} - {} {}",
         epoch + 1,
         format_duration(elapsed),
         format_step_time(elapsed / steps.max(1) as f64)
     );
-    wrap(&head, &log_parts(logs), width)
+    for part in log_parts(logs) {
+        line.push_str(" - ");
+        line.push_str(&part);
+    }
+    line
 }
 
 /// `counter bar tail`, the bar as wide as fits in `width` (up to
@@ -277,9 +283,13 @@ impl Progress {
                 bar.finish_and_clear();
                 finished_lines(self.steps, elapsed, logs, self.width)
             }
-            (2, _) => {
-                epoch_summary_lines(epoch, self.epochs, self.steps, elapsed, logs, self.width)
-            }
+            (2, _) => vec![epoch_summary_line(
+                epoch,
+                self.epochs,
+                self.steps,
+                elapsed,
+                logs,
+            )],
             _ => Vec::new(),
         };
         for line in lines {
@@ -335,7 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn every_line_fits_80_columns_with_validation_metrics() {
+    fn every_terminal_line_fits_its_width_with_validation_metrics() {
         let l = logs(&[
             ("loss", 0.312_345),
             ("sparse_categorical_accuracy", 0.9),
@@ -346,18 +356,14 @@ mod tests {
         for width in [40, 60, 80, 120] {
             let running = running_line(1234, 60_000, 12.0, &l, width);
             assert!(columns(&running) <= width, "{running}");
-            for lines in [
-                finished_lines(60_000, 754.0, &l, width),
-                epoch_summary_lines(9, 10, 60_000, 754.0, &l, width),
-            ] {
-                for line in &lines {
-                    assert!(columns(line) <= width, "{width}: {line}");
-                }
-                // Nothing is lost when the line wraps: every log is shown.
-                let all = lines.join(" ");
-                for (name, _) in l.iter() {
-                    assert!(all.contains(&format!("{name}: ")), "{all}");
-                }
+            let lines = finished_lines(60_000, 754.0, &l, width);
+            for line in &lines {
+                assert!(columns(line) <= width, "{width}: {line}");
+            }
+            // Nothing is lost when the line wraps: every log is shown.
+            let all = lines.join(" ");
+            for (name, _) in l.iter() {
+                assert!(all.contains(&format!("{name}: ")), "{all}");
             }
         }
     }
@@ -388,8 +394,20 @@ mod tests {
     fn one_line_per_epoch_for_log_files() {
         let l = logs(&[("loss", 0.31), ("accuracy", 0.9)]);
         assert_eq!(
-            epoch_summary_lines(2, 10, 469, 2.8, &l, 80),
-            ["Epoch 3/10 - 3s 6ms/step - loss: 0.3100 - accuracy: 0.9000"]
+            epoch_summary_line(2, 10, 469, 2.8, &l),
+            "Epoch 3/10 - 3s 6ms/step - loss: 0.3100 - accuracy: 0.9000"
+        );
+        // Longer than 80 columns with validation metrics: still one line.
+        let long = logs(&[
+            ("loss", 0.0198),
+            ("accuracy", 0.9951),
+            ("val_loss", 0.0413),
+            ("val_accuracy", 0.9783),
+        ]);
+        let line = epoch_summary_line(16, 20, 13, 0.112, &long);
+        assert_eq!(
+            line,
+            "Epoch 17/20 - 112ms 9ms/step - loss: 0.0198 - accuracy: 0.9951 - val_loss: 0.0413 - val_accuracy: 0.9783"
         );
     }
 

@@ -80,7 +80,11 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     ///
-    /// As [`build`](Self::build); and if a metric cannot be resolved for the loss.
+    /// As [`build`](Self::build); if a metric cannot be resolved for the
+    /// loss; and [`Error::InvalidArgument`] for a loss built
+    /// `from_logits()` after a last layer that already applies softmax or
+    /// sigmoid (the activation would be applied twice; Keras warns here, we
+    /// refuse).
     ///
     /// # Examples
     ///
@@ -90,6 +94,12 @@ impl<T: Float> Sequential<T> {
     /// let mut model = Sequential::new(&[1]).add(Dense::new(1));
     /// model.compile(Sgd::new(0.1), MeanSquaredError, &[Metric::MeanAbsoluteError])?;
     /// assert!(model.is_built());
+    ///
+    /// let mut twice = Sequential::new(&[4]).add(Dense::new(3).activation(Activation::Softmax));
+    /// let err = twice
+    ///     .compile(Adam::new(0.01), SparseCategoricalCrossentropy::from_logits(), &[])
+    ///     .unwrap_err();
+    /// assert!(err.to_string().starts_with("compile: the loss sparse_categorical_crossentropy expects logits"));
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn compile(
@@ -100,6 +110,7 @@ impl<T: Float> Sequential<T> {
     ) -> Result<()> {
         self.build()?;
         let loss: Box<dyn Loss<T>> = Box::new(loss);
+        self.check_logits_loss(loss.as_ref())?;
         // Check the metrics now (e.g. top-k with k = 0); `Accuracy` is
         // resolved against the data's shapes when training starts.
         let out = self.output_shape()?;
@@ -128,6 +139,35 @@ impl<T: Float> Sequential<T> {
     /// ```
     pub fn is_compiled(&self) -> bool {
         self.compiled.is_some()
+    }
+
+    /// Refuses a loss that expects logits (`from_logits`) after a last layer
+    /// that already applies softmax or sigmoid: the loss would apply it a
+    /// second time and train on the wrong objective without any other sign
+    /// (Keras only warns here).
+    fn check_logits_loss(&self, loss: &dyn Loss<T>) -> Result<()> {
+        let config = loss.config();
+        if config.get("from_logits") != Some(&serde_json::Value::Bool(true)) {
+            return Ok(());
+        }
+        let Some(last) = self.layers.last() else {
+            return Ok(());
+        };
+        let activation = last.config().get("activation").cloned();
+        let applied = match activation.as_ref().and_then(|a| a.as_str()) {
+            Some(name @ ("softmax" | "sigmoid")) => name.to_string(),
+            _ => return Ok(()),
+        };
+        Err(Error::InvalidArgument {
+            op: "compile",
+            message: format!(
+                "the loss {} expects logits (from_logits) but the last layer {:?} already \
+                 applies {applied}; compile with the probability form of the loss (e.g. \
+                 SparseCategoricalCrossentropy::new()) or remove the {applied} from the last layer",
+                loss.name(),
+                last.name()
+            ),
+        })
     }
 
     pub(crate) fn not_compiled(&self, op: &'static str) -> Error {

@@ -439,17 +439,67 @@ fn fit_prints_one_line_per_epoch_to_a_log_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let epochs: Vec<&str> = stderr.lines().filter(|l| l.starts_with("Epoch ")).collect();
     assert_eq!(epochs.len(), 3, "{stderr}");
+    // Each epoch on its own single line with every metric, validation
+    // included, and nothing else printed (no wrapped continuation lines).
     for (i, line) in epochs.iter().enumerate() {
         assert!(line.starts_with(&format!("Epoch {}/3 - ", i + 1)), "{line}");
-        assert!(line.contains("loss: "), "{line}");
+        assert!(line.contains(" - loss: "), "{line}");
+        assert!(line.contains(" - val_accuracy: "), "{line}");
         assert!(!line.contains("ETA"), "{line}");
     }
-    for line in stderr.lines() {
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("  ")).count(),
+        0,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_logits_loss_after_softmax_or_sigmoid_is_refused_at_compile() {
+    use tapeflow::layers::Activation as ActivationLayer;
+    let softmax_models = [
+        Sequential::new(&[4]).add(Dense::new(3).activation(Activation::Softmax)),
+        Sequential::new(&[4])
+            .add(Dense::new(3))
+            .add(ActivationLayer::new(Activation::Softmax)),
+    ];
+    for mut model in softmax_models {
+        let err = model
+            .compile(
+                Sgd::new(0.1),
+                SparseCategoricalCrossentropy::from_logits(),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
         assert!(
-            line.chars().count() <= 80,
-            "{} columns: {line}",
-            line.chars().count()
+            err.starts_with("compile: the loss sparse_categorical_crossentropy"),
+            "{err}"
         );
+        assert!(err.contains("already applies softmax"), "{err}");
+        assert!(!model.is_compiled());
+        let err = model
+            .compile(Sgd::new(0.1), CategoricalCrossentropy::from_logits(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("already applies softmax"), "{err}");
     }
-    assert!(stderr.contains("val_accuracy: "), "{stderr}");
+    let mut model = Sequential::new(&[4]).add(Dense::new(1).activation(Activation::Sigmoid));
+    let err = model
+        .compile(Sgd::new(0.1), BinaryCrossentropy::from_logits(), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already applies sigmoid"), "{err}");
+    // The probability forms, and logits after a linear layer, are accepted.
+    model
+        .compile(Sgd::new(0.1), BinaryCrossentropy::new(), &[])
+        .unwrap();
+    let mut ok = Sequential::new(&[4]).add(Dense::new(3));
+    ok.compile(
+        Sgd::new(0.1),
+        SparseCategoricalCrossentropy::from_logits(),
+        &[],
+    )
+    .unwrap();
+    assert!(ok.is_compiled());
 }
