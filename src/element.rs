@@ -96,17 +96,11 @@ pub trait Float:
 fn tanh_f32(a: f32) -> f32 {
     const CLAMP: f32 = 7.905_311;
     const TINY: f32 = 0.0004;
-    // Comparisons, not `min`/`max`, so NaN passes through.
-    let x = if a > CLAMP {
-        CLAMP
-    } else if a < -CLAMP {
-        -CLAMP
-    } else {
-        a
-    };
+    // `clamp`, not `min`/`max`: NaN passes through.
+    let x = a.clamp(-CLAMP, CLAMP);
     let x2 = x * x;
-    let mut p = x2 * -2.760_768_5e-16 + 2.000_187_9e-13;
-    p = x2 * p + -8.604_671_5e-11;
+    let mut p = x2 * -2.760_768_5e-16 + 2.000_188e-13;
+    p = x2 * p + -8.604_672e-11;
     p = x2 * p + 5.122_297e-8;
     p = x2 * p + 1.485_722_4e-5;
     p = x2 * p + 6.372_619_3e-4;
@@ -116,13 +110,7 @@ fn tanh_f32(a: f32) -> f32 {
     q = x2 * q + 2.268_434_6e-3;
     q = x2 * q + 4.893_525e-3;
     let r = p / q;
-    let r = if r > 1.0 {
-        1.0
-    } else if r < -1.0 {
-        -1.0
-    } else {
-        r
-    };
+    let r = r.clamp(-1.0, 1.0);
     if a.abs() < TINY { a } else { r }
 }
 

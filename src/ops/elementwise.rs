@@ -33,7 +33,7 @@ pub(crate) fn chain_owned<T: Float>(
     match g.unique_mut() {
         Some(gs) => {
             for (g, (&x, &y)) in gs.iter_mut().zip(x.as_slice().iter().zip(y.as_slice())) {
-                *g = *g * d(x, y);
+                *g *= d(x, y);
             }
             g
         }

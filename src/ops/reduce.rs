@@ -20,7 +20,11 @@ fn spread<T: Float>(g: Tensor<T>, shape: &[usize], axis: usize) -> Tensor<T> {
     let outer: usize = shape[..axis].iter().product();
     let inner: usize = shape[axis + 1..].iter().product();
     let gs = g.as_slice();
-    debug_assert_eq!(gs.len(), outer * inner, "invariant: g has the reduced shape");
+    debug_assert_eq!(
+        gs.len(),
+        outer * inner,
+        "invariant: g has the reduced shape"
+    );
     let mut data = Vec::with_capacity(outer * n * inner);
     if inner == 1 {
         // The trailing axis: each element of g repeated n times.
