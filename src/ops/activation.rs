@@ -86,7 +86,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn tanh(&self) -> Var<'t, T> {
-        self.unary(|x| x.tanh(), |_, y| T::one() - y * y)
+        self.unary(|x| x.tanh_kernel(), |_, y| T::one() - y * y)
     }
 
     /// Leaky ReLU: `x` for `x > 0`, else `alpha · x`. Gradient: 1 or `alpha`

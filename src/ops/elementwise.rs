@@ -17,20 +17,38 @@ pub(crate) fn chain<T: Float>(
         .as_slice()
         .iter()
         .zip(x.as_slice().iter().zip(y.as_slice()))
-        .map(|(&g, (&x, &y))| g * d(x, y))
-        .collect();
-    Tensor::from_parts(data, g.shape().to_vec())
+        .map(|(&g, (&x, &y))| g * d(x, y));
+    Tensor::from_iter_exact(data, g.shape())
+}
+
+/// [`chain`] taking the gradient by value: written into `g`'s own buffer
+/// when no one else holds it (the common case in a backward sweep), so the
+/// rule allocates nothing.
+pub(crate) fn chain_owned<T: Float>(
+    mut g: Tensor<T>,
+    x: &Tensor<T>,
+    y: &Tensor<T>,
+    d: impl Fn(T, T) -> T,
+) -> Tensor<T> {
+    match g.unique_mut() {
+        Some(gs) => {
+            for (g, (&x, &y)) in gs.iter_mut().zip(x.as_slice().iter().zip(y.as_slice())) {
+                *g *= d(x, y);
+            }
+            g
+        }
+        None => chain(&g, x, y, d),
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {
     /// Records a unary elementwise op: value `f(x)`, gradient `g · df(x, y)`
     /// where `y = f(x)` is the saved output.
     pub(crate) fn unary(&self, f: impl Fn(T) -> T, df: impl Fn(T, T) -> T + 'static) -> Var<'t, T> {
-        let x = self.value();
-        let y = x.map(f);
-        let saved = y.clone();
-        self.tape()
-            .record([*self], y, move |g| [chain(g, &x, &saved, &df)])
+        let y = self.value().map(f);
+        self.tape().record_with([*self], y, move |g, io| {
+            [Some(chain_owned(g, io.x(0), io.y(), &df))]
+        })
     }
 
     /// Elementwise sum, broadcasting.
@@ -61,7 +79,9 @@ impl<'t, T: Float> Var<'t, T> {
         let y = self.value().add(&rhs.value())?;
         Ok(self
             .tape()
-            .record([*self, self.rebind(rhs)], y, |g| [g.clone(), g.clone()]))
+            .record_with([*self, self.rebind(rhs)], y, |g, _| {
+                [Some(g.clone()), Some(g)]
+            }))
     }
 
     /// Elementwise difference, broadcasting.
@@ -89,7 +109,9 @@ impl<'t, T: Float> Var<'t, T> {
         let y = self.value().sub(&rhs.value())?;
         Ok(self
             .tape()
-            .record([*self, self.rebind(rhs)], y, |g| [g.clone(), g.neg()]))
+            .record_with([*self, self.rebind(rhs)], y, |g, _| {
+                [Some(g.clone()), Some(g.neg())]
+            }))
     }
 
     /// Elementwise product, broadcasting.
@@ -114,16 +136,17 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn mul(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("mul", rhs)?;
-        let (a, b) = (self.value(), rhs.value());
-        let y = a.mul(&b)?;
-        let (la, lb) = (self.requires_grad(), rhs.requires_grad());
+        let y = self.value().mul(&rhs.value())?;
         Ok(self
             .tape()
-            .record_partial([*self, self.rebind(rhs)], y, move |g| {
-                [
-                    la.then(|| g.mul(&b).expect("invariant: g has the broadcast shape")),
-                    lb.then(|| g.mul(&a).expect("invariant: g has the broadcast shape")),
-                ]
+            .record_with([*self, self.rebind(rhs)], y, |g, io| {
+                let times = |k: usize| {
+                    io.needs(k).then(|| {
+                        g.mul(io.x(1 - k))
+                            .expect("invariant: g has the broadcast shape")
+                    })
+                };
+                [times(0), times(1)]
             }))
     }
 
@@ -183,7 +206,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn add_scalar(&self, c: T) -> Var<'t, T> {
         let y = self.value().add_scalar(c);
-        self.tape().record([*self], y, |g| [g.clone()])
+        self.tape().record_with([*self], y, |g, _| [Some(g)])
     }
 
     /// Subtracts a constant.
@@ -217,7 +240,8 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn mul_scalar(&self, c: T) -> Var<'t, T> {
         let y = self.value().mul_scalar(c);
-        self.tape().record([*self], y, move |g| [g.mul_scalar(c)])
+        self.tape()
+            .record_with([*self], y, move |g, _| [Some(g.mul_scalar_owned(c))])
     }
 
     /// Divides by a constant. Gradient: `g / c`.

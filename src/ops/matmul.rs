@@ -64,15 +64,15 @@ impl<'t, T: Float> Var<'t, T> {
         self.same_tape("matmul", rhs)?;
         let (a, b) = (self.value(), rhs.value());
         let y = a.matmul(&b)?;
-        let (la, lb) = (self.requires_grad(), rhs.requires_grad());
         let rhs = Var::new(self.tape(), rhs.index());
-        Ok(self.tape().record_partial([*self, rhs], y, move |g| {
+        Ok(self.tape().record_with([*self, rhs], y, |g, io| {
+            let (a, b) = (io.x(0), io.x(1));
             [
-                la.then(|| {
-                    g.matmul_nt(&b)
+                io.needs(0).then(|| {
+                    g.matmul_nt(b)
                         .expect("invariant: shapes checked by the forward product")
                 }),
-                lb.then(|| rhs_grad(&a, b.shape(), g)),
+                io.needs(1).then(|| rhs_grad(a, b.shape(), &g)),
             ]
         }))
     }
@@ -118,12 +118,13 @@ impl<'t, T: Float> Var<'t, T> {
         }
         let mut y = x.matmul(&w)?;
         let kernel = Var::new(self.tape(), kernel.index());
-        let (lx, lw) = (self.requires_grad(), kernel.requires_grad());
         let Some(bias) = bias else {
-            return Ok(self.tape().record_partial([*self, kernel], y, move |g| {
+            return Ok(self.tape().record_with([*self, kernel], y, |g, io| {
+                let (x, w) = (io.x(0), io.x(1));
                 [
-                    lx.then(|| g.matmul_nt(&w).expect("invariant: checked by the forward")),
-                    lw.then(|| rhs_grad(&x, w.shape(), g)),
+                    io.needs(0)
+                        .then(|| g.matmul_nt(w).expect("invariant: checked by the forward")),
+                    io.needs(1).then(|| rhs_grad(x, w.shape(), &g)),
                 ]
             }));
         };
@@ -151,16 +152,16 @@ impl<'t, T: Float> Var<'t, T> {
             }
         }
         let bias = Var::new(self.tape(), bias.index());
-        let lb = bias.requires_grad();
-        Ok(self
-            .tape()
-            .record_partial([*self, kernel, bias], y, move |g| {
-                [
-                    lx.then(|| g.matmul_nt(&w).expect("invariant: checked by the forward")),
-                    lw.then(|| rhs_grad(&x, w.shape(), g)),
-                    lb.then(|| g.sum_to_shape(&[out]).expect("invariant: g ends in out")),
-                ]
-            }))
+        Ok(self.tape().record_with([*self, kernel, bias], y, |g, io| {
+            let (x, w, b) = (io.x(0), io.x(1), io.x(2));
+            [
+                io.needs(0)
+                    .then(|| g.matmul_nt(w).expect("invariant: checked by the forward")),
+                io.needs(1).then(|| rhs_grad(x, w.shape(), &g)),
+                io.needs(2)
+                    .then(|| g.sum_to_shape(b.shape()).expect("invariant: g ends in out")),
+            ]
+        }))
     }
 }
 

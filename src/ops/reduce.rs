@@ -8,15 +8,37 @@ use crate::tensor::Tensor;
 
 /// `g` (reduced along `axis`) spread back over `shape`: the gradient of a
 /// sum along `axis`.
-fn spread<T: Float>(g: &Tensor<T>, shape: &[usize], axis: usize) -> Tensor<T> {
-    let mut keep = shape.to_vec();
-    keep[axis] = 1; // invariant: the forward checked the axis
-    let g = g
-        .reshape(&keep)
-        .expect("invariant: g has the reduced shape");
-    Tensor::filled(shape, T::zero())
-        .add(&g)
-        .expect("invariant: keepdim shape broadcasts")
+fn spread<T: Float>(g: Tensor<T>, shape: &[usize], axis: usize) -> Tensor<T> {
+    // invariant: the forward checked the axis, and g holds shape without it.
+    let n = shape[axis];
+    if n == 1 {
+        // A length-1 axis (the mean over `[rows, 1]`): the same elements.
+        return g
+            .reshape(shape)
+            .expect("invariant: g has the reduced shape");
+    }
+    let outer: usize = shape[..axis].iter().product();
+    let inner: usize = shape[axis + 1..].iter().product();
+    let gs = g.as_slice();
+    debug_assert_eq!(
+        gs.len(),
+        outer * inner,
+        "invariant: g has the reduced shape"
+    );
+    let mut data = Vec::with_capacity(outer * n * inner);
+    if inner == 1 {
+        // The trailing axis: each element of g repeated n times.
+        for &x in gs.iter().take(outer) {
+            data.extend(std::iter::repeat_n(x, n));
+        }
+    } else {
+        for row in gs.chunks_exact(inner.max(1)).take(outer) {
+            for _ in 0..n {
+                data.extend_from_slice(&row[..inner]);
+            }
+        }
+    }
+    Tensor::from_parts(data, shape)
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -35,12 +57,10 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sum(&self) -> Var<'t, T> {
-        let x = self.value();
-        let shape = x.shape().to_vec();
-        self.tape()
-            .record([*self], Tensor::scalar(x.sum()), move |g| {
-                [Tensor::filled(&shape, g.as_slice()[0])]
-            })
+        let y = Tensor::scalar(self.value().sum());
+        self.tape().record_with([*self], y, |g, io| {
+            [Some(Tensor::filled(io.x(0).shape(), g.as_slice()[0]))]
+        })
     }
 
     /// The mean of all elements, a scalar. Gradient: `g / n` everywhere.
@@ -88,12 +108,10 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Result<Var<'t, T>> {
-        let x = self.value();
-        let y = x.sum_axis(axis, keepdim)?;
-        let shape = x.shape().to_vec();
-        Ok(self
-            .tape()
-            .record([*self], y, move |g| [spread(g, &shape, axis)]))
+        let y = self.value().sum_axis(axis, keepdim)?;
+        Ok(self.tape().record_with([*self], y, move |g, io| {
+            [Some(spread(g, io.x(0).shape(), axis))]
+        }))
     }
 
     /// Means along `axis`. Gradient: `g / n` repeated along the axis.
@@ -158,7 +176,7 @@ impl<'t, T: Float> Var<'t, T> {
             let mask = x.zip_map(&m, |a, b| if a == b { T::one() } else { T::zero() });
             let mask = mask.expect("invariant: keepdim max broadcasts");
             let ties = mask.sum_axis(axis, true).expect("invariant: axis checked");
-            let share = spread(g, x.shape(), axis)
+            let share = spread(g.clone(), x.shape(), axis)
                 .div(&ties)
                 .expect("invariant: broadcasts");
             [share.mul(&mask).expect("invariant: same shape")]

@@ -26,11 +26,12 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn reshape(&self, shape: &[usize]) -> Result<Var<'t, T>> {
-        let x = self.value();
-        let y = x.reshape(shape)?;
-        let back = x.shape().to_vec();
-        Ok(self.tape().record([*self], y, move |g| {
-            [g.reshape(&back).expect("invariant: same element count")]
+        let y = self.value().reshape(shape)?;
+        Ok(self.tape().record_with([*self], y, |g, io| {
+            [Some(
+                g.reshape(io.x(0).shape())
+                    .expect("invariant: same element count"),
+            )]
         }))
     }
 

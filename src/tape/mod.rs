@@ -33,8 +33,45 @@ use crate::tensor::Tensor;
 /// Where a backward rule sends the gradient for its parent number `k`.
 type Sink<'a, T> = &'a mut dyn FnMut(usize, Tensor<T>);
 
-/// A backward rule: given the node's gradient, emits each parent's gradient.
-type Backward<T> = Box<dyn Fn(&Tensor<T>, Sink<'_, T>)>;
+/// A backward rule: given the node's gradient (owned, so a rule may write
+/// its result into it when no one else holds it) and the node's inputs,
+/// emits each parent's gradient.
+///
+/// A rule that reads its operands and result through [`Inputs`] instead of
+/// capturing them is a zero-sized closure, and boxing it allocates nothing.
+type Backward<T> = Box<dyn Fn(Tensor<T>, &Inputs<'_, T>, Sink<'_, T>)>;
+
+/// What a backward rule may read besides the gradient: its op's operands
+/// and result, as stored on the tape, and which operands need a gradient.
+pub(crate) struct Inputs<'a, T: Float> {
+    nodes: &'a [Node<T>],
+    node: &'a Node<T>,
+}
+
+impl<'a, T: Float> Inputs<'a, T> {
+    /// Operand number `k`'s value.
+    pub(crate) fn x(&self, k: usize) -> &'a Tensor<T> {
+        let p = self
+            .node
+            .parents
+            .get(k)
+            .expect("invariant: a rule reads only its op's operands");
+        &self.nodes[p].value
+    }
+
+    /// The op's result.
+    pub(crate) fn y(&self) -> &'a Tensor<T> {
+        &self.node.value
+    }
+
+    /// Whether operand number `k` needs a gradient.
+    pub(crate) fn needs(&self, k: usize) -> bool {
+        self.node
+            .parents
+            .get(k)
+            .is_some_and(|p| self.nodes[p].requires_grad)
+    }
+}
 
 struct Node<T: Float> {
     value: Tensor<T>,
@@ -333,8 +370,29 @@ impl<T: Float> GradientTape<T> {
         backward: impl Fn(&Tensor<T>) -> [Option<Tensor<T>>; N] + 'static,
     ) -> Var<'_, T> {
         self.push_op(&parents, value, move || {
-            Box::new(move |g, sink| {
-                for (k, grad) in backward(g).into_iter().enumerate() {
+            Box::new(move |g, _, sink| {
+                for (k, grad) in backward(&g).into_iter().enumerate() {
+                    if let Some(grad) = grad {
+                        sink(k, grad);
+                    }
+                }
+            })
+        })
+    }
+
+    /// Like [`record_partial`](Self::record_partial), for rules that read
+    /// the op's operands and result from the tape ([`Inputs`]) rather than
+    /// capturing them, and that take the node's gradient by value (to reuse
+    /// its buffer). A rule that captures nothing costs no allocation.
+    pub(crate) fn record_with<const N: usize>(
+        &self,
+        parents: [Var<'_, T>; N],
+        value: Tensor<T>,
+        backward: impl Fn(Tensor<T>, &Inputs<'_, T>) -> [Option<Tensor<T>>; N] + 'static,
+    ) -> Var<'_, T> {
+        self.push_op(&parents, value, move || {
+            Box::new(move |g, inputs, sink| {
+                for (k, grad) in backward(g, inputs).into_iter().enumerate() {
                     if let Some(grad) = grad {
                         sink(k, grad);
                     }
@@ -352,8 +410,8 @@ impl<T: Float> GradientTape<T> {
         backward: impl Fn(&Tensor<T>) -> Vec<Tensor<T>> + 'static,
     ) -> Var<'_, T> {
         self.push_op(parents, value, move || {
-            Box::new(move |g, sink| {
-                for (k, grad) in backward(g).into_iter().enumerate() {
+            Box::new(move |g, _, sink| {
+                for (k, grad) in backward(&g).into_iter().enumerate() {
                     sink(k, grad);
                 }
             })
@@ -551,8 +609,15 @@ impl<T: Float> GradientTape<T> {
                 continue;
             };
             let node = &nodes[i];
+            // A target keeps its gradient (a handle; the rule then copies
+            // before writing into it).
+            let keep = (slots[i].wanted > 0).then(|| g.clone());
             if let Some(rule) = &node.backward {
-                rule(&g, &mut |k, grad| {
+                let inputs = Inputs {
+                    nodes: &nodes,
+                    node,
+                };
+                rule(g, &inputs, &mut |k, grad| {
                     if failure.is_some() {
                         return;
                     }
@@ -574,8 +639,8 @@ impl<T: Float> GradientTape<T> {
             }
             // Every node above `i` is done, so nothing writes this slot
             // again: a target keeps its gradient here until handed out.
-            if slots[i].wanted > 0 {
-                slots[i].grad = Some(g);
+            if keep.is_some() {
+                slots[i].grad = keep;
             }
         }
         let params = wanted

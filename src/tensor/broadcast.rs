@@ -98,9 +98,8 @@ pub(crate) fn zip_broadcast<T: Float>(
             .as_slice()
             .iter()
             .zip(b.as_slice())
-            .map(|(&x, &y)| f(x, y))
-            .collect();
-        return Ok(Tensor::from_parts(data, sa.to_vec()));
+            .map(|(&x, &y)| f(x, y));
+        return Ok(Tensor::from_iter_exact(data, sa));
     }
     let out = broadcast_shapes(op, sa, sb)?;
     // [n, 1] + [1, m] holds n·m elements: the one user-sized allocation.
@@ -168,7 +167,7 @@ impl<T: Float> Tensor<T> {
         if xs.is_empty() {
             // every sum is empty: zeros
         } else if out.len() == 1 {
-            out[0] = xs.iter().copied().sum();
+            out[0] = super::reduce::sum_slice(xs);
         } else if is_trailing_block(shape, src) {
             for chunk in xs.chunks_exact(out.len()) {
                 for (o, &x) in out.iter_mut().zip(chunk) {

@@ -2,14 +2,70 @@
 //! backward pass needs, [`Tensor::matmul_tn`] (`aᵀ·b`) and
 //! [`Tensor::matmul_nt`] (`a·bᵀ`).
 //!
-//! All three go through the strided GEMM in [`crate::element`]; a transposed
-//! operand is described by swapping its strides, never copied. This module
+//! All three go through the strided GEMM in [`crate::element`] (products of
+//! at most [`SMALL_PRODUCT`] multiply-adds per row through a plain loop here,
+//! where `gemm`'s set-up and packing buffers cost more than the arithmetic);
+//! a transposed operand is described by swapping its strides, never copied. This module
 //! owns the shape rules (2-D, batched 3-D, 3-D with a shared 2-D right
 //! matrix); it knows nothing of gradients.
 
-use super::Tensor;
+use super::{Shape, Tensor};
 use crate::element::{Float, MatRef, gemm};
 use crate::error::{Error, Result};
+
+/// Products with at most this many multiply-adds per output row (`k · n`:
+/// the 1-16-1 MLP's forward products have 16) skip `gemm`: its dispatch and
+/// its four packing-buffer allocations per call cost more than the
+/// arithmetic. The choice does not depend on the number of rows, so a row's
+/// result is the same whatever the batch it comes in (`predict` in batches
+/// equals one forward pass).
+const SMALL_PRODUCT: usize = 256;
+
+/// `dst = lhs · rhs` by a plain loop, for products of at most
+/// [`SMALL_PRODUCT`] multiply-adds per row; `dst` (row-major `[m, n]`)
+/// holds zeros.
+///
+/// Each output is `Σ_p lhs[i, p] · rhs[p, j]` added in order of `p`, without
+/// fused multiply-adds: the same bits on every machine and thread count. (A
+/// larger product's bits depend on `gemm`'s kernel, chosen at run time.)
+fn small_gemm<T: Float>(dst: &mut [T], lhs: MatRef<'_, T>, rhs: MatRef<'_, T>) {
+    let (k, n) = (lhs.cols, rhs.cols);
+    if n == 1 {
+        // A matrix times a column: one dot product per row.
+        for (i, d) in dst.iter_mut().take(lhs.rows).enumerate() {
+            let start = i * lhs.row_stride;
+            let mut s = *d;
+            if lhs.col_stride == 1 && rhs.row_stride == 1 {
+                // invariant: the caller checked the shapes against the slices.
+                for (&a, &b) in lhs.data[start..start + k].iter().zip(&rhs.data[..k]) {
+                    s += a * b;
+                }
+            } else {
+                for p in 0..k {
+                    s += lhs.data[start + p * lhs.col_stride] * rhs.data[p * rhs.row_stride];
+                }
+            }
+            *d = s;
+        }
+        return;
+    }
+    for (i, row) in dst.chunks_exact_mut(n).take(lhs.rows).enumerate() {
+        for p in 0..k {
+            // invariant: the caller checked the shapes against the slices.
+            let a = lhs.data[i * lhs.row_stride + p * lhs.col_stride];
+            let start = p * rhs.row_stride;
+            if rhs.col_stride == 1 {
+                for (d, &b) in row.iter_mut().zip(&rhs.data[start..start + n]) {
+                    *d += a * b;
+                }
+            } else {
+                for (j, d) in row.iter_mut().enumerate() {
+                    *d += a * rhs.data[start + j * rhs.col_stride];
+                }
+            }
+        }
+    }
+}
 
 /// Which product is asked for: whether each operand's last two axes are
 /// transposed before multiplying.
@@ -220,23 +276,42 @@ impl<T: Float> Tensor<T> {
 
         let count = batch.unwrap_or(1);
         let shape = match batch {
-            Some(b) => vec![b, m, n],
-            None => vec![m, n],
+            Some(b) => Shape::from([b, m, n]),
+            None => Shape::from([m, n]),
         };
-        // The output is the one user-sized allocation: [2^40, 0]·[0, 2^40]
-        // holds no element but asks for 2^80.
-        let mut out = super::try_filled(layout.op, &shape, T::zero())?;
+        // `k > 0`: with k = 0 there is nothing to multiply, only zeros to fill.
+        let small = k > 0 && k.saturating_mul(n) <= SMALL_PRODUCT;
+        let elements = count.saturating_mul(m).saturating_mul(n);
+        let mut out = if small && elements <= SMALL_PRODUCT * 64 {
+            // A small output (at most 16,384 elements): one block.
+            Tensor::filled(&shape, T::zero())
+        } else {
+            // The output is the one user-sized allocation: [2^40, 0]·[0, 2^40]
+            // holds no element but asks for 2^80.
+            let zeros = super::try_filled(layout.op, &shape, T::zero())?;
+            Tensor::from_parts(zeros, shape)
+        };
         if out.is_empty() {
-            return Ok(Tensor::from_parts(out, shape));
+            return Ok(out);
         }
         let (a, b) = (self.as_slice(), rhs.as_slice());
         let shared_rhs = rhs_batch.is_none();
+        let dst = out
+            .unique_mut()
+            .expect("invariant: a fresh tensor owns its storage");
+        let mul = |dst: &mut [T], lhs: MatRef<'_, T>, rhs: MatRef<'_, T>| {
+            if small {
+                small_gemm(dst, lhs, rhs);
+            } else {
+                gemm(dst, lhs, rhs, false);
+            }
+        };
 
         if shared_rhs && !layout.lhs_t {
             // A contiguous [count, m, k] is already a row-major [count·m, k]:
             // one product over all rows keeps GEMM's blocks full.
             let lhs = mat_ref(a, count * lr, lc, false);
-            gemm(&mut out, lhs, mat_ref(b, rr, rc, layout.rhs_t), false);
+            mul(dst, lhs, mat_ref(b, rr, rc, layout.rhs_t));
         } else {
             let (a_size, b_size, out_size) = (lr * lc, rr * rc, m * n);
             for i in 0..count {
@@ -246,15 +321,14 @@ impl<T: Float> Tensor<T> {
                 } else {
                     &b[i * b_size..(i + 1) * b_size]
                 };
-                gemm(
-                    &mut out[i * out_size..(i + 1) * out_size],
+                mul(
+                    &mut dst[i * out_size..(i + 1) * out_size],
                     mat_ref(a_i, lr, lc, layout.lhs_t),
                     mat_ref(b_i, rr, rc, layout.rhs_t),
-                    false,
                 );
             }
         }
-        Ok(Tensor::from_parts(out, shape))
+        Ok(out)
     }
 }
 

@@ -24,8 +24,7 @@ mod random;
 mod reduce;
 mod shape_ops;
 mod softmax;
-
-use std::sync::Arc;
+mod storage;
 
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -34,6 +33,8 @@ pub use conv::Padding;
 pub(crate) use elementwise::sigmoid_scalar;
 pub(crate) use permute::inverse_permutation;
 pub(crate) use reduce::argmax_slice;
+pub(crate) use storage::Shape;
+use storage::Storage;
 
 /// An n-dimensional array, row-major and contiguous, generic over its
 /// element type (`f32` unless you say otherwise).
@@ -55,9 +56,9 @@ pub(crate) use reduce::argmax_slice;
 #[derive(Clone)]
 pub struct Tensor<T: Float = f32> {
     /// Shared storage; this tensor's elements are `data[offset..offset + len]`.
-    data: Arc<Vec<T>>,
+    data: Storage<T>,
     offset: usize,
-    shape: Vec<usize>,
+    shape: Shape,
 }
 
 /// The number of elements a shape describes (1 for the scalar shape `[]`).
@@ -182,10 +183,31 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Builds a tensor from data whose length is known to match the shape.
-    pub(crate) fn from_parts(data: Vec<T>, shape: Vec<usize>) -> Self {
+    pub(crate) fn from_parts(data: Vec<T>, shape: impl Into<Shape>) -> Self {
+        let shape = shape.into();
         debug_assert_eq!(data.len(), numel(&shape), "invariant: data matches shape");
         Tensor {
-            data: Arc::new(data),
+            data: Storage::Vec(std::sync::Arc::new(data)),
+            offset: 0,
+            shape,
+        }
+    }
+
+    /// Builds a tensor from an iterator of exactly the shape's element
+    /// count, in one allocation holding the elements and their count.
+    ///
+    /// Give it an exact-size iterator over slices (`iter`, `zip`, `map`,
+    /// `copied`, `repeat_n`): `std` then writes the elements in place. Any
+    /// other iterator still works, but goes through a vector first.
+    pub(crate) fn from_iter_exact(
+        data: impl IntoIterator<Item = T>,
+        shape: impl Into<Shape>,
+    ) -> Self {
+        let shape = shape.into();
+        let data: std::sync::Arc<[T]> = data.into_iter().collect();
+        debug_assert_eq!(data.len(), numel(&shape), "invariant: data matches shape");
+        Tensor {
+            data: Storage::Block(data),
             offset: 0,
             shape,
         }
@@ -219,7 +241,7 @@ impl<T: Float> Tensor<T> {
     /// constructor for kernels, whose output is never larger than memory
     /// already held.
     pub(crate) fn filled(shape: &[usize], value: T) -> Self {
-        Self::from_parts(vec![value; numel(shape)], shape.to_vec())
+        Self::from_iter_exact(std::iter::repeat_n(value, numel(shape)), shape)
     }
 
     /// A tensor of zeros.
@@ -281,7 +303,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn scalar(value: T) -> Self {
-        Self::from_parts(vec![value], Vec::new())
+        Self::from_iter_exact([value], Shape::new(&[]))
     }
 
     /// The extent of each dimension, outermost first.
@@ -355,7 +377,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn as_slice(&self) -> &[T] {
-        &self.data[self.offset..self.offset + self.len()]
+        &self.data.as_slice()[self.offset..self.offset + self.len()]
     }
 
     /// The elements for writing, in row-major order.
@@ -377,14 +399,27 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         let len = self.len();
-        let whole = self.offset == 0 && self.data.len() == len;
-        if !whole || Arc::get_mut(&mut self.data).is_none() {
-            let owned = self.as_slice().to_vec();
-            self.data = Arc::new(owned);
+        let whole = self.offset == 0 && self.data.as_slice().len() == len;
+        if !whole || self.data.get_mut().is_none() {
+            let owned: std::sync::Arc<[T]> = self.as_slice().iter().copied().collect();
+            self.data = Storage::Block(owned);
             self.offset = 0;
         }
-        let data = Arc::get_mut(&mut self.data).expect("invariant: storage made unique above");
-        &mut data[..]
+        self.data
+            .get_mut()
+            .expect("invariant: storage made unique above")
+    }
+
+    /// The elements for writing if this tensor is their only owner and sees
+    /// all of them; `None` (and no copy) otherwise. For kernels that reuse a
+    /// buffer they were handed by value.
+    pub(crate) fn unique_mut(&mut self) -> Option<&mut [T]> {
+        let len = self.len();
+        if self.offset == 0 && self.data.as_slice().len() == len {
+            self.data.get_mut()
+        } else {
+            None
+        }
     }
 
     /// A copy of the elements in row-major order.
@@ -414,8 +449,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn into_vec(self) -> Vec<T> {
         let len = self.len();
-        if self.offset == 0 && self.data.len() == len {
-            Arc::try_unwrap(self.data).unwrap_or_else(|shared| shared[..len].to_vec())
+        if self.offset == 0 && self.data.as_slice().len() == len {
+            self.data.into_vec()
         } else {
             self.as_slice().to_vec()
         }
@@ -468,7 +503,7 @@ impl<T: Float> Tensor<T> {
             return None;
         }
         let mut flat = 0;
-        for (&i, &d) in index.iter().zip(&self.shape) {
+        for (&i, &d) in index.iter().zip(self.shape.iter()) {
             if i >= d {
                 return None;
             }
@@ -491,7 +526,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn shares_storage(&self, other: &Tensor<T>) -> bool {
-        Arc::ptr_eq(&self.data, &other.data)
+        self.data.ptr_eq(&other.data)
     }
 
     /// Converts every element to another float type.
@@ -507,12 +542,8 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn cast<U: Float>(&self) -> Tensor<U> {
-        let data = self
-            .as_slice()
-            .iter()
-            .map(|&x| U::from_f64(x.to_f64()))
-            .collect();
-        Tensor::from_parts(data, self.shape.clone())
+        let data = self.as_slice().iter().map(|&x| U::from_f64(x.to_f64()));
+        Tensor::from_iter_exact(data, self.shape.clone())
     }
 
     /// Whether every element is finite (neither NaN nor infinite).

@@ -5,6 +5,33 @@ use super::Tensor;
 use crate::element::Float;
 use crate::error::{Error, Result};
 
+/// How many partial sums [`sum_slice`] keeps: two SSE registers of `f32`.
+const SUM_LANES: usize = 8;
+
+/// The sum of `xs` in a fixed order: element `i` goes into partial sum
+/// `i % 8`, the eight partial sums are added pairwise, then the last
+/// `len % 8` elements one by one.
+///
+/// The order is written out, not left to the compiler, so the result has the
+/// same bits on every machine and at every instruction-set width; it is what
+/// lets the loop vectorize (a one-accumulator float sum cannot be reordered).
+/// It differs from a left-to-right sum in the last bits only.
+pub(crate) fn sum_slice<T: Float>(xs: &[T]) -> T {
+    let mut acc = [T::zero(); SUM_LANES];
+    let mut chunks = xs.chunks_exact(SUM_LANES);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    let mut s = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7));
+    for &x in chunks.remainder() {
+        s += x;
+    }
+    s
+}
+
 impl<T: Float> Tensor<T> {
     /// Splits the shape around `axis` into `(outer, axis_len, inner)`, and the
     /// output shape with or without the reduced dimension.
@@ -106,7 +133,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sum(&self) -> T {
-        self.as_slice().iter().copied().sum()
+        sum_slice(self.as_slice())
     }
 
     /// The mean of all elements.
@@ -210,7 +237,29 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
-        self.fold_axis("sum_axis", axis, keepdim, T::zero(), |s, x| s + x)
+        self.sum_fold("sum_axis", axis, keepdim)
+    }
+
+    /// The sum along `axis`: over the trailing axis each output is a
+    /// [`sum_slice`] of one contiguous row; over a length-1 axis it is the
+    /// input itself (`0 + x`, so `-0.0` becomes `0.0` as in the general
+    /// loop); otherwise [`fold_axis`](Self::fold_axis).
+    fn sum_fold(&self, op: &'static str, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+        let (_, n, inner, shape) = self.axis_split(op, axis, keepdim)?;
+        let xs = self.as_slice();
+        if n == 1 {
+            let data = xs.iter().map(|&x| T::zero() + x);
+            return Ok(Tensor::from_iter_exact(data, shape));
+        }
+        if inner == 1 && n > 0 {
+            let data = xs.chunks_exact(n).map(sum_slice);
+            // `chunks_exact` is not a trusted-length iterator: collect into
+            // the output vector (checked above: its length is the row count).
+            let mut out = super::try_with_capacity(op, &shape, xs.len() / n)?;
+            out.extend(data);
+            return Ok(Tensor::from_parts(out, shape));
+        }
+        self.fold_axis(op, axis, keepdim, T::zero(), |s, x| s + x)
     }
 
     /// Means along `axis`.
@@ -236,7 +285,7 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
         self.nonempty_axis("mean_axis", axis)?;
-        let s = self.fold_axis("mean_axis", axis, keepdim, T::zero(), |s, x| s + x)?;
+        let s = self.sum_fold("mean_axis", axis, keepdim)?;
         Ok(s.div_scalar(T::from_usize(self.shape()[axis])))
     }
 
@@ -369,6 +418,23 @@ mod tests {
             got.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             want
         );
+        // Rows of 8 or more follow `sum_slice`'s documented order: element
+        // i into partial sum i % 8, the partial sums pairwise, then the tail.
+        let long = Tensor::from_vec(data.clone(), &[1, 35]).unwrap();
+        let mut lanes = [0.0f32; 8];
+        for (i, &x) in data[..32].iter().enumerate() {
+            lanes[i % 8] += x;
+        }
+        let mut want = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+            + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+        for &x in &data[32..] {
+            want += x;
+        }
+        let got = long.sum_axis(1, false).unwrap().item().unwrap();
+        assert_eq!(got.to_bits(), want.to_bits());
+        assert_eq!(long.sum().to_bits(), want.to_bits());
+        let left = data.iter().fold(0.0f32, |a, &x| a + x);
+        assert!((got - left).abs() <= 1e-6 * left.abs());
         // A [rows, 1] column: the mean over its length-1 axis is the column.
         let col = Tensor::from_vec(data[..5].to_vec(), &[5, 1]).unwrap();
         let mean = col.mean_axis(1, true).unwrap();

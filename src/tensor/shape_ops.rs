@@ -41,7 +41,7 @@ impl<T: Float> Tensor<T> {
         Ok(Tensor {
             data: self.data.clone(),
             offset: self.offset,
-            shape: shape.to_vec(),
+            shape: shape.into(),
         })
     }
 
@@ -164,8 +164,8 @@ impl<T: Float> Tensor<T> {
             });
         }
         let row_len = self.shape()[1..].iter().product::<usize>();
-        let mut shape = self.shape().to_vec();
-        shape[0] = range.len();
+        let mut shape = self.shape.clone();
+        shape.as_mut_slice()[0] = range.len();
         Ok(Tensor {
             data: self.data.clone(),
             offset: self.offset + range.start * row_len,

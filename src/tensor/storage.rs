@@ -1,0 +1,205 @@
+//! What a [`Tensor`](super::Tensor) is made of, laid out so that a small
+//! tensor costs one heap allocation: [`Shape`] keeps up to
+//! [`INLINE_DIMS`] extents inline, and [`Storage`] keeps the elements and
+//! their reference count in one block when a kernel builds its output from an
+//! exact-size iterator.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// How many extents a [`Shape`] holds without a heap allocation: every
+/// tensor of rank ≤ 4 (vectors, matrices, sequences, NHWC images).
+pub(crate) const INLINE_DIMS: usize = 4;
+
+/// A tensor's extents: inline up to rank [`INLINE_DIMS`], boxed beyond.
+///
+/// Derefs to `&[usize]`, so it reads like the `Vec<usize>` it replaces;
+/// cloning an inline shape copies a few words and never allocates.
+#[derive(Clone)]
+pub(crate) enum Shape {
+    /// Rank ≤ [`INLINE_DIMS`]: the first `len` entries of `dims`.
+    Inline {
+        /// The rank.
+        len: u8,
+        /// The extents, zero past `len`.
+        dims: [usize; INLINE_DIMS],
+    },
+    /// Rank above [`INLINE_DIMS`].
+    Heap(Box<[usize]>),
+}
+
+impl Shape {
+    /// The shape with these extents.
+    #[inline]
+    pub(crate) fn new(dims: &[usize]) -> Shape {
+        if dims.len() <= INLINE_DIMS {
+            let mut inline = [0; INLINE_DIMS];
+            inline[..dims.len()].copy_from_slice(dims);
+            // Cannot truncate: the rank is at most INLINE_DIMS.
+            Shape::Inline {
+                len: dims.len() as u8,
+                dims: inline,
+            }
+        } else {
+            Shape::Heap(dims.into())
+        }
+    }
+
+    /// The extents as a mutable slice (to change one extent in place).
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [usize] {
+        match self {
+            Shape::Inline { len, dims } => &mut dims[..usize::from(*len)],
+            Shape::Heap(dims) => dims,
+        }
+    }
+}
+
+impl Deref for Shape {
+    type Target = [usize];
+
+    #[inline]
+    fn deref(&self) -> &[usize] {
+        match self {
+            Shape::Inline { len, dims } => &dims[..usize::from(*len)],
+            Shape::Heap(dims) => dims,
+        }
+    }
+}
+
+impl From<&[usize]> for Shape {
+    #[inline]
+    fn from(dims: &[usize]) -> Shape {
+        Shape::new(dims)
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Shape {
+    #[inline]
+    fn from(dims: [usize; N]) -> Shape {
+        Shape::new(&dims)
+    }
+}
+
+impl From<Vec<usize>> for Shape {
+    fn from(dims: Vec<usize>) -> Shape {
+        if dims.len() <= INLINE_DIMS {
+            Shape::new(&dims)
+        } else {
+            Shape::Heap(dims.into_boxed_slice())
+        }
+    }
+}
+
+impl From<&Vec<usize>> for Shape {
+    fn from(dims: &Vec<usize>) -> Shape {
+        Shape::new(dims)
+    }
+}
+
+impl PartialEq for Shape {
+    fn eq(&self, other: &Shape) -> bool {
+        **self == **other
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// Shared element storage.
+///
+/// `Block` holds the reference count and the elements in one allocation
+/// (`Arc<[T]>` built from an exact-size iterator, which `std` fills in
+/// place); `Vec` wraps a vector a caller already owns (two allocations, but
+/// no copy of its elements, and [`into_vec`](Storage::into_vec) hands it
+/// back without a copy).
+#[derive(Clone)]
+pub(crate) enum Storage<T> {
+    /// Count and elements in one allocation.
+    Block(Arc<[T]>),
+    /// A vector built elsewhere, behind its own count.
+    Vec(Arc<Vec<T>>),
+}
+
+impl<T: Copy> Storage<T> {
+    /// All the elements held (a tensor may view only part of them).
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[T] {
+        match self {
+            Storage::Block(b) => b,
+            Storage::Vec(v) => v,
+        }
+    }
+
+    /// The elements for writing, if no other tensor shares them.
+    #[inline]
+    pub(crate) fn get_mut(&mut self) -> Option<&mut [T]> {
+        match self {
+            Storage::Block(b) => Arc::get_mut(b),
+            Storage::Vec(v) => Arc::get_mut(v).map(|v| v.as_mut_slice()),
+        }
+    }
+
+    /// Whether both are the same storage.
+    pub(crate) fn ptr_eq(&self, other: &Storage<T>) -> bool {
+        match (self, other) {
+            (Storage::Block(a), Storage::Block(b)) => Arc::ptr_eq(a, b),
+            (Storage::Vec(a), Storage::Vec(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// All the elements as a vector: moved out when this is the only owner
+    /// of a `Vec`, copied otherwise.
+    pub(crate) fn into_vec(self) -> Vec<T> {
+        match self {
+            Storage::Block(b) => b.to_vec(),
+            Storage::Vec(v) => Arc::try_unwrap(v).unwrap_or_else(|shared| shared.to_vec()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_up_to_the_inline_rank_stay_inline_and_beyond_go_to_the_heap() {
+        for dims in [&[][..], &[3], &[2, 3], &[1, 2, 3, 4]] {
+            let s = Shape::from(dims);
+            assert!(matches!(s, Shape::Inline { .. }), "{dims:?}");
+            assert_eq!(&*s, dims);
+        }
+        let big = Shape::from(vec![1, 2, 3, 4, 5]);
+        assert!(matches!(big, Shape::Heap(_)));
+        assert_eq!(&*big, &[1, 2, 3, 4, 5]);
+        assert_eq!(big.clone(), big);
+        assert_ne!(Shape::from(&[2, 3][..]), Shape::from(&[3, 2][..]));
+        let mut s = Shape::from([4, 5]);
+        s.as_mut_slice()[0] = 1;
+        assert_eq!(&*s, &[1, 5]);
+        assert_eq!(format!("{s:?}"), "[1, 5]");
+    }
+
+    #[test]
+    fn storage_writes_only_when_unique_and_hands_a_vec_back_without_copying() {
+        let mut block: Storage<f32> = Storage::Block([1.0, 2.0].into_iter().collect());
+        let other = block.clone();
+        assert!(block.ptr_eq(&other));
+        assert!(block.get_mut().is_none());
+        drop(other);
+        block.get_mut().expect("unique")[0] = 5.0;
+        assert_eq!(block.as_slice(), &[5.0, 2.0]);
+        assert_eq!(block.into_vec(), vec![5.0, 2.0]);
+
+        let v = vec![3.0f32; 4];
+        let ptr = v.as_ptr();
+        let owned = Storage::Vec(Arc::new(v));
+        assert!(!owned.ptr_eq(&Storage::Vec(Arc::new(Vec::new()))));
+        let back = owned.into_vec();
+        assert_eq!(back.as_ptr(), ptr);
+    }
+}
