@@ -276,6 +276,16 @@ fn column_label(column: &Option<usize>) -> String {
     column.map_or_else(String::new, |c| format!(", column {c}"))
 }
 
+/// The message, as [`Display`](std::fmt::Display) gives it: what
+/// `fn main() -> tapeflow::Result<()>` prints after `Error: ` when it returns
+/// an error, and what `unwrap` and `expect` show (match on the variant to
+/// inspect the fields).
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,15 +334,5 @@ mod tests {
             e.to_string(),
             "load_csv: a.csv, line 4: expected 5 fields, got 4"
         );
-    }
-}
-
-/// The message, as [`Display`](std::fmt::Display) gives it: what
-/// `fn main() -> tapeflow::Result<()>` prints after `Error: ` when it returns
-/// an error, and what `unwrap` and `expect` show (match on the variant to
-/// inspect the fields).
-impl std::fmt::Debug for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
     }
 }

@@ -300,12 +300,12 @@ impl Attack {
         if self.steps == 0 {
             return bad("steps must be at least 1, got 0".to_string());
         }
-        if let Some((lo, hi)) = self.range {
-            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-                return bad(format!(
-                    "the clip range needs finite min <= max, got [{lo}, {hi}]"
-                ));
-            }
+        if let Some((lo, hi)) = self.range
+            && !(lo.is_finite() && hi.is_finite() && lo <= hi)
+        {
+            return bad(format!(
+                "the clip range needs finite min <= max, got [{lo}, {hi}]"
+            ));
         }
         Ok(())
     }

@@ -64,7 +64,7 @@ pub fn attribution_svg<T: Float>(
                 "height and width must be positive, got {height} x {width}"
             ))
         })?;
-    if image.len() != attribution.len() || image.len() % cells != 0 || image.is_empty() {
+    if image.len() != attribution.len() || !image.len().is_multiple_of(cells) || image.is_empty() {
         return Err(bad(format!(
             "image {:?} and attribution {:?} must both hold {height} x {width} x channels values",
             image.shape(),

@@ -270,12 +270,12 @@ impl<T: Float> BatchNormalization<T> {
         if let Some(name) = c.string("name")? {
             bn.name = name;
         }
-        if let Some(axis) = c.get("axis") {
-            if axis.as_i64() != Some(-1) {
-                return Err(c.bad(format!(
-                    "only axis -1 (channels last) is supported, got {axis}"
-                )));
-            }
+        if let Some(axis) = c.get("axis")
+            && axis.as_i64() != Some(-1)
+        {
+            return Err(c.bad(format!(
+                "only axis -1 (channels last) is supported, got {axis}"
+            )));
         }
         if let Some(m) = c.f64("momentum")? {
             bn.momentum = m;

@@ -272,7 +272,7 @@ impl<T: Float> TransformerBlock<T> {
 
     /// The unbuilt sub-layers for width `d`.
     fn parts(&self, d: usize) -> Result<Parts<T>> {
-        if self.num_heads == 0 || d % self.num_heads != 0 {
+        if self.num_heads == 0 || !d.is_multiple_of(self.num_heads) {
             return Err(self.error(format!(
                 "the model width {d} is not num_heads x key_dim for num_heads = {}",
                 self.num_heads

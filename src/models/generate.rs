@@ -175,11 +175,11 @@ impl<T: Float> Sequential<T> {
         let mut pending = context.map_or_else(|| prompt.to_vec(), |c| tail(prompt, c));
         let mut cache = DecodeCache::new();
         for _ in 0..max_new_tokens {
-            if let Some(c) = context {
-                if cache.position() + pending.len() > c {
-                    cache.clear();
-                    pending = tail(&tokens, (c / 2).max(1));
-                }
+            if let Some(c) = context
+                && cache.position() + pending.len() > c
+            {
+                cache.clear();
+                pending = tail(&tokens, (c / 2).max(1));
             }
             let logits = self.step(&pending, &mut cache)?;
             cache.advance(pending.len());

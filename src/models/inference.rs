@@ -292,10 +292,10 @@ impl<T: Float> Sequential<T> {
         let mut p = self.predict(x)?;
         // A single logit is class 1 where it is at least 0, i.e. where its
         // sigmoid is at least 0.5: threshold the probability, not the logit.
-        if let Some(c) = &self.compiled {
-            if output_kind(c.loss.as_ref(), p.shape()) == Outputs::SigmoidLogits {
-                p = p.sigmoid();
-            }
+        if let Some(c) = &self.compiled
+            && output_kind(c.loss.as_ref(), p.shape()) == Outputs::SigmoidLogits
+        {
+            p = p.sigmoid();
         }
         let width = p.shape().last().copied().unwrap_or(1).max(1);
         // `chunks` yields non-empty rows of at most `width` elements, so

@@ -279,12 +279,12 @@ impl<T: Float> Sequential<T> {
         validation: Option<&(Tensor<T>, Tensor<T>)>,
         logs: &mut Logs,
     ) -> Result<()> {
-        if let (Some(t), Some((vx, vy))) = (training, validation) {
-            if t.get_validate() {
-                let r = self.evaluate_robust(t.attack(), vx, vy)?;
-                logs.push("val_clean_accuracy", r.clean);
-                logs.push("val_robust_accuracy", r.robust);
-            }
+        if let (Some(t), Some((vx, vy))) = (training, validation)
+            && t.get_validate()
+        {
+            let r = self.evaluate_robust(t.attack(), vx, vy)?;
+            logs.push("val_clean_accuracy", r.clean);
+            logs.push("val_robust_accuracy", r.robust);
         }
         Ok(())
     }
