@@ -382,8 +382,9 @@ fn find(dir: &Path, name: &str) -> PathBuf {
 ///
 /// # Errors
 ///
-/// The errors of [`load_idx_dataset`] for each pair of files (a missing file
-/// is [`Error::Io`] naming its raw path).
+/// [`Error::Io`] naming the raw path of the first missing file, and saying
+/// where to get MNIST; the errors of [`load_idx_dataset`] for each pair of
+/// files.
 ///
 /// # Examples
 ///
@@ -393,11 +394,32 @@ fn find(dir: &Path, name: &str) -> PathBuf {
 /// let mnist = load_mnist(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?;
 /// assert_eq!(mnist.train.features().shape(), &[60000, 784]);
 /// assert_eq!(mnist.to_string(), "MNIST: 60000 train, 10000 test");
-/// assert!(load_mnist("no/such/dir").is_err());
+/// let err = load_mnist("no/such/dir").unwrap_err().to_string();
+/// assert!(err.starts_with("load_mnist: no/such/dir/train-images-idx3-ubyte: no such file"), "{err}");
+/// assert!(err.contains("data/README.md"));
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub fn load_mnist(dir: impl AsRef<Path>) -> Result<Mnist> {
     let dir = dir.as_ref();
+    // A missing file is the common case (the published crate leaves MNIST
+    // out): say where to get it rather than only "No such file".
+    for prefix in ["train", "t10k"] {
+        for kind in ["images-idx3", "labels-idx1"] {
+            let path = find(dir, &format!("{prefix}-{kind}-ubyte"));
+            if !path.exists() {
+                return Err(Error::Io {
+                    op: "load_mnist",
+                    path: path.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no such file (nor its .gz); MNIST is not in the published crate: \
+                         data/README.md in the repository says where to get the four files \
+                         and how to check them",
+                    ),
+                });
+            }
+        }
+    }
     let set = |prefix: &str| {
         load_idx_dataset(
             find(dir, &format!("{prefix}-images-idx3-ubyte")),

@@ -811,7 +811,7 @@ fn loader_cases() -> Vec<Case> {
         case!(
             "mnist missing folder",
             load_mnist("no/such/mnist"),
-            ["load_idx_images", "no/such/mnist"]
+            ["load_mnist", "no/such/mnist", "data/README.md"]
         ),
     ]
 }
