@@ -206,17 +206,20 @@ fn an_activation_layer_after_a_linear_dense_is_also_read_from_its_logits() -> Re
 
 #[test]
 fn a_from_logits_loss_reads_the_output_as_given() -> Result<()> {
-    // With from_logits the user says the output is a logit: sigmoid(20) = 1
-    // is then the logit, and the loss is 1 + ln(1 + e^-1), not 20.
-    let mut model = head(1, Activation::Sigmoid, vec![20.0]);
-    let loss = BinaryCrossentropy {
-        from_logits: true,
-        ..Default::default()
-    };
+    // With from_logits the user says the output is a logit: output 1 is
+    // read as the logit 1, and the loss for label 0 is ln(1 + e^1) =
+    // 1 + ln(1 + e^-1) (not the loss of a probability 1).
+    let loss = BinaryCrossentropy::from_logits();
+    let mut model = head(1, Activation::Linear, vec![1.0]);
     model.compile(Sgd::new(0.1), loss, &[])?;
     let (x, y) = (t(vec![1.0], &[1, 1]), t(vec![0.0], &[1, 1]));
     let expected = 1.0 + (1.0 + (-1.0f64).exp()).ln();
     assert!((model.evaluate(&x, &y)?.loss - expected).abs() < 1e-6);
+    // After a sigmoid the output is a probability, not a logit: compile
+    // refuses the pair rather than apply the sigmoid twice.
+    let mut model = head(1, Activation::Sigmoid, vec![20.0]);
+    let err = model.compile(Sgd::new(0.1), loss, &[]).unwrap_err();
+    assert!(err.to_string().contains("already applies sigmoid"), "{err}");
     Ok(())
 }
 
