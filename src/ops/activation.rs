@@ -370,10 +370,7 @@ pub(crate) fn softmax_tensor<T: Float>(
     axis: usize,
     op: &'static str,
 ) -> Result<Tensor<T>> {
-    let m = x.max_axis(axis, true).map_err(|e| rename(e, op))?;
-    let e = x.zip_map(&m, |a, b| (a - b).exp())?;
-    let s = e.sum_axis(axis, true)?;
-    e.div(&s)
+    x.softmax_along(axis).map_err(|e| rename(e, op))
 }
 
 /// Log-softmax of a tensor along `axis`, stable for large inputs.
@@ -382,10 +379,7 @@ pub(crate) fn log_softmax_tensor<T: Float>(
     axis: usize,
     op: &'static str,
 ) -> Result<Tensor<T>> {
-    let m = x.max_axis(axis, true).map_err(|e| rename(e, op))?;
-    let shifted = x.zip_map(&m, |a, b| a - b)?;
-    let lse = shifted.exp().sum_axis(axis, true)?.ln();
-    shifted.sub(&lse)
+    x.log_softmax_along(axis).map_err(|e| rename(e, op))
 }
 
 /// Reports a kernel's axis error under the name of the op the user called.

@@ -63,6 +63,12 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn softmax(&self, axis: isize) -> Result<Tensor<T>> {
         let axis = resolve_axis("softmax", axis, self.shape())?;
+        self.softmax_along(axis)
+    }
+
+    /// Softmax along a resolved axis (max subtracted first): the one kernel
+    /// behind [`Tensor::softmax`] and the tape's `softmax`.
+    pub(crate) fn softmax_along(&self, axis: usize) -> Result<Tensor<T>> {
         let m = self.max_axis(axis, true)?;
         let e = self.zip_map(&m, |a, b| (a - b).exp())?;
         let s = e.sum_axis(axis, true)?;
@@ -97,6 +103,12 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn log_softmax(&self, axis: isize) -> Result<Tensor<T>> {
         let axis = resolve_axis("log_softmax", axis, self.shape())?;
+        self.log_softmax_along(axis)
+    }
+
+    /// Log-softmax along a resolved axis: the one kernel behind
+    /// [`Tensor::log_softmax`] and the tape's `log_softmax`.
+    pub(crate) fn log_softmax_along(&self, axis: usize) -> Result<Tensor<T>> {
         let m = self.max_axis(axis, true)?;
         let shifted = self.zip_map(&m, |a, b| a - b)?;
         let lse = shifted.exp().sum_axis(axis, true)?.ln();
