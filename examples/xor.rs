@@ -15,7 +15,7 @@ fn main() -> tapeflow::Result<()> {
         .seed(1);
     model.compile(
         Adam::new(0.05),
-        BinaryCrossentropy::default(),
+        BinaryCrossentropy::new(),
         &[Metric::Accuracy],
     )?;
     let history = model.fit(
@@ -35,10 +35,10 @@ fn main() -> tapeflow::Result<()> {
             classes[i]
         );
     }
-    let accuracy = history.last("accuracy").unwrap_or(0.0);
     println!(
-        "final loss {:.4}, accuracy {accuracy}",
-        history.last("loss").unwrap_or(f64::NAN)
+        "final loss {:.4}, accuracy {:.4}",
+        history.last("loss").unwrap_or(f64::NAN),
+        history.last("accuracy").unwrap_or(f64::NAN)
     );
     if classes != [0, 1, 1, 0] {
         eprintln!("error: XOR not learned");

@@ -31,7 +31,7 @@ pub use crate::layers::{
 };
 pub use crate::losses::{
     BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,
-    MeanSquaredError, SparseCategoricalCrossentropy,
+    MeanSquaredError, Predictions, SparseCategoricalCrossentropy,
 };
 pub use crate::metrics::Metric;
 pub use crate::models::{Evaluation, FitOptions, History, Sequential};
