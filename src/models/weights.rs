@@ -68,8 +68,8 @@ fn bf16_to_f32(bits: u16) -> f32 {
 /// F32 widen exactly (by bit manipulation: no extra dependency); F64 into
 /// an `f32` model rounds to nearest. A value that overflows `T` (an F64 of
 /// 1e39 into `f32`) is an error naming the tensor, not a silent infinity.
-/// (A whole-model file, read by `load`, goes through the persist module's
-/// own reader, which takes only the dtype the file's metadata names.)
+/// `load` (a whole-model file) reads through this too, once it has checked
+/// that each tensor has the dtype the file's metadata names.
 pub(crate) fn from_view<T: Float>(
     op: &'static str,
     path: &Path,

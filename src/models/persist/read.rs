@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::metrics::Metric;
 use crate::models::History;
 use crate::models::training::Compiled;
-use crate::models::weights::format_error;
+use crate::models::weights::{format_error, from_view};
 use crate::tensor::Tensor;
 
 /// Reads a model-file tensor stored as `stored` (the dtype the file's
@@ -36,37 +36,9 @@ pub(super) fn read_tensor<T: Float>(
             view.dtype()
         )));
     }
-    // Each reader gets a slice of exactly its width (`chunks_exact`).
-    let (width, read): (usize, fn(&[u8]) -> f64) = if stored == Dtype::F64 {
-        (8, |c| {
-            f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-        })
-    } else {
-        (4, |c| {
-            f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        })
-    };
-    let bytes = view.data();
-    let mut out = Vec::new();
-    out.try_reserve_exact(bytes.len() / width).map_err(|_| {
-        bad(format!(
-            "tensor {name:?}: not enough memory for {} elements",
-            bytes.len() / width
-        ))
-    })?;
-    for (i, c) in bytes.chunks_exact(width).enumerate() {
-        let v = read(c);
-        let t = T::from_f64(v);
-        if v.is_finite() && !t.is_finite() {
-            return Err(bad(format!(
-                "tensor {name:?} holds {v:e} at index {i}, which overflows {}",
-                T::NAME
-            )));
-        }
-        out.push(t);
-    }
-    Tensor::from_vec(out, view.shape())
-        .map_err(|_| bad(format!("tensor {name:?}: data does not match its shape")))
+    // Of the dtypes the metadata may name (F32, F64), `from_view` reads
+    // and casts exactly as a weights file is read.
+    from_view("load", path, name, view)
 }
 
 /// Rebuilds the compile settings and the optimizer's state.
