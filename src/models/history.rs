@@ -256,9 +256,19 @@ impl History {
     /// assert_eq!(first.get("loss"), Some(&[0.5, 0.25][..]));
     /// ```
     pub fn extend(&mut self, other: &History) {
-        for (i, &epoch) in other.epochs.iter().enumerate() {
+        self.push_columns(&other.epochs, &other.series);
+    }
+
+    /// Records the epochs `epochs` of the series `columns`, as
+    /// [`push`](Self::push) does epoch by epoch.
+    ///
+    /// # Panics
+    ///
+    /// If a column has fewer values than there are epochs (callers check).
+    pub(crate) fn push_columns(&mut self, epochs: &[usize], columns: &[(String, Vec<f64>)]) {
+        for (i, &epoch) in epochs.iter().enumerate() {
             let mut logs = Logs::default();
-            for (name, values) in &other.series {
+            for (name, values) in columns {
                 logs.push(name.clone(), values[i]);
             }
             self.push(epoch, &logs);

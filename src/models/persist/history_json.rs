@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 
-use crate::callbacks::Logs;
 use crate::models::History;
 
 pub(super) fn history_to_json(h: &History) -> Value {
@@ -53,13 +52,7 @@ pub(super) fn history_from_json(v: &Value) -> Option<History> {
     }
     let mut h = History::default();
     // Every column was checked above to have one value per epoch.
-    for (i, &epoch) in epochs.iter().enumerate() {
-        let mut logs = Logs::default();
-        for (name, values) in &columns {
-            logs.push(name.clone(), values[i]);
-        }
-        h.push(epoch, &logs);
-    }
+    h.push_columns(&epochs, &columns);
     Some(h)
 }
 
