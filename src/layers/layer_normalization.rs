@@ -2,14 +2,14 @@
 //! scales by `gamma` and shifts by `beta` (Keras's `LayerNormalization`).
 
 use rand::rngs::StdRng;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::config::Config;
+use super::norm_affine::{AFFINE_KEYS, Affine};
 use super::{Layer, Mode, PlannedShapes, batched, layer_error};
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::{Param, Var};
-use crate::tensor::Tensor;
 
 /// Layer normalization over the last axis:
 /// `y = gamma ⊙ (x - μ) / √(σ² + ε) + beta`, `μ` and the biased variance
@@ -43,11 +43,8 @@ use crate::tensor::Tensor;
 #[derive(Debug)]
 pub struct LayerNormalization<T: Float = f32> {
     name: String,
-    epsilon: f64,
-    center: bool,
-    scale: bool,
-    gamma: Option<Param<T>>,
-    beta: Option<Param<T>>,
+    /// `epsilon`, `center`, `scale`, `gamma` and `beta`.
+    affine: Affine<T>,
     trainable: bool,
 }
 
@@ -71,11 +68,7 @@ impl<T: Float> LayerNormalization<T> {
     pub fn new() -> Self {
         LayerNormalization {
             name: "layer_normalization".to_string(),
-            epsilon: 1e-3,
-            center: true,
-            scale: true,
-            gamma: None,
-            beta: None,
+            affine: Affine::new(),
             trainable: true,
         }
     }
@@ -90,7 +83,7 @@ impl<T: Float> LayerNormalization<T> {
     /// assert_eq!(LayerNormalization::<f32>::new().epsilon(1e-5).config()["epsilon"], 1e-5);
     /// ```
     pub fn epsilon(mut self, epsilon: f64) -> Self {
-        self.epsilon = epsilon;
+        self.affine.epsilon = epsilon;
         self
     }
 
@@ -108,7 +101,7 @@ impl<T: Float> LayerNormalization<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn center(mut self, center: bool) -> Self {
-        self.center = center;
+        self.affine.center = center;
         self
     }
 
@@ -126,7 +119,7 @@ impl<T: Float> LayerNormalization<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn scale(mut self, scale: bool) -> Self {
-        self.scale = scale;
+        self.affine.scale = scale;
         self
     }
 
@@ -163,24 +156,13 @@ impl<T: Float> LayerNormalization<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn from_config(config: &Value) -> Result<Self> {
-        let c = Config::new(
-            "LayerNormalization",
-            config,
-            &["name", "epsilon", "center", "scale"],
-        )?;
+        let keys = [&["name"][..], &AFFINE_KEYS[..]].concat();
+        let c = Config::new("LayerNormalization", config, &keys)?;
         let mut ln = LayerNormalization::new();
         if let Some(name) = c.string("name")? {
             ln.name = name;
         }
-        if let Some(e) = c.f64("epsilon")? {
-            ln.epsilon = e;
-        }
-        if let Some(b) = c.bool("center")? {
-            ln.center = b;
-        }
-        if let Some(b) = c.bool("scale")? {
-            ln.scale = b;
-        }
+        ln.affine.read_config(&c)?;
         Ok(ln)
     }
 
@@ -189,10 +171,7 @@ impl<T: Float> LayerNormalization<T> {
     }
 
     fn features(&self) -> Option<usize> {
-        self.gamma
-            .as_ref()
-            .or(self.beta.as_ref())
-            .map(|p| p.value().len())
+        self.affine.params().next().map(|p| p.value().len())
     }
 }
 
@@ -211,14 +190,7 @@ impl<T: Float> Layer<T> for LayerNormalization<T> {
 
     fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
         let &n = input_shape.last().filter(|&&n| n > 0)?;
-        let mut params = Vec::new();
-        if self.scale {
-            params.push(("gamma".to_string(), vec![n]));
-        }
-        if self.center {
-            params.push(("beta".to_string(), vec![n]));
-        }
-        Some((params, input_shape.to_vec()))
+        Some((self.affine.planned_shapes(n), input_shape.to_vec()))
     }
 
     /// Creates `gamma` (ones) and `beta` (zeros), `[n]` for the last input
@@ -230,23 +202,16 @@ impl<T: Float> Layer<T> for LayerNormalization<T> {
     /// that is negative or not finite.
     fn build(&mut self, input_shape: &[usize], rng: &mut StdRng) -> Result<Vec<usize>> {
         let _ = rng;
-        if !(self.epsilon >= 0.0 && self.epsilon.is_finite()) {
-            return Err(self.error(format!(
-                "epsilon must be finite and >= 0, got {}",
-                self.epsilon
-            )));
+        let epsilon = self.affine.epsilon;
+        if !(epsilon >= 0.0 && epsilon.is_finite()) {
+            return Err(self.error(format!("epsilon must be finite and >= 0, got {epsilon}")));
         }
         let Some(&n) = input_shape.last().filter(|&&n| n > 0) else {
             return Err(self.error(format!(
                 "needs a non-empty last input dimension, got input shape {input_shape:?}"
             )));
         };
-        self.gamma = self
-            .scale
-            .then(|| Param::new("gamma", Tensor::from_parts(vec![T::one(); n], vec![n])));
-        self.beta = self
-            .center
-            .then(|| Param::new("beta", Tensor::from_parts(vec![T::zero(); n], vec![n])));
+        self.affine.build(n);
         self.set_trainable(self.trainable);
         Ok(input_shape.to_vec())
     }
@@ -264,37 +229,35 @@ impl<T: Float> Layer<T> for LayerNormalization<T> {
             if shape.len() < 2 || shape[shape.len() - 1] != n {
                 return Err(self.error(format!("expected input {}, got {shape:?}", batched(&[n]))));
             }
-        } else if self.scale || self.center {
+        } else if self.affine.scale || self.affine.center {
             return Err(self.error("forward before build".to_string()));
         }
         let tape = x.tape();
-        let gamma = self.gamma.as_ref().map(|p| tape.param(p));
-        let beta = self.beta.as_ref().map(|p| tape.param(p));
-        x.layer_norm(gamma.as_ref(), beta.as_ref(), self.epsilon)
+        let gamma = self.affine.gamma.as_ref().map(|p| tape.param(p));
+        let beta = self.affine.beta.as_ref().map(|p| tape.param(p));
+        x.layer_norm(gamma.as_ref(), beta.as_ref(), self.affine.epsilon)
             .map_err(|e| self.error(e.to_string()))
     }
 
     fn params(&self) -> Vec<&Param<T>> {
-        self.gamma.iter().chain(&self.beta).collect()
+        self.affine.params().collect()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        self.gamma.iter_mut().chain(&mut self.beta).collect()
+        self.affine.params_mut().collect()
     }
 
     fn set_trainable(&mut self, trainable: bool) {
         self.trainable = trainable;
-        for p in self.gamma.iter_mut().chain(self.beta.iter_mut()) {
+        for p in self.affine.params_mut() {
             p.set_trainable(trainable);
         }
     }
 
     fn config(&self) -> Value {
-        json!({
-            "name": self.name,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-        })
+        let mut map = Map::new();
+        map.insert("name".to_string(), json!(self.name));
+        self.affine.write_config(&mut map);
+        Value::Object(map)
     }
 }

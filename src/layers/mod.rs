@@ -28,6 +28,7 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod layer_normalization;
+mod norm_affine;
 mod normalization;
 mod pooling;
 mod position_embedding;

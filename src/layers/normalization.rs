@@ -5,9 +5,10 @@
 use std::sync::{Mutex, PoisonError};
 
 use rand::rngs::StdRng;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::config::Config;
+use super::norm_affine::{AFFINE_KEYS, Affine};
 use super::{Layer, Mode, PlannedShapes, layer_error};
 use crate::element::Float;
 use crate::error::{Error, Result};
@@ -74,11 +75,8 @@ use crate::tensor::Tensor;
 pub struct BatchNormalization<T: Float = f32> {
     name: String,
     momentum: f64,
-    epsilon: f64,
-    center: bool,
-    scale: bool,
-    gamma: Option<Param<T>>,
-    beta: Option<Param<T>>,
+    /// `epsilon`, `center`, `scale`, `gamma` and `beta`.
+    affine: Affine<T>,
     moving_mean: Option<Param<T>>,
     moving_variance: Option<Param<T>>,
     trainable: bool,
@@ -108,11 +106,7 @@ impl<T: Float> BatchNormalization<T> {
         BatchNormalization {
             name: "batch_normalization".to_string(),
             momentum: 0.99,
-            epsilon: 1e-3,
-            center: true,
-            scale: true,
-            gamma: None,
-            beta: None,
+            affine: Affine::new(),
             moving_mean: None,
             moving_variance: None,
             trainable: true,
@@ -145,7 +139,7 @@ impl<T: Float> BatchNormalization<T> {
     /// assert_eq!(BatchNormalization::<f32>::new().epsilon(1e-5).config()["epsilon"], 1e-5);
     /// ```
     pub fn epsilon(mut self, epsilon: f64) -> Self {
-        self.epsilon = epsilon;
+        self.affine.epsilon = epsilon;
         self
     }
 
@@ -163,7 +157,7 @@ impl<T: Float> BatchNormalization<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn center(mut self, center: bool) -> Self {
-        self.center = center;
+        self.affine.center = center;
         self
     }
 
@@ -181,7 +175,7 @@ impl<T: Float> BatchNormalization<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn scale(mut self, scale: bool) -> Self {
-        self.scale = scale;
+        self.affine.scale = scale;
         self
     }
 
@@ -253,19 +247,13 @@ impl<T: Float> BatchNormalization<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn from_config(config: &Value) -> Result<Self> {
-        let c = Config::new(
-            "BatchNormalization",
-            config,
-            &[
-                "name",
-                "axis",
-                "momentum",
-                "epsilon",
-                "center",
-                "scale",
-                "trainable",
-            ],
-        )?;
+        let keys = [
+            &["name", "axis", "momentum"][..],
+            &AFFINE_KEYS[..],
+            &["trainable"][..],
+        ]
+        .concat();
+        let c = Config::new("BatchNormalization", config, &keys)?;
         let mut bn = BatchNormalization::new();
         if let Some(name) = c.string("name")? {
             bn.name = name;
@@ -280,15 +268,7 @@ impl<T: Float> BatchNormalization<T> {
         if let Some(m) = c.f64("momentum")? {
             bn.momentum = m;
         }
-        if let Some(e) = c.f64("epsilon")? {
-            bn.epsilon = e;
-        }
-        if let Some(b) = c.bool("center")? {
-            bn.center = b;
-        }
-        if let Some(b) = c.bool("scale")? {
-            bn.scale = b;
-        }
+        bn.affine.read_config(&c)?;
         if let Some(t) = c.bool("trainable")? {
             bn.trainable = t;
         }
@@ -303,11 +283,9 @@ impl<T: Float> BatchNormalization<T> {
         if !(0.0..=1.0).contains(&self.momentum) {
             return Err(self.error(format!("momentum must be in [0, 1], got {}", self.momentum)));
         }
-        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return Err(self.error(format!(
-                "epsilon must be finite and > 0, got {}",
-                self.epsilon
-            )));
+        let epsilon = self.affine.epsilon;
+        if !(epsilon.is_finite() && epsilon > 0.0) {
+            return Err(self.error(format!("epsilon must be finite and > 0, got {epsilon}")));
         }
         Ok(())
     }
@@ -315,7 +293,7 @@ impl<T: Float> BatchNormalization<T> {
     /// Whether training updates this layer: not frozen, through the flag or
     /// through its trainable parameters (as restored by `load`).
     fn is_trainable(&self) -> bool {
-        self.trainable && self.gamma.iter().chain(&self.beta).all(|p| p.trainable())
+        self.trainable && self.affine.params().all(|p| p.trainable())
     }
 }
 
@@ -346,9 +324,8 @@ impl<T: Float> Layer<T> for BatchNormalization<T> {
                 "needs an input shape of at least 1 dimension (batch excluded), got []".to_string(),
             ));
         };
+        self.affine.build(c);
         let full = |v: f64| Tensor::from_parts(vec![T::from_f64(v); c], vec![c]);
-        self.gamma = self.scale.then(|| Param::new("gamma", full(1.0)));
-        self.beta = self.center.then(|| Param::new("beta", full(0.0)));
         let mut mean = Param::new("moving_mean", full(0.0));
         let mut var = Param::new("moving_variance", full(1.0));
         mean.set_trainable(false);
@@ -361,13 +338,7 @@ impl<T: Float> Layer<T> for BatchNormalization<T> {
 
     fn planned_shapes(&self, input_shape: &[usize]) -> Option<PlannedShapes> {
         let &c = input_shape.last()?;
-        let mut params = Vec::new();
-        if self.scale {
-            params.push(("gamma".to_string(), vec![c]));
-        }
-        if self.center {
-            params.push(("beta".to_string(), vec![c]));
-        }
+        let mut params = self.affine.planned_shapes(c);
         params.push(("moving_mean".to_string(), vec![c]));
         params.push(("moving_variance".to_string(), vec![c]));
         Some((params, input_shape.to_vec()))
@@ -392,55 +363,57 @@ impl<T: Float> Layer<T> for BatchNormalization<T> {
             return Err(self.error(format!("expected input [_, …, {c}], got {shape:?}")));
         }
         let tape = x.tape();
-        let gamma = match &self.gamma {
+        let gamma = match &self.affine.gamma {
             Some(p) => tape.param(p),
             None => tape.constant(&Tensor::from_parts(vec![T::one(); c], vec![c])),
         };
-        let beta = match &self.beta {
+        let beta = match &self.affine.beta {
             Some(p) => tape.param(p),
             None => tape.constant(&Tensor::from_parts(vec![T::zero(); c], vec![c])),
         };
         if mode == Mode::Train && self.is_trainable() {
             let (y, batch_mean, batch_var) = x
-                .batch_norm_training(&gamma, &beta, self.epsilon)
+                .batch_norm_training(&gamma, &beta, self.affine.epsilon)
                 .map_err(|e| self.error(e.to_string()))?;
             *self.pending.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some((batch_mean, batch_var));
             Ok(y)
         } else {
-            x.batch_norm_inference(&gamma, &beta, mean.value(), var.value(), self.epsilon)
-                .map_err(|e| self.error(e.to_string()))
+            x.batch_norm_inference(
+                &gamma,
+                &beta,
+                mean.value(),
+                var.value(),
+                self.affine.epsilon,
+            )
+            .map_err(|e| self.error(e.to_string()))
         }
     }
 
     fn params(&self) -> Vec<&Param<T>> {
-        self.gamma
-            .iter()
-            .chain(&self.beta)
+        self.affine
+            .params()
             .chain(&self.moving_mean)
             .chain(&self.moving_variance)
             .collect()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        self.gamma
-            .iter_mut()
-            .chain(&mut self.beta)
+        self.affine
+            .params_mut()
             .chain(&mut self.moving_mean)
             .chain(&mut self.moving_variance)
             .collect()
     }
 
     fn config(&self) -> Value {
-        json!({
-            "name": self.name,
-            "axis": -1,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-            "trainable": self.trainable,
-        })
+        let mut map = Map::new();
+        map.insert("name".to_string(), json!(self.name));
+        map.insert("axis".to_string(), json!(-1));
+        map.insert("momentum".to_string(), json!(self.momentum));
+        self.affine.write_config(&mut map);
+        map.insert("trainable".to_string(), json!(self.trainable));
+        Value::Object(map)
     }
 
     /// Freezes or unfreezes `gamma` and `beta` (also before `build`); the
@@ -448,7 +421,7 @@ impl<T: Float> Layer<T> for BatchNormalization<T> {
     /// normalizes with its moving statistics and does not update them.
     fn set_trainable(&mut self, trainable: bool) {
         self.trainable = trainable;
-        for p in self.gamma.iter_mut().chain(self.beta.iter_mut()) {
+        for p in self.affine.params_mut() {
             p.set_trainable(trainable);
         }
         if !trainable {

@@ -13,80 +13,31 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use safetensors::Dtype;
-use safetensors::tensor::{SafeTensors, TensorView};
+use safetensors::tensor::SafeTensors;
 use serde_json::{Value, json};
 
+use super::Sequential;
 use super::atomic_write::write_atomic;
-use super::training::Compiled;
 use super::weights::{format_error, parse, read_file, serialize};
-use super::{History, Sequential};
-use crate::callbacks::Logs;
 use crate::element::Float;
 use crate::error::Result;
 use crate::metrics::Metric;
 use crate::tensor::Tensor;
+use checks::{check_optimizer_state, check_param_shapes, check_weight_shapes};
+use history_json::history_to_json;
+use read::{read_compiled, read_tensor};
+
+// The shape checks a load makes before it builds or sets anything.
+mod checks;
+// The history as metadata JSON.
+mod history_json;
+// Tensors and compile settings read back from a file.
+mod read;
 
 /// The newest file layout this version writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
 const OPTIMIZER_PREFIX: &str = "optimizer/";
-
-fn history_to_json(h: &History) -> Value {
-    let series: Vec<Value> = h
-        .names()
-        .map(|name| {
-            let values: Vec<Value> = h
-                .get(name)
-                .unwrap_or_default()
-                .iter()
-                .map(|&v| {
-                    if v.is_finite() {
-                        json!(v)
-                    } else {
-                        json!(v.to_string())
-                    }
-                })
-                .collect();
-            json!([name, values])
-        })
-        .collect();
-    json!({ "epochs": h.epochs(), "series": series })
-}
-
-fn history_from_json(v: &Value) -> Option<History> {
-    let epochs: Vec<usize> = v["epochs"]
-        .as_array()?
-        .iter()
-        .map(|e| e.as_u64().map(|e| e as usize))
-        .collect::<Option<_>>()?;
-    let mut columns = Vec::new();
-    for s in v["series"].as_array()? {
-        let name = s.get(0)?.as_str()?.to_string();
-        let values: Vec<f64> = s
-            .get(1)?
-            .as_array()?
-            .iter()
-            .map(|x| {
-                x.as_f64()
-                    .or_else(|| x.as_str().and_then(|t| t.parse().ok()))
-            })
-            .collect::<Option<_>>()?;
-        if values.len() != epochs.len() {
-            return None;
-        }
-        columns.push((name, values));
-    }
-    let mut h = History::default();
-    // Every column was checked above to have one value per epoch.
-    for (i, &epoch) in epochs.iter().enumerate() {
-        let mut logs = Logs::default();
-        for (name, values) in &columns {
-            logs.push(name.clone(), values[i]);
-        }
-        h.push(epoch, &logs);
-    }
-    Some(h)
-}
 
 impl<T: Float> Sequential<T> {
     /// Saves the whole model to one safetensors file: the architecture, the
@@ -355,249 +306,5 @@ impl Sequential<f32> {
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         Sequential::load_typed(path)
-    }
-}
-
-/// Reads a model-file tensor stored as `stored` (the dtype the file's
-/// metadata names) into `T`, casting as PyTorch's `load_state_dict` does: a
-/// finite value that overflows `T` is an error naming the tensor and index.
-fn read_tensor<T: Float>(
-    path: &Path,
-    name: &str,
-    view: &TensorView<'_>,
-    stored: Dtype,
-) -> Result<Tensor<T>> {
-    let bad = |message: String| format_error("load", path, message);
-    // Every tensor of a model file has the dtype its metadata names:
-    // another dtype there is damage, not a checkpoint to convert.
-    if view.dtype() != stored {
-        return Err(bad(format!(
-            "tensor {name:?} has dtype {:?}, the file's metadata says {stored:?}",
-            view.dtype()
-        )));
-    }
-    // Each reader gets a slice of exactly its width (`chunks_exact`).
-    let (width, read): (usize, fn(&[u8]) -> f64) = if stored == Dtype::F64 {
-        (8, |c| {
-            f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-        })
-    } else {
-        (4, |c| {
-            f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        })
-    };
-    let bytes = view.data();
-    let mut out = Vec::new();
-    out.try_reserve_exact(bytes.len() / width).map_err(|_| {
-        bad(format!(
-            "tensor {name:?}: not enough memory for {} elements",
-            bytes.len() / width
-        ))
-    })?;
-    for (i, c) in bytes.chunks_exact(width).enumerate() {
-        let v = read(c);
-        let t = T::from_f64(v);
-        if v.is_finite() && !t.is_finite() {
-            return Err(bad(format!(
-                "tensor {name:?} holds {v:e} at index {i}, which overflows {}",
-                T::NAME
-            )));
-        }
-        out.push(t);
-    }
-    Tensor::from_vec(out, view.shape())
-        .map_err(|_| bad(format!("tensor {name:?}: data does not match its shape")))
-}
-
-/// Checks each loaded weight against its parameter's shape (layers that
-/// cannot plan their shapes escape `check_param_shapes`), naming the tensor.
-fn check_weight_shapes<T: Float>(
-    m: &Sequential<T>,
-    weights: &[Tensor<T>],
-    path: &Path,
-) -> Result<()> {
-    let names = m.param_names("load")?;
-    for ((name, p), w) in names.iter().zip(m.params()).zip(weights) {
-        if p.value().shape() != w.shape() {
-            return Err(format_error(
-                "load",
-                path,
-                format!(
-                    "tensor {name:?} has shape {:?}, the model expects {:?}",
-                    w.shape(),
-                    p.value().shape()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Rebuilds the compile settings and the optimizer's state.
-fn read_compiled<T: Float>(
-    st: &SafeTensors<'_>,
-    path: &Path,
-    stored: Dtype,
-    compile: &Value,
-    history: Option<&String>,
-) -> Result<Compiled<T>> {
-    const OP: &str = "load";
-    let bad = |message: String| format_error(OP, path, message);
-    let opt = &compile["optimizer"];
-    let mut optimizer =
-        crate::optimizers::from_config::<T>(opt["name"].as_str().unwrap_or(""), &opt["config"])
-            .map_err(|e| bad(format!("optimizer: {e}")))?;
-    let mut state = Vec::new();
-    for name in st.names() {
-        if let Some(key) = name.strip_prefix(OPTIMIZER_PREFIX) {
-            let view = st
-                .tensor(name)
-                .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
-            state.push((
-                key.to_string(),
-                read_tensor::<T>(path, name, &view, stored)?,
-            ));
-        }
-    }
-    state.sort_by(|a, b| a.0.cmp(&b.0));
-    optimizer
-        .load_state(&state)
-        .map_err(|e| bad(format!("optimizer state: {e}")))?;
-    let l = &compile["loss"];
-    let loss = crate::losses::from_config::<T>(l["name"].as_str().unwrap_or(""), &l["config"])
-        .map_err(|e| bad(format!("loss: {e}")))?;
-    let metrics = compile["metrics"]
-        .as_array()
-        .map(|ms| {
-            ms.iter()
-                .map(Metric::from_config)
-                .collect::<Result<Vec<_>>>()
-        })
-        .transpose()
-        .map_err(|e| bad(format!("metrics: {e}")))?
-        .unwrap_or_default();
-    let history = match history {
-        Some(text) => serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|v| history_from_json(&v))
-            .ok_or_else(|| bad("metadata \"history\" is not a valid history".to_string()))?,
-        None => History::default(),
-    };
-    Ok(Compiled {
-        optimizer,
-        loss,
-        metrics,
-        history,
-    })
-}
-
-/// Checks, before the model is built, that the file holds every parameter
-/// the layers plan for (`Layer::planned_shapes`), with the planned shape:
-/// the parameters `build` then allocates are no larger than the file. A
-/// layer that cannot plan ends the walk (its `build` reports any problem).
-fn check_param_shapes<T: Float>(
-    m: &Sequential<T>,
-    st: &SafeTensors<'_>,
-    path: &Path,
-) -> Result<()> {
-    let bad = |message: String| format_error("load", path, message);
-    let mut shape = m.input_shape.clone();
-    for layer in &m.layers {
-        let Some((params, out)) = layer.planned_shapes(&shape) else {
-            return Ok(());
-        };
-        for (param, expected) in params {
-            let name = format!("{}/{param}", layer.name());
-            let view = st
-                .tensor(&name)
-                .map_err(|_| bad(format!("no tensor for parameter {name:?}")))?;
-            if view.shape() != expected.as_slice() {
-                return Err(bad(format!(
-                    "tensor {name:?} has shape {:?}, the model expects {expected:?}",
-                    view.shape()
-                )));
-            }
-        }
-        shape = out;
-    }
-    Ok(())
-}
-
-/// Checks that every saved optimizer slot `optimizer/<slot>/<position>`
-/// refers to a parameter of the model and has its shape, so a bad file
-/// fails at `load` rather than at the first training step.
-fn check_optimizer_state<T: Float>(
-    m: &Sequential<T>,
-    st: &SafeTensors<'_>,
-    path: &Path,
-) -> Result<()> {
-    let params = m.params();
-    for name in st.names() {
-        let Some(key) = name.strip_prefix(OPTIMIZER_PREFIX) else {
-            continue;
-        };
-        let Some((_, pos)) = key.rsplit_once('/') else {
-            continue; // "iterations"; `load_state` checks the rest
-        };
-        let view = st
-            .tensor(name)
-            .map_err(|e| format_error("load", path, format!("tensor {name:?}: {e}")))?;
-        let param = pos.parse::<usize>().ok().and_then(|p| params.get(p));
-        match param {
-            Some(p) if p.value().shape() == view.shape() => {}
-            Some(p) => {
-                return Err(format_error(
-                    "load",
-                    path,
-                    format!(
-                        "optimizer state {name:?} has shape {:?}, parameter {pos} has shape {:?}",
-                        view.shape(),
-                        p.value().shape()
-                    ),
-                ));
-            }
-            None => {
-                return Err(format_error(
-                    "load",
-                    path,
-                    format!(
-                        "optimizer state {name:?} names no parameter (the model has {})",
-                        params.len()
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metadata_json_reads_floats_exactly() {
-        let xs = [1.1332959413528443, 0.09000000000000001, -2.5e-300, 1e22];
-        let text = json!({ "xs": xs, "s": "a\"1.5\\", "n": [7, -3] }).to_string();
-        let v: Value = serde_json::from_str(&text).expect("valid JSON");
-        let back: Vec<f64> = v["xs"]
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|x| x.as_f64().expect("number"))
-            .collect();
-        assert_eq!(back.map_bits(), xs.map_bits());
-        assert_eq!(v["s"], json!("a\"1.5\\"));
-        assert_eq!(v["n"], json!([7, -3]));
-        assert!(serde_json::from_str::<Value>("[1.2.3]").is_err());
-    }
-
-    trait Bits {
-        fn map_bits(&self) -> Vec<u64>;
-    }
-    impl Bits for [f64] {
-        fn map_bits(&self) -> Vec<u64> {
-            self.iter().map(|x| x.to_bits()).collect()
-        }
     }
 }

@@ -150,7 +150,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::prelude::*;
     ///
     /// let mut model = Sequential::new(&[4]).add(Dense::new(3));
-    /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
+    /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy::from_logits(), &[])?;
     /// let x = Tensor::full(&[2, 4], 0.5)?;
     /// let y = Tensor::from_vec(vec![0.0, 2.0], &[2])?;
     /// let adv = model.perturb(&Attack::fgsm(0.1), &x, &y)?;
@@ -193,7 +193,7 @@ impl<T: Float> Sequential<T> {
     /// use tapeflow::prelude::*;
     ///
     /// let mut model = Sequential::new(&[1]).add(Dense::new(2));
-    /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy { from_logits: true }, &[])?;
+    /// model.compile(Sgd::new(0.1), SparseCategoricalCrossentropy::from_logits(), &[])?;
     /// // Logits [x, −x]: class 0 iff x > 0.
     /// model.set_weights(vec![Tensor::from_vec(vec![1.0, -1.0], &[1, 2])?, Tensor::zeros(&[2])?])?;
     /// let x = Tensor::from_vec(vec![0.1, 0.5, 0.9, 0.05], &[4, 1])?;

@@ -68,31 +68,14 @@ fn bf16_to_f32(bits: u16) -> f32 {
 /// F32 widen exactly (by bit manipulation: no extra dependency); F64 into
 /// an `f32` model rounds to nearest. A value that overflows `T` (an F64 of
 /// 1e39 into `f32`) is an error naming the tensor, not a silent infinity.
-/// `load` (a whole-model file) takes only the model's own dtype.
+/// `load` (a whole-model file) reads through this too, once it has checked
+/// that each tensor has the dtype the file's metadata names.
 pub(crate) fn from_view<T: Float>(
     op: &'static str,
     path: &Path,
     name: &str,
     view: &TensorView<'_>,
 ) -> Result<Tensor<T>> {
-    // A model file (`load`) holds tensors of the dtype its metadata
-    // names: another dtype there is damage, not a checkpoint to convert.
-    let own = if T::NAME == "f64" {
-        Dtype::F64
-    } else {
-        Dtype::F32
-    };
-    if op == "load" && view.dtype() != own {
-        return Err(format_error(
-            op,
-            path,
-            format!(
-                "tensor {name:?} has dtype {:?}, the model uses {}",
-                view.dtype(),
-                T::NAME
-            ),
-        ));
-    }
     // Each reader gets a slice of exactly its width (`chunks_exact`).
     let (width, read): (usize, fn(&[u8]) -> f64) = match view.dtype() {
         Dtype::F16 => (2, |c| {

@@ -112,6 +112,15 @@ fn unbatch<T: Float>(y: Tensor<T>, lead: &[usize]) -> Tensor<T> {
     y.reshape(&shape).expect("invariant: same element count")
 }
 
+/// How [`Var::batched_product`] reads its right operand.
+#[derive(Clone, Copy)]
+enum Rhs {
+    /// `[..., k, n]`, as stored.
+    AsIs,
+    /// `[..., n, k]`, read transposed through strides.
+    Transposed,
+}
+
 impl<'t, T: Float> Var<'t, T> {
     /// Reorders the axes: output axis `i` is input axis `axes[i]`
     /// (PyTorch's `permute`, NumPy's `transpose(axes)`).
@@ -240,35 +249,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn bmm(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
-        const OP: &str = "bmm";
-        self.same_tape(OP, rhs)?;
-        let (a, b, lead) = batch_views(OP, &self.value(), &rhs.value())?;
-        let y = a.matmul(&b).map_err(|_| Error::ShapeMismatch {
-            op: OP,
-            lhs: self.shape(),
-            rhs: rhs.shape(),
-        })?;
-        let y = unbatch(y, &lead);
-        let (la, lb) = (self.requires_grad(), rhs.requires_grad());
-        let rhs = Var::new(self.tape(), rhs.index());
-        let (sa, sb) = (self.shape(), rhs.shape());
-        Ok(self.tape().record_partial([*self, rhs], y, move |g| {
-            let g3 = g
-                .reshape(&[a.shape()[0], a.shape()[1], b.shape()[2]])
-                .expect("invariant: the product's shape");
-            [
-                la.then(|| {
-                    g3.matmul_nt(&b)
-                        .and_then(|d| d.reshape(&sa))
-                        .expect("invariant: checked by the forward")
-                }),
-                lb.then(|| {
-                    a.matmul_tn(&g3)
-                        .and_then(|d| d.reshape(&sb))
-                        .expect("invariant: checked by the forward")
-                }),
-            ]
-        }))
+        self.batched_product("bmm", rhs, Rhs::AsIs)
     }
 
     /// Batched product with the right operand transposed:
@@ -295,11 +276,21 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn bmm_nt(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
-        const OP: &str = "bmm_nt";
-        self.same_tape(OP, rhs)?;
-        let (a, b, lead) = batch_views(OP, &self.value(), &rhs.value())?;
-        let y = a.matmul_nt(&b).map_err(|_| Error::ShapeMismatch {
-            op: OP,
+        self.batched_product("bmm_nt", rhs, Rhs::Transposed)
+    }
+
+    /// [`bmm`](Self::bmm) (`rhs` as is) and [`bmm_nt`](Self::bmm_nt) (`rhs`
+    /// read transposed): the product of the 3-D batch views and its
+    /// gradient rule, `op` naming the op in errors.
+    fn batched_product(&self, op: &'static str, rhs: &Var<'_, T>, form: Rhs) -> Result<Var<'t, T>> {
+        self.same_tape(op, rhs)?;
+        let (a, b, lead) = batch_views(op, &self.value(), &rhs.value())?;
+        let y = match form {
+            Rhs::AsIs => a.matmul(&b),
+            Rhs::Transposed => a.matmul_nt(&b),
+        };
+        let y = y.map_err(|_| Error::ShapeMismatch {
+            op,
             lhs: self.shape(),
             rhs: rhs.shape(),
         })?;
@@ -307,22 +298,25 @@ impl<'t, T: Float> Var<'t, T> {
         let (la, lb) = (self.requires_grad(), rhs.requires_grad());
         let rhs = Var::new(self.tape(), rhs.index());
         let (sa, sb) = (self.shape(), rhs.shape());
+        // The product's last axis: `b`'s columns, or its rows if transposed.
+        let n = match form {
+            Rhs::AsIs => b.shape()[2],
+            Rhs::Transposed => b.shape()[1],
+        };
         Ok(self.tape().record_partial([*self, rhs], y, move |g| {
             let g3 = g
-                .reshape(&[a.shape()[0], a.shape()[1], b.shape()[1]])
+                .reshape(&[a.shape()[0], a.shape()[1], n])
                 .expect("invariant: the product's shape");
-            [
-                la.then(|| {
-                    g3.matmul(&b)
-                        .and_then(|d| d.reshape(&sa))
-                        .expect("invariant: checked by the forward")
-                }),
-                lb.then(|| {
-                    g3.matmul_tn(&a)
-                        .and_then(|d| d.reshape(&sb))
-                        .expect("invariant: checked by the forward")
-                }),
-            ]
+            // y = a·b: da = g·bᵀ, db = aᵀ·g; y = a·bᵀ: da = g·b, db = gᵀ·a.
+            let (da, db) = match form {
+                Rhs::AsIs => (la.then(|| g3.matmul_nt(&b)), lb.then(|| a.matmul_tn(&g3))),
+                Rhs::Transposed => (la.then(|| g3.matmul(&b)), lb.then(|| g3.matmul_tn(&a))),
+            };
+            let back = |d: Result<Tensor<T>>, shape: &[usize]| {
+                d.and_then(|d| d.reshape(shape))
+                    .expect("invariant: checked by the forward")
+            };
+            [da.map(|d| back(d, &sa)), db.map(|d| back(d, &sb))]
         }))
     }
 

@@ -1,6 +1,10 @@
 //! What every optimizer shares: the step loop (checks, clipping, learning
 //! rate, state per [`ParamId`]), saving and loading state, and the config.
 //! Each optimizer supplies only its per-element update as a [`Rule`].
+//!
+//! This file holds the rule, the state and the step; the settings checks
+//! are in `checks`, the error for a refused step in `refuse`, saving and
+//! loading the state in `state`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,9 +14,18 @@ use super::clipping::Clipping;
 use super::kernels::{Check, Isa, Pass, Prep, Write};
 use super::learning_rate::LearningRate;
 use crate::element::Float;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tape::{Gradients, Param, ParamId};
 use crate::tensor::Tensor;
+use checks::invalid;
+pub(crate) use checks::{check, non_negative, positive, type_name, unit_interval};
+
+// Settings checks and their messages.
+mod checks;
+// The error for a step the check pass refused.
+mod refuse;
+// Saving and loading the state.
+mod state;
 
 /// The step an update is made at.
 pub(crate) struct Step {
@@ -79,72 +92,6 @@ pub(crate) struct Core<T: Float> {
 /// The most state slots an optimizer keeps per parameter (Adam with
 /// AMSGrad, centered RMSprop with momentum).
 const MAX_SLOTS: usize = 3;
-
-const TWO_24: u64 = 1 << 24;
-
-fn invalid(op: &'static str, message: String) -> Error {
-    Error::InvalidArgument { op, message }
-}
-
-/// An error unless `ok`: "`name` must be `requirement`, got `x`".
-pub(crate) fn check(
-    op: &'static str,
-    ok: bool,
-    name: &str,
-    requirement: &str,
-    x: f64,
-) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            op,
-            format!("{name} must be {requirement}, got {x}"),
-        ))
-    }
-}
-
-/// The element type's name for messages (`"f32"`, `"f64"`).
-pub(crate) fn type_name<T: Float>() -> &'static str {
-    T::NAME
-}
-
-/// `x` must be finite and `>= 0`, in `f64` and as a `T` (weight decay,
-/// momentum, accumulator values).
-pub(crate) fn non_negative<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
-    let ok = x.is_finite() && x >= 0.0 && T::from_f64(x).is_finite();
-    if ok {
-        // No message is built for a valid setting: a step allocates nothing.
-        return Ok(());
-    }
-    let requirement = format!("finite and >= 0 in {}", type_name::<T>());
-    check(op, ok, name, &requirement, x)
-}
-
-/// `x` must be finite and `> 0`, in `f64` and as a `T`: an epsilon that is
-/// 0 (or rounds to 0 in `f32`) turns a zero gradient element into `0 / 0`.
-pub(crate) fn positive<T: Float>(op: &'static str, name: &str, x: f64) -> Result<()> {
-    let xt = T::from_f64(x);
-    let ok = x.is_finite() && x > 0.0 && xt.is_finite() && xt > T::zero();
-    if ok {
-        return Ok(());
-    }
-    let requirement = format!("finite and > 0 in {}", type_name::<T>());
-    check(op, ok, name, &requirement, x)
-}
-
-/// `x` must be in `[0, 1)` (betas, rho).
-pub(crate) fn unit_interval(op: &'static str, name: &str, x: f64) -> Result<()> {
-    check(op, (0.0..1.0).contains(&x), name, "in [0, 1)", x)
-}
-
-/// The first non-finite element of `values`, with its index.
-pub(crate) fn first_non_finite<T: Float>(values: &[T]) -> Option<(usize, T)> {
-    values
-        .iter()
-        .position(|v| !v.is_finite())
-        .map(|i| (i, values[i])) // invariant: i comes from position over values
-}
 
 impl<T: Float> Core<T> {
     pub(crate) fn new(learning_rate: LearningRate) -> Self {
@@ -345,262 +292,6 @@ impl<T: Float> Core<T> {
         self.work = work;
         *rule = next_rule;
         self.iterations += 1;
-        Ok(())
-    }
-
-    /// The error for the first parameter (in `work` order) whose gradient
-    /// is not finite, if there is one; records it as the refusal.
-    fn refuse_gradient(
-        &mut self,
-        op: &'static str,
-        params: &[&mut Param<T>],
-        grads: &Gradients<T>,
-        work: &[(usize, Prep<T>)],
-    ) -> Option<Error> {
-        for &(pos, _) in work {
-            let p = &params[pos];
-            let g = grads.get(p.id())?;
-            if let Some((k, v)) = first_non_finite(g.as_slice()) {
-                self.refusal = Some((pos, format!("its gradient holds {v} at index {k}")));
-                return Some(invalid(
-                    op,
-                    format!(
-                        "gradient of param \"{}\" (shape {:?}) is not finite: {v} at index {k}; nothing was updated",
-                        p.name(),
-                        p.value().shape()
-                    ),
-                ));
-            }
-        }
-        None
-    }
-
-    /// The error for a step the check pass refused: the first non-finite
-    /// gradient of any parameter, else the first parameter whose update
-    /// would be non-finite (its value, then its slots in order). Only runs
-    /// on a refused step, so it may copy: it repeats the update on copies
-    /// to find the element.
-    #[allow(clippy::too_many_arguments)]
-    fn refuse<R: Rule>(
-        &mut self,
-        op: &'static str,
-        rule: &R,
-        step: &Step,
-        params: &[&mut Param<T>],
-        grads: &Gradients<T>,
-        work: &[(usize, Prep<T>)],
-        fresh: &[(usize, Vec<Vec<T>>)],
-    ) -> Error {
-        if let Some(e) = self.refuse_gradient(op, params, grads, work) {
-            return e;
-        }
-        for &(pos, prep) in work {
-            let p = &params[pos];
-            let Some(g) = grads.get(p.id()) else {
-                continue;
-            };
-            let mut value = p.value().to_vec();
-            let mut slots: Vec<Vec<T>> = match (self.pending.get(&pos), self.state.get(&p.id())) {
-                (Some(loaded), _) => loaded.iter().map(Tensor::to_vec).collect(),
-                (None, Some(s)) => s.data.clone(),
-                (None, None) => fresh
-                    .iter()
-                    .find(|(q, _)| *q == pos)
-                    .map(|(_, f)| f.clone())
-                    .unwrap_or_default(),
-            };
-            let mut refs: Vec<&mut [T]> = slots.iter_mut().map(Vec::as_mut_slice).collect();
-            rule.kernel(
-                step,
-                Write {
-                    isa: self.isa,
-                    prep,
-                    p: &mut value,
-                    g: g.as_slice(),
-                    s: &mut refs,
-                },
-            );
-            if let Some((k, v)) = first_non_finite(&value) {
-                self.refusal = Some((
-                    pos,
-                    format!(
-                        "the update would make it {v} at index {k} (it overflows {}; lower the learning rate or clip the gradients)",
-                        T::NAME
-                    ),
-                ));
-                return invalid(
-                    op,
-                    format!(
-                        "the update would make param \"{}\" non-finite ({v} at index {k}, learning rate {}); nothing was updated",
-                        p.name(),
-                        step.lr
-                    ),
-                );
-            }
-            for (name, slot) in rule.slot_names().iter().zip(&slots) {
-                if let Some((k, v)) = first_non_finite(slot) {
-                    self.refusal = Some((
-                        pos,
-                        format!(
-                            "the update would make optimizer state \"{name}/{pos}\" {v} at index {k} (it overflows {})",
-                            T::NAME
-                        ),
-                    ));
-                    return invalid(
-                        op,
-                        format!(
-                            "the update would make the {name} state of param \"{}\" non-finite ({v} at index {k}); nothing was updated",
-                            p.name()
-                        ),
-                    );
-                }
-            }
-        }
-        // The check pass found a non-finite value that the same update on
-        // copies does not produce: impossible, as both run the same
-        // kernel; refuse the step all the same.
-        invalid(
-            op,
-            "the update would make a value non-finite; nothing was updated".to_string(),
-        )
-    }
-
-    /// Checks that loaded state fits the parameters it is for.
-    fn check_pending<R: Rule>(
-        &self,
-        op: &'static str,
-        rule: &R,
-        params: &[&mut Param<T>],
-    ) -> Result<()> {
-        for (&pos, slots) in &self.pending {
-            let Some(p) = params.get(pos) else {
-                return Err(invalid(
-                    op,
-                    format!(
-                        "loaded state is for param {pos}, but only {} params were given",
-                        params.len()
-                    ),
-                ));
-            };
-            for (name, t) in rule.slot_names().iter().zip(slots) {
-                if t.shape() != p.value().shape() {
-                    return Err(invalid(
-                        op,
-                        format!(
-                            "loaded state {name}/{pos} has shape {:?}, param \"{}\" has shape {:?}",
-                            t.shape(),
-                            p.name(),
-                            p.value().shape()
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// `iterations` (as `[n mod 2^24, n div 2^24]`, exact in `f32`), then
-    /// `slot/position` for every parameter with state.
-    pub(crate) fn state<R: Rule>(&self, rule: &R) -> Vec<(String, Tensor<T>)> {
-        let n = self.iterations;
-        let iterations = Tensor::from_parts(
-            vec![
-                T::from_f64((n % TWO_24) as f64),
-                T::from_f64((n / TWO_24) as f64),
-            ],
-            vec![2],
-        );
-        let mut out = vec![("iterations".to_string(), iterations)];
-        let mut by_pos: BTreeMap<usize, Vec<Tensor<T>>> = self.pending.clone();
-        for (pos, id) in self.order.iter().enumerate() {
-            if let (Some(s), false) = (self.state.get(id), by_pos.contains_key(&pos)) {
-                let tensors = s
-                    .data
-                    .iter()
-                    .map(|d| Tensor::from_parts(d.clone(), s.shape.clone()))
-                    .collect();
-                by_pos.insert(pos, tensors);
-            }
-        }
-        for (pos, tensors) in by_pos {
-            for (name, t) in rule.slot_names().iter().zip(tensors) {
-                out.push((format!("{name}/{pos}"), t));
-            }
-        }
-        out
-    }
-
-    /// Replaces all state by `state` (as written by [`state`](Self::state));
-    /// the tensors are matched to parameters by position at the next step.
-    pub(crate) fn load_state<R: Rule>(
-        &mut self,
-        rule: &R,
-        state: &[(String, Tensor<T>)],
-    ) -> Result<()> {
-        let op = "load_state";
-        let names = rule.slot_names();
-        let mut iterations = None;
-        let mut found: BTreeMap<usize, Vec<Option<Tensor<T>>>> = BTreeMap::new();
-        for (key, t) in state {
-            if key == "iterations" {
-                let v = t.as_slice();
-                let ok = |x: f64| x >= 0.0 && x.fract() == 0.0 && x < TWO_24 as f64;
-                if v.len() != 2 || !ok(v[0].to_f64()) || !ok(v[1].to_f64()) {
-                    return Err(invalid(
-                        op,
-                        format!("'iterations' must hold 2 integers below 2^24, got {t:?}"),
-                    ));
-                }
-                iterations = Some(v[0].to_f64() as u64 + (v[1].to_f64() as u64) * TWO_24);
-                continue;
-            }
-            let parsed = key.split_once('/').and_then(|(name, pos)| {
-                let slot = names.iter().position(|n| *n == name)?;
-                Some((slot, pos.parse::<usize>().ok()?))
-            });
-            let Some((slot, pos)) = parsed else {
-                return Err(invalid(
-                    op,
-                    format!(
-                        "{} has no state '{key}' (expected 'iterations' or one of {names:?} + '/position')",
-                        rule.name()
-                    ),
-                ));
-            };
-            if let Some((k, v)) = first_non_finite(t.as_slice()) {
-                return Err(invalid(
-                    op,
-                    format!("state '{key}' is not finite: {v} at index {k}"),
-                ));
-            }
-            found.entry(pos).or_insert_with(|| vec![None; names.len()])[slot] = Some(t.clone());
-        }
-        let Some(iterations) = iterations else {
-            return Err(invalid(op, "missing 'iterations'".to_string()));
-        };
-        let mut pending = BTreeMap::new();
-        for (pos, slots) in found {
-            let mut tensors = Vec::with_capacity(names.len());
-            for (name, t) in names.iter().zip(slots) {
-                let t = t.ok_or_else(|| {
-                    invalid(op, format!("state of param {pos} lacks '{name}/{pos}'"))
-                })?;
-                if tensors
-                    .first()
-                    .is_some_and(|f: &Tensor<T>| f.shape() != t.shape())
-                {
-                    return Err(invalid(
-                        op,
-                        format!("state tensors of param {pos} differ in shape"),
-                    ));
-                }
-                tensors.push(t);
-            }
-            pending.insert(pos, tensors);
-        }
-        self.iterations = iterations;
-        self.state.clear();
-        self.pending = pending;
         Ok(())
     }
 
