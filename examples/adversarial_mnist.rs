@@ -79,7 +79,7 @@ fn mlp() -> tapeflow::Result<Sequential> {
         .seed(42);
     model.compile(
         Adam::new(1e-3),
-        SparseCategoricalCrossentropy { from_logits: true },
+        SparseCategoricalCrossentropy::from_logits(),
         &[Metric::Accuracy],
     )?;
     Ok(model)

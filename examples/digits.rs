@@ -48,7 +48,7 @@ pub fn run(verbose: u8) -> tapeflow::Result<Outcome> {
         .name("digits_mlp");
     model.compile(
         Adam::new(0.002),
-        SparseCategoricalCrossentropy { from_logits: true },
+        SparseCategoricalCrossentropy::from_logits(),
         &[Metric::Accuracy],
     )?;
     if verbose > 0 {

@@ -58,7 +58,7 @@ pub fn run(config: &Config, out_dir: &Path, verbose: u8) -> tapeflow::Result<Out
         .seed(42);
     model.compile(
         Adam::new(1e-3),
-        SparseCategoricalCrossentropy { from_logits: true },
+        SparseCategoricalCrossentropy::from_logits(),
         &[Metric::Accuracy],
     )?;
     let options = FitOptions::default()

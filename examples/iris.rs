@@ -46,7 +46,7 @@ pub fn run(verbose: u8) -> tapeflow::Result<Outcome> {
         .name("iris_mlp");
     model.compile(
         Adam::new(0.01),
-        SparseCategoricalCrossentropy { from_logits: true },
+        SparseCategoricalCrossentropy::from_logits(),
         &[Metric::Accuracy],
     )?;
     if verbose > 0 {
