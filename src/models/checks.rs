@@ -64,9 +64,57 @@ impl<T: Float> Sequential<T> {
             return Err(invalid(op, "no data: x and y have 0 rows".to_string()));
         }
         self.check_input(x.shape())?;
+        self.check_target_shape(op, y)?;
         check_finite(op, "x", x)?;
         check_finite(op, "y", y)?;
         Ok(nx)
+    }
+
+    /// For the built-in losses that compare `y` with the output element by
+    /// element, checks before anything runs that a row of `y` has the
+    /// shape of a row of the model's output (`[rows]` and `[rows, 1]` pass
+    /// together, as the losses accept them). Sparse labels are checked by
+    /// [`check_sparse_labels`](Self::check_sparse_labels); a user's own
+    /// loss may read `y` as it likes and is not checked here.
+    fn check_target_shape(&self, op: &'static str, y: &Tensor<T>) -> Result<()> {
+        const ELEMENTWISE: [&str; 6] = [
+            "mean_squared_error",
+            "mean_absolute_error",
+            "huber",
+            "binary_crossentropy",
+            "categorical_crossentropy",
+            "kl_divergence",
+        ];
+        let Some(loss) = self.compiled.as_ref().map(|c| c.loss.name()) else {
+            return Ok(());
+        };
+        if !ELEMENTWISE.contains(&loss) {
+            return Ok(());
+        }
+        // An unbuilt model is refused by `check_input` with its own message.
+        let Ok(out) = self.output_shape() else {
+            return Ok(());
+        };
+        let row = y.shape().get(1..).unwrap_or(&[]);
+        let same = row == out.as_slice() || (row.is_empty() && out.as_slice() == [1]);
+        if same {
+            return Ok(());
+        }
+        let dims = |s: &[usize]| {
+            std::iter::once("rows".to_string())
+                .chain(s.iter().map(usize::to_string))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(invalid(
+            op,
+            format!(
+                "y has shape {:?} but the model's output has shape [{}]; {loss} needs y of shape [{}]",
+                y.shape(),
+                dims(&out),
+                dims(&out)
+            ),
+        ))
     }
 
     /// For a sparse categorical loss, checks every label is an integer in

@@ -462,6 +462,66 @@ fn evaluate_with_bad_data() {
     );
 }
 
+/// Targets whose rows do not have the shape of the model's output rows are
+/// refused before training, naming `y`, the output shape and the loss, for
+/// every built-in loss that compares them element by element; `[rows]` and
+/// `[rows, 1]` pass together as the losses accept them.
+#[test]
+fn targets_that_do_not_match_the_output() {
+    let (x, _) = xy();
+    let wide = Tensor::zeros(&[4, 2]).expect("y");
+    fit_err(
+        regressor(),
+        &x,
+        &wide,
+        quiet(),
+        &[
+            "fit: y has shape [4, 2] but the model's output has shape [rows, 1]",
+            "mean_squared_error needs y of shape [rows, 1]",
+        ],
+    );
+    err_with(
+        regressor().evaluate(&x, &Tensor::zeros(&[4, 1, 1]).expect("y")),
+        &["evaluate: y has shape [4, 1, 1]", "[rows, 1]"],
+    );
+    let flat = Tensor::zeros(&[4]).expect("y");
+    assert!(regressor().fit(&x, &flat, quiet().epochs(1)).is_ok());
+
+    wide_targets_refused(MeanAbsoluteError, "mean_absolute_error");
+    wide_targets_refused(Huber::new(1.0), "huber");
+    wide_targets_refused(
+        CategoricalCrossentropy::from_logits(),
+        "categorical_crossentropy",
+    );
+    wide_targets_refused(BinaryCrossentropy::from_logits(), "binary_crossentropy");
+    wide_targets_refused(KLDivergence, "kl_divergence");
+}
+
+/// `y` of shape `[4, 2]` for a `[2] → 3` model is refused by `fit`, also as
+/// validation data, and the weights stay as they were.
+#[track_caller]
+fn wide_targets_refused(loss: impl Loss<f32> + 'static, name: &str) {
+    let (x, _) = xy();
+    let mut m = Sequential::new(&[2]).add(Dense::new(3));
+    m.compile(Sgd::new(0.1), loss, &[]).expect("compile");
+    let before = bits(&m);
+    let y = Tensor::zeros(&[4, 2]).expect("y");
+    err_with(
+        m.fit(&x, &y, quiet()),
+        &["fit: y has shape [4, 2]", "[rows, 3]", name],
+    );
+    let good = Tensor::zeros(&[4, 3]).expect("y");
+    err_with(
+        m.fit(&x, &good, quiet().validation_data(x.clone(), y)),
+        &["fit (validation_data): y has shape [4, 2]", name],
+    );
+    assert_eq!(
+        bits(&m),
+        before,
+        "{name}: a refused fit changed the weights"
+    );
+}
+
 #[test]
 fn training_that_would_produce_non_finite_values() {
     // Loss inf: (1e20)² overflows f32.

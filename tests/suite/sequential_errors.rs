@@ -111,19 +111,22 @@ fn x_and_y_with_different_row_counts_are_rejected() {
 
 #[test]
 fn y_that_does_not_fit_the_loss_is_rejected() {
-    // A 1-unit model with MSE against 3 targets per row.
+    // A 1-unit model with MSE against 3 targets per row: refused before the
+    // first step, naming y, the output and the loss.
     let mut model = regressor();
     let (x, _) = xy();
     let y = Tensor::zeros(&[4, 3]).unwrap();
     let msg = fit_err(&mut model, &x, &y, quiet().batch_size(4));
     assert_eq!(
         msg,
-        "mean_squared_error: shape mismatch, lhs [4, 1], rhs [4, 3]"
+        "fit: y has shape [4, 3] but the model's output has shape [rows, 1]; \
+         mean_squared_error needs y of shape [rows, 1]"
     );
     let msg = model.evaluate(&x, &y).unwrap_err().to_string();
     assert_eq!(
         msg,
-        "mean_squared_error: shape mismatch, lhs [4, 1], rhs [4, 3]"
+        "evaluate: y has shape [4, 3] but the model's output has shape [rows, 1]; \
+         mean_squared_error needs y of shape [rows, 1]"
     );
 }
 
