@@ -262,6 +262,17 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// lower threshold decides.
 const OUTSIDE_POOL_MIN_WORK: usize = 1 << 24;
 
+/// Whether a product of `work` multiply-adds, called here, should first
+/// enter the pool ([`in_pool`]): it will be split ([`OUTSIDE_POOL_MIN_WORK`])
+/// and the calling thread is not a pool thread. Entering once for the whole
+/// product lets its zero-fill and its GEMM's splits share the pool without
+/// further hand-overs.
+pub(crate) fn product_enters_pool(work: usize) -> bool {
+    num_threads() > 1
+        && work >= OUTSIDE_POOL_MIN_WORK
+        && rayon::current_thread_index().is_none()
+}
+
 /// The parallelism for a product of `work` multiply-adds.
 fn parallelism(work: usize) -> gemm::Parallelism {
     let threads = num_threads();
