@@ -166,7 +166,9 @@ fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Sets how many threads tapeflow's kernels may use (matrix products today).
+/// Sets how many threads tapeflow's kernels may use: matrix products, the
+/// optimizers' update and the elementwise tensor ops on large tensors
+/// (16,384 elements and up inside [`in_pool`], 2^21 outside it).
 ///
 /// `0` restores the default: the number of cores reported by
 /// [`std::thread::available_parallelism`]. A larger request is clamped to
@@ -175,7 +177,9 @@ fn available_threads() -> usize {
 /// the product's work split never finish. The setting is process-wide, like
 /// `torch.set_num_threads`; it changes speed only, never results, because
 /// products are split over output blocks, not over the summed dimension
-/// (every element is the same sum in the same order whatever the count).
+/// (every element is the same sum in the same order whatever the count),
+/// and elementwise passes in pieces of 8,192 elements whose bounds do not
+/// depend on the count (each element is computed alone).
 ///
 /// # Examples
 ///
@@ -217,8 +221,12 @@ pub fn num_threads() -> usize {
 /// tens of microseconds each, which costs more than the second core saves
 /// on the products of a small model. Called from inside the pool, the
 /// product runs its first part itself while an idle pool thread takes the
-/// second, and nobody sleeps in between. So wrap a whole training step
-/// (forward, backward and update) in `in_pool`, not a single product.
+/// second, and nobody sleeps in between. The same holds for the
+/// optimizers' update and the elementwise ops, which split over the pool
+/// only inside it (from 16,384 elements; outside, from 2^21). So wrap a
+/// whole training step (forward, backward and update) in `in_pool`, not a
+/// single product. (A product large enough to split from outside, 2^24
+/// multiply-adds and up, enters the pool by itself, once per product.)
 ///
 /// Entering the pool is itself one hand-over (the caller sleeps until `f`
 /// is done), so it pays only when the step holds products large enough to
@@ -268,9 +276,7 @@ const OUTSIDE_POOL_MIN_WORK: usize = 1 << 24;
 /// product lets its zero-fill and its GEMM's splits share the pool without
 /// further hand-overs.
 pub(crate) fn product_enters_pool(work: usize) -> bool {
-    num_threads() > 1
-        && work >= OUTSIDE_POOL_MIN_WORK
-        && rayon::current_thread_index().is_none()
+    num_threads() > 1 && work >= OUTSIDE_POOL_MIN_WORK && rayon::current_thread_index().is_none()
 }
 
 /// The parallelism for a product of `work` multiply-adds.

@@ -31,6 +31,12 @@
 //! results are bit for bit those of the element-by-element loop whatever
 //! the instruction set (tested below against the formulas as written
 //! before this module existed).
+//!
+//! A parameter of 16,384 elements or more is updated by the pool's threads
+//! when the step runs inside the pool ([`in_pool`](crate::in_pool)), in
+//! pieces of 8,192 elements ([`par_split`]); each element's update is its
+//! own and the check's verdicts are ANDed, so the bits and the verdict do
+//! not depend on the thread count (`tests/suite/split_threads.rs`).
 
 use pulp::WithSimd;
 
