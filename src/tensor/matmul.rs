@@ -266,6 +266,12 @@ impl<T: Float> Tensor<T> {
     /// entry on sub-slices of the operands (or a single GEMM when the batch
     /// folds into the rows).
     fn product(&self, rhs: &Tensor<T>, layout: Layout) -> Result<Tensor<T>> {
+        self.product_on(rhs, layout, true)
+    }
+
+    /// [`product`](Self::product); `may_enter`: whether it may enter the
+    /// pool first (false once it has, so it never enters twice).
+    fn product_on(&self, rhs: &Tensor<T>, layout: Layout, may_enter: bool) -> Result<Tensor<T>> {
         let mismatch = || Error::ShapeMismatch {
             op: layout.op,
             lhs: self.shape().to_vec(),
@@ -302,12 +308,11 @@ impl<T: Float> Tensor<T> {
         // `k > 0`: with k = 0 there is nothing to multiply, only zeros to fill.
         let small = k > 0 && k.saturating_mul(n) <= SMALL_PRODUCT;
         let work = count.saturating_mul(m).saturating_mul(k).saturating_mul(n);
-        if !small && product_enters_pool(work) {
+        if may_enter && !small && product_enters_pool(work) {
             // A product large enough to split, called from outside the
             // pool: enter it once for the whole product (the output's
             // zero-fill, every batch entry's GEMM), not once per GEMM.
-            // Inside, this test is false: no second entry.
-            return crate::in_pool(|| self.product(rhs, layout));
+            return crate::in_pool(|| self.product_on(rhs, layout, false));
         }
         let elements = count.saturating_mul(m).saturating_mul(n);
         let mut out = if small && elements <= SMALL_PRODUCT * 64 {
