@@ -162,8 +162,11 @@ static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// The number of cores the process may use, as
 /// [`std::thread::available_parallelism`] reports it (1 when unknown).
+/// Asked once: on Linux the answer reads the cgroup files, which allocates
+/// and costs system calls, and every product and split pass asks.
 fn available_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Sets how many threads tapeflow's kernels may use: matrix products, the
@@ -276,7 +279,7 @@ const OUTSIDE_POOL_MIN_WORK: usize = 1 << 24;
 /// product lets its zero-fill and its GEMM's splits share the pool without
 /// further hand-overs.
 pub(crate) fn product_enters_pool(work: usize) -> bool {
-    num_threads() > 1 && work >= OUTSIDE_POOL_MIN_WORK && rayon::current_thread_index().is_none()
+    work >= OUTSIDE_POOL_MIN_WORK && rayon::current_thread_index().is_none() && num_threads() > 1
 }
 
 /// The parallelism for a product of `work` multiply-adds.
@@ -322,12 +325,16 @@ pub(crate) trait Split: Sized + Send {
 /// thresholds above or with one thread set, else the thread count (at most
 /// one thread per piece of [`SPLIT_CHUNK`] elements).
 pub(crate) fn split_threads(len: usize) -> usize {
-    let threads = num_threads();
+    // The length first: a small pass costs no further test.
+    if len < SPLIT_MIN_IN_POOL {
+        return 1;
+    }
     let min = if rayon::current_thread_index().is_some() {
         SPLIT_MIN_IN_POOL
     } else {
         SPLIT_MIN_OUTSIDE_POOL
     };
+    let threads = num_threads();
     if threads <= 1 || len < min {
         1
     } else {
