@@ -15,6 +15,9 @@ use tapeflow::{Gradients, Param, Tensor};
 /// piece (8,192) or of the vector block (16).
 const LEN: usize = 5 * 8192 + 7;
 
+/// Makes a fresh optimizer of one setting.
+type Make = fn() -> Box<dyn Optimizer<f32>>;
+
 fn bits(t: &Tensor<f32>) -> Vec<u32> {
     t.as_slice().iter().map(|v| v.to_bits()).collect()
 }
@@ -53,7 +56,7 @@ fn run(threads: usize, mut opt: Box<dyn Optimizer<f32>>) -> Vec<Vec<u32>> {
 
 #[test]
 fn split_passes_give_the_same_bits_with_one_and_two_threads() {
-    let settings: [fn() -> Box<dyn Optimizer<f32>>; 4] = [
+    let settings: [Make; 4] = [
         || Box::new(Adam::new(1e-2)),
         || Box::new(Adam::new(1e-2).amsgrad(true).clip_norm(0.5)),
         || Box::new(Sgd::new(0.1).momentum(0.9).clip_value(0.2)),
