@@ -162,11 +162,16 @@ static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// The number of cores the process may use, as
 /// [`std::thread::available_parallelism`] reports it (1 when unknown).
+/// Asked once: on Linux the answer reads the cgroup files, which allocates
+/// and costs system calls, and every product and split pass asks.
 fn available_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Sets how many threads tapeflow's kernels may use (matrix products today).
+/// Sets how many threads tapeflow's kernels may use: matrix products, the
+/// optimizers' update and the elementwise tensor ops on large tensors
+/// (16,384 elements and up inside [`in_pool`], 2^21 outside it).
 ///
 /// `0` restores the default: the number of cores reported by
 /// [`std::thread::available_parallelism`]. A larger request is clamped to
@@ -175,7 +180,9 @@ fn available_threads() -> usize {
 /// the product's work split never finish. The setting is process-wide, like
 /// `torch.set_num_threads`; it changes speed only, never results, because
 /// products are split over output blocks, not over the summed dimension
-/// (every element is the same sum in the same order whatever the count).
+/// (every element is the same sum in the same order whatever the count),
+/// and elementwise passes in pieces of 8,192 elements whose bounds do not
+/// depend on the count (each element is computed alone).
 ///
 /// # Examples
 ///
@@ -217,8 +224,12 @@ pub fn num_threads() -> usize {
 /// tens of microseconds each, which costs more than the second core saves
 /// on the products of a small model. Called from inside the pool, the
 /// product runs its first part itself while an idle pool thread takes the
-/// second, and nobody sleeps in between. So wrap a whole training step
-/// (forward, backward and update) in `in_pool`, not a single product.
+/// second, and nobody sleeps in between. The same holds for the
+/// optimizers' update and the elementwise ops, which split over the pool
+/// only inside it (from 16,384 elements; outside, from 2^21). So wrap a
+/// whole training step (forward, backward and update) in `in_pool`, not a
+/// single product. (A product large enough to split from outside, 2^24
+/// multiply-adds and up, enters the pool by itself, once per product.)
 ///
 /// Entering the pool is itself one hand-over (the caller sleeps until `f`
 /// is done), so it pays only when the step holds products large enough to
@@ -262,6 +273,15 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// lower threshold decides.
 const OUTSIDE_POOL_MIN_WORK: usize = 1 << 24;
 
+/// Whether a product of `work` multiply-adds, called here, should first
+/// enter the pool ([`in_pool`]): it will be split ([`OUTSIDE_POOL_MIN_WORK`])
+/// and the calling thread is not a pool thread. Entering once for the whole
+/// product lets its zero-fill and its GEMM's splits share the pool without
+/// further hand-overs.
+pub(crate) fn product_enters_pool(work: usize) -> bool {
+    work >= OUTSIDE_POOL_MIN_WORK && rayon::current_thread_index().is_none() && num_threads() > 1
+}
+
 /// The parallelism for a product of `work` multiply-adds.
 fn parallelism(work: usize) -> gemm::Parallelism {
     let threads = num_threads();
@@ -271,6 +291,95 @@ fn parallelism(work: usize) -> gemm::Parallelism {
     } else {
         gemm::Parallelism::None
     }
+}
+
+/// Elements per piece when an elementwise pass is split over threads
+/// ([`par_split`]). Piece boundaries are multiples of this from the start of
+/// the slice whatever the thread count, so a pass that treats its pieces
+/// alike gives the same bits with any number of threads. 8,192 `f32` are
+/// 32 KiB per operand: a few microseconds of work, well above the cost of
+/// one `rayon::join` inside the pool (about a microsecond).
+pub(crate) const SPLIT_CHUNK: usize = 1 << 13;
+
+/// Inside the pool ([`in_pool`]), a pass over fewer elements than this runs
+/// on one thread: below, the join costs about as much as the half it saves.
+const SPLIT_MIN_IN_POOL: usize = 2 * SPLIT_CHUNK;
+
+/// Called from outside the pool, a pass over fewer elements than this runs
+/// on the calling thread: handing work to the pool and back costs two
+/// wake-ups (~20 µs each, see [`OUTSIDE_POOL_MIN_WORK`]), which 2^21
+/// elements (about 1 ms of work at one element per nanosecond) repay
+/// several times over. An estimate, like the product's threshold.
+const SPLIT_MIN_OUTSIDE_POOL: usize = 1 << 21;
+
+/// Work over a contiguous range of elements that can be cut in two at an
+/// element index (a slice, or several slices of the same length).
+pub(crate) trait Split: Sized + Send {
+    /// The number of elements.
+    fn len(&self) -> usize;
+    /// The first `at` elements and the rest.
+    fn split_at(self, at: usize) -> (Self, Self);
+}
+
+/// How many threads a pass over `len` elements should use: 1 below the
+/// thresholds above or with one thread set, else the thread count (at most
+/// one thread per piece of [`SPLIT_CHUNK`] elements).
+pub(crate) fn split_threads(len: usize) -> usize {
+    // The length first: a small pass costs no further test.
+    if len < SPLIT_MIN_IN_POOL {
+        return 1;
+    }
+    let min = if rayon::current_thread_index().is_some() {
+        SPLIT_MIN_IN_POOL
+    } else {
+        SPLIT_MIN_OUTSIDE_POOL
+    };
+    let threads = num_threads();
+    if threads <= 1 || len < min {
+        1
+    } else {
+        threads.min(len.div_ceil(SPLIT_CHUNK))
+    }
+}
+
+/// Runs `run` over `work`, split over [`split_threads`] threads at
+/// multiples of [`SPLIT_CHUNK`] elements, and folds the pieces' results
+/// with `combine` (left piece first). With one thread, `run(work)`.
+///
+/// The split points depend on the thread count, the piece boundaries they
+/// fall on do not; a pass whose result per element does not depend on
+/// where its piece starts (every elementwise pass) is bit-identical for any
+/// thread count. A reduction must not fold floats across pieces with
+/// `combine` (the grouping would change with the count).
+pub(crate) fn par_split<W: Split, R: Send>(
+    work: W,
+    run: &(impl Fn(W) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
+    let threads = split_threads(work.len());
+    split_over(work, threads, run, combine)
+}
+
+fn split_over<W: Split, R: Send>(
+    work: W,
+    threads: usize,
+    run: &(impl Fn(W) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
+    let chunks = work.len().div_ceil(SPLIT_CHUNK);
+    let threads = threads.min(chunks);
+    if threads <= 1 {
+        return run(work);
+    }
+    // `threads <= chunks`, so both sides get at least one whole piece; the
+    // piece starts at a multiple of SPLIT_CHUNK, so the cut does too.
+    let left = threads / 2;
+    let (a, b) = work.split_at(chunks * left / threads * SPLIT_CHUNK);
+    let (ra, rb) = rayon::join(
+        || split_over(a, left, run, combine),
+        || split_over(b, threads - left, run, combine),
+    );
+    combine(ra, rb)
 }
 
 /// A read-only strided matrix: `rows × cols`, element `(i, j)` at
@@ -333,33 +442,46 @@ pub(crate) fn gemm<T: Float>(
     }
     let parallelism = parallelism(m.saturating_mul(k).saturating_mul(n));
     let (alpha, beta) = (if accumulate { T::one() } else { T::zero() }, T::one());
-    #[allow(unsafe_code)]
-    // SAFETY: the asserts above check that every index gemm computes from
-    // (rows, cols, strides) lies inside the three slices; `dst` is borrowed
-    // mutably and cannot alias `lhs` or `rhs`. All strides fit in isize
-    // because they index existing allocations.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            alpha,
-            beta,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let mut run = move || {
+        #[allow(unsafe_code)]
+        // SAFETY: the asserts above check that every index gemm computes from
+        // (rows, cols, strides) lies inside the three slices; `dst` is borrowed
+        // mutably and cannot alias `lhs` or `rhs`. All strides fit in isize
+        // because they index existing allocations.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                accumulate,
+                lhs.data.as_ptr(),
+                lhs.col_stride as isize,
+                lhs.row_stride as isize,
+                rhs.data.as_ptr(),
+                rhs.col_stride as isize,
+                rhs.row_stride as isize,
+                alpha,
+                beta,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    };
+    match parallelism {
+        // A split product called from outside the pool enters it once for
+        // the whole product: `gemm` splits each k-block twice (packing,
+        // then the kernels), and each split from outside hands the work to
+        // the pool and back (two wake-ups); inside, the caller's pool
+        // thread runs one part itself. Same arithmetic, same bits.
+        gemm::Parallelism::Rayon(_) if rayon::current_thread_index().is_none() => {
+            rayon::scope(|_| run());
+        }
+        _ => run(),
     }
 }
 
@@ -408,6 +530,46 @@ mod tests {
                 (f64::from(got32) - want).abs() < 1e-6,
                 "erff({x}) = {got32}"
             );
+        }
+    }
+
+    /// A range of element indices, cut like a slice.
+    struct Span(std::ops::Range<usize>);
+
+    impl Split for Span {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn split_at(self, at: usize) -> (Self, Self) {
+            let mid = self.0.start + at;
+            (Span(self.0.start..mid), Span(mid..self.0.end))
+        }
+    }
+
+    #[test]
+    fn split_pieces_cover_the_range_in_order_and_cut_at_whole_chunks() {
+        let c = SPLIT_CHUNK;
+        for len in [1, c - 1, c, c + 1, 2 * c, 5 * c + 7, 64 * c + 3] {
+            for threads in 1..=5 {
+                let pieces = split_over(
+                    Span(0..len),
+                    threads,
+                    &|s: Span| vec![s.0],
+                    &|mut a: Vec<_>, b: Vec<_>| {
+                        a.extend(b);
+                        a
+                    },
+                );
+                let want = threads.min(len.div_ceil(c));
+                assert_eq!(pieces.len(), want, "len {len}, {threads} threads");
+                assert_eq!(pieces[0].start, 0);
+                assert_eq!(pieces[want - 1].end, len);
+                for w in pieces.windows(2) {
+                    assert_eq!(w[0].end, w[1].start, "len {len}, {threads} threads");
+                    assert_eq!(w[0].end % c, 0, "len {len}, {threads} threads");
+                    assert!(!w[0].is_empty());
+                }
+            }
         }
     }
 

@@ -31,16 +31,22 @@
 //! results are bit for bit those of the element-by-element loop whatever
 //! the instruction set (tested below against the formulas as written
 //! before this module existed).
+//!
+//! A parameter of 16,384 elements or more is updated by the pool's threads
+//! when the step runs inside the pool ([`in_pool`](crate::in_pool)), in
+//! pieces of 8,192 elements ([`par_split`]); each element's update is its
+//! own and the check's verdicts are ANDed, so the bits and the verdict do
+//! not depend on the thread count (`tests/suite/split_threads.rs`).
 
 use pulp::WithSimd;
 
-use crate::element::Float;
+use crate::element::{Float, Split, par_split};
 
 /// Elements per block: one AVX-512 register of `f32`, two of `f64`.
 pub(crate) const LANES: usize = 16;
 
 /// An optimizer's update of one element, with `S` state slots.
-pub(crate) trait Kernel<T: Float, const S: usize>: Copy {
+pub(crate) trait Kernel<T: Float, const S: usize>: Copy + Send + Sync {
     /// The new value of parameter element `p` whose gradient (already
     /// clipped) is `g`; updates the element's state `s` in place.
     fn step(&self, p: T, g: T, s: &mut [T; S]) -> T;
@@ -58,7 +64,7 @@ pub(crate) struct Prep<T> {
 }
 
 /// A map from the raw gradient element to the one the update uses.
-pub(crate) trait GradMap<T>: Copy {
+pub(crate) trait GradMap<T>: Copy + Send + Sync {
     fn apply(&self, g: T) -> T;
 }
 
@@ -279,6 +285,66 @@ struct WriteOp<'a, T, K, M, const S: usize> {
     s: [&'a mut [T]; S],
 }
 
+impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> Split for CheckOp<'_, T, K, M, S> {
+    fn len(&self) -> usize {
+        self.p.len()
+    }
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (p0, p1) = self.p.split_at(at);
+        // invariant: the caller passes a gradient and slots as long as `p`
+        let (g0, g1) = self.g.split_at(at);
+        let (k, prep) = (self.k, self.prep);
+        let left = CheckOp {
+            k,
+            prep,
+            p: p0,
+            g: g0,
+            s: self.s.map(|x| &x[..at]),
+        };
+        let right = CheckOp {
+            k,
+            prep,
+            p: p1,
+            g: g1,
+            s: self.s.map(|x| &x[at..]),
+        };
+        (left, right)
+    }
+}
+
+impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> Split for WriteOp<'_, T, K, M, S> {
+    fn len(&self) -> usize {
+        self.p.len()
+    }
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (p0, p1) = self.p.split_at_mut(at);
+        // invariant: the caller passes a gradient and slots as long as `p`
+        let (g0, g1) = self.g.split_at(at);
+        let mut halves = self.s.map(|x| {
+            let (a, b) = x.split_at_mut(at);
+            (Some(a), Some(b))
+        });
+        let s0 = std::array::from_fn(|i| halves[i].0.take().expect("invariant: taken once"));
+        let s1 = std::array::from_fn(|i| halves[i].1.take().expect("invariant: taken once"));
+        let (k, prep) = (self.k, self.prep);
+        let left = WriteOp {
+            k,
+            prep,
+            p: p0,
+            g: g0,
+            s: s0,
+        };
+        let right = WriteOp {
+            k,
+            prep,
+            p: p1,
+            g: g1,
+            s: s1,
+        };
+        (left, right)
+    }
+}
+
 impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
     for WriteOp<'_, T, K, M, S>
 {
@@ -321,7 +387,8 @@ fn run_check<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     op: CheckOp<'_, T, K, M, S>,
 ) -> bool {
     match isa {
-        Isa::Widest => dispatch(op),
+        // Every element's check is its own; the pieces' verdicts are ANDed.
+        Isa::Widest => par_split(op, &dispatch, &|a, b| a && b),
         #[cfg(test)]
         Isa::Baseline => op.with_simd(pulp::Scalar::new()),
         #[cfg(test)]
@@ -366,7 +433,7 @@ fn run_write<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     op: WriteOp<'_, T, K, M, S>,
 ) {
     match isa {
-        Isa::Widest => dispatch(op),
+        Isa::Widest => par_split(op, &dispatch, &|(), ()| ()),
         #[cfg(test)]
         Isa::Baseline => op.with_simd(pulp::Scalar::new()),
         #[cfg(test)]

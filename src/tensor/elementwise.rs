@@ -5,7 +5,9 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::Tensor;
 use super::broadcast::zip_broadcast;
-use crate::element::Float;
+use super::par_map::map_in_place;
+use super::par_map::map_into;
+use crate::element::{Float, split_threads};
 use crate::error::Result;
 
 /// Defines a broadcasting binary method that returns `Result`.
@@ -30,7 +32,7 @@ macro_rules! unary_method {
     ($(#[$doc:meta])* $name:ident, $f:expr) => {
         $(#[$doc])*
         pub fn $name(&self) -> Tensor<T> {
-            self.map($f)
+            self.map_split($f)
         }
     };
 }
@@ -52,17 +54,32 @@ impl<T: Float> Tensor<T> {
         Tensor::from_iter_exact(data, self.shape.clone())
     }
 
-    /// [`map`](Self::map) taking `self` by value: writes into its buffer
-    /// when no other tensor holds it, else allocates as `map` does.
-    pub(crate) fn map_owned(mut self, f: impl Fn(T) -> T) -> Tensor<T> {
+    /// [`map`](Self::map) for a function that threads may share: a large
+    /// tensor (see [`par_split`]) is mapped by the pool's threads, in
+    /// pieces whose bounds do not depend on the thread count (each element
+    /// is its own, so the bits do not either).
+    pub(crate) fn map_split(&self, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
+        if split_threads(self.len()) <= 1 {
+            return self.map(f);
+        }
+        let mut out = Tensor::filled(self.shape(), T::zero());
+        let dst = out
+            .unique_mut()
+            .expect("invariant: a fresh tensor owns its storage");
+        map_into(self.as_slice(), dst, &f);
+        out
+    }
+
+    /// [`map_split`](Self::map_split) taking `self` by value: writes into
+    /// its buffer when no other tensor holds it, else allocates as `map`
+    /// does.
+    pub(crate) fn map_owned(mut self, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
         match self.unique_mut() {
             Some(xs) => {
-                for x in xs {
-                    *x = f(*x);
-                }
+                map_in_place(xs, &f);
                 self
             }
-            None => self.map(f),
+            None => self.map_split(f),
         }
     }
 
@@ -216,7 +233,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn add_scalar(&self, c: T) -> Tensor<T> {
-        self.map(|x| x + c)
+        self.map_split(|x| x + c)
     }
 
     /// Subtracts `c` from every element.
@@ -230,7 +247,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sub_scalar(&self, c: T) -> Tensor<T> {
-        self.map(|x| x - c)
+        self.map_split(|x| x - c)
     }
 
     /// Multiplies every element by `c`.
@@ -244,7 +261,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn mul_scalar(&self, c: T) -> Tensor<T> {
-        self.map(|x| x * c)
+        self.map_split(|x| x * c)
     }
 
     /// Divides every element by `c`.
@@ -258,7 +275,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn div_scalar(&self, c: T) -> Tensor<T> {
-        self.map(|x| x / c)
+        self.map_split(|x| x / c)
     }
 
     /// Raises every element to the power `p`.
@@ -273,7 +290,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn powf(&self, p: T) -> Tensor<T> {
-        self.map(|x| x.powf(p))
+        self.map_split(|x| x.powf(p))
     }
 
     /// Clamps every element into `[min, max]` (NaN stays NaN).
@@ -288,7 +305,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn clamp(&self, min: T, max: T) -> Tensor<T> {
-        self.map(|x| {
+        self.map_split(|x| {
             if x < min {
                 min
             } else if x > max {

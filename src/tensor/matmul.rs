@@ -9,8 +9,10 @@
 //! owns the shape rules (2-D, batched 3-D, 3-D with a shared 2-D right
 //! matrix); it knows nothing of gradients.
 
+use rayon::prelude::*;
+
 use super::{Shape, Tensor};
-use crate::element::{Float, MatRef, gemm};
+use crate::element::{Float, MatRef, gemm, product_enters_pool, split_threads};
 use crate::error::{Error, Result};
 
 /// Products with at most this many multiply-adds per output row (`k · n`:
@@ -65,6 +67,24 @@ fn small_gemm<T: Float>(dst: &mut [T], lhs: MatRef<'_, T>, rhs: MatRef<'_, T>) {
             }
         }
     }
+}
+
+/// The zeroed output of a product, `shape`'s element count (checked): the
+/// pool's threads write the zeros when the output is large enough to split
+/// ([`split_threads`]), in at most one piece per thread; else this thread.
+/// Zeros are zeros, so the bits do not depend on who writes them.
+fn zeros<T: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
+    let n = super::checked_numel::<T>(op, shape)?;
+    let threads = split_threads(n);
+    if threads <= 1 {
+        return super::try_filled(op, shape, T::zero());
+    }
+    let mut data = super::try_with_capacity(op, shape, n)?;
+    // `data` already holds room for `n`: collecting reallocates nothing.
+    rayon::iter::repeat_n(T::zero(), n)
+        .with_min_len(n.div_ceil(threads))
+        .collect_into_vec(&mut data);
+    Ok(data)
 }
 
 /// Which product is asked for: whether each operand's last two axes are
@@ -246,6 +266,12 @@ impl<T: Float> Tensor<T> {
     /// entry on sub-slices of the operands (or a single GEMM when the batch
     /// folds into the rows).
     fn product(&self, rhs: &Tensor<T>, layout: Layout) -> Result<Tensor<T>> {
+        self.product_on(rhs, layout, true)
+    }
+
+    /// [`product`](Self::product); `may_enter`: whether it may enter the
+    /// pool first (false once it has, so it never enters twice).
+    fn product_on(&self, rhs: &Tensor<T>, layout: Layout, may_enter: bool) -> Result<Tensor<T>> {
         let mismatch = || Error::ShapeMismatch {
             op: layout.op,
             lhs: self.shape().to_vec(),
@@ -281,6 +307,13 @@ impl<T: Float> Tensor<T> {
         };
         // `k > 0`: with k = 0 there is nothing to multiply, only zeros to fill.
         let small = k > 0 && k.saturating_mul(n) <= SMALL_PRODUCT;
+        let work = count.saturating_mul(m).saturating_mul(k).saturating_mul(n);
+        if may_enter && !small && product_enters_pool(work) {
+            // A product large enough to split, called from outside the
+            // pool: enter it once for the whole product (the output's
+            // zero-fill, every batch entry's GEMM), not once per GEMM.
+            return crate::in_pool(|| self.product_on(rhs, layout, false));
+        }
         let elements = count.saturating_mul(m).saturating_mul(n);
         let mut out = if small && elements <= SMALL_PRODUCT * 64 {
             // A small output (at most 16,384 elements): one block.
@@ -288,8 +321,7 @@ impl<T: Float> Tensor<T> {
         } else {
             // The output is the one user-sized allocation: [2^40, 0]·[0, 2^40]
             // holds no element but asks for 2^80.
-            let zeros = super::try_filled(layout.op, &shape, T::zero())?;
-            Tensor::from_parts(zeros, shape)
+            Tensor::from_parts(zeros(layout.op, &shape)?, shape)
         };
         if out.is_empty() {
             return Ok(out);

@@ -18,6 +18,7 @@ pub(crate) mod conv_gemm;
 mod display;
 mod elementwise;
 mod matmul;
+mod par_map;
 mod permute;
 pub(crate) mod pool;
 mod random;

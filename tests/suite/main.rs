@@ -57,6 +57,7 @@ mod persist_errors;
 mod persist_fresh_process;
 mod sequential;
 mod sequential_errors;
+mod split_threads;
 mod tape;
 mod tensor_errors;
 mod tensor_props;
