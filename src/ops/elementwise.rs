@@ -45,7 +45,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// Records a unary elementwise op: value `f(x)`, gradient `g · df(x, y)`
     /// where `y = f(x)` is the saved output.
     pub(crate) fn unary(&self, f: impl Fn(T) -> T, df: impl Fn(T, T) -> T + 'static) -> Var<'t, T> {
-        let y = self.value().map(f);
+        let y = self.with_value(|x| x.map(f));
         self.tape().record_with([*self], y, move |g, io| {
             [Some(chain_owned(g, io.x(0), io.y(), &df))]
         })
@@ -76,7 +76,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn add(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("add", rhs)?;
-        let y = self.value().add(&rhs.value())?;
+        let y = self.with_values(rhs, |a, b| a.add(b))?;
         Ok(self
             .tape()
             .record_with([*self, self.rebind(rhs)], y, |g, _| {
@@ -106,7 +106,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn sub(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("sub", rhs)?;
-        let y = self.value().sub(&rhs.value())?;
+        let y = self.with_values(rhs, |a, b| a.sub(b))?;
         Ok(self
             .tape()
             .record_with([*self, self.rebind(rhs)], y, |g, _| {
@@ -136,7 +136,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn mul(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("mul", rhs)?;
-        let y = self.value().mul(&rhs.value())?;
+        let y = self.with_values(rhs, |a, b| a.mul(b))?;
         Ok(self
             .tape()
             .record_with([*self, self.rebind(rhs)], y, |g, io| {
@@ -205,7 +205,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn add_scalar(&self, c: T) -> Var<'t, T> {
-        let y = self.value().add_scalar(c);
+        let y = self.with_value(|x| x.add_scalar(c));
         self.tape().record_with([*self], y, |g, _| [Some(g)])
     }
 
@@ -239,7 +239,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn mul_scalar(&self, c: T) -> Var<'t, T> {
-        let y = self.value().mul_scalar(c);
+        let y = self.with_value(|x| x.mul_scalar(c));
         self.tape()
             .record_with([*self], y, move |g, _| [Some(g.mul_scalar_owned(c))])
     }

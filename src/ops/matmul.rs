@@ -62,8 +62,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn matmul(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("matmul", rhs)?;
-        let (a, b) = (self.value(), rhs.value());
-        let y = a.matmul(&b)?;
+        let y = self.with_values(rhs, |a, b| a.matmul(b))?;
         let rhs = Var::new(self.tape(), rhs.index());
         Ok(self.tape().record_with([*self, rhs], y, |g, io| {
             let (a, b) = (io.x(0), io.x(1));
@@ -107,16 +106,18 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn linear(&self, kernel: &Var<'_, T>, bias: Option<&Var<'_, T>>) -> Result<Var<'t, T>> {
         self.same_tape("linear", kernel)?;
-        let (x, w) = (self.value(), kernel.value());
-        // The indexing runs only after the rank checks (short-circuit `||`).
-        if w.ndim() != 2 || x.ndim() < 2 || x.shape()[x.ndim() - 1] != w.shape()[0] {
-            return Err(Error::ShapeMismatch {
-                op: "linear",
-                lhs: x.shape().to_vec(),
-                rhs: w.shape().to_vec(),
-            });
-        }
-        let mut y = x.matmul(&w)?;
+        // Read in place on the tape: no handle of the operands is cloned.
+        let (mut y, out) = self.with_values(kernel, |x, w| {
+            // The indexing runs only after the rank checks (short-circuit `||`).
+            if w.ndim() != 2 || x.ndim() < 2 || x.shape()[x.ndim() - 1] != w.shape()[0] {
+                return Err(Error::ShapeMismatch {
+                    op: "linear",
+                    lhs: x.shape().to_vec(),
+                    rhs: w.shape().to_vec(),
+                });
+            }
+            Ok((x.matmul(w)?, w.shape()[1])) // invariant: w is 2-D, checked above
+        })?;
         let kernel = Var::new(self.tape(), kernel.index());
         let Some(bias) = bias else {
             return Ok(self.tape().record_with([*self, kernel], y, |g, io| {
@@ -129,28 +130,29 @@ impl<'t, T: Float> Var<'t, T> {
             }));
         };
         self.same_tape("linear", bias)?;
-        let b = bias.value();
-        let out = w.shape()[1]; // invariant: w is 2-D, checked above
-        if b.shape() != [out] {
-            return Err(Error::ShapeMismatch {
-                op: "linear",
-                lhs: vec![out],
-                rhs: b.shape().to_vec(),
-            });
-        }
-        // The product is fresh and unshared: the bias is added in place.
-        if let [c] = b.as_slice() {
-            // One output column (`Dense(1)`): one pass, not a row at a time.
-            for v in y.as_mut_slice() {
-                *v += *c;
+        bias.with_value(|b| {
+            if b.shape() != [out] {
+                return Err(Error::ShapeMismatch {
+                    op: "linear",
+                    lhs: vec![out],
+                    rhs: b.shape().to_vec(),
+                });
             }
-        } else {
-            for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
-                for (v, &c) in row.iter_mut().zip(b.as_slice()) {
-                    *v += c;
+            // The product is fresh and unshared: the bias is added in place.
+            if let [c] = b.as_slice() {
+                // One output column (`Dense(1)`): one pass, not a row at a time.
+                for v in y.as_mut_slice() {
+                    *v += *c;
+                }
+            } else {
+                for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
+                    for (v, &c) in row.iter_mut().zip(b.as_slice()) {
+                        *v += c;
+                    }
                 }
             }
-        }
+            Ok(())
+        })?;
         let bias = Var::new(self.tape(), bias.index());
         Ok(self.tape().record_with([*self, kernel, bias], y, |g, io| {
             let (x, w, b) = (io.x(0), io.x(1), io.x(2));

@@ -1,8 +1,7 @@
 //! [`Gradients`]: the result of a reverse sweep, keyed by [`Var`] and by
 //! [`ParamId`]; and [`Target`], what a gradient may be asked for.
 
-use std::collections::HashMap;
-
+use super::id_hash::IdMap;
 use super::{Param, ParamId, Var};
 use crate::element::Float;
 use crate::tensor::Tensor;
@@ -85,8 +84,8 @@ impl<'a, T: Float> From<&'a mut Param<T>> for Target<'a, T> {
 #[derive(Clone, Debug)]
 pub struct Gradients<T: Float = f32> {
     tape: u64,
-    vars: HashMap<usize, Tensor<T>>,
-    params: HashMap<ParamId, Tensor<T>>,
+    vars: IdMap<usize, Tensor<T>>,
+    params: IdMap<ParamId, Tensor<T>>,
 }
 
 /// A key to look a gradient up by: a [`Var`], a [`Param`] or a [`ParamId`].
@@ -146,8 +145,8 @@ impl<T: Float> Gradients<T> {
     pub(crate) fn new(tape: u64) -> Self {
         Gradients {
             tape,
-            vars: HashMap::new(),
-            params: HashMap::new(),
+            vars: IdMap::default(),
+            params: IdMap::default(),
         }
     }
 
@@ -156,8 +155,8 @@ impl<T: Float> Gradients<T> {
     pub(crate) fn with_capacity(tape: u64, vars: usize, params: usize) -> Self {
         Gradients {
             tape,
-            vars: HashMap::with_capacity(vars),
-            params: HashMap::with_capacity(params),
+            vars: IdMap::with_capacity_and_hasher(vars, Default::default()),
+            params: IdMap::with_capacity_and_hasher(params, Default::default()),
         }
     }
 

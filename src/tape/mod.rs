@@ -15,11 +15,11 @@
 //! engine sums it back to the parent's shape. No op handles that itself.
 
 mod gradients;
+mod id_hash;
 mod param;
 mod var;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use gradients::{GradKey, Gradients, Target};
@@ -159,7 +159,7 @@ static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
 pub struct GradientTape<T: Float = f32> {
     nodes: RefCell<Vec<Node<T>>>,
     /// The node of each parameter put on the tape, so a lookup is O(1).
-    params: RefCell<HashMap<ParamId, usize>>,
+    params: RefCell<id_hash::IdMap<ParamId, usize>>,
     /// Parameters enter as constants (see [`GradientTape::inference`]).
     inference: bool,
     id: u64,
@@ -193,7 +193,7 @@ impl<T: Float> GradientTape<T> {
     pub fn new() -> Self {
         GradientTape {
             nodes: RefCell::new(Vec::new()),
-            params: RefCell::new(HashMap::new()),
+            params: RefCell::new(id_hash::IdMap::default()),
             inference: false,
             id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
         }
@@ -444,6 +444,26 @@ impl<T: Float> GradientTape<T> {
 
     pub(crate) fn value_of(&self, index: usize) -> Tensor<T> {
         self.nodes.borrow()[index].value.clone()
+    }
+
+    /// Runs `f` on a node's value read in place (no handle is cloned): for
+    /// kernels that only read their operand. `f` must not record on this
+    /// tape (it runs while the node list is borrowed).
+    #[inline]
+    pub(crate) fn with_value<R>(&self, index: usize, f: impl FnOnce(&Tensor<T>) -> R) -> R {
+        f(&self.nodes.borrow()[index].value)
+    }
+
+    /// [`with_value`](Self::with_value) for two nodes.
+    #[inline]
+    pub(crate) fn with_values<R>(
+        &self,
+        a: usize,
+        b: usize,
+        f: impl FnOnce(&Tensor<T>, &Tensor<T>) -> R,
+    ) -> R {
+        let nodes = self.nodes.borrow();
+        f(&nodes[a].value, &nodes[b].value)
     }
 
     pub(crate) fn shape_of(&self, index: usize) -> Vec<usize> {

@@ -65,6 +65,7 @@ pub struct Tensor<T: Float = f32> {
 ///
 /// Only for shapes that already describe storage (an existing tensor's
 /// shape); a shape from user input goes through [`checked_numel`].
+#[inline]
 pub(crate) fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
@@ -316,6 +317,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(Tensor::<f32>::zeros(&[2, 3])?.shape(), &[2, 3]);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
@@ -346,6 +348,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(Tensor::<f32>::zeros(&[2, 0])?.len(), 0);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
+    #[inline]
     pub fn len(&self) -> usize {
         numel(&self.shape)
     }
@@ -376,6 +379,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(t.as_slice(), &[1.0, 2.0]);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
+    #[inline]
     pub fn as_slice(&self) -> &[T] {
         &self.data.as_slice()[self.offset..self.offset + self.len()]
     }
