@@ -41,6 +41,22 @@ pub(crate) fn chain_owned<T: Float>(
     }
 }
 
+/// `g ⊙ x` where `g` has the broadcast shape of a product and `x` is one of
+/// its operands: written into `g`'s own buffer when `x` has `g`'s shape and
+/// no one else holds `g`, else a new tensor (the same products either way).
+fn times_owned<T: Float>(mut g: Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
+    if g.shape() == x.shape()
+        && let Some(gs) = g.unique_mut()
+    {
+        for (g, &x) in gs.iter_mut().zip(x.as_slice()) {
+            *g *= x;
+        }
+        return g;
+    }
+    g.mul(x)
+        .expect("invariant: g has the broadcast shape of the product")
+}
+
 impl<'t, T: Float> Var<'t, T> {
     /// Records a unary elementwise op: value `f(x)`, gradient `g · df(x, y)`
     /// where `y = f(x)` is the saved output.
@@ -140,13 +156,13 @@ impl<'t, T: Float> Var<'t, T> {
         Ok(self
             .tape()
             .record_with([*self, self.rebind(rhs)], y, |g, io| {
-                let times = |k: usize| {
-                    io.needs(k).then(|| {
-                        g.mul(io.x(1 - k))
-                            .expect("invariant: g has the broadcast shape")
-                    })
-                };
-                [times(0), times(1)]
+                let gb = io.needs(1).then(|| {
+                    g.mul(io.x(0))
+                        .expect("invariant: g has the broadcast shape")
+                });
+                // The lhs side last, so it may take `g`'s own buffer.
+                let ga = io.needs(0).then(|| times_owned(g, io.x(1)));
+                [ga, gb]
             }))
     }
 

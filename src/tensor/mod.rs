@@ -405,7 +405,8 @@ impl<T: Float> Tensor<T> {
         let len = self.len();
         let whole = self.offset == 0 && self.data.as_slice().len() == len;
         if !whole || self.data.get_mut().is_none() {
-            let owned: std::sync::Arc<[T]> = self.as_slice().iter().copied().collect();
+            // A bulk copy (`memcpy`), not an element-by-element fill.
+            let owned: std::sync::Arc<[T]> = std::sync::Arc::from(self.as_slice());
             self.data = Storage::Block(owned);
             self.offset = 0;
         }
