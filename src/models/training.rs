@@ -313,7 +313,8 @@ impl<T: Float> Sequential<T> {
                 // Each epoch's order depends on the seed and the epoch number
                 // alone, so a run resumed at `initial_epoch` shuffles exactly
                 // as the uninterrupted run did.
-                order = (0..n_train).collect();
+                order.clear();
+                order.extend(0..n_train);
                 order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(shuffle_seed, epoch)));
             }
             let logs = ctx.train_epoch(

@@ -6,6 +6,37 @@ use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 
+/// The widest one-row kernel [`one_row_product`] takes: up to here
+/// `Tensor::matmul` runs its plain loop (at most 256 multiply-adds per
+/// output row), whose bits `one_row_product` reproduces; beyond, `gemm`.
+const ONE_ROW_MAX: usize = 256;
+
+/// `x · w` for a kernel of one row (`[…, 1] · [1, n]`, a `Dense` layer on
+/// one feature): every output is one product, computed as `0 + x·w`, the
+/// same operations (and bits, `-0` included) as `Tensor::matmul`'s plain
+/// loop, in one pass over `x` with no per-row loop set-up.
+///
+/// # Errors
+///
+/// [`Error::SizeOverflow`] or [`Error::OutOfMemory`] if the output does not
+/// fit in memory.
+fn one_row_product<T: Float>(x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+    let (xs, ws) = (x.as_slice(), w.as_slice());
+    let mut shape = x.shape().to_vec();
+    if let Some(last) = shape.last_mut() {
+        *last = ws.len();
+    }
+    if let [c] = ws {
+        let data = xs.iter().map(|&a| T::zero() + a * *c);
+        return Ok(Tensor::from_iter_exact(data, shape));
+    }
+    let mut data = crate::tensor::try_alloc("linear", &shape)?;
+    for &a in xs {
+        data.extend(ws.iter().map(|&b| T::zero() + a * b));
+    }
+    Ok(Tensor::from_parts(data, shape))
+}
+
 /// `d rhs` of `lhs · rhs` given the upstream `g`: `lhsᵀ · g`, summed over the
 /// batch when a 2-D `rhs` was shared by a 3-D `lhs`.
 fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Tensor<T> {
@@ -116,7 +147,14 @@ impl<'t, T: Float> Var<'t, T> {
                     rhs: w.shape().to_vec(),
                 });
             }
-            Ok((x.matmul(w)?, w.shape()[1])) // invariant: w is 2-D, checked above
+            // invariant: w is 2-D, checked above
+            let out = w.shape()[1];
+            let y = if w.shape()[0] == 1 && out <= ONE_ROW_MAX {
+                one_row_product(x, w)?
+            } else {
+                x.matmul(w)?
+            };
+            Ok((y, out))
         })?;
         let kernel = Var::new(self.tape(), kernel.index());
         let Some(bias) = bias else {
@@ -170,6 +208,23 @@ impl<'t, T: Float> Var<'t, T> {
 #[cfg(test)]
 mod tests {
     use crate::{GradientTape, Tensor};
+
+    #[test]
+    fn a_one_row_kernel_gives_the_bits_of_the_plain_product() {
+        // Signed zeros, subnormals and ordinary values, on 1 and 5 outputs:
+        // `linear`'s one-pass product must match `Tensor::matmul` bit for bit.
+        let xs = vec![0.0f32, -0.0, 1.5, -2.25, 1e-39, -3.0e38, 7.0, -1.0];
+        let x = Tensor::from_vec(xs, &[8, 1]).unwrap();
+        for ws in [vec![-0.5f32], vec![0.0, -0.0, 3.0, -1e-5, 2.0]] {
+            let n = ws.len();
+            let w = Tensor::from_vec(ws, &[1, n]).unwrap();
+            let fast = super::one_row_product(&x, &w).unwrap();
+            let plain = x.matmul(&w).unwrap();
+            assert_eq!(fast.shape(), plain.shape());
+            let bits = |t: &Tensor<f32>| t.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "w has {n} columns");
+        }
+    }
 
     #[test]
     fn linear_with_one_output_adds_the_bias_to_every_row() {

@@ -93,7 +93,8 @@ pub(crate) fn zip_broadcast<T: Float>(
     f: impl Fn(T, T) -> T,
 ) -> Result<Tensor<T>> {
     let (sa, sb) = (a.shape(), b.shape());
-    if sa == sb {
+    // Compared in line: a slice `==` calls `memcmp`, dear for a rank-1 shape.
+    if sa.len() == sb.len() && sa.iter().zip(sb).all(|(x, y)| x == y) {
         let data = a
             .as_slice()
             .iter()
