@@ -221,7 +221,8 @@ mod tests {
             let fast = super::one_row_product(&x, &w).unwrap();
             let plain = x.matmul(&w).unwrap();
             assert_eq!(fast.shape(), plain.shape());
-            let bits = |t: &Tensor<f32>| t.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let bits =
+                |t: &Tensor<f32>| t.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&plain), "w has {n} columns");
         }
     }
