@@ -11,6 +11,11 @@ use crate::tensor::Tensor;
 /// output row), whose bits `one_row_product` reproduces; beyond, `gemm`.
 const ONE_ROW_MAX: usize = 256;
 
+/// Up to this many rows (so at most 16,384 outputs, `matmul`'s own bound
+/// for a one-block output) [`one_row_product`] builds its output in one
+/// allocation; beyond, a fallible vector.
+const ONE_BLOCK_ROWS: usize = 64;
+
 /// `x · w` for a kernel of one row (`[…, 1] · [1, n]`, a `Dense` layer on
 /// one feature): every output is one product, computed as `0 + x·w`, the
 /// same operations (and bits, `-0` included) as `Tensor::matmul`'s plain
@@ -29,6 +34,19 @@ fn one_row_product<T: Float>(x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> 
     if let [c] = ws {
         let data = xs.iter().map(|&a| T::zero() + a * *c);
         return Ok(Tensor::from_iter_exact(data, shape));
+    }
+    if xs.len() <= ONE_BLOCK_ROWS {
+        // One allocation (count and elements together), as `matmul` makes.
+        let mut y = Tensor::filled(&shape, T::zero());
+        let ys = y
+            .unique_mut()
+            .expect("invariant: a new tensor has one owner");
+        for (row, &a) in ys.chunks_exact_mut(ws.len()).zip(xs) {
+            for (d, &b) in row.iter_mut().zip(ws) {
+                *d = T::zero() + a * b;
+            }
+        }
+        return Ok(y);
     }
     let mut data = crate::tensor::try_alloc("linear", &shape)?;
     for &a in xs {
