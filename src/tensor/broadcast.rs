@@ -176,6 +176,9 @@ impl<T: Float> Tensor<T> {
             return Err(mismatch());
         }
         // A small result (a bias gradient) is one block, one allocation.
+        // `numel` cannot overflow: each extent of `shape` is 1 or `src`'s,
+        // and the non-zero extents of an existing shape multiply within
+        // `usize` (`checked_numel`).
         let mut block = (numel(shape) <= ONE_BLOCK_MAX).then(|| Tensor::filled(shape, T::zero()));
         let mut vec = if block.is_some() {
             Vec::new()
