@@ -12,6 +12,8 @@
 mod sequential;
 // compile, fit.
 mod training;
+// One epoch of `fit` and the context callbacks see.
+mod epoch;
 // evaluate, predict, predict_proba.
 mod inference;
 // Parameters and weights.

@@ -41,11 +41,27 @@ pub(crate) fn chain_owned<T: Float>(
     }
 }
 
+/// `g ⊙ x` where `g` has the broadcast shape of a product and `x` is one of
+/// its operands: written into `g`'s own buffer when `x` has `g`'s shape and
+/// no one else holds `g`, else a new tensor (the same products either way).
+fn times_owned<T: Float>(mut g: Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
+    if g.shape() == x.shape()
+        && let Some(gs) = g.unique_mut()
+    {
+        for (g, &x) in gs.iter_mut().zip(x.as_slice()) {
+            *g *= x;
+        }
+        return g;
+    }
+    g.mul(x)
+        .expect("invariant: g has the broadcast shape of the product")
+}
+
 impl<'t, T: Float> Var<'t, T> {
     /// Records a unary elementwise op: value `f(x)`, gradient `g · df(x, y)`
     /// where `y = f(x)` is the saved output.
     pub(crate) fn unary(&self, f: impl Fn(T) -> T, df: impl Fn(T, T) -> T + 'static) -> Var<'t, T> {
-        let y = self.value().map(f);
+        let y = self.with_value(|x| x.map(f));
         self.tape().record_with([*self], y, move |g, io| {
             [Some(chain_owned(g, io.x(0), io.y(), &df))]
         })
@@ -76,7 +92,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn add(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("add", rhs)?;
-        let y = self.value().add(&rhs.value())?;
+        let y = self.with_values(rhs, |a, b| a.add(b))?;
         Ok(self
             .tape()
             .record_with([*self, self.rebind(rhs)], y, |g, _| {
@@ -106,7 +122,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn sub(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("sub", rhs)?;
-        let y = self.value().sub(&rhs.value())?;
+        let y = self.with_values(rhs, |a, b| a.sub(b))?;
         Ok(self
             .tape()
             .record_with([*self, self.rebind(rhs)], y, |g, _| {
@@ -136,17 +152,17 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn mul(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("mul", rhs)?;
-        let y = self.value().mul(&rhs.value())?;
+        let y = self.with_values(rhs, |a, b| a.mul(b))?;
         Ok(self
             .tape()
             .record_with([*self, self.rebind(rhs)], y, |g, io| {
-                let times = |k: usize| {
-                    io.needs(k).then(|| {
-                        g.mul(io.x(1 - k))
-                            .expect("invariant: g has the broadcast shape")
-                    })
-                };
-                [times(0), times(1)]
+                let gb = io.needs(1).then(|| {
+                    g.mul(io.x(0))
+                        .expect("invariant: g has the broadcast shape")
+                });
+                // The lhs side last, so it may take `g`'s own buffer.
+                let ga = io.needs(0).then(|| times_owned(g, io.x(1)));
+                [ga, gb]
             }))
     }
 
@@ -205,7 +221,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn add_scalar(&self, c: T) -> Var<'t, T> {
-        let y = self.value().add_scalar(c);
+        let y = self.with_value(|x| x.add_scalar(c));
         self.tape().record_with([*self], y, |g, _| [Some(g)])
     }
 
@@ -239,7 +255,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn mul_scalar(&self, c: T) -> Var<'t, T> {
-        let y = self.value().mul_scalar(c);
+        let y = self.with_value(|x| x.mul_scalar(c));
         self.tape()
             .record_with([*self], y, move |g, _| [Some(g.mul_scalar_owned(c))])
     }

@@ -6,6 +6,55 @@ use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 
+/// The widest one-row kernel [`one_row_product`] takes: up to here
+/// `Tensor::matmul` runs its plain loop (at most 256 multiply-adds per
+/// output row), whose bits `one_row_product` reproduces; beyond, `gemm`.
+const ONE_ROW_MAX: usize = 256;
+
+/// Up to this many rows (so at most 16,384 outputs, `matmul`'s own bound
+/// for a one-block output) [`one_row_product`] builds its output in one
+/// allocation; beyond, a fallible vector.
+const ONE_BLOCK_ROWS: usize = 64;
+
+/// `x · w` for a kernel of one row (`[…, 1] · [1, n]`, a `Dense` layer on
+/// one feature): every output is one product, computed as `0 + x·w`, the
+/// same operations (and bits, `-0` included) as `Tensor::matmul`'s plain
+/// loop, in one pass over `x` with no per-row loop set-up.
+///
+/// # Errors
+///
+/// [`Error::SizeOverflow`] or [`Error::OutOfMemory`] if the output does not
+/// fit in memory.
+fn one_row_product<T: Float>(x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+    let (xs, ws) = (x.as_slice(), w.as_slice());
+    let mut shape = x.shape().to_vec();
+    if let Some(last) = shape.last_mut() {
+        *last = ws.len();
+    }
+    if let [c] = ws {
+        let data = xs.iter().map(|&a| T::zero() + a * *c);
+        return Ok(Tensor::from_iter_exact(data, shape));
+    }
+    if xs.len() <= ONE_BLOCK_ROWS {
+        // One allocation (count and elements together), as `matmul` makes.
+        let mut y = Tensor::filled(&shape, T::zero());
+        let ys = y
+            .unique_mut()
+            .expect("invariant: a new tensor has one owner");
+        for (row, &a) in ys.chunks_exact_mut(ws.len()).zip(xs) {
+            for (d, &b) in row.iter_mut().zip(ws) {
+                *d = T::zero() + a * b;
+            }
+        }
+        return Ok(y);
+    }
+    let mut data = crate::tensor::try_alloc("linear", &shape)?;
+    for &a in xs {
+        data.extend(ws.iter().map(|&b| T::zero() + a * b));
+    }
+    Ok(Tensor::from_parts(data, shape))
+}
+
 /// `d rhs` of `lhs · rhs` given the upstream `g`: `lhsᵀ · g`, summed over the
 /// batch when a 2-D `rhs` was shared by a 3-D `lhs`.
 fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Tensor<T> {
@@ -62,8 +111,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn matmul(&self, rhs: &Var<'_, T>) -> Result<Var<'t, T>> {
         self.same_tape("matmul", rhs)?;
-        let (a, b) = (self.value(), rhs.value());
-        let y = a.matmul(&b)?;
+        let y = self.with_values(rhs, |a, b| a.matmul(b))?;
         let rhs = Var::new(self.tape(), rhs.index());
         Ok(self.tape().record_with([*self, rhs], y, |g, io| {
             let (a, b) = (io.x(0), io.x(1));
@@ -107,16 +155,25 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn linear(&self, kernel: &Var<'_, T>, bias: Option<&Var<'_, T>>) -> Result<Var<'t, T>> {
         self.same_tape("linear", kernel)?;
-        let (x, w) = (self.value(), kernel.value());
-        // The indexing runs only after the rank checks (short-circuit `||`).
-        if w.ndim() != 2 || x.ndim() < 2 || x.shape()[x.ndim() - 1] != w.shape()[0] {
-            return Err(Error::ShapeMismatch {
-                op: "linear",
-                lhs: x.shape().to_vec(),
-                rhs: w.shape().to_vec(),
-            });
-        }
-        let mut y = x.matmul(&w)?;
+        // Read in place on the tape: no handle of the operands is cloned.
+        let (mut y, out) = self.with_values(kernel, |x, w| {
+            // The indexing runs only after the rank checks (short-circuit `||`).
+            if w.ndim() != 2 || x.ndim() < 2 || x.shape()[x.ndim() - 1] != w.shape()[0] {
+                return Err(Error::ShapeMismatch {
+                    op: "linear",
+                    lhs: x.shape().to_vec(),
+                    rhs: w.shape().to_vec(),
+                });
+            }
+            // invariant: w is 2-D, checked above
+            let out = w.shape()[1];
+            let y = if w.shape()[0] == 1 && out <= ONE_ROW_MAX {
+                one_row_product(x, w)?
+            } else {
+                x.matmul(w)?
+            };
+            Ok((y, out))
+        })?;
         let kernel = Var::new(self.tape(), kernel.index());
         let Some(bias) = bias else {
             return Ok(self.tape().record_with([*self, kernel], y, |g, io| {
@@ -129,28 +186,29 @@ impl<'t, T: Float> Var<'t, T> {
             }));
         };
         self.same_tape("linear", bias)?;
-        let b = bias.value();
-        let out = w.shape()[1]; // invariant: w is 2-D, checked above
-        if b.shape() != [out] {
-            return Err(Error::ShapeMismatch {
-                op: "linear",
-                lhs: vec![out],
-                rhs: b.shape().to_vec(),
-            });
-        }
-        // The product is fresh and unshared: the bias is added in place.
-        if let [c] = b.as_slice() {
-            // One output column (`Dense(1)`): one pass, not a row at a time.
-            for v in y.as_mut_slice() {
-                *v += *c;
+        bias.with_value(|b| {
+            if b.shape() != [out] {
+                return Err(Error::ShapeMismatch {
+                    op: "linear",
+                    lhs: vec![out],
+                    rhs: b.shape().to_vec(),
+                });
             }
-        } else {
-            for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
-                for (v, &c) in row.iter_mut().zip(b.as_slice()) {
-                    *v += c;
+            // The product is fresh and unshared: the bias is added in place.
+            if let [c] = b.as_slice() {
+                // One output column (`Dense(1)`): one pass, not a row at a time.
+                for v in y.as_mut_slice() {
+                    *v += *c;
+                }
+            } else {
+                for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
+                    for (v, &c) in row.iter_mut().zip(b.as_slice()) {
+                        *v += c;
+                    }
                 }
             }
-        }
+            Ok(())
+        })?;
         let bias = Var::new(self.tape(), bias.index());
         Ok(self.tape().record_with([*self, kernel, bias], y, |g, io| {
             let (x, w, b) = (io.x(0), io.x(1), io.x(2));
@@ -168,6 +226,24 @@ impl<'t, T: Float> Var<'t, T> {
 #[cfg(test)]
 mod tests {
     use crate::{GradientTape, Tensor};
+
+    #[test]
+    fn a_one_row_kernel_gives_the_bits_of_the_plain_product() {
+        // Signed zeros, subnormals and ordinary values, on 1 and 5 outputs:
+        // `linear`'s one-pass product must match `Tensor::matmul` bit for bit.
+        let xs = vec![0.0f32, -0.0, 1.5, -2.25, 1e-39, -3.0e38, 7.0, -1.0];
+        let x = Tensor::from_vec(xs, &[8, 1]).unwrap();
+        for ws in [vec![-0.5f32], vec![0.0, -0.0, 3.0, -1e-5, 2.0]] {
+            let n = ws.len();
+            let w = Tensor::from_vec(ws, &[1, n]).unwrap();
+            let fast = super::one_row_product(&x, &w).unwrap();
+            let plain = x.matmul(&w).unwrap();
+            assert_eq!(fast.shape(), plain.shape());
+            let bits =
+                |t: &Tensor<f32>| t.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "w has {n} columns");
+        }
+    }
 
     #[test]
     fn linear_with_one_output_adds_the_bias_to_every_row() {

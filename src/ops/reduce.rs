@@ -57,7 +57,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sum(&self) -> Var<'t, T> {
-        let y = Tensor::scalar(self.value().sum());
+        let y = Tensor::scalar(self.with_value(Tensor::sum));
         self.tape().record_with([*self], y, |g, io| {
             [Some(Tensor::filled(io.x(0).shape(), g.as_slice()[0]))]
         })
@@ -82,7 +82,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn mean(&self) -> Var<'t, T> {
-        let n = T::from_usize(self.value().len());
+        let n = T::from_usize(self.with_value(Tensor::len));
         self.sum().div_scalar(n)
     }
 
@@ -108,7 +108,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Result<Var<'t, T>> {
-        let y = self.value().sum_axis(axis, keepdim)?;
+        let y = self.with_value(|x| x.sum_axis(axis, keepdim))?;
         Ok(self.tape().record_with([*self], y, move |g, io| {
             [Some(spread(g, io.x(0).shape(), axis))]
         }))
@@ -188,6 +188,10 @@ impl<T: Float> Var<'_, T> {
     /// The length of `axis`, or an error naming `op` if the axis does not
     /// exist or is empty.
     fn non_empty_axis(&self, op: &'static str, axis: usize) -> Result<usize> {
+        // The shape is copied out only for an error.
+        if let Some(n) = self.with_value(|x| x.shape().get(axis).copied().filter(|&n| n > 0)) {
+            return Ok(n);
+        }
         let shape = self.shape();
         match shape.get(axis) {
             None => Err(Error::AxisOutOfRange { op, axis, shape }),

@@ -1,8 +1,6 @@
 //! [`Gradients`]: the result of a reverse sweep, keyed by [`Var`] and by
 //! [`ParamId`]; and [`Target`], what a gradient may be asked for.
 
-use std::collections::HashMap;
-
 use super::{Param, ParamId, Var};
 use crate::element::Float;
 use crate::tensor::Tensor;
@@ -85,8 +83,32 @@ impl<'a, T: Float> From<&'a mut Param<T>> for Target<'a, T> {
 #[derive(Clone, Debug)]
 pub struct Gradients<T: Float = f32> {
     tape: u64,
-    vars: HashMap<usize, Tensor<T>>,
-    params: HashMap<ParamId, Tensor<T>>,
+    /// Sorted by node index, one entry per index: a lookup is a binary
+    /// search, and a sweep that fills it in target order appends (no
+    /// hashing, one allocation).
+    vars: Vec<(usize, Tensor<T>)>,
+    /// Sorted by id, one entry per id, as `vars`.
+    params: Vec<(ParamId, Tensor<T>)>,
+}
+
+/// The entry of `key` in a list sorted by key.
+fn find<K: Ord + Copy, V>(list: &[(K, V)], key: K) -> Option<&V> {
+    list.binary_search_by_key(&key, |&(k, _)| k)
+        .ok()
+        .map(|i| &list[i].1)
+}
+
+/// Adds or replaces the entry of `key` in a list sorted by key; appending
+/// costs nothing more than a comparison.
+fn insert_sorted<K: Ord + Copy, V>(list: &mut Vec<(K, V)>, key: K, value: V) {
+    match list.last() {
+        Some(&(last, _)) if last < key => list.push((key, value)),
+        None => list.push((key, value)),
+        _ => match list.binary_search_by_key(&key, |&(k, _)| k) {
+            Ok(i) => list[i].1 = value,
+            Err(i) => list.insert(i, (key, value)),
+        },
+    }
 }
 
 /// A key to look a gradient up by: a [`Var`], a [`Param`] or a [`ParamId`].
@@ -117,7 +139,7 @@ pub trait GradKey<T: Float> {
 impl<T: Float> GradKey<T> for Var<'_, T> {
     fn find(self, grads: &Gradients<T>) -> Option<&Tensor<T>> {
         if self.tape_id() == grads.tape {
-            grads.vars.get(&self.index())
+            find(&grads.vars, self.index())
         } else {
             None
         }
@@ -132,13 +154,13 @@ impl<T: Float> GradKey<T> for &Var<'_, T> {
 
 impl<T: Float> GradKey<T> for &Param<T> {
     fn find(self, grads: &Gradients<T>) -> Option<&Tensor<T>> {
-        grads.params.get(&self.id())
+        find(&grads.params, self.id())
     }
 }
 
 impl<T: Float> GradKey<T> for ParamId {
     fn find(self, grads: &Gradients<T>) -> Option<&Tensor<T>> {
-        grads.params.get(&self)
+        find(&grads.params, self)
     }
 }
 
@@ -146,23 +168,23 @@ impl<T: Float> Gradients<T> {
     pub(crate) fn new(tape: u64) -> Self {
         Gradients {
             tape,
-            vars: HashMap::new(),
-            params: HashMap::new(),
+            vars: Vec::new(),
+            params: Vec::new(),
         }
     }
 
     /// Room for `vars` variable and `params` parameter gradients, so that
-    /// filling it allocates each map once.
+    /// filling it allocates each list once.
     pub(crate) fn with_capacity(tape: u64, vars: usize, params: usize) -> Self {
         Gradients {
             tape,
-            vars: HashMap::with_capacity(vars),
-            params: HashMap::with_capacity(params),
+            vars: Vec::with_capacity(vars),
+            params: Vec::with_capacity(params),
         }
     }
 
     pub(crate) fn insert_var(&mut self, index: usize, grad: Tensor<T>) {
-        self.vars.insert(index, grad);
+        insert_sorted(&mut self.vars, index, grad);
     }
 
     /// Adds or replaces the gradient of a parameter (for building
@@ -180,7 +202,7 @@ impl<T: Float> Gradients<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn insert_param(&mut self, id: ParamId, grad: Tensor<T>) {
-        self.params.insert(id, grad);
+        insert_sorted(&mut self.params, id, grad);
     }
 
     /// The gradient for a [`Var`], a `&`[`Param`] or a [`ParamId`]; `None`
@@ -217,7 +239,7 @@ impl<T: Float> Gradients<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn params(&self) -> impl Iterator<Item = (ParamId, &Tensor<T>)> {
-        self.params.iter().map(|(&id, g)| (id, g))
+        self.params.iter().map(|(id, g)| (*id, g))
     }
 
     /// The number of gradients held.
@@ -261,7 +283,8 @@ impl<T: Float> Gradients<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn map_inplace(&mut self, mut f: impl FnMut(&Tensor<T>) -> Tensor<T>) {
-        for g in self.vars.values_mut().chain(self.params.values_mut()) {
+        let vars = self.vars.iter_mut().map(|(_, g)| g);
+        for g in vars.chain(self.params.iter_mut().map(|(_, g)| g)) {
             *g = f(g);
         }
     }

@@ -98,6 +98,24 @@ impl<'t, T: Float> Var<'t, T> {
         self.tape.value_of(self.index)
     }
 
+    /// Runs `f` on the value in place, without cloning its handle (a
+    /// kernel that only reads its operand). `f` must not record on the tape.
+    #[inline]
+    pub(crate) fn with_value<R>(&self, f: impl FnOnce(&Tensor<T>) -> R) -> R {
+        self.tape.with_value(self.index, f)
+    }
+
+    /// [`with_value`](Self::with_value) on this value and `rhs`, which must
+    /// be on the same tape (checked by the caller with `same_tape`).
+    #[inline]
+    pub(crate) fn with_values<R>(
+        &self,
+        rhs: &Var<'_, T>,
+        f: impl FnOnce(&Tensor<T>, &Tensor<T>) -> R,
+    ) -> R {
+        self.tape.with_values(self.index, rhs.index(), f)
+    }
+
     /// The value's shape.
     ///
     /// # Examples

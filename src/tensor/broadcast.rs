@@ -85,6 +85,10 @@ fn is_trailing_block(small: &[usize], big: &[usize]) -> bool {
     core.len() <= big.len() && big[big.len() - core.len()..] == *core
 }
 
+/// The largest result [`Tensor::sum_to_shape`] builds as one block (count
+/// and elements in one allocation, infallibly: at most 64 KiB of `f32`).
+const ONE_BLOCK_MAX: usize = 16_384;
+
 /// Applies `f` elementwise to `a` and `b` broadcast against each other.
 pub(crate) fn zip_broadcast<T: Float>(
     op: &'static str,
@@ -93,7 +97,8 @@ pub(crate) fn zip_broadcast<T: Float>(
     f: impl Fn(T, T) -> T,
 ) -> Result<Tensor<T>> {
     let (sa, sb) = (a.shape(), b.shape());
-    if sa == sb {
+    // Compared in line: a slice `==` calls `memcmp`, dear for a rank-1 shape.
+    if sa.len() == sb.len() && sa.iter().zip(sb).all(|(x, y)| x == y) {
         let data = a
             .as_slice()
             .iter()
@@ -158,11 +163,36 @@ impl<T: Float> Tensor<T> {
             lhs: src.to_vec(),
             rhs: shape.to_vec(),
         };
-        if broadcast_shapes("sum_to_shape", shape, src).map_err(|_| mismatch())? != src {
+        // `shape` broadcasts to `src` exactly when, aligned at the last
+        // dimension, each of its extents is 1 or `src`'s (checked without
+        // building the broadcast shape).
+        let fits = shape.len() <= src.len()
+            && shape
+                .iter()
+                .rev()
+                .zip(src.iter().rev())
+                .all(|(&d, &s)| d == s || d == 1);
+        if !fits {
             return Err(mismatch());
         }
-        // `shape` may be larger than the storage: [1, m] from an empty [0, m].
-        let mut out = super::try_filled("sum_to_shape", shape, T::zero())?;
+        // A small result (a bias gradient) is one block, one allocation.
+        // `numel` cannot overflow: each extent of `shape` is 1 or `src`'s,
+        // and the non-zero extents of an existing shape multiply within
+        // `usize` (`checked_numel`).
+        let mut block = (numel(shape) <= ONE_BLOCK_MAX).then(|| Tensor::filled(shape, T::zero()));
+        let mut vec = if block.is_some() {
+            Vec::new()
+        } else {
+            // `shape` may be larger than the storage: [1, m] from an empty
+            // [0, m]; a fallible allocation.
+            super::try_filled("sum_to_shape", shape, T::zero())?
+        };
+        let out: &mut [T] = match block.as_mut() {
+            Some(b) => b
+                .unique_mut()
+                .expect("invariant: a new tensor has one owner"),
+            None => &mut vec,
+        };
         let xs = self.as_slice();
         if xs.is_empty() {
             // every sum is empty: zeros
@@ -185,7 +215,7 @@ impl<T: Float> Tensor<T> {
                 }
             });
         }
-        Ok(Tensor::from_parts(out, shape.to_vec()))
+        Ok(block.unwrap_or_else(|| Tensor::from_parts(vec, shape)))
     }
 }
 

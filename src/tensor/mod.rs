@@ -24,6 +24,7 @@ pub(crate) mod pool;
 mod random;
 mod reduce;
 mod shape_ops;
+mod size;
 mod softmax;
 mod storage;
 
@@ -34,6 +35,7 @@ pub use conv::Padding;
 pub(crate) use elementwise::sigmoid_scalar;
 pub(crate) use permute::inverse_permutation;
 pub(crate) use reduce::argmax_slice;
+pub(crate) use size::{checked_numel, numel, try_alloc, try_filled, try_with_capacity};
 pub(crate) use storage::Shape;
 use storage::Storage;
 
@@ -60,96 +62,6 @@ pub struct Tensor<T: Float = f32> {
     data: Storage<T>,
     offset: usize,
     shape: Shape,
-}
-
-/// The number of elements a shape describes (1 for the scalar shape `[]`).
-///
-/// Only for shapes that already describe storage (an existing tensor's
-/// shape); a shape from user input goes through [`checked_numel`].
-pub(crate) fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
-}
-
-/// The number of elements of `shape` holding `T`s, computed with checked
-/// arithmetic: the one size computation behind every constructor, shape op
-/// and layer build that takes a shape from the user.
-///
-/// As NumPy (`PyArray_NewFromDescr`), the product of the *non-zero*
-/// dimensions must fit too, even when a zero dimension makes the shape
-/// empty: `[0, 2^40, 2^40]` is refused like `[2^40, 2^40]`. So every partial
-/// product of a valid shape (strides, row lengths, outer counts) fits in
-/// `usize`, and kernels may compute them with plain arithmetic.
-///
-/// # Errors
-///
-/// [`Error::SizeOverflow`] naming `op` and the shape when the element count
-/// (of the non-zero dimensions) or its size in bytes does not fit in `isize`
-/// (no machine can hold it).
-pub(crate) fn checked_numel<T>(op: &'static str, shape: &[usize]) -> Result<usize> {
-    let overflow = || Error::SizeOverflow {
-        op,
-        shape: shape.to_vec(),
-    };
-    let nonzero = shape
-        .iter()
-        .filter(|&&d| d != 0)
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(overflow)?;
-    let bytes = nonzero
-        .checked_mul(std::mem::size_of::<T>().max(1))
-        .ok_or_else(overflow)?;
-    if bytes > isize::MAX as usize {
-        return Err(overflow());
-    }
-    // An empty dimension makes the whole shape empty.
-    Ok(if shape.contains(&0) { 0 } else { nonzero })
-}
-
-/// [`checked_numel`] followed by a fallible allocation of that many
-/// elements, for kernels that build their output element by element.
-///
-/// # Errors
-///
-/// [`Error::SizeOverflow`] or [`Error::OutOfMemory`], naming `op` and `shape`.
-pub(crate) fn try_alloc<T>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
-    let n = checked_numel::<T>(op, shape)?;
-    try_with_capacity(op, shape, n)
-}
-
-/// A vector of `shape`'s element count filled with `value`, allocated
-/// fallibly: an impossible size or an allocation the machine refuses is an
-/// error naming `op` and the shape, never an abort.
-///
-/// # Errors
-///
-/// [`Error::SizeOverflow`] (see [`checked_numel`]) or
-/// [`Error::OutOfMemory`] when the allocator refuses the request.
-pub(crate) fn try_filled<T: Clone>(op: &'static str, shape: &[usize], value: T) -> Result<Vec<T>> {
-    let n = checked_numel::<T>(op, shape)?;
-    let mut data = Vec::new();
-    data.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
-        op,
-        shape: shape.to_vec(),
-        bytes: n.saturating_mul(std::mem::size_of::<T>()),
-    })?;
-    data.resize(n, value);
-    Ok(data)
-}
-
-/// Reserves room for `n` elements fallibly, for kernels that build their
-/// output element by element; the error names `op` and `shape`.
-///
-/// # Errors
-///
-/// [`Error::OutOfMemory`] when the allocator refuses the request.
-pub(crate) fn try_with_capacity<T>(op: &'static str, shape: &[usize], n: usize) -> Result<Vec<T>> {
-    let mut data = Vec::new();
-    data.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
-        op,
-        shape: shape.to_vec(),
-        bytes: n.saturating_mul(std::mem::size_of::<T>()),
-    })?;
-    Ok(data)
 }
 
 impl<T: Float> Tensor<T> {
@@ -317,6 +229,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(Tensor::<f32>::zeros(&[2, 3])?.shape(), &[2, 3]);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
@@ -347,6 +260,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(Tensor::<f32>::zeros(&[2, 0])?.len(), 0);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
+    #[inline]
     pub fn len(&self) -> usize {
         numel(&self.shape)
     }
@@ -377,6 +291,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(t.as_slice(), &[1.0, 2.0]);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
+    #[inline]
     pub fn as_slice(&self) -> &[T] {
         &self.data.as_slice()[self.offset..self.offset + self.len()]
     }
@@ -402,7 +317,8 @@ impl<T: Float> Tensor<T> {
         let len = self.len();
         let whole = self.offset == 0 && self.data.as_slice().len() == len;
         if !whole || self.data.get_mut().is_none() {
-            let owned: std::sync::Arc<[T]> = self.as_slice().iter().copied().collect();
+            // A bulk copy (`memcpy`), not an element-by-element fill.
+            let owned: std::sync::Arc<[T]> = std::sync::Arc::from(self.as_slice());
             self.data = Storage::Block(owned);
             self.offset = 0;
         }
@@ -607,25 +523,6 @@ mod tests {
         let before = a.as_slice().as_ptr();
         a.as_mut_slice()[1] = 1.0;
         assert_eq!(a.as_slice().as_ptr(), before);
-    }
-
-    #[test]
-    fn checked_numel_follows_numpy_for_zero_dims() {
-        // The non-zero dimensions must be countable even when a zero
-        // dimension makes the shape empty (NumPy's `PyArray_NewFromDescr`).
-        assert_eq!(checked_numel::<f32>("t", &[0, 1 << 40, 5]).unwrap(), 0);
-        assert_eq!(checked_numel::<f32>("t", &[3, 4]).unwrap(), 12);
-        assert_eq!(checked_numel::<f32>("t", &[]).unwrap(), 1);
-        let e = checked_numel::<f32>("t", &[0, usize::MAX]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!("t: shape [0, {}] is too large to address", usize::MAX)
-        );
-        // Bytes count too: 2^62 f32s are 2^64 bytes, 2^61 f32s reach isize::MAX + 1.
-        assert!(checked_numel::<f32>("t", &[1 << 62]).is_err());
-        assert!(checked_numel::<f32>("t", &[1 << 61]).is_err());
-        assert!(checked_numel::<f32>("t", &[1 << 60]).is_ok());
-        assert!(checked_numel::<u8>("t", &[1 << 62]).is_ok());
     }
 
     #[test]

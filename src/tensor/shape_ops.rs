@@ -123,9 +123,21 @@ impl<T: Float> Tensor<T> {
         // allocation of the output.
         let mut out = try_alloc("select_rows", &shape)?;
         let xs = self.as_slice();
+        if row_len == 1 {
+            // A column (`[n, 1]` targets, one feature): a gather, not a
+            // `memcpy` call per element. `i < rows == xs.len()`, checked above.
+            out.extend(indices.iter().map(|&i| xs[i]));
+            return Ok(Tensor::from_parts(out, shape));
+        }
         for &i in indices {
             // `i < rows` was checked above, so the row lies inside `xs`.
-            out.extend_from_slice(&xs[i * row_len..(i + 1) * row_len]);
+            let row = &xs[i * row_len..(i + 1) * row_len];
+            if row_len <= 8 {
+                // Short rows: copied in line, cheaper than a `memcpy` call.
+                out.extend(row.iter().copied());
+            } else {
+                out.extend_from_slice(row);
+            }
         }
         Ok(Tensor::from_parts(out, shape))
     }

@@ -103,12 +103,13 @@ fn mul_sum_and_backward_allocation_count() {
     // d/da Σ a·b = b and d/db = a.
     assert_eq!(g.get(va).expect("asked for").to_vec(), b.to_vec());
     assert_eq!(g.get(vb).expect("asked for").to_vec(), a.to_vec());
-    // Was 34 originally, 28 with inline parents (docs/performance.md). Now:
-    // the tape's node list (4 growths to hold 4 nodes), the two forward
-    // results, the sweep's slot and target lists, the two gradients (the
-    // sum's spread of the seed is reused in place by neither: `mul`'s rule
-    // makes one product per operand), the seed, and the result's two maps.
-    assert!(n <= 10, "(a*b).sum() and backward made {n} allocations");
+    // Was 34 originally, 28 with inline parents, 10 with one-block tensors
+    // (docs/performance.md). Now 9: the tape's node list, the two forward
+    // results, the seed, the sweep's slot and target lists, the sum's
+    // spread of the seed, one product for `b`'s gradient (`a`'s is written
+    // into the spread, which `mul`'s rule owns), and the result's list of
+    // variable gradients (no hash table).
+    assert!(n <= 9, "(a*b).sum() and backward made {n} allocations");
 }
 
 #[test]

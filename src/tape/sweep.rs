@@ -1,0 +1,266 @@
+//! The reverse sweep: [`GradientTape::gradient`] and
+//! [`GradientTape::gradient_with`], one pass from the output down to the
+//! lowest target, summing broadcast gradients back to their parents' shapes.
+
+use super::{GradientTape, Gradients, Inputs, Target, Var};
+use crate::element::Float;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+impl<T: Float> GradientTape<T> {
+    /// Gradients of a scalar `loss` with respect to each target: watched
+    /// [`Var`]s and [`Param`](super::Param)s (anything that converts into a [`Target`]).
+    ///
+    /// A target that does not influence the loss gets a zero gradient; a
+    /// target used several times gets the sum of its uses' gradients.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `loss` holds more than one element (use
+    /// [`gradient_with`](Self::gradient_with)); [`Error::TapeMismatch`] if
+    /// `loss` or a target `Var` belongs to another tape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::scalar(2.0f64));
+    /// let unused = tape.watch(&Tensor::scalar(5.0f64));
+    /// let y = x.mul(&x)?.mul(&x)?;             // y = x³, dy/dx = 3x² = 12
+    /// let g = tape.gradient(&y, [x, unused])?;
+    /// assert_eq!(g.get(x).unwrap().item()?, 12.0);
+    /// assert_eq!(g.get(unused).unwrap().item()?, 0.0);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn gradient<'a, I>(&self, loss: &Var<'_, T>, targets: I) -> Result<Gradients<T>>
+    where
+        T: 'a,
+        I: IntoIterator,
+        I::Item: Into<Target<'a, T>>,
+    {
+        self.check_same_tape("gradient", loss)?;
+        let seed = {
+            // Borrowed, not copied: the shape is read in place.
+            let nodes = self.nodes.borrow();
+            let shape = nodes[loss.index()].value.shape();
+            if crate::tensor::numel(shape) != 1 {
+                return Err(Error::InvalidArgument {
+                    op: "gradient",
+                    message: format!(
+                        "the loss must hold one element, got shape {shape:?}; give an output gradient with gradient_with"
+                    ),
+                });
+            }
+            Tensor::filled(shape, T::one())
+        };
+        self.sweep(loss, seed, targets)
+    }
+
+    /// Gradients of `Σ output_gradient · output` with respect to each
+    /// target: the vector-Jacobian product, TensorFlow's
+    /// `output_gradients`. `output_gradient` must have the output's shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if `output_gradient` does not have the shape
+    /// of `output`; [`Error::TapeMismatch`] as for [`gradient`](Self::gradient).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tapeflow::{GradientTape, Tensor};
+    ///
+    /// let tape = GradientTape::new();
+    /// let x = tape.watch(&Tensor::from_vec(vec![1.0f32, 2.0], &[2])?);
+    /// let y = x.square();                       // dy_i/dx_i = 2 x_i
+    /// let r = Tensor::from_vec(vec![10.0f32, 100.0], &[2])?;
+    /// let g = tape.gradient_with(&y, &r, [x])?;
+    /// assert_eq!(g.get(x).unwrap().to_vec(), vec![20.0, 400.0]);
+    /// # Ok::<(), tapeflow::Error>(())
+    /// ```
+    pub fn gradient_with<'a, I>(
+        &self,
+        output: &Var<'_, T>,
+        output_gradient: &Tensor<T>,
+        targets: I,
+    ) -> Result<Gradients<T>>
+    where
+        T: 'a,
+        I: IntoIterator,
+        I::Item: Into<Target<'a, T>>,
+    {
+        self.check_same_tape("gradient_with", output)?;
+        let shape = self.shape_of(output.index());
+        if output_gradient.shape() != shape.as_slice() {
+            return Err(Error::ShapeMismatch {
+                op: "gradient_with",
+                lhs: shape,
+                rhs: output_gradient.shape().to_vec(),
+            });
+        }
+        self.sweep(output, output_gradient.clone(), targets)
+    }
+
+    fn check_same_tape(&self, op: &'static str, v: &Var<'_, T>) -> Result<()> {
+        if v.tape_id() == self.id {
+            Ok(())
+        } else {
+            Err(Error::TapeMismatch { op })
+        }
+    }
+
+    /// The reverse sweep: one pass from `output` down to the lowest target.
+    fn sweep<'a, I>(&self, output: &Var<'_, T>, seed: Tensor<T>, targets: I) -> Result<Gradients<T>>
+    where
+        T: 'a,
+        I: IntoIterator,
+        I::Item: Into<Target<'a, T>>,
+    {
+        let nodes = self.nodes.borrow();
+        // Resolve targets to node indices (None: a parameter not on this tape).
+        let targets = targets.into_iter();
+        // Sized up front: one allocation, not one per doubling.
+        let mut wanted: Vec<(Target<'a, T>, Option<usize>)> =
+            Vec::with_capacity(targets.size_hint().0);
+        for t in targets {
+            let t = t.into();
+            let index = match &t {
+                Target::Var { tape, index } => {
+                    if *tape != self.id {
+                        return Err(Error::TapeMismatch { op: "gradient" });
+                    }
+                    Some(*index)
+                }
+                Target::Param(p) => self.params.borrow().get(&p.id()).copied(),
+            };
+            wanted.push((t, index));
+        }
+        let out = output.index();
+        // One slot per node up to the output: its gradient so far, and how
+        // many of the targets asked for are this node (a target may be
+        // listed twice). One allocation for the whole sweep.
+        let mut slots: Vec<Slot<T>> = Vec::new();
+        slots.resize_with(out + 1, Slot::default);
+        let mut lowest = out + 1;
+        for &(_, index) in &wanted {
+            if let Some(i) = index.filter(|&i| i <= out) {
+                slots[i].wanted += 1;
+                lowest = lowest.min(i);
+            }
+        }
+        if nodes[out].requires_grad {
+            slots[out].grad = Some(seed);
+        }
+        let mut failure: Option<Error> = None;
+        for i in (lowest..=out).rev() {
+            let Some(g) = slots[i].grad.take() else {
+                continue;
+            };
+            let node = &nodes[i];
+            // A target keeps its gradient (a handle; the rule then copies
+            // before writing into it).
+            let keep = (slots[i].wanted > 0).then(|| g.clone());
+            if let Some(rule) = &node.backward {
+                let inputs = Inputs {
+                    nodes: &nodes,
+                    node,
+                };
+                rule(g, &inputs, &mut |k, grad| {
+                    if failure.is_some() {
+                        return;
+                    }
+                    let p = node
+                        .parents
+                        .get(k)
+                        .expect("invariant: a rule emits gradients only for its op's parents");
+                    if !nodes[p].requires_grad {
+                        return;
+                    }
+                    match fit_to(grad, nodes[p].value.shape()) {
+                        Ok(grad) => accumulate(&mut slots[p].grad, grad),
+                        Err(e) => failure = Some(e),
+                    }
+                });
+                if let Some(e) = failure.take() {
+                    return Err(e);
+                }
+            }
+            // Every node above `i` is done, so nothing writes this slot
+            // again: a target keeps its gradient here until handed out.
+            if keep.is_some() {
+                slots[i].grad = keep;
+            }
+        }
+        let params = wanted
+            .iter()
+            .filter(|(t, _)| matches!(t, Target::Param(_)))
+            .count();
+        let mut result = Gradients::with_capacity(self.id, wanted.len() - params, params);
+        for (t, index) in wanted {
+            // The last request for a node takes its gradient; earlier
+            // duplicates get a copy of the handle (storage is shared).
+            let grad = index.and_then(|i| {
+                let slot = slots.get_mut(i)?;
+                slot.wanted = slot.wanted.saturating_sub(1);
+                if slot.wanted == 0 {
+                    slot.grad.take()
+                } else {
+                    slot.grad.clone()
+                }
+            });
+            match t {
+                Target::Var { index: i, .. } => {
+                    let g =
+                        grad.unwrap_or_else(|| Tensor::filled(nodes[i].value.shape(), T::zero()));
+                    result.insert_var(i, g);
+                }
+                Target::Param(p) => {
+                    let g = grad.unwrap_or_else(|| Tensor::filled(p.value().shape(), T::zero()));
+                    result.insert_param(p.id(), g);
+                }
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// A node's place in the reverse sweep.
+struct Slot<T: Float> {
+    /// The gradient accumulated so far (`None`: nothing flowed in yet).
+    grad: Option<Tensor<T>>,
+    /// How many of the requested targets are this node.
+    wanted: u32,
+}
+
+impl<T: Float> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            grad: None,
+            wanted: 0,
+        }
+    }
+}
+
+/// Sums a gradient back to its parent's shape when the forward op broadcast
+/// the parent.
+fn fit_to<T: Float>(grad: Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
+    if grad.shape() == shape {
+        Ok(grad)
+    } else {
+        grad.sum_to_shape(shape)
+    }
+}
+
+/// Adds `grad` into a gradient slot, in place when the slot owns its storage.
+fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, grad: Tensor<T>) {
+    match slot {
+        None => *slot = Some(grad),
+        Some(acc) => {
+            for (a, &g) in acc.as_mut_slice().iter_mut().zip(grad.as_slice()) {
+                *a += g;
+            }
+        }
+    }
+}
