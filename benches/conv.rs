@@ -184,10 +184,11 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
-/// `--once <workload> <steps>`: runs one workload `steps` times on one
-/// thread, for instruction counts under callgrind.
-fn once(workload: &str, steps: usize) {
-    tapeflow::set_num_threads(1);
+/// `--once <workload> <steps> [threads]`: runs one workload `steps` times
+/// on `threads` threads (default 1), for instruction counts under
+/// callgrind (`--separate-threads=yes` splits them by thread).
+fn once(workload: &str, steps: usize, threads: usize) {
+    tapeflow::set_num_threads(threads);
     match workload {
         "mnist" => {
             let w = TwoConvs::new([64, 28, 28, 1], [32, 64]);
@@ -213,7 +214,8 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--once") {
         let workload = args.get(i + 1).map_or("mnist", String::as_str);
         let steps = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(1);
-        once(workload, steps);
+        let threads = args.get(i + 3).and_then(|s| s.parse().ok()).unwrap_or(1);
+        once(workload, steps, threads);
         return;
     }
     let mut c = Criterion::default().configure_from_args();
