@@ -73,63 +73,93 @@ impl PoolGeometry {
 /// Output elements a chunk of images aims at.
 const CHUNK_OUT: usize = 1 << 14;
 
-/// Max pooling: the output and, for each output element, the flat index of
-/// the input element chosen (the first maximum in window order, as PyTorch
-/// and TensorFlow choose). NaN propagates: a NaN in a window is its maximum.
+/// Whether `v` replaces the running maximum `m`: larger, or the first NaN
+/// (a NaN is kept once taken). Branch-free, so the channel loop vectorizes.
+#[inline]
+fn takes<T: Float>(v: T, m: T) -> bool {
+    (v > m) | (v.is_nan() & !m.is_nan())
+}
+
+/// Max pooling: `y[b, oy, ox, c]` is the maximum of the window's input
+/// elements (the first NaN if there is one). Every window holds at least
+/// one input element (padding is smaller than the window), so no `-∞` of
+/// the initial fill survives unless the input holds it. No argmax is
+/// stored: [`max_pool2d_backward`] finds the first maximal tap again from
+/// `x` and `y`, which costs less than writing and reading an index per
+/// output. Ties go to the first maximum in window order, as PyTorch and
+/// TensorFlow choose.
 ///
 /// # Errors
 ///
 /// If the output cannot be allocated (named `max_pool2d`).
-pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<(Vec<T>, Vec<usize>)> {
+pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<Vec<T>> {
     let c = g.channels;
     let shape = g.output_shape();
     let mut out = try_filled("max_pool2d", &shape, T::neg_infinity())?;
-    let mut arg = try_filled("max_pool2d", &shape, usize::MAX)?;
     let (images, image_in) = (g.chunk_images(), g.image_in());
     let len = (images * g.image_out()).max(1);
-    let tasks: Vec<_> = out
-        .chunks_mut(len)
-        .zip(arg.chunks_mut(len))
-        .enumerate()
-        .collect();
-    run_tasks(tasks, |(chunk, (out, arg))| {
-        let x0 = chunk * images * image_in;
+    let tasks: Vec<_> = out.chunks_mut(len).enumerate().collect();
+    run_tasks(tasks, |(chunk, out)| {
+        let x = &x[chunk * images * image_in..];
         let n = out.len() / g.image_out().max(1);
+        let mut first = true;
+        let mut last_out = usize::MAX;
         g.for_each_tap(n, |o, i| {
-            let (out, arg) = (&mut out[o..o + c], &mut arg[o..o + c]);
-            let i = x0 + i;
-            for (k, (&v, (m, a))) in x[i..i + c]
-                .iter()
-                .zip(out.iter_mut().zip(arg.iter_mut()))
-                .enumerate()
-            {
-                // Takes the first NaN, and the first of equal maxima.
-                if *a == usize::MAX || (v > *m || (v.is_nan() && !m.is_nan())) {
-                    *m = v;
-                    *a = i + k;
+            // The first tap of each window is copied (so an all -inf or
+            // NaN window keeps its value), later taps compared.
+            first = o != last_out;
+            last_out = o;
+            let (out, src) = (&mut out[o..o + c], &x[i..i + c]);
+            if first {
+                out.copy_from_slice(src);
+            } else {
+                for (m, &v) in out.iter_mut().zip(src) {
+                    *m = if takes(v, *m) { v } else { *m };
                 }
             }
         });
     });
-    Ok((out, arg))
+    Ok(out)
 }
 
-/// Sends each output gradient to the input element its maximum came from
-/// (chunk by chunk of images: a window never leaves its image).
-pub(crate) fn max_pool2d_backward<T: Float>(gy: &[T], arg: &[usize], g: &PoolGeometry) -> Vec<T> {
+/// The adjoint of [`max_pool2d`]: each output's gradient goes to the first
+/// tap of its window that holds the output's value (the tap the forward
+/// pass took: the first maximum, or the first NaN).
+pub(crate) fn max_pool2d_backward<T: Float>(
+    gy: &[T],
+    x: &[T],
+    y: &[T],
+    g: &PoolGeometry,
+) -> Vec<T> {
+    let c = g.channels;
     let (images, image_in) = (g.chunk_images(), g.image_in());
     let mut dx = vec![T::zero(); g.batch * image_in];
     let out_len = (images * g.image_out()).max(1);
     let tasks: Vec<_> = dx
         .chunks_mut((images * image_in).max(1))
-        .zip(gy.chunks(out_len).zip(arg.chunks(out_len)))
+        .zip(gy.chunks(out_len).zip(y.chunks(out_len)))
         .enumerate()
         .collect();
-    run_tasks(tasks, |(chunk, (dx, (gy, arg)))| {
-        let x0 = chunk * images * image_in;
-        for (&gv, &i) in gy.iter().zip(arg) {
-            dx[i - x0] += gv;
-        }
+    run_tasks(tasks, |(chunk, (dx, (gy, y)))| {
+        let x = &x[chunk * images * image_in..];
+        let n = gy.len() / g.image_out().max(1);
+        // `done[k]`: channel k of the current window has found its tap.
+        let mut done = vec![false; c];
+        let mut last_out = usize::MAX;
+        g.for_each_tap(n, |o, i| {
+            if o != last_out {
+                done.fill(false);
+                last_out = o;
+            }
+            let (src, d) = (&x[i..i + c], &mut dx[i..i + c]);
+            for k in 0..c {
+                let (v, m) = (src[k], y[o + k]);
+                if !done[k] && (v == m || (v.is_nan() && m.is_nan())) {
+                    d[k] += gy[o + k];
+                    done[k] = true;
+                }
+            }
+        });
     });
     dx
 }
@@ -228,10 +258,9 @@ mod tests {
         // 4x4 input 0..16, 2x2 windows stride 2: maxima 5, 7, 13, 15.
         let x: Vec<f64> = (0..16).map(f64::from).collect();
         let g = geometry(4, 4, 2, 2, Padding::Valid);
-        let (y, arg) = max_pool2d(&x, &g).unwrap();
+        let y = max_pool2d(&x, &g).unwrap();
         assert_eq!(y, vec![5.0, 7.0, 13.0, 15.0]);
-        assert_eq!(arg, vec![5, 7, 13, 15]);
-        let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &arg, &g);
+        let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &x, &y, &g);
         assert_eq!((dx[5], dx[7], dx[13], dx[15]), (1.0, 2.0, 3.0, 4.0));
         assert_eq!(dx.iter().sum::<f64>(), 10.0);
     }
