@@ -143,25 +143,37 @@ pub(crate) fn max_pool2d_backward<T: Float>(
     run_tasks(tasks, |(chunk, (dx, (gy, y)))| {
         let x = &x[chunk * images * image_in..];
         let n = gy.len() / g.image_out().max(1);
-        // `done[k]`: channel k of the current window has found its tap.
-        let mut done = vec![false; c];
+        // `rest[k]`: the gradient channel k of the current window has yet
+        // to hand to its first maximal tap (zero once handed). Adding a
+        // zero to `d x` changes no bits (it never holds -0), so the loop is
+        // branch-free and vectorizes.
+        let mut rest = vec![T::zero(); c];
         let mut last_out = usize::MAX;
         g.for_each_tap(n, |o, i| {
             if o != last_out {
-                done.fill(false);
+                rest.copy_from_slice(&gy[o..o + c]);
                 last_out = o;
             }
-            let (src, d) = (&x[i..i + c], &mut dx[i..i + c]);
-            for k in 0..c {
-                let (v, m) = (src[k], y[o + k]);
-                if !done[k] && (v == m || (v.is_nan() && m.is_nan())) {
-                    d[k] += gy[o + k];
-                    done[k] = true;
-                }
-            }
+            route_tap(&mut dx[i..i + c], &mut rest, &x[i..i + c], &y[o..o + c]);
         });
     });
     dx
+}
+
+/// One tap of [`max_pool2d_backward`] over the channels: where the tap
+/// holds the window's maximum (or both are NaN) and `rest` still holds the
+/// gradient, it moves to `d`. A function of its own so that the four
+/// slices are known not to overlap and the branch-free loop vectorizes.
+#[inline(never)]
+fn route_tap<T: Float>(d: &mut [T], rest: &mut [T], x: &[T], y: &[T]) {
+    let c = d.len().min(rest.len()).min(x.len()).min(y.len());
+    let (d, rest, x, y) = (&mut d[..c], &mut rest[..c], &x[..c], &y[..c]);
+    for k in 0..c {
+        let (v, m, r) = (x[k], y[k], rest[k]);
+        let hit = (v == m) | (v.is_nan() & m.is_nan());
+        d[k] += if hit { r } else { T::zero() };
+        rest[k] = if hit { T::zero() } else { r };
+    }
 }
 
 /// The number of input elements in each output window (padding excluded),
