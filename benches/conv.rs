@@ -23,8 +23,9 @@
 //! Instruction counts, which do not depend on the machine's load: build
 //! with `cargo bench --no-run --bench conv` (it prints the executable's
 //! path) and run that executable under
-//! `valgrind --tool=callgrind <exe> --once <mnist|cifar|mnist_cnn> <steps>`,
-//! which runs the workload `steps` times on one thread outside criterion;
+//! `valgrind --tool=callgrind <exe> --once <mnist|cifar|mnist_cnn> <steps> [threads]`,
+//! which runs the workload `steps` times (on one thread unless `threads`
+//! says otherwise) outside criterion;
 //! add `--toggle-collect='*TwoConvs*step*' --toggle-collect='*TrainStep*step*'`
 //! to count the steps only (not the set-up).
 

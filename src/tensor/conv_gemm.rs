@@ -1,18 +1,15 @@
 //! Convolution lowered onto GEMM, chunk by chunk of whole images
-//! (crate-internal): the forward product, and the input, kernel and bias
-//! gradients of a 2-D convolution on NHWC data with an HWIO kernel.
+//! (crate-internal): the forward product, the input gradient and the
+//! kernel gradient of a 2-D convolution on NHWC data with an HWIO kernel.
 //!
 //! The batch is cut into chunks of whole images whose size depends only on
 //! the geometry ([`chunk_images`]), never on the thread count. Each chunk
-//! unrolls its patches (`im2col`) into a buffer that stays in cache and
-//! multiplies them at once; chunks run in parallel on the pool when more
-//! than one thread is allowed ([`crate::set_num_threads`]). The column
-//! matrix is never stored whole: the backward pass unrolls each chunk again
-//! and computes all the gradients it needs in the same sweep, one hand-over
-//! to the pool per pass. Every output element is computed by the same code
-//! in the same order whatever the thread count, and the kernel and bias
-//! gradients (sums over the batch) add the chunks' partial sums in chunk
-//! order, so 1 and 2 threads give the same bits.
+//! unrolls its patches (`im2col`) and multiplies them while they are still
+//! in cache; chunks run in parallel on the pool when more than one thread
+//! is allowed ([`crate::set_num_threads`]). Every output element is computed
+//! by the same code in the same order whatever the thread count, and the
+//! kernel gradient (a sum over the batch) adds the chunks' partial sums in
+//! chunk order, so 1 and 2 threads give the same bits.
 //!
 //! A 1×1 convolution with stride 1, no padding and one group is a plain
 //! matrix product of the input: it skips `im2col` and `col2im`.
@@ -24,18 +21,16 @@ use super::try_filled;
 use crate::element::{Float, MatRef, gemm, num_threads};
 use crate::error::Result;
 
-/// Elements of the column matrix a chunk aims at (all groups): 64 Ki
-/// elements (256 KiB of `f32`) stay within the second-level cache while the
-/// chunk's product reads them, and give a batch of 32-64 images tens of
-/// chunks to share between threads. A chunk holds at least one image.
-const CHUNK_COL_ELEMS: usize = 1 << 16;
+/// Rows of the column matrix (output pixels) a chunk aims at: a few
+/// thousand keeps a chunk's columns (`rows × kh·kw·channels`) within the
+/// second-level cache for the small channel counts of image models, and
+/// gives a batch of 32-64 images tens of chunks to share between threads.
+const CHUNK_ROWS: usize = 2048;
 
 /// Images per chunk for `g` (at least 1): fixed by the geometry alone.
 pub(crate) fn chunk_images(g: &Conv2dGeometry) -> usize {
-    let per_image = (g.h.output * g.w.output)
-        .saturating_mul(g.groups * g.group_cols())
-        .max(1);
-    (CHUNK_COL_ELEMS / per_image).clamp(1, g.batch.max(1))
+    let per_image = (g.h.output * g.w.output).max(1);
+    (CHUNK_ROWS / per_image).clamp(1, g.batch.max(1))
 }
 
 /// Whether the convolution is the plain product `x · w` of the input seen
@@ -168,220 +163,178 @@ impl Sizes {
     }
 }
 
-/// `y = conv(x, w) + bias`. Each chunk unrolls its patches into a column
-/// buffer of its own piece of work (reused by the piece's chunks, so it
-/// stays in cache) and multiplies them; nothing is kept for the backward
-/// pass, which unrolls them again ([`backward`]): rereading a chunk's
-/// columns from cache costs less than writing the whole column matrix to
-/// memory and reading it back. The output is allocated fallibly (errors
-/// name `op`).
+/// The elements the column matrices of `g` take when kept for the
+/// backward pass (0 for a pointwise convolution, which reads the input).
+pub(crate) fn kept_cols_len(g: &Conv2dGeometry) -> usize {
+    if is_pointwise(g) {
+        0
+    } else {
+        g.groups * g.rows() * g.group_cols()
+    }
+}
+
+/// `y = conv(x, w) + bias`, and the column matrices when `keep_cols` (in
+/// chunk order, each chunk `[groups, rows, group_cols]`), for
+/// [`kernel_grad`]. A pointwise convolution keeps nothing: its columns are
+/// `x`. The two large buffers are allocated fallibly (errors name `op`).
 pub(crate) fn forward<T: Float>(
     op: &'static str,
     x: &[T],
     w: &[T],
     bias: Option<&[T]>,
     g: &Conv2dGeometry,
-) -> Result<Vec<T>> {
+    keep_cols: bool,
+) -> Result<(Vec<T>, Vec<T>)> {
     let (kg, cg, f) = (g.group_cols(), g.group_filters(), g.filters);
     let s = Sizes::of(g);
     let pointwise = is_pointwise(g);
+    let keep = keep_cols && !pointwise;
     let mut y = try_filled(op, &g.output_shape(), T::zero())?;
+    let mut cols = try_filled(op, &[if keep { kept_cols_len(g) } else { 0 }], T::zero())?;
     let y_chunk = s.images * s.image_rows * f;
-    let tasks: Vec<_> = y.chunks_mut(y_chunk.max(1)).enumerate().collect();
-    run_tasks_with(
-        tasks,
-        || (Vec::new(), Vec::new()),
-        |(cols, tmp): &mut (Vec<T>, Vec<T>), (i, y_c)| {
-            let images = s.images_in(g, i);
-            let sg = Conv2dGeometry {
-                batch: images,
-                ..*g
+    let cols_chunk = s.images * s.image_rows * g.groups * kg;
+    let n = s.count(g);
+    let mut col_chunks: Vec<&mut [T]> = if keep {
+        cols.chunks_mut(cols_chunk.max(1)).collect()
+    } else {
+        (0..n).map(|_| &mut [][..]).collect()
+    };
+    col_chunks.resize_with(n, || &mut [][..]);
+    let tasks: Vec<_> = y
+        .chunks_mut(y_chunk.max(1))
+        .zip(col_chunks)
+        .enumerate()
+        .collect();
+    run_tasks(tasks, |(i, (y_c, cols_c))| {
+        let images = s.images_in(g, i);
+        let sg = Conv2dGeometry {
+            batch: images,
+            ..*g
+        };
+        let m = images * s.image_rows;
+        let x0 = i * s.images * s.image_in;
+        let x_c = &x[x0..x0 + images * s.image_in];
+        let fused_bias = bias.filter(|_| g.groups == 1);
+        if let Some(b) = fused_bias {
+            for row in y_c.chunks_exact_mut(f.max(1)) {
+                row.copy_from_slice(b);
+            }
+        }
+        let acc = fused_bias.is_some();
+        if pointwise {
+            gemm(y_c, block(x_c, m, kg, kg, 0), block(w, kg, f, f, 0), acc);
+            return;
+        }
+        let mut scratch = if cols_c.is_empty() {
+            vec![T::zero(); m * kg]
+        } else {
+            Vec::new()
+        };
+        let mut tmp = vec![T::zero(); if g.groups > 1 { m * cg } else { 0 }];
+        for group in 0..g.groups {
+            let c: &mut [T] = if cols_c.is_empty() {
+                &mut scratch
+            } else {
+                &mut cols_c[group * m * kg..(group + 1) * m * kg]
             };
-            let m = images * s.image_rows;
-            let x0 = i * s.images * s.image_in;
-            let x_c = &x[x0..x0 + images * s.image_in];
-            let fused_bias = bias.filter(|_| g.groups == 1);
-            if let Some(b) = fused_bias {
-                for row in y_c.chunks_exact_mut(f.max(1)) {
-                    row.copy_from_slice(b);
-                }
+            im2col(x_c, &sg, group, c);
+            let lhs = block(c, m, kg, kg, 0);
+            let rhs = block(w, kg, cg, f, group * cg);
+            if g.groups == 1 {
+                gemm(y_c, lhs, rhs, acc);
+            } else {
+                gemm(&mut tmp, lhs, rhs, false);
+                scatter_cols(&tmp, cg, y_c, f, group * cg);
             }
-            let acc = fused_bias.is_some();
-            if pointwise {
-                gemm(y_c, block(x_c, m, kg, kg, 0), block(w, kg, f, f, 0), acc);
-                return;
-            }
-            // Every entry is overwritten by `im2col` and the product, so
-            // the buffers need no clearing between chunks.
-            cols.resize(m * kg, T::zero());
-            let c = &mut cols[..m * kg];
-            if g.groups > 1 {
-                tmp.resize(m * cg, T::zero());
-            }
-            for group in 0..g.groups {
-                im2col(x_c, &sg, group, c);
-                let lhs = block(c, m, kg, kg, 0);
-                let rhs = block(w, kg, cg, f, group * cg);
-                if g.groups == 1 {
-                    gemm(y_c, lhs, rhs, acc);
-                } else {
-                    gemm(&mut tmp[..m * cg], lhs, rhs, false);
-                    scatter_cols(&tmp[..m * cg], cg, y_c, f, group * cg);
-                }
-            }
-            if let (true, Some(b)) = (g.groups > 1, bias) {
-                add_rows(y_c, b);
-            }
-        },
-    );
-    Ok(y)
+        }
+        if let (true, Some(b)) = (g.groups > 1, bias) {
+            add_rows(y_c, b);
+        }
+    });
+    Ok((y, cols))
 }
 
-/// Which gradients [`backward`] computes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Needs {
-    /// `d x`.
-    pub x: bool,
-    /// `d w`.
-    pub w: bool,
-    /// `d bias`.
-    pub bias: bool,
-}
-
-/// The gradients [`backward`] computed (`None` where not needed).
-pub(crate) struct Grads<T> {
-    /// `d x`, the input's shape.
-    pub x: Option<Vec<T>>,
-    /// `d w` in the kernel's `[kg, filters]` layout.
-    pub w: Option<Vec<T>>,
-    /// `d bias`, `[filters]`.
-    pub bias: Option<Vec<T>>,
-}
-
-/// Per-piece scratch of [`backward`]: the columns, `d cols` and a group's
-/// kernel gradient.
-type Scratch<T> = (Vec<T>, Vec<T>, Vec<T>);
-
-/// The backward pass in one sweep over the chunks: for each chunk,
-/// `d w += colsᵀ · g` (the chunk's columns unrolled again from `x`, or `x`
-/// itself for a pointwise convolution), `d x = col2im(g · wᵀ)` (each chunk
-/// owns its images of `d x`) and `d bias += Σ g`, each only when `needs`
-/// asks. The kernel and bias gradients are one partial sum per chunk,
-/// added in chunk order, so any thread count gives the same bits.
-pub(crate) fn backward<T: Float>(
-    gy: &[T],
-    x: &[T],
-    w: &[T],
-    g: &Conv2dGeometry,
-    needs: Needs,
-) -> Grads<T> {
+/// `d x = col2im(g · wᵀ)`, chunk by chunk (each chunk owns its images of
+/// `d x`); a pointwise convolution's `d x` is `g · wᵀ` itself.
+pub(crate) fn input_grad<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeometry) -> Vec<T> {
     let (kg, cg, f) = (g.group_cols(), g.group_filters(), g.filters);
     let s = Sizes::of(g);
     let pointwise = is_pointwise(g);
-    let n = s.count(g);
-    let mut dx = if needs.x {
-        vec![T::zero(); g.batch * s.image_in]
-    } else {
-        Vec::new()
-    };
-    let mut dx_chunks: Vec<Option<&mut [T]>> = dx
-        .chunks_mut((s.images * s.image_in).max(1))
-        .map(Some)
-        .collect();
-    dx_chunks.resize_with(n, || None);
+    let mut dx = vec![T::zero(); g.batch * s.image_in];
     let gy_chunk = (s.images * s.image_rows * f).max(1);
-    let tasks: Vec<_> = dx_chunks
-        .into_iter()
+    let tasks: Vec<_> = dx
+        .chunks_mut((s.images * s.image_in).max(1))
         .zip(gy.chunks(gy_chunk))
         .enumerate()
         .collect();
-    let partials = run_tasks_with(
-        tasks,
-        || (Vec::new(), Vec::new(), Vec::new()),
-        |(cols, dcols, tmp): &mut Scratch<T>, (i, (dx_c, gy_c))| {
-            let images = s.images_in(g, i);
-            let sg = Conv2dGeometry {
-                batch: images,
-                ..*g
-            };
-            let m = images * s.image_rows;
-            let x0 = i * s.images * s.image_in;
-            let x_c = &x[x0..x0 + images * s.image_in];
-            let db = needs.bias.then(|| bias_grad(gy_c, f));
-            let mut dw = needs.w.then(|| vec![T::zero(); kg * f]);
-            if pointwise {
-                if let Some(dw) = dw.as_mut() {
-                    let lhs = block_t(x_c, m, kg, kg, 0);
-                    gemm(dw, lhs, block(gy_c, m, f, f, 0), false);
-                }
-                if let Some(dx_c) = dx_c {
-                    let rhs = block_t(w, kg, f, f, 0);
-                    gemm(dx_c, block(gy_c, m, f, f, 0), rhs, false);
-                }
-                return (dw, db);
-            }
-            // Overwritten before each use (`im2col`, the products), so the
-            // buffers need no clearing between chunks.
-            if needs.w {
-                cols.resize(m * kg, T::zero());
-                if g.groups > 1 {
-                    tmp.resize(kg * cg, T::zero());
-                }
-            }
-            if needs.x {
-                dcols.resize(m * kg, T::zero());
-            }
-            let mut dx_c = dx_c;
-            for group in 0..g.groups {
-                if let Some(dw) = dw.as_mut() {
-                    let c = &mut cols[..m * kg];
-                    im2col(x_c, &sg, group, c);
-                    let lhs = block_t(c, m, kg, kg, 0);
-                    let rhs = block(gy_c, m, cg, f, group * cg);
-                    if g.groups == 1 {
-                        gemm(dw, lhs, rhs, false);
-                    } else {
-                        gemm(&mut tmp[..kg * cg], lhs, rhs, false);
-                        scatter_cols(&tmp[..kg * cg], cg, dw, f, group * cg);
-                    }
-                }
-                if let Some(dx_c) = dx_c.as_deref_mut() {
-                    let d = &mut dcols[..m * kg];
-                    let lhs = block(gy_c, m, cg, f, group * cg);
-                    let rhs = block_t(w, kg, cg, f, group * cg);
-                    gemm(d, lhs, rhs, false);
-                    col2im_add(d, &sg, group, dx_c);
-                }
-            }
-            (dw, db)
-        },
-    );
-    let (dws, dbs): (Vec<_>, Vec<_>) = partials.into_iter().unzip();
-    Grads {
-        x: needs.x.then_some(dx),
-        w: needs
-            .w
-            .then(|| sum_in_order(dws.into_iter().flatten(), kg * f)),
-        bias: needs
-            .bias
-            .then(|| sum_in_order(dbs.into_iter().flatten(), f)),
-    }
+    // One `d cols` buffer per piece of work, reused by its chunks: the
+    // product overwrites it, so it needs no clearing between chunks.
+    run_tasks_with(tasks, Vec::new, |dcols: &mut Vec<T>, (i, (dx_c, gy_c))| {
+        let images = s.images_in(g, i);
+        let sg = Conv2dGeometry {
+            batch: images,
+            ..*g
+        };
+        let m = images * s.image_rows;
+        if pointwise {
+            gemm(
+                dx_c,
+                block(gy_c, m, f, f, 0),
+                block_t(w, kg, f, f, 0),
+                false,
+            );
+            return;
+        }
+        dcols.resize(m * kg, T::zero());
+        let dcols = &mut dcols[..m * kg];
+        for group in 0..g.groups {
+            let lhs = block(gy_c, m, cg, f, group * cg);
+            let rhs = block_t(w, kg, cg, f, group * cg);
+            gemm(dcols, lhs, rhs, false);
+            col2im_add(dcols, &sg, group, dx_c);
+        }
+    });
+    dx
 }
 
-/// The sum of `parts`, added in order (zeros of `len` when there are none).
-fn sum_in_order<T: Float>(parts: impl Iterator<Item = Vec<T>>, len: usize) -> Vec<T> {
-    let mut parts = parts;
-    let mut total = parts.next().unwrap_or_else(|| vec![T::zero(); len]);
+/// `d w = colsᵀ · g` in the kernel's `[kg, filters]` layout: one partial
+/// sum per chunk, added in chunk order. `cols` is what [`forward`] kept, or
+/// the input itself for a pointwise convolution.
+pub(crate) fn kernel_grad<T: Float>(gy: &[T], cols: &[T], g: &Conv2dGeometry) -> Vec<T> {
+    let (kg, cg, f) = (g.group_cols(), g.group_filters(), g.filters);
+    let s = Sizes::of(g);
+    let gy_chunk = (s.images * s.image_rows * f).max(1);
+    let cols_chunk = (s.images * s.image_rows * g.groups * kg).max(1);
+    let tasks: Vec<_> = gy.chunks(gy_chunk).zip(cols.chunks(cols_chunk)).collect();
+    let partials = run_tasks(tasks, |(gy_c, cols_c)| {
+        let m = gy_c.len() / f.max(1);
+        let mut dw = vec![T::zero(); kg * f];
+        let mut tmp = vec![T::zero(); if g.groups > 1 { kg * cg } else { 0 }];
+        for group in 0..g.groups {
+            let c = &cols_c[group * m * kg..(group + 1) * m * kg];
+            let lhs = block_t(c, m, kg, kg, 0);
+            let rhs = block(gy_c, m, cg, f, group * cg);
+            if g.groups == 1 {
+                gemm(&mut dw, lhs, rhs, false);
+            } else {
+                gemm(&mut tmp, lhs, rhs, false);
+                scatter_cols(&tmp, cg, &mut dw, f, group * cg);
+            }
+        }
+        dw
+    });
+    let mut parts = partials.into_iter();
+    let mut dw = parts.next().unwrap_or_else(|| vec![T::zero(); kg * f]);
     for p in parts {
-        for (t, v) in total.iter_mut().zip(p) {
-            *t += v;
+        for (d, v) in dw.iter_mut().zip(p) {
+            *d += v;
         }
     }
-    total
+    dw
 }
 
 /// `Σ g` over every row of a `[rows, f]` gradient.
-fn bias_grad<T: Float>(gy: &[T], f: usize) -> Vec<T> {
+pub(crate) fn bias_grad<T: Float>(gy: &[T], f: usize) -> Vec<T> {
     let mut db = vec![T::zero(); f];
     if f > 0 {
         for row in gy.chunks_exact(f) {
