@@ -26,7 +26,7 @@
 //! `valgrind --tool=callgrind <exe> --once <mnist|cifar|mnist_cnn> <steps> [threads]`,
 //! which runs the workload `steps` times (on one thread unless `threads`
 //! says otherwise) outside criterion;
-//! add `--toggle-collect='*TwoConvs*step*' --toggle-collect='*TrainStep*step*'`
+//! add `--toggle-collect='*TwoConvs::step' --toggle-collect='*TrainStep::step'`
 //! to count the steps only (not the set-up).
 
 use std::hint::black_box;
