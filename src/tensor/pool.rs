@@ -278,6 +278,42 @@ mod tests {
     }
 
     #[test]
+    fn max_pool_takes_the_first_nan_and_the_first_of_equal_maxima() {
+        // One 2x2 window per channel, 3 channels, taps in order 0..4:
+        // channel 0: 1, NaN, 5, NaN -> NaN from tap 1;
+        // channel 1: 2, 7, 7, 3 -> 7 from tap 1 (the first of two);
+        // channel 2: -inf everywhere -> -inf from tap 0.
+        let inf = f64::INFINITY;
+        let x = vec![
+            1.0,
+            2.0,
+            -inf,
+            f64::NAN,
+            7.0,
+            -inf,
+            5.0,
+            7.0,
+            -inf,
+            f64::NAN,
+            3.0,
+            -inf,
+        ];
+        let g = PoolGeometry {
+            channels: 3,
+            ..geometry(2, 2, 2, 2, Padding::Valid)
+        };
+        let y = max_pool2d(&x, &g).unwrap();
+        assert!(y[0].is_nan());
+        assert_eq!((y[1], y[2]), (7.0, -inf));
+        let dx = max_pool2d_backward(&[10.0, 20.0, 30.0], &x, &y, &g);
+        let mut want = vec![0.0; 12];
+        want[3] = 10.0; // channel 0, tap 1
+        want[4] = 20.0; // channel 1, tap 1
+        want[2] = 30.0; // channel 2, tap 0
+        assert_eq!(dx, want);
+    }
+
+    #[test]
     fn avg_pool_same_excludes_padding_from_the_count() {
         // 3x3 of ones, 2x2 windows stride 2 same: out 2x2, every average 1.
         let g = geometry(3, 3, 2, 2, Padding::Same);
