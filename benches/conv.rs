@@ -23,9 +23,10 @@
 //! Instruction counts, which do not depend on the machine's load: build
 //! with `cargo bench --no-run --bench conv` (it prints the executable's
 //! path) and run that executable under
-//! `valgrind --tool=callgrind <exe> --once <mnist|cifar|mnist_cnn> <steps>`,
-//! which runs the workload `steps` times on one thread outside criterion;
-//! add `--toggle-collect='*TwoConvs*step*' --toggle-collect='*TrainStep*step*'`
+//! `valgrind --tool=callgrind <exe> --once <mnist|cifar|mnist_cnn> <steps> [threads]`,
+//! which runs the workload `steps` times (on one thread unless `threads`
+//! says otherwise) outside criterion;
+//! add `--toggle-collect='*TwoConvs::step' --toggle-collect='*TrainStep::step'`
 //! to count the steps only (not the set-up).
 
 use std::hint::black_box;
@@ -184,10 +185,11 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
-/// `--once <workload> <steps>`: runs one workload `steps` times on one
-/// thread, for instruction counts under callgrind.
-fn once(workload: &str, steps: usize) {
-    tapeflow::set_num_threads(1);
+/// `--once <workload> <steps> [threads]`: runs one workload `steps` times
+/// on `threads` threads (default 1), for instruction counts under
+/// callgrind (`--separate-threads=yes` splits them by thread).
+fn once(workload: &str, steps: usize, threads: usize) {
+    tapeflow::set_num_threads(threads);
     match workload {
         "mnist" => {
             let w = TwoConvs::new([64, 28, 28, 1], [32, 64]);
@@ -213,7 +215,8 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--once") {
         let workload = args.get(i + 1).map_or("mnist", String::as_str);
         let steps = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(1);
-        once(workload, steps);
+        let threads = args.get(i + 3).and_then(|s| s.parse().ok()).unwrap_or(1);
+        once(workload, steps, threads);
         return;
     }
     let mut c = Criterion::default().configure_from_args();

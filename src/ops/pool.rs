@@ -117,11 +117,11 @@ impl<'t, T: Float> Var<'t, T> {
     ) -> Result<Var<'t, T>> {
         let x = self.value();
         let g = geometry("max_pool2d", x.shape(), pool_size, strides, padding)?;
-        let (y, arg) = max_pool2d(x.as_slice(), &g)?;
+        let y = Tensor::from_parts(max_pool2d(x.as_slice(), &g)?, g.output_shape());
         let shape = x.shape().to_vec();
-        let y = Tensor::from_parts(y, g.output_shape());
+        let y_kept = y.clone();
         Ok(self.tape().record([*self], y, move |gy| {
-            let dx = max_pool2d_backward(gy.as_slice(), &arg, &g);
+            let dx = max_pool2d_backward(gy.as_slice(), x.as_slice(), y_kept.as_slice(), &g);
             [Tensor::from_parts(dx, shape.clone())]
         }))
     }

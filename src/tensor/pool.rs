@@ -73,65 +73,107 @@ impl PoolGeometry {
 /// Output elements a chunk of images aims at.
 const CHUNK_OUT: usize = 1 << 14;
 
-/// Max pooling: the output and, for each output element, the flat index of
-/// the input element chosen (the first maximum in window order, as PyTorch
-/// and TensorFlow choose). NaN propagates: a NaN in a window is its maximum.
+/// Whether `v` replaces the running maximum `m`: larger, or the first NaN
+/// (a NaN is kept once taken). Branch-free, so the channel loop vectorizes.
+#[inline]
+fn takes<T: Float>(v: T, m: T) -> bool {
+    (v > m) | (v.is_nan() & !m.is_nan())
+}
+
+/// Max pooling: `y[b, oy, ox, c]` is the maximum of the window's input
+/// elements (the first NaN if there is one). Every window holds at least
+/// one input element (padding is smaller than the window), so no `-∞` of
+/// the initial fill survives unless the input holds it. No argmax is
+/// stored: [`max_pool2d_backward`] finds the first maximal tap again from
+/// `x` and `y`, which costs less than writing and reading an index per
+/// output. Ties go to the first maximum in window order, as PyTorch and
+/// TensorFlow choose.
 ///
 /// # Errors
 ///
 /// If the output cannot be allocated (named `max_pool2d`).
-pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<(Vec<T>, Vec<usize>)> {
+pub(crate) fn max_pool2d<T: Float>(x: &[T], g: &PoolGeometry) -> Result<Vec<T>> {
     let c = g.channels;
     let shape = g.output_shape();
     let mut out = try_filled("max_pool2d", &shape, T::neg_infinity())?;
-    let mut arg = try_filled("max_pool2d", &shape, usize::MAX)?;
     let (images, image_in) = (g.chunk_images(), g.image_in());
     let len = (images * g.image_out()).max(1);
-    let tasks: Vec<_> = out
-        .chunks_mut(len)
-        .zip(arg.chunks_mut(len))
-        .enumerate()
-        .collect();
-    run_tasks(tasks, |(chunk, (out, arg))| {
-        let x0 = chunk * images * image_in;
+    let tasks: Vec<_> = out.chunks_mut(len).enumerate().collect();
+    run_tasks(tasks, |(chunk, out)| {
+        let x = &x[chunk * images * image_in..];
         let n = out.len() / g.image_out().max(1);
+        let mut first = true;
+        let mut last_out = usize::MAX;
         g.for_each_tap(n, |o, i| {
-            let (out, arg) = (&mut out[o..o + c], &mut arg[o..o + c]);
-            let i = x0 + i;
-            for (k, (&v, (m, a))) in x[i..i + c]
-                .iter()
-                .zip(out.iter_mut().zip(arg.iter_mut()))
-                .enumerate()
-            {
-                // Takes the first NaN, and the first of equal maxima.
-                if *a == usize::MAX || (v > *m || (v.is_nan() && !m.is_nan())) {
-                    *m = v;
-                    *a = i + k;
+            // The first tap of each window is copied (so an all -inf or
+            // NaN window keeps its value), later taps compared.
+            first = o != last_out;
+            last_out = o;
+            let (out, src) = (&mut out[o..o + c], &x[i..i + c]);
+            if first {
+                out.copy_from_slice(src);
+            } else {
+                for (m, &v) in out.iter_mut().zip(src) {
+                    *m = if takes(v, *m) { v } else { *m };
                 }
             }
         });
     });
-    Ok((out, arg))
+    Ok(out)
 }
 
-/// Sends each output gradient to the input element its maximum came from
-/// (chunk by chunk of images: a window never leaves its image).
-pub(crate) fn max_pool2d_backward<T: Float>(gy: &[T], arg: &[usize], g: &PoolGeometry) -> Vec<T> {
+/// The adjoint of [`max_pool2d`]: each output's gradient goes to the first
+/// tap of its window that holds the output's value (the tap the forward
+/// pass took: the first maximum, or the first NaN).
+pub(crate) fn max_pool2d_backward<T: Float>(
+    gy: &[T],
+    x: &[T],
+    y: &[T],
+    g: &PoolGeometry,
+) -> Vec<T> {
+    let c = g.channels;
     let (images, image_in) = (g.chunk_images(), g.image_in());
     let mut dx = vec![T::zero(); g.batch * image_in];
     let out_len = (images * g.image_out()).max(1);
     let tasks: Vec<_> = dx
         .chunks_mut((images * image_in).max(1))
-        .zip(gy.chunks(out_len).zip(arg.chunks(out_len)))
+        .zip(gy.chunks(out_len).zip(y.chunks(out_len)))
         .enumerate()
         .collect();
-    run_tasks(tasks, |(chunk, (dx, (gy, arg)))| {
-        let x0 = chunk * images * image_in;
-        for (&gv, &i) in gy.iter().zip(arg) {
-            dx[i - x0] += gv;
-        }
+    run_tasks(tasks, |(chunk, (dx, (gy, y)))| {
+        let x = &x[chunk * images * image_in..];
+        let n = gy.len() / g.image_out().max(1);
+        // `rest[k]`: the gradient channel k of the current window has yet
+        // to hand to its first maximal tap (zero once handed). Adding a
+        // zero to `d x` changes no bits (it never holds -0), so the loop is
+        // branch-free and vectorizes.
+        let mut rest = vec![T::zero(); c];
+        let mut last_out = usize::MAX;
+        g.for_each_tap(n, |o, i| {
+            if o != last_out {
+                rest.copy_from_slice(&gy[o..o + c]);
+                last_out = o;
+            }
+            route_tap(&mut dx[i..i + c], &mut rest, &x[i..i + c], &y[o..o + c]);
+        });
     });
     dx
+}
+
+/// One tap of [`max_pool2d_backward`] over the channels: where the tap
+/// holds the window's maximum (or both are NaN) and `rest` still holds the
+/// gradient, it moves to `d`. A function of its own so that the four
+/// slices are known not to overlap and the branch-free loop vectorizes.
+#[inline(never)]
+fn route_tap<T: Float>(d: &mut [T], rest: &mut [T], x: &[T], y: &[T]) {
+    let c = d.len().min(rest.len()).min(x.len()).min(y.len());
+    let (d, rest, x, y) = (&mut d[..c], &mut rest[..c], &x[..c], &y[..c]);
+    for k in 0..c {
+        let (v, m, r) = (x[k], y[k], rest[k]);
+        let hit = (v == m) | (v.is_nan() & m.is_nan());
+        d[k] += if hit { r } else { T::zero() };
+        rest[k] = if hit { T::zero() } else { r };
+    }
 }
 
 /// The number of input elements in each output window (padding excluded),
@@ -228,12 +270,47 @@ mod tests {
         // 4x4 input 0..16, 2x2 windows stride 2: maxima 5, 7, 13, 15.
         let x: Vec<f64> = (0..16).map(f64::from).collect();
         let g = geometry(4, 4, 2, 2, Padding::Valid);
-        let (y, arg) = max_pool2d(&x, &g).unwrap();
+        let y = max_pool2d(&x, &g).unwrap();
         assert_eq!(y, vec![5.0, 7.0, 13.0, 15.0]);
-        assert_eq!(arg, vec![5, 7, 13, 15]);
-        let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &arg, &g);
+        let dx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &x, &y, &g);
         assert_eq!((dx[5], dx[7], dx[13], dx[15]), (1.0, 2.0, 3.0, 4.0));
         assert_eq!(dx.iter().sum::<f64>(), 10.0);
+    }
+
+    #[test]
+    fn max_pool_takes_the_first_nan_and_the_first_of_equal_maxima() {
+        // One 2x2 window per channel, 3 channels, taps in order 0..4:
+        // channel 0: 1, NaN, 5, NaN -> NaN from tap 1;
+        // channel 1: 2, 7, 7, 3 -> 7 from tap 1 (the first of two);
+        // channel 2: -inf everywhere -> -inf from tap 0.
+        let inf = f64::INFINITY;
+        let x = vec![
+            1.0,
+            2.0,
+            -inf,
+            f64::NAN,
+            7.0,
+            -inf,
+            5.0,
+            7.0,
+            -inf,
+            f64::NAN,
+            3.0,
+            -inf,
+        ];
+        let g = PoolGeometry {
+            channels: 3,
+            ..geometry(2, 2, 2, 2, Padding::Valid)
+        };
+        let y = max_pool2d(&x, &g).unwrap();
+        assert!(y[0].is_nan());
+        assert_eq!((y[1], y[2]), (7.0, -inf));
+        let dx = max_pool2d_backward(&[10.0, 20.0, 30.0], &x, &y, &g);
+        let mut want = vec![0.0; 12];
+        want[3] = 10.0; // channel 0, tap 1
+        want[4] = 20.0; // channel 1, tap 1
+        want[2] = 30.0; // channel 2, tap 0
+        assert_eq!(dx, want);
     }
 
     #[test]
