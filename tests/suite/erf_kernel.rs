@@ -70,7 +70,7 @@ fn f32_erf_kernel_is_odd_and_keeps_nan_and_signed_zero() {
 
 #[test]
 fn f64_erf_kernel_is_libm() {
-    for x in [-6.0, -1.5, -1e-300, 0.0, 0.5, 1.0, 2.0, 3.7] {
+    for x in [-6.0f64, -1.5, -1e-300, 0.0, 0.5, 1.0, 2.0, 3.7] {
         assert_eq!(x.erf_kernel().to_bits(), libm::erf(x).to_bits(), "{x}");
     }
 }
