@@ -33,12 +33,12 @@ pub(crate) fn exp_nonpositive_f32(t: f32) -> f32 {
     let n = shifted - MAGIC;
     // The integer n sits in the low mantissa bits of `shifted`.
     let k = (shifted.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    let r = c - n * 0.693_359_375 + n * 2.121_944_4e-4;
+    let r = c - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let mut p = 1.987_569_1e-4 * r + 1.398_199_9e-3;
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let e = p * (r * r) + r + 1.0;
     let scale = f32::from_bits((k.wrapping_add(127) as u32) << 23);
     if t < -87.0 { 0.0 } else { e * scale }
