@@ -17,6 +17,7 @@ pub(crate) mod conv;
 pub(crate) mod conv_gemm;
 mod display;
 mod elementwise;
+pub(crate) mod exp_kernel;
 mod matmul;
 mod par_map;
 mod permute;

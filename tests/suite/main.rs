@@ -32,6 +32,7 @@ mod conv_threads;
 mod data_api;
 mod data_errors;
 mod data_pipeline;
+mod erf_kernel;
 mod examples_accuracy;
 mod examples_trust;
 mod explain;
