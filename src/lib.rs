@@ -144,6 +144,11 @@ pub mod element;
 pub mod error;
 pub mod explain;
 pub mod initializers;
+#[cfg(not(test))]
+mod instances;
+#[cfg(not(test))]
+#[doc(hidden)]
+pub use instances::__instances;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
