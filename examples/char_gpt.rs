@@ -124,7 +124,7 @@ pub fn gpt(vocab: &CharTokenizer, c: &Config) -> Sequential<f32> {
 
 /// Mean cross-entropy (nats per character) over the fixed windows.
 fn validation_loss(model: &Sequential<f32>, x: &Tensor, y: &Tensor) -> Result<f64> {
-    let loss = SparseCategoricalCrossentropy { from_logits: true };
+    let loss = SparseCategoricalCrossentropy::from_logits();
     let mut total = 0.0;
     let rows = x.shape()[0];
     let step = 32;

@@ -100,7 +100,7 @@ pub fn run(config: &Config, verbose: u8) -> tapeflow::Result<Outcome> {
     let steps = (config.epochs * train.len().div_ceil(config.batch_size)) as u64;
     model.compile(
         Adam::new(LearningRateSchedule::cosine_decay(0.002, steps)),
-        SparseCategoricalCrossentropy { from_logits: true },
+        SparseCategoricalCrossentropy::from_logits(),
         &[Metric::Accuracy],
     )?;
     let summary = model.summary();
