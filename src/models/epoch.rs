@@ -161,6 +161,7 @@ impl<T: Float> Context<'_, T> {
                 (x.select_rows(rows)?, y.select_rows(rows)?)
             };
             let wb = weights.map(|w| {
+                // invariant: `rows` index the data's rows, and `w` has one per row.
                 Tensor::from_parts(rows.iter().map(|&i| w[i]).collect(), vec![rows.len()])
             });
             let xb = match adversarial {

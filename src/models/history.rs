@@ -269,6 +269,8 @@ impl History {
         for (i, &epoch) in epochs.iter().enumerate() {
             let mut logs = Logs::default();
             for (name, values) in columns {
+                // invariant: one value per epoch (a History's own series, or
+                // the file reader's checked columns).
                 logs.push(name.clone(), values[i]);
             }
             self.push(epoch, &logs);

@@ -69,12 +69,7 @@ pub(crate) fn try_alloc<T>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> 
 /// [`Error::OutOfMemory`] when the allocator refuses the request.
 pub(crate) fn try_filled<T: Clone>(op: &'static str, shape: &[usize], value: T) -> Result<Vec<T>> {
     let n = checked_numel::<T>(op, shape)?;
-    let mut data = Vec::new();
-    data.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
-        op,
-        shape: shape.to_vec(),
-        bytes: n.saturating_mul(std::mem::size_of::<T>()),
-    })?;
+    let mut data = try_with_capacity(op, shape, n)?;
     data.resize(n, value);
     Ok(data)
 }

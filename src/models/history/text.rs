@@ -36,6 +36,7 @@ impl History {
             out.push_str(&epoch.to_string());
             for (_, values) in &self.series {
                 out.push(',');
+                // invariant: every series has one value per epoch.
                 out.push_str(&values[i].to_string());
             }
             out.push('\n');
@@ -82,6 +83,7 @@ impl fmt::Display for History {
         let widths: Vec<usize> = (0..header.len())
             .map(|c| {
                 rows.iter()
+                    // invariant: every row has one cell per header column.
                     .map(|r| r[c].len())
                     .chain([header[c].len()])
                     .max()
