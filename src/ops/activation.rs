@@ -20,8 +20,10 @@ pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
 }
 
 use super::elementwise::chain;
+use crate::element::par_split;
 use crate::tensor::exp_kernel::exp_nonpositive;
 use crate::tensor::sigmoid_scalar;
+use crate::tensor::simd::{MapPair, widest};
 
 /// GELU's value `½ x (1 + erf(x / √2))`, with [`Float::erf_kernel`].
 #[inline(always)]
@@ -38,6 +40,52 @@ fn gelu_derivative<T: Float>(x: T) -> T {
     let half = T::from_f64(0.5);
     let cdf = half * (T::one() + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf_kernel());
     cdf + x * T::from_f64(0.398_942_280_401_432_7) * exp_nonpositive(-half * x * x)
+}
+
+/// `gelu(x)` elementwise: split over the pool in fixed pieces
+/// ([`par_split`]) and compiled for the widest vector unit ([`widest`]);
+/// each element is [`gelu_value`] of its input, so the bits do not depend
+/// on the thread count or the instruction set.
+fn gelu_forward<T: Float>(x: &Tensor<T>) -> Tensor<T> {
+    let xs = x.as_slice();
+    let mut out = vec![T::zero(); xs.len()];
+    par_split(
+        MapPair {
+            src: xs,
+            dst: &mut out,
+        },
+        &|w: MapPair<'_, T>| {
+            widest(
+                #[inline(always)]
+                || {
+                    for (o, &v) in w.dst.iter_mut().zip(w.src) {
+                        *o = gelu_value(v);
+                    }
+                },
+            )
+        },
+        &|(), ()| (),
+    );
+    Tensor::from_parts(out, x.shape().to_vec())
+}
+
+/// `g ⊙ gelu'(x)` written into `g`, split and compiled as
+/// [`gelu_forward`].
+fn gelu_backward_in_place<T: Float>(g: &mut [T], x: &[T]) {
+    par_split(
+        MapPair { src: x, dst: g },
+        &|w: MapPair<'_, T>| {
+            widest(
+                #[inline(always)]
+                || {
+                    for (g, &v) in w.dst.iter_mut().zip(w.src) {
+                        *g *= gelu_derivative(v);
+                    }
+                },
+            )
+        },
+        &|(), ()| (),
+    );
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -210,16 +258,14 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn gelu(&self) -> Var<'t, T> {
-        let y = self.value().map(gelu_value);
+        let y = self.with_value(gelu_forward);
         self.tape().record_with([*self], y, |mut g, io| {
             let x = io.x(0);
             // Written into the gradient's own buffer when no one else holds
             // it (the common case in a backward sweep), as `unary` does.
             let g = match g.unique_mut() {
                 Some(gs) => {
-                    for (g, &x) in gs.iter_mut().zip(x.as_slice()) {
-                        *g *= gelu_derivative(x);
-                    }
+                    gelu_backward_in_place(gs, x.as_slice());
                     g
                 }
                 None => chain(&g, x, io.y(), |x, _| gelu_derivative(x)),

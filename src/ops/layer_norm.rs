@@ -5,6 +5,7 @@ use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
+use crate::tensor::simd::{lane_dot, lane_sum, widest};
 
 impl<'t, T: Float> Var<'t, T> {
     /// Normalizes each row over the last axis, then scales and shifts:
@@ -86,129 +87,101 @@ impl<'t, T: Float> Var<'t, T> {
         let mut y = vec![T::zero(); x.len()];
         let mut rstd = Vec::with_capacity(rows);
         let (gs, bs) = (g_val.as_ref(), b_val.as_ref());
-        for ((row, xr), yr) in x
-            .as_slice()
-            .chunks_exact(n)
-            .zip(xhat.chunks_exact_mut(n))
-            .zip(y.chunks_exact_mut(n))
-        {
-            let mean = lane_sum(row, |v| v) * inv_n;
-            let var = lane_sum(row, |v| (v - mean) * (v - mean)) * inv_n;
-            let r = T::one() / (var + eps).sqrt();
-            rstd.push(r);
-            for (h, &v) in xr.iter_mut().zip(row) {
-                *h = (v - mean) * r;
-            }
-            // One pass for `γ ⊙ x̂ + β`, whichever of the two are present.
-            match (gs, bs) {
-                (Some(g), Some(b)) => {
-                    for ((o, &h), (&g, &b)) in yr
-                        .iter_mut()
-                        .zip(&*xr)
-                        .zip(g.as_slice().iter().zip(b.as_slice()))
-                    {
-                        *o = h * g + b;
+        // The rows' loops compiled for the widest vector unit (same bits).
+        widest(
+            #[inline(always)]
+            || {
+                for ((row, xr), yr) in x
+                    .as_slice()
+                    .chunks_exact(n)
+                    .zip(xhat.chunks_exact_mut(n))
+                    .zip(y.chunks_exact_mut(n))
+                {
+                    let mean = lane_sum(row, |v| v) * inv_n;
+                    let var = lane_sum(row, |v| (v - mean) * (v - mean)) * inv_n;
+                    let r = T::one() / (var + eps).sqrt();
+                    rstd.push(r);
+                    for (h, &v) in xr.iter_mut().zip(row) {
+                        *h = (v - mean) * r;
+                    }
+                    // One pass for `γ ⊙ x̂ + β`, whichever of the two are present.
+                    match (gs, bs) {
+                        (Some(g), Some(b)) => {
+                            for ((o, &h), (&g, &b)) in yr
+                                .iter_mut()
+                                .zip(&*xr)
+                                .zip(g.as_slice().iter().zip(b.as_slice()))
+                            {
+                                *o = h * g + b;
+                            }
+                        }
+                        (Some(g), None) => {
+                            for ((o, &h), &g) in yr.iter_mut().zip(&*xr).zip(g.as_slice()) {
+                                *o = h * g;
+                            }
+                        }
+                        (None, Some(b)) => {
+                            for ((o, &h), &b) in yr.iter_mut().zip(&*xr).zip(b.as_slice()) {
+                                *o = h + b;
+                            }
+                        }
+                        (None, None) => yr.copy_from_slice(xr),
                     }
                 }
-                (Some(g), None) => {
-                    for ((o, &h), &g) in yr.iter_mut().zip(&*xr).zip(g.as_slice()) {
-                        *o = h * g;
-                    }
-                }
-                (None, Some(b)) => {
-                    for ((o, &h), &b) in yr.iter_mut().zip(&*xr).zip(b.as_slice()) {
-                        *o = h + b;
-                    }
-                }
-                (None, None) => yr.copy_from_slice(xr),
-            }
-        }
+            },
+        );
         let shape = x.shape().to_vec();
         let y = Tensor::from_parts(y, shape.clone());
         let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
         Ok(self.tape().record_many(&parents, y, move |g| {
-            let gs = g.as_slice();
-            let mut dx = vec![T::zero(); gs.len()];
-            let mut dgamma = vec![T::zero(); n];
-            let mut dbeta = vec![T::zero(); n];
-            let mut ghat = vec![T::zero(); n];
-            for (((gr, xr), &r), dr) in gs
-                .chunks_exact(n)
-                .zip(xhat.chunks_exact(n))
-                .zip(&rstd)
-                .zip(dx.chunks_exact_mut(n))
-            {
-                match &g_val {
-                    Some(s) => {
-                        for ((h, &g), &s) in ghat.iter_mut().zip(gr).zip(s.as_slice()) {
-                            *h = g * s;
+            widest(
+                #[inline(always)]
+                || {
+                    let gs = g.as_slice();
+                    let mut dx = vec![T::zero(); gs.len()];
+                    let mut dgamma = vec![T::zero(); n];
+                    let mut dbeta = vec![T::zero(); n];
+                    let mut ghat = vec![T::zero(); n];
+                    for (((gr, xr), &r), dr) in gs
+                        .chunks_exact(n)
+                        .zip(xhat.chunks_exact(n))
+                        .zip(&rstd)
+                        .zip(dx.chunks_exact_mut(n))
+                    {
+                        match &g_val {
+                            Some(s) => {
+                                for ((h, &g), &s) in ghat.iter_mut().zip(gr).zip(s.as_slice()) {
+                                    *h = g * s;
+                                }
+                            }
+                            None => ghat.copy_from_slice(gr),
+                        }
+                        for ((dg, db), (&g, &h)) in dgamma
+                            .iter_mut()
+                            .zip(dbeta.iter_mut())
+                            .zip(gr.iter().zip(xr))
+                        {
+                            *dg += g * h;
+                            *db += g;
+                        }
+                        let m1 = lane_sum(&ghat, |v| v) * inv_n;
+                        let m2 = lane_dot(&ghat, xr) * inv_n;
+                        for ((d, &h), &xv) in dr.iter_mut().zip(&ghat).zip(xr) {
+                            *d = (h - m1 - xv * m2) * r;
                         }
                     }
-                    None => ghat.copy_from_slice(gr),
-                }
-                for ((dg, db), (&g, &h)) in dgamma
-                    .iter_mut()
-                    .zip(dbeta.iter_mut())
-                    .zip(gr.iter().zip(xr))
-                {
-                    *dg += g * h;
-                    *db += g;
-                }
-                let m1 = lane_sum(&ghat, |v| v) * inv_n;
-                let m2 = lane_dot(&ghat, xr) * inv_n;
-                for ((d, &h), &xv) in dr.iter_mut().zip(&ghat).zip(xr) {
-                    *d = (h - m1 - xv * m2) * r;
-                }
-            }
-            let mut grads = vec![Tensor::from_parts(dx, shape.clone())];
-            if has_gamma {
-                grads.push(Tensor::from_parts(dgamma, vec![n]));
-            }
-            if has_beta {
-                grads.push(Tensor::from_parts(dbeta, vec![n]));
-            }
-            grads
+                    let mut grads = vec![Tensor::from_parts(dx, shape.clone())];
+                    if has_gamma {
+                        grads.push(Tensor::from_parts(dgamma, vec![n]));
+                    }
+                    if has_beta {
+                        grads.push(Tensor::from_parts(dbeta, vec![n]));
+                    }
+                    grads
+                },
+            )
         }))
     }
-}
-
-/// `Σ f(aᵢ)` over eight interleaved partial sums, added pairwise at the
-/// end: an order the compiler can vectorize (one running sum is a chain of
-/// dependent adds), and more accurate for long rows. The result depends on
-/// the row alone, never on the batch or the thread count.
-fn lane_sum<T: Float>(a: &[T], f: impl Fn(T) -> T) -> T {
-    let mut acc = [T::zero(); 8];
-    let chunks = a.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (s, &v) in acc.iter_mut().zip(c) {
-            *s += f(v);
-        }
-    }
-    for (s, &v) in acc.iter_mut().zip(tail) {
-        *s += f(v);
-    }
-    pairwise(acc)
-}
-
-/// `Σ aᵢ bᵢ` in the order of [`lane_sum`].
-fn lane_dot<T: Float>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ta, tb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for ((s, &u), &v) in acc.iter_mut().zip(x).zip(y) {
-            *s += u * v;
-        }
-    }
-    for ((s, &u), &v) in acc.iter_mut().zip(ta).zip(tb) {
-        *s += u * v;
-    }
-    pairwise(acc)
-}
-
-fn pairwise<T: Float>(acc: [T; 8]) -> T {
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
+use crate::tensor::simd::widest;
 
 /// The widest one-row kernel [`one_row_product`] takes: up to here
 /// `Tensor::matmul` runs its plain loop (at most 256 multiply-adds per
@@ -74,6 +75,31 @@ fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Te
         lhs.matmul_tn(g)
     };
     product.expect("invariant: shapes checked by the forward product")
+}
+
+/// `d bias` of `linear`: the column sums of `g` (`[…, out]`) over every
+/// axis but the last, rows added in order (the order, and so the bits, of
+/// `sum_to_shape`), in one loop compiled for the widest vector unit.
+fn bias_grad<T: Float>(g: &Tensor<T>, bias_shape: &[usize]) -> Tensor<T> {
+    let out = bias_shape.iter().product::<usize>();
+    if out < 2 {
+        // One column: `sum_to_shape`'s own (pairwise) sum of the slice.
+        return g
+            .sum_to_shape(bias_shape)
+            .expect("invariant: g ends in out");
+    }
+    let mut sums = vec![T::zero(); out];
+    widest(
+        #[inline(always)]
+        || {
+            for row in g.as_slice().chunks_exact(out) {
+                for (s, &v) in sums.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+        },
+    );
+    Tensor::from_parts(sums, bias_shape.to_vec())
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -201,11 +227,17 @@ impl<'t, T: Float> Var<'t, T> {
                     *v += *c;
                 }
             } else {
-                for row in y.as_mut_slice().chunks_exact_mut(out.max(1)) {
-                    for (v, &c) in row.iter_mut().zip(b.as_slice()) {
-                        *v += c;
-                    }
-                }
+                let (ys, bs) = (y.as_mut_slice(), b.as_slice());
+                widest(
+                    #[inline(always)]
+                    || {
+                        for row in ys.chunks_exact_mut(out.max(1)) {
+                            for (v, &c) in row.iter_mut().zip(bs) {
+                                *v += c;
+                            }
+                        }
+                    },
+                );
             }
             Ok(())
         })?;
@@ -216,8 +248,7 @@ impl<'t, T: Float> Var<'t, T> {
                 io.needs(0)
                     .then(|| g.matmul_nt(w).expect("invariant: checked by the forward")),
                 io.needs(1).then(|| rhs_grad(x, w.shape(), &g)),
-                io.needs(2)
-                    .then(|| g.sum_to_shape(b.shape()).expect("invariant: g ends in out")),
+                io.needs(2).then(|| bias_grad(&g, b.shape())),
             ]
         }))
     }

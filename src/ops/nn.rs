@@ -12,6 +12,8 @@ use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
+use crate::tensor::exp_kernel::exp_nonpositive;
+use crate::tensor::simd::{lane_max, lane_sum, widest};
 
 /// Shape of the per-row result of a reduction over the last axis.
 fn row_shape(shape: &[usize]) -> Vec<usize> {
@@ -29,6 +31,38 @@ fn log_softmax_rows<T: Float>(z: &[T], classes: usize) -> Vec<T> {
         out.extend(row.iter().map(|&v| (v - m) - log_s));
     }
     out
+}
+
+/// Per row `r` of a `[rows, classes]` slice: the probabilities
+/// `softmax(zᵣ)` (same layout as `z`) and the loss
+/// `lse(zᵣ) - zᵣ[labelᵣ]`, as `-((zᵣ[l] - m) - ln s)` with `m = max zᵣ`
+/// and `s = Σ e^(zᵣⱼ - m)`. The maximum and the sum in eight lanes, the
+/// `exp` of the non-positive `zᵣⱼ - m` as arithmetic
+/// ([`exp_nonpositive`]): loops the compiler vectorizes.
+///
+/// `labels` holds one class `< classes` per row (checked by the caller).
+#[inline(always)]
+fn sparse_softmax_rows<T: Float>(z: &[T], classes: usize, labels: &[usize]) -> (Vec<T>, Vec<T>) {
+    let mut probs = vec![T::zero(); z.len()];
+    let mut loss = Vec::with_capacity(labels.len());
+    for ((row, pr), &l) in z
+        .chunks_exact(classes)
+        .zip(probs.chunks_exact_mut(classes))
+        .zip(labels)
+    {
+        let m = lane_max(row, |v| v);
+        for (p, &v) in pr.iter_mut().zip(row) {
+            *p = exp_nonpositive(v - m);
+        }
+        let s = lane_sum(pr, |v| v);
+        // invariant: l < classes, checked by the caller.
+        loss.push(-((row[l] - m) - s.ln()));
+        let inv = T::one() / s;
+        for p in pr.iter_mut() {
+            *p *= inv;
+        }
+    }
+    (probs, loss)
 }
 
 /// Checks that `logits` has a non-empty class axis (its last).
@@ -179,26 +213,34 @@ impl<'t, T: Float> Var<'t, T> {
                 len: classes,
             });
         }
-        let log_p = log_softmax_rows(z.as_slice(), classes);
-        let loss = labels
-            .iter()
-            .enumerate()
-            // invariant: l < classes (checked above) and r < rows.
-            .map(|(r, &l)| -log_p[r * classes + l])
-            .collect();
+        // One pass over the logits gives the loss and keeps the
+        // probabilities the gradient needs (no second `exp` in backward).
+        let (probs, loss) = widest(
+            #[inline(always)]
+            || sparse_softmax_rows(z.as_slice(), classes, labels),
+        );
         let value = Tensor::from_parts(loss, row_shape(&shape));
         let labels = labels.to_vec();
         Ok(self.tape().record([*self], value, move |g| {
             // invariant: g has one element per row; labels were checked.
             let g = g.as_slice();
-            let mut dz: Vec<T> = log_p
-                .iter()
-                .enumerate()
-                .map(|(k, &l)| g[k / classes] * l.exp())
-                .collect();
-            for (r, &l) in labels.iter().enumerate() {
-                dz[r * classes + l] -= g[r];
-            }
+            let mut dz = vec![T::zero(); probs.len()];
+            widest(
+                #[inline(always)]
+                || {
+                    for (((dr, pr), &gr), &l) in dz
+                        .chunks_exact_mut(classes)
+                        .zip(probs.chunks_exact(classes))
+                        .zip(g)
+                        .zip(&labels)
+                    {
+                        for (d, &p) in dr.iter_mut().zip(pr) {
+                            *d = gr * p;
+                        }
+                        dr[l] -= gr;
+                    }
+                },
+            );
             [Tensor::from_parts(dz, shape.clone())]
         }))
     }

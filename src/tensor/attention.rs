@@ -17,6 +17,8 @@
 
 use rayon::prelude::*;
 
+use super::exp_kernel::exp_nonpositive;
+use super::simd::{lane_dot, lane_max, lane_sum, widest};
 use crate::element::{Float, MatRef, gemm};
 
 /// Queries per row block: small enough that the causal staircase of blocks
@@ -133,7 +135,13 @@ impl<T: Float> Problem<'_, T> {
     /// one thread is allowed; the results in pair order.
     fn each_head<R: Send>(&self, task: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
         let pairs = self.batch * self.heads;
-        let run = |p: usize| task(p / self.heads, p % self.heads);
+        // Each pair's loops compiled for the widest vector unit (same bits).
+        let run = |p: usize| {
+            widest(
+                #[inline(always)]
+                || task(p / self.heads, p % self.heads),
+            )
+        };
         if crate::num_threads() > 1 && pairs > 1 {
             crate::in_pool(|| (0..pairs).into_par_iter().map(run).collect())
         } else {
@@ -213,31 +221,34 @@ pub(crate) fn forward<T: Float>(
     v: (&[T], Heads),
 ) -> (Vec<T>, Probabilities<T>) {
     let (blocks, per_head) = p.blocks();
-    let results = p.each_head(|b, h| {
-        let (qb, kb, vb) = (q.1.base(b, h), k.1.base(b, h), v.1.base(b, h));
-        let mut probs = vec![T::zero(); per_head];
-        let mut out = vec![T::zero(); p.tq * p.dv];
-        for blk in &blocks {
-            let rows = blk.r1 - blk.r0;
-            let s = &mut probs[blk.offset..blk.offset + rows * blk.cols];
-            gemm(
-                s,
-                rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
-                rows_of_t(k.0, k.1, kb, blk.cols, p.dk),
-                false,
-            );
-            for (r, srow) in s.chunks_mut(blk.cols.max(1)).enumerate().take(rows) {
-                softmax_row(p, b, blk.r0 + r, srow);
+    let results = p.each_head(
+        #[inline(always)]
+        |b, h| {
+            let (qb, kb, vb) = (q.1.base(b, h), k.1.base(b, h), v.1.base(b, h));
+            let mut probs = vec![T::zero(); per_head];
+            let mut out = vec![T::zero(); p.tq * p.dv];
+            for blk in &blocks {
+                let rows = blk.r1 - blk.r0;
+                let s = &mut probs[blk.offset..blk.offset + rows * blk.cols];
+                gemm(
+                    s,
+                    rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
+                    rows_of_t(k.0, k.1, kb, blk.cols, p.dk),
+                    false,
+                );
+                for (r, srow) in s.chunks_mut(blk.cols.max(1)).enumerate().take(rows) {
+                    softmax_row(p, b, blk.r0 + r, srow);
+                }
+                gemm(
+                    &mut out[blk.r0 * p.dv..blk.r1 * p.dv],
+                    dense(s, rows, blk.cols, false),
+                    rows_of(v.0, v.1, vb, 0, blk.cols, p.dv),
+                    false,
+                );
             }
-            gemm(
-                &mut out[blk.r0 * p.dv..blk.r1 * p.dv],
-                dense(s, rows, blk.cols, false),
-                rows_of(v.0, v.1, vb, 0, blk.cols, p.dv),
-                false,
-            );
-        }
-        (out, probs)
-    });
+            (out, probs)
+        },
+    );
     let out_layout = Heads::merged(p.tq, p.heads, p.dv);
     let mut out = vec![T::zero(); p.batch * p.tq * p.heads * p.dv];
     let mut kept = Vec::with_capacity(results.len());
@@ -251,9 +262,32 @@ pub(crate) fn forward<T: Float>(
 
 /// In place: the scaled logits of query `i` over the row's keys become
 /// probabilities, masked keys (and a row with no key left) zero.
+#[inline(always)]
 fn softmax_row<T: Float>(p: &Problem<'_, T>, b: usize, i: usize, row: &mut [T]) {
     let visible = p.visible(i, row.len());
     let keep = p.kept(b, i);
+    if keep.is_none() {
+        // No padding mask: keys `0..visible` are attended, the rest are
+        // not. Straight loops the compiler vectorizes: the maximum and the
+        // sum in eight lanes, `exp` of a non-positive argument as
+        // arithmetic (`exp_nonpositive`).
+        let (seen, hidden) = row.split_at_mut(visible);
+        hidden.fill(T::zero());
+        let scale = p.scale;
+        let max = lane_max(seen, |s| s * scale);
+        if max == T::neg_infinity() {
+            seen.fill(T::zero());
+            return;
+        }
+        for s in seen.iter_mut() {
+            *s = exp_nonpositive(*s * scale - max);
+        }
+        let inv = T::one() / lane_sum(seen, |v| v);
+        for s in seen.iter_mut() {
+            *s *= inv;
+        }
+        return;
+    }
     let allowed = |j: usize| keep.is_none_or(|m| m[j] != T::zero());
     let mut max = T::neg_infinity();
     for (j, &s) in row[..visible].iter().enumerate() {
@@ -309,51 +343,54 @@ pub(crate) fn backward<T: Float>(
         .map(|b| (b.r1 - b.r0) * b.cols)
         .max()
         .unwrap_or(0);
-    let results = p.each_head(|b, h| {
-        let (qb, kb, vb, gb) = (
-            q.1.base(b, h),
-            k.1.base(b, h),
-            v.1.base(b, h),
-            g_layout.base(b, h),
-        );
-        let probs = &probs.heads[b * p.heads + h];
-        let mut dq = vec![T::zero(); p.tq * p.dk];
-        let mut dk = vec![T::zero(); p.tk * p.dk];
-        let mut dv = vec![T::zero(); p.tk * p.dv];
-        let mut ds = vec![T::zero(); widest];
-        for blk in &blocks {
-            let (rows, cols) = (blk.r1 - blk.r0, blk.cols);
-            let pb = &probs[blk.offset..blk.offset + rows * cols];
-            let gr = rows_of(g, g_layout, gb, blk.r0, rows, p.dv);
-            let ds = &mut ds[..rows * cols];
-            gemm(
-                &mut dv[..cols * p.dv],
-                dense(pb, rows, cols, true),
-                gr,
-                true,
+    let results = p.each_head(
+        #[inline(always)]
+        |b, h| {
+            let (qb, kb, vb, gb) = (
+                q.1.base(b, h),
+                k.1.base(b, h),
+                v.1.base(b, h),
+                g_layout.base(b, h),
             );
-            gemm(ds, gr, rows_of_t(v.0, v.1, vb, cols, p.dv), false);
-            for (dsr, pr) in ds.chunks_mut(cols.max(1)).zip(pb.chunks(cols.max(1))) {
-                let dot: T = dsr.iter().zip(pr).map(|(&a, &b)| a * b).sum();
-                for (d, &pv) in dsr.iter_mut().zip(pr) {
-                    *d = p.scale * pv * (*d - dot);
+            let probs = &probs.heads[b * p.heads + h];
+            let mut dq = vec![T::zero(); p.tq * p.dk];
+            let mut dk = vec![T::zero(); p.tk * p.dk];
+            let mut dv = vec![T::zero(); p.tk * p.dv];
+            let mut ds = vec![T::zero(); widest];
+            for blk in &blocks {
+                let (rows, cols) = (blk.r1 - blk.r0, blk.cols);
+                let pb = &probs[blk.offset..blk.offset + rows * cols];
+                let gr = rows_of(g, g_layout, gb, blk.r0, rows, p.dv);
+                let ds = &mut ds[..rows * cols];
+                gemm(
+                    &mut dv[..cols * p.dv],
+                    dense(pb, rows, cols, true),
+                    gr,
+                    true,
+                );
+                gemm(ds, gr, rows_of_t(v.0, v.1, vb, cols, p.dv), false);
+                for (dsr, pr) in ds.chunks_mut(cols.max(1)).zip(pb.chunks(cols.max(1))) {
+                    let dot = lane_dot(dsr, pr);
+                    for (d, &pv) in dsr.iter_mut().zip(pr) {
+                        *d = p.scale * pv * (*d - dot);
+                    }
                 }
+                gemm(
+                    &mut dq[blk.r0 * p.dk..blk.r1 * p.dk],
+                    dense(ds, rows, cols, false),
+                    rows_of(k.0, k.1, kb, 0, cols, p.dk),
+                    false,
+                );
+                gemm(
+                    &mut dk[..cols * p.dk],
+                    dense(ds, rows, cols, true),
+                    rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
+                    true,
+                );
             }
-            gemm(
-                &mut dq[blk.r0 * p.dk..blk.r1 * p.dk],
-                dense(ds, rows, cols, false),
-                rows_of(k.0, k.1, kb, 0, cols, p.dk),
-                false,
-            );
-            gemm(
-                &mut dk[..cols * p.dk],
-                dense(ds, rows, cols, true),
-                rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
-                true,
-            );
-        }
-        [dq, dk, dv]
-    });
+            [dq, dk, dv]
+        },
+    );
     let lq = Heads::merged(p.tq, p.heads, p.dk);
     let lk = Heads::merged(p.tk, p.heads, p.dk);
     let lv = Heads::merged(p.tk, p.heads, p.dv);

@@ -25,6 +25,7 @@ pub(crate) mod pool;
 mod random;
 mod reduce;
 mod shape_ops;
+pub(crate) mod simd;
 mod size;
 mod softmax;
 mod storage;
