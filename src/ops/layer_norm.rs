@@ -2,10 +2,19 @@
 //! fused in one node (Ba, Kiros and Hinton, 2016, "Layer Normalization").
 
 use crate::element::Float;
+use crate::element::split_threads;
 use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 use crate::tensor::simd::{lane_dot, lane_sum, widest};
+use rayon::prelude::*;
+
+/// Rows a piece of the pass holds when it is split over the pool: the
+/// rows of a piece are done in order by one thread, and `dγ`, `dβ` are
+/// summed per piece, then over the pieces in order, so the bits do not
+/// depend on the thread count. 64 rows of 128 are the 8,192 elements of
+/// the elementwise passes' pieces.
+const PIECE_ROWS: usize = 64;
 
 impl<'t, T: Float> Var<'t, T> {
     /// Normalizes each row over the last axis, then scales and shifts:
@@ -85,101 +94,160 @@ impl<'t, T: Float> Var<'t, T> {
         let rows = x.len() / n;
         let mut xhat = vec![T::zero(); x.len()];
         let mut y = vec![T::zero(); x.len()];
-        let mut rstd = Vec::with_capacity(rows);
+        let mut rstd = vec![T::zero(); rows];
         let (gs, bs) = (g_val.as_ref(), b_val.as_ref());
-        // The rows' loops compiled for the widest vector unit (same bits).
-        widest(
-            #[inline(always)]
-            || {
-                for ((row, xr), yr) in x
-                    .as_slice()
-                    .chunks_exact(n)
-                    .zip(xhat.chunks_exact_mut(n))
-                    .zip(y.chunks_exact_mut(n))
-                {
-                    let mean = lane_sum(row, |v| v) * inv_n;
-                    let var = lane_sum(row, |v| (v - mean) * (v - mean)) * inv_n;
-                    let r = T::one() / (var + eps).sqrt();
-                    rstd.push(r);
-                    for (h, &v) in xr.iter_mut().zip(row) {
-                        *h = (v - mean) * r;
+        // One piece of `PIECE_ROWS` rows; every row is its own, so the
+        // bits do not depend on how the pieces are shared out.
+        let piece = |(((row, xr), yr), rr): (((&[T], &mut [T]), &mut [T]), &mut [T])| {
+            // The rows' loops compiled for the widest vector unit (same bits).
+            widest(
+                #[inline(always)]
+                || {
+                    for (((row, xr), yr), r_out) in row
+                        .chunks_exact(n)
+                        .zip(xr.chunks_exact_mut(n))
+                        .zip(yr.chunks_exact_mut(n))
+                        .zip(rr.iter_mut())
+                    {
+                        let mean = lane_sum(row, |v| v) * inv_n;
+                        let var = lane_sum(row, |v| (v - mean) * (v - mean)) * inv_n;
+                        let r = T::one() / (var + eps).sqrt();
+                        *r_out = r;
+                        for (h, &v) in xr.iter_mut().zip(row) {
+                            *h = (v - mean) * r;
+                        }
+                        // One pass for `γ ⊙ x̂ + β`, whichever of the two are present.
+                        match (gs, bs) {
+                            (Some(g), Some(b)) => {
+                                for ((o, &h), (&g, &b)) in yr
+                                    .iter_mut()
+                                    .zip(&*xr)
+                                    .zip(g.as_slice().iter().zip(b.as_slice()))
+                                {
+                                    *o = h * g + b;
+                                }
+                            }
+                            (Some(g), None) => {
+                                for ((o, &h), &g) in yr.iter_mut().zip(&*xr).zip(g.as_slice()) {
+                                    *o = h * g;
+                                }
+                            }
+                            (None, Some(b)) => {
+                                for ((o, &h), &b) in yr.iter_mut().zip(&*xr).zip(b.as_slice()) {
+                                    *o = h + b;
+                                }
+                            }
+                            (None, None) => yr.copy_from_slice(xr),
+                        }
                     }
-                    // One pass for `γ ⊙ x̂ + β`, whichever of the two are present.
-                    match (gs, bs) {
-                        (Some(g), Some(b)) => {
-                            for ((o, &h), (&g, &b)) in yr
-                                .iter_mut()
-                                .zip(&*xr)
-                                .zip(g.as_slice().iter().zip(b.as_slice()))
-                            {
-                                *o = h * g + b;
-                            }
-                        }
-                        (Some(g), None) => {
-                            for ((o, &h), &g) in yr.iter_mut().zip(&*xr).zip(g.as_slice()) {
-                                *o = h * g;
-                            }
-                        }
-                        (None, Some(b)) => {
-                            for ((o, &h), &b) in yr.iter_mut().zip(&*xr).zip(b.as_slice()) {
-                                *o = h + b;
-                            }
-                        }
-                        (None, None) => yr.copy_from_slice(xr),
-                    }
-                }
-            },
-        );
+                },
+            )
+        };
+        let len = PIECE_ROWS.saturating_mul(n);
+        if split_threads(x.len()) > 1 {
+            crate::in_pool(|| {
+                x.as_slice()
+                    .par_chunks(len)
+                    .zip(xhat.par_chunks_mut(len))
+                    .zip(y.par_chunks_mut(len))
+                    .zip(rstd.par_chunks_mut(PIECE_ROWS))
+                    .for_each(piece)
+            });
+        } else {
+            x.as_slice()
+                .chunks(len)
+                .zip(xhat.chunks_mut(len))
+                .zip(y.chunks_mut(len))
+                .zip(rstd.chunks_mut(PIECE_ROWS))
+                .for_each(piece);
+        }
         let shape = x.shape().to_vec();
         let y = Tensor::from_parts(y, shape.clone());
         let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
         Ok(self.tape().record_many(&parents, y, move |g| {
-            widest(
-                #[inline(always)]
-                || {
-                    let gs = g.as_slice();
-                    let mut dx = vec![T::zero(); gs.len()];
-                    let mut dgamma = vec![T::zero(); n];
-                    let mut dbeta = vec![T::zero(); n];
-                    let mut ghat = vec![T::zero(); n];
-                    for (((gr, xr), &r), dr) in gs
-                        .chunks_exact(n)
-                        .zip(xhat.chunks_exact(n))
-                        .zip(&rstd)
-                        .zip(dx.chunks_exact_mut(n))
-                    {
-                        match &g_val {
-                            Some(s) => {
-                                for ((h, &g), &s) in ghat.iter_mut().zip(gr).zip(s.as_slice()) {
-                                    *h = g * s;
-                                }
-                            }
-                            None => ghat.copy_from_slice(gr),
-                        }
-                        for ((dg, db), (&g, &h)) in dgamma
-                            .iter_mut()
-                            .zip(dbeta.iter_mut())
-                            .zip(gr.iter().zip(xr))
+            let gs = g.as_slice();
+            let mut dx = vec![T::zero(); gs.len()];
+            // One piece of `PIECE_ROWS` rows: its rows' `dx`, and its own
+            // partial sums of `dγ` and `dβ` (rows added in order).
+            let piece = |(((gp, xp), rp), dp): (((&[T], &[T]), &[T]), &mut [T])| {
+                widest(
+                    #[inline(always)]
+                    || {
+                        let mut dgamma = vec![T::zero(); n];
+                        let mut dbeta = vec![T::zero(); n];
+                        let mut ghat = vec![T::zero(); n];
+                        for (((gr, xr), &r), dr) in gp
+                            .chunks_exact(n)
+                            .zip(xp.chunks_exact(n))
+                            .zip(rp)
+                            .zip(dp.chunks_exact_mut(n))
                         {
-                            *dg += g * h;
-                            *db += g;
+                            match &g_val {
+                                Some(s) => {
+                                    for ((h, &g), &s) in ghat.iter_mut().zip(gr).zip(s.as_slice()) {
+                                        *h = g * s;
+                                    }
+                                }
+                                None => ghat.copy_from_slice(gr),
+                            }
+                            for ((dg, db), (&g, &h)) in dgamma
+                                .iter_mut()
+                                .zip(dbeta.iter_mut())
+                                .zip(gr.iter().zip(xr))
+                            {
+                                *dg += g * h;
+                                *db += g;
+                            }
+                            let m1 = lane_sum(&ghat, |v| v) * inv_n;
+                            let m2 = lane_dot(&ghat, xr) * inv_n;
+                            for ((d, &h), &xv) in dr.iter_mut().zip(&ghat).zip(xr) {
+                                *d = (h - m1 - xv * m2) * r;
+                            }
                         }
-                        let m1 = lane_sum(&ghat, |v| v) * inv_n;
-                        let m2 = lane_dot(&ghat, xr) * inv_n;
-                        for ((d, &h), &xv) in dr.iter_mut().zip(&ghat).zip(xr) {
-                            *d = (h - m1 - xv * m2) * r;
-                        }
-                    }
-                    let mut grads = vec![Tensor::from_parts(dx, shape.clone())];
-                    if has_gamma {
-                        grads.push(Tensor::from_parts(dgamma, vec![n]));
-                    }
-                    if has_beta {
-                        grads.push(Tensor::from_parts(dbeta, vec![n]));
-                    }
-                    grads
-                },
-            )
+                        (dgamma, dbeta)
+                    },
+                )
+            };
+            let len = PIECE_ROWS.saturating_mul(n);
+            let partials: Vec<(Vec<T>, Vec<T>)> = if split_threads(gs.len()) > 1 {
+                crate::in_pool(|| {
+                    gs.par_chunks(len)
+                        .zip(xhat.par_chunks(len))
+                        .zip(rstd.par_chunks(PIECE_ROWS))
+                        .zip(dx.par_chunks_mut(len))
+                        .map(piece)
+                        .collect()
+                })
+            } else {
+                gs.chunks(len)
+                    .zip(xhat.chunks(len))
+                    .zip(rstd.chunks(PIECE_ROWS))
+                    .zip(dx.chunks_mut(len))
+                    .map(piece)
+                    .collect()
+            };
+            // The pieces' partial sums added in piece order, whatever the
+            // thread count.
+            let mut dgamma = vec![T::zero(); n];
+            let mut dbeta = vec![T::zero(); n];
+            for (pg, pb) in &partials {
+                for ((dg, db), (&a, &b)) in dgamma
+                    .iter_mut()
+                    .zip(dbeta.iter_mut())
+                    .zip(pg.iter().zip(pb))
+                {
+                    *dg += a;
+                    *db += b;
+                }
+            }
+            let mut grads = vec![Tensor::from_parts(dx, shape.clone())];
+            if has_gamma {
+                grads.push(Tensor::from_parts(dgamma, vec![n]));
+            }
+            if has_beta {
+                grads.push(Tensor::from_parts(dbeta, vec![n]));
+            }
+            grads
         }))
     }
 }

@@ -2,10 +2,12 @@
 //! matrix) and the fused `linear` (`x · W + b`) behind Dense layers.
 
 use crate::element::Float;
+use crate::element::split_threads;
 use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 use crate::tensor::simd::widest;
+use rayon::prelude::*;
 
 /// The widest one-row kernel [`one_row_product`] takes: up to here
 /// `Tensor::matmul` runs its plain loop (at most 256 multiply-adds per
@@ -77,9 +79,15 @@ fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Te
     product.expect("invariant: shapes checked by the forward product")
 }
 
+/// Rows of a piece when a row-wise pass of `linear` is split over the
+/// pool (the bias add, the bias gradient's partial sums).
+const PIECE_ROWS: usize = 64;
+
 /// `d bias` of `linear`: the column sums of `g` (`[…, out]`) over every
-/// axis but the last, rows added in order (the order, and so the bits, of
-/// `sum_to_shape`), in one loop compiled for the widest vector unit.
+/// axis but the last. Each piece of [`PIECE_ROWS`] rows sums its rows in
+/// order, and the pieces' sums are added in order: the same bits for any
+/// thread count, with the pieces split over the pool. The loops are
+/// compiled for the widest vector unit.
 fn bias_grad<T: Float>(g: &Tensor<T>, bias_shape: &[usize]) -> Tensor<T> {
     let out = bias_shape.iter().product::<usize>();
     if out < 2 {
@@ -88,17 +96,33 @@ fn bias_grad<T: Float>(g: &Tensor<T>, bias_shape: &[usize]) -> Tensor<T> {
             .sum_to_shape(bias_shape)
             .expect("invariant: g ends in out");
     }
-    let mut sums = vec![T::zero(); out];
-    widest(
-        #[inline(always)]
-        || {
-            for row in g.as_slice().chunks_exact(out) {
-                for (s, &v) in sums.iter_mut().zip(row) {
-                    *s += v;
+    let piece = |rows: &[T]| {
+        widest(
+            #[inline(always)]
+            || {
+                let mut sums = vec![T::zero(); out];
+                for row in rows.chunks_exact(out) {
+                    for (s, &v) in sums.iter_mut().zip(row) {
+                        *s += v;
+                    }
                 }
-            }
-        },
-    );
+                sums
+            },
+        )
+    };
+    let gs = g.as_slice();
+    let len = PIECE_ROWS.saturating_mul(out);
+    let partials: Vec<Vec<T>> = if split_threads(gs.len()) > 1 {
+        crate::in_pool(|| gs.par_chunks(len).map(piece).collect())
+    } else {
+        gs.chunks(len).map(piece).collect()
+    };
+    let mut sums = vec![T::zero(); out];
+    for p in &partials {
+        for (s, &v) in sums.iter_mut().zip(p) {
+            *s += v;
+        }
+    }
     Tensor::from_parts(sums, bias_shape.to_vec())
 }
 
@@ -228,16 +252,26 @@ impl<'t, T: Float> Var<'t, T> {
                 }
             } else {
                 let (ys, bs) = (y.as_mut_slice(), b.as_slice());
-                widest(
-                    #[inline(always)]
-                    || {
-                        for row in ys.chunks_exact_mut(out.max(1)) {
-                            for (v, &c) in row.iter_mut().zip(bs) {
-                                *v += c;
+                let add = |rows: &mut [T]| {
+                    widest(
+                        #[inline(always)]
+                        || {
+                            for row in rows.chunks_exact_mut(out.max(1)) {
+                                for (v, &c) in row.iter_mut().zip(bs) {
+                                    *v += c;
+                                }
                             }
-                        }
-                    },
-                );
+                        },
+                    )
+                };
+                // Every element is its own: split over the pool in whole
+                // rows, the same bits for any thread count.
+                if split_threads(ys.len()) > 1 {
+                    let len = PIECE_ROWS.saturating_mul(out.max(1));
+                    crate::in_pool(|| ys.par_chunks_mut(len).for_each(add));
+                } else {
+                    add(ys);
+                }
             }
             Ok(())
         })?;

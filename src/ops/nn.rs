@@ -9,11 +9,13 @@
 //! `tf.nn` functions of the same purpose.
 
 use crate::element::Float;
+use crate::element::split_threads;
 use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 use crate::tensor::exp_kernel::exp_nonpositive;
 use crate::tensor::simd::{lane_max, lane_sum, widest};
+use rayon::prelude::*;
 
 /// Shape of the per-row result of a reduction over the last axis.
 fn row_shape(shape: &[usize]) -> Vec<usize> {
@@ -33,8 +35,9 @@ fn log_softmax_rows<T: Float>(z: &[T], classes: usize) -> Vec<T> {
     out
 }
 
-/// Per row `r` of a `[rows, classes]` slice: the probabilities
-/// `softmax(zᵣ)` (same layout as `z`) and the loss
+/// Per row `r` of a `[rows, classes]` slice: writes the probabilities
+/// `softmax(zᵣ)` into `probs` (same layout as `z`) and into `loss[r]` the
+/// loss
 /// `lse(zᵣ) - zᵣ[labelᵣ]`, as `-((zᵣ[l] - m) - ln s)` with `m = max zᵣ`
 /// and `s = Σ e^(zᵣⱼ - m)`. The maximum and the sum in eight lanes, the
 /// `exp` of the non-positive `zᵣⱼ - m` as arithmetic
@@ -42,13 +45,18 @@ fn log_softmax_rows<T: Float>(z: &[T], classes: usize) -> Vec<T> {
 ///
 /// `labels` holds one class `< classes` per row (checked by the caller).
 #[inline(always)]
-fn sparse_softmax_rows<T: Float>(z: &[T], classes: usize, labels: &[usize]) -> (Vec<T>, Vec<T>) {
-    let mut probs = vec![T::zero(); z.len()];
-    let mut loss = Vec::with_capacity(labels.len());
-    for ((row, pr), &l) in z
+fn sparse_softmax_rows<T: Float>(
+    z: &[T],
+    classes: usize,
+    labels: &[usize],
+    probs: &mut [T],
+    loss: &mut [T],
+) {
+    for (((row, pr), &l), lr) in z
         .chunks_exact(classes)
         .zip(probs.chunks_exact_mut(classes))
         .zip(labels)
+        .zip(loss.iter_mut())
     {
         let m = lane_max(row, |v| v);
         for (p, &v) in pr.iter_mut().zip(row) {
@@ -56,14 +64,17 @@ fn sparse_softmax_rows<T: Float>(z: &[T], classes: usize, labels: &[usize]) -> (
         }
         let s = lane_sum(pr, |v| v);
         // invariant: l < classes, checked by the caller.
-        loss.push(-((row[l] - m) - s.ln()));
+        *lr = -((row[l] - m) - s.ln());
         let inv = T::one() / s;
         for p in pr.iter_mut() {
             *p *= inv;
         }
     }
-    (probs, loss)
 }
+
+/// Rows of a piece when the sparse cross-entropy is split over the pool;
+/// every row is its own, so the bits do not depend on the thread count.
+const PIECE_ROWS: usize = 64;
 
 /// Checks that `logits` has a non-empty class axis (its last).
 fn class_count(op: &'static str, shape: &[usize]) -> Result<usize> {
@@ -215,32 +226,72 @@ impl<'t, T: Float> Var<'t, T> {
         }
         // One pass over the logits gives the loss and keeps the
         // probabilities the gradient needs (no second `exp` in backward).
-        let (probs, loss) = widest(
-            #[inline(always)]
-            || sparse_softmax_rows(z.as_slice(), classes, labels),
-        );
+        let mut probs = vec![T::zero(); z.len()];
+        let mut loss = vec![T::zero(); rows];
+        let piece = |(((zp, lp), pp), op): (((&[T], &[usize]), &mut [T]), &mut [T])| {
+            widest(
+                #[inline(always)]
+                || sparse_softmax_rows(zp, classes, lp, pp, op),
+            )
+        };
+        let len = PIECE_ROWS.saturating_mul(classes);
+        if split_threads(z.len()) > 1 {
+            crate::in_pool(|| {
+                z.as_slice()
+                    .par_chunks(len)
+                    .zip(labels.par_chunks(PIECE_ROWS))
+                    .zip(probs.par_chunks_mut(len))
+                    .zip(loss.par_chunks_mut(PIECE_ROWS))
+                    .for_each(piece)
+            });
+        } else {
+            z.as_slice()
+                .chunks(len)
+                .zip(labels.chunks(PIECE_ROWS))
+                .zip(probs.chunks_mut(len))
+                .zip(loss.chunks_mut(PIECE_ROWS))
+                .for_each(piece);
+        }
         let value = Tensor::from_parts(loss, row_shape(&shape));
         let labels = labels.to_vec();
         Ok(self.tape().record([*self], value, move |g| {
             // invariant: g has one element per row; labels were checked.
             let g = g.as_slice();
             let mut dz = vec![T::zero(); probs.len()];
-            widest(
-                #[inline(always)]
-                || {
-                    for (((dr, pr), &gr), &l) in dz
-                        .chunks_exact_mut(classes)
-                        .zip(probs.chunks_exact(classes))
-                        .zip(g)
-                        .zip(&labels)
-                    {
-                        for (d, &p) in dr.iter_mut().zip(pr) {
-                            *d = gr * p;
+            let piece = |(((dp, pp), gp), lp): (((&mut [T], &[T]), &[T]), &[usize])| {
+                widest(
+                    #[inline(always)]
+                    || {
+                        for (((dr, pr), &gr), &l) in dp
+                            .chunks_exact_mut(classes)
+                            .zip(pp.chunks_exact(classes))
+                            .zip(gp)
+                            .zip(lp)
+                        {
+                            for (d, &p) in dr.iter_mut().zip(pr) {
+                                *d = gr * p;
+                            }
+                            dr[l] -= gr;
                         }
-                        dr[l] -= gr;
-                    }
-                },
-            );
+                    },
+                )
+            };
+            let len = PIECE_ROWS.saturating_mul(classes);
+            if split_threads(dz.len()) > 1 {
+                crate::in_pool(|| {
+                    dz.par_chunks_mut(len)
+                        .zip(probs.par_chunks(len))
+                        .zip(g.par_chunks(PIECE_ROWS))
+                        .zip(labels.par_chunks(PIECE_ROWS))
+                        .for_each(piece)
+                });
+            } else {
+                dz.chunks_mut(len)
+                    .zip(probs.chunks(len))
+                    .zip(g.chunks(PIECE_ROWS))
+                    .zip(labels.chunks(PIECE_ROWS))
+                    .for_each(piece);
+            }
             [Tensor::from_parts(dz, shape.clone())]
         }))
     }

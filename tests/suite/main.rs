@@ -43,6 +43,7 @@ mod golden_tape;
 mod gpt_example;
 mod gpt_generate;
 mod gpt_import;
+mod gpt_step_passes;
 mod gradcheck;
 mod history_plot;
 mod initializers;
