@@ -77,7 +77,12 @@ fn zeros<T: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
     let n = super::checked_numel::<T>(op, shape)?;
     let threads = split_threads(n);
     if threads <= 1 {
-        return super::try_filled(op, shape, T::zero());
+        // `try_filled`'s reserve and fill, written here so the compiler
+        // sees the constant zero and fills with `memset`, not an element
+        // loop (`try_filled` is not inlined).
+        let mut data = super::try_with_capacity(op, shape, n)?;
+        data.resize(n, T::zero());
+        return Ok(data);
     }
     let mut data = super::try_with_capacity(op, shape, n)?;
     // `data` already holds room for `n`: collecting reallocates nothing.
