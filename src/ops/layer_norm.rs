@@ -16,6 +16,12 @@ use rayon::prelude::*;
 /// the elementwise passes' pieces.
 const PIECE_ROWS: usize = 64;
 
+/// A forward piece: the input rows, their `x̂`, their output, their `1/σ`.
+type ForwardPiece<'a, T> = (((&'a [T], &'a mut [T]), &'a mut [T]), &'a mut [T]);
+
+/// A backward piece: the upstream rows, their `x̂`, their `1/σ`, their `dx`.
+type BackwardPiece<'a, T> = (((&'a [T], &'a [T]), &'a [T]), &'a mut [T]);
+
 impl<'t, T: Float> Var<'t, T> {
     /// Normalizes each row over the last axis, then scales and shifts:
     /// `x̂ = (x - μ) / √(σ² + ε)`, `y = γ ⊙ x̂ + β`, with `μ` and the biased
@@ -98,7 +104,7 @@ impl<'t, T: Float> Var<'t, T> {
         let (gs, bs) = (g_val.as_ref(), b_val.as_ref());
         // One piece of `PIECE_ROWS` rows; every row is its own, so the
         // bits do not depend on how the pieces are shared out.
-        let piece = |(((row, xr), yr), rr): (((&[T], &mut [T]), &mut [T]), &mut [T])| {
+        let piece = |(((row, xr), yr), rr): ForwardPiece<'_, T>| {
             // The rows' loops compiled for the widest vector unit (same bits).
             widest(
                 #[inline(always)]
@@ -169,7 +175,7 @@ impl<'t, T: Float> Var<'t, T> {
             let mut dx = vec![T::zero(); gs.len()];
             // One piece of `PIECE_ROWS` rows: its rows' `dx`, and its own
             // partial sums of `dγ` and `dβ` (rows added in order).
-            let piece = |(((gp, xp), rp), dp): (((&[T], &[T]), &[T]), &mut [T])| {
+            let piece = |(((gp, xp), rp), dp): BackwardPiece<'_, T>| {
                 widest(
                     #[inline(always)]
                     || {

@@ -76,6 +76,14 @@ fn sparse_softmax_rows<T: Float>(
 /// every row is its own, so the bits do not depend on the thread count.
 const PIECE_ROWS: usize = 64;
 
+/// A forward piece of the sparse cross-entropy: the logit rows, their
+/// labels, their probabilities, their losses.
+type ForwardPiece<'a, T> = (((&'a [T], &'a [usize]), &'a mut [T]), &'a mut [T]);
+
+/// A backward piece: the `dz` rows, their probabilities, their upstream
+/// gradients, their labels.
+type BackwardPiece<'a, T> = (((&'a mut [T], &'a [T]), &'a [T]), &'a [usize]);
+
 /// Checks that `logits` has a non-empty class axis (its last).
 fn class_count(op: &'static str, shape: &[usize]) -> Result<usize> {
     match shape.last() {
@@ -228,7 +236,7 @@ impl<'t, T: Float> Var<'t, T> {
         // probabilities the gradient needs (no second `exp` in backward).
         let mut probs = vec![T::zero(); z.len()];
         let mut loss = vec![T::zero(); rows];
-        let piece = |(((zp, lp), pp), op): (((&[T], &[usize]), &mut [T]), &mut [T])| {
+        let piece = |(((zp, lp), pp), op): ForwardPiece<'_, T>| {
             widest(
                 #[inline(always)]
                 || sparse_softmax_rows(zp, classes, lp, pp, op),
@@ -258,7 +266,7 @@ impl<'t, T: Float> Var<'t, T> {
             // invariant: g has one element per row; labels were checked.
             let g = g.as_slice();
             let mut dz = vec![T::zero(); probs.len()];
-            let piece = |(((dp, pp), gp), lp): (((&mut [T], &[T]), &[T]), &[usize])| {
+            let piece = |(((dp, pp), gp), lp): BackwardPiece<'_, T>| {
                 widest(
                     #[inline(always)]
                     || {
