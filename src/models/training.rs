@@ -309,7 +309,10 @@ impl<T: Float> Sequential<T> {
                 cb.on_epoch_begin(epoch, &mut ctx)?;
             }
             progress.epoch_begin(epoch);
-            if shuffle {
+            // One batch of every row: the order would change only the
+            // rounding of the batch's sums, so the rows stay in place and
+            // the batch is a view, not a gathered copy (`FitOptions::shuffle`).
+            if shuffle && batch_size < n_train {
                 // Each epoch's order depends on the seed and the epoch number
                 // alone, so a run resumed at `initial_epoch` shuffles exactly
                 // as the uninterrupted run did.
