@@ -178,10 +178,7 @@ impl<T: Float> Drop for GradientTape<T> {
     /// Drops the nodes and keeps the emptied list for the thread's next
     /// tape.
     fn drop(&mut self) {
-        spare::give(spare::Spare {
-            nodes: std::mem::take(self.nodes.get_mut()),
-            scratch: std::mem::take(self.scratch.get_mut()),
-        });
+        spare::give(self.nodes.get_mut(), self.scratch.get_mut());
     }
 }
 
@@ -211,14 +208,15 @@ impl<T: Float> GradientTape<T> {
     /// An empty tape; its node list is the one the last tape dropped on
     /// this thread left (emptied), so recording allocates no list.
     fn with_mode(inference: bool) -> Self {
-        let spare = spare::take();
-        GradientTape {
-            nodes: RefCell::new(spare.nodes),
-            scratch: RefCell::new(spare.scratch),
+        let mut tape = GradientTape {
+            nodes: RefCell::new(Vec::new()),
+            scratch: RefCell::new(spare::Scratch::default()),
             params: RefCell::new(id_hash::IdMap::default()),
             inference,
             id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
-        }
+        };
+        spare::take(tape.nodes.get_mut(), tape.scratch.get_mut());
+        tape
     }
 
     /// A tape for inference: parameters enter as constants, so a forward

@@ -53,35 +53,29 @@ pub(super) struct Spare<T: Float> {
     pub(super) scratch: Scratch<T>,
 }
 
-impl<T: Float> Default for Spare<T> {
-    fn default() -> Self {
-        Spare {
-            nodes: Vec::new(),
-            scratch: Scratch::default(),
-        }
-    }
-}
-
 thread_local! {
     static SPARE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
 }
 
-/// The thread's spare set for element type `T` (emptied lists), or a new
-/// empty one.
-pub(super) fn take<T: Float>() -> Spare<T> {
-    SPARE
-        .try_with(|s| {
-            let mut s = s.try_borrow_mut().ok()?;
-            s.as_mut()?.downcast_mut::<Spare<T>>().map(std::mem::take)
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+/// Swaps the thread's spare lists for element type `T` (emptied) into
+/// `nodes` and `scratch`, which a new tape holds empty. Field by field,
+/// so nothing larger than a list header is moved.
+pub(super) fn take<T: Float>(nodes: &mut Vec<Node<T>>, scratch: &mut Scratch<T>) {
+    let _ = SPARE.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
+        if let Some(kept) = s.as_mut().and_then(|b| b.downcast_mut::<Spare<T>>()) {
+            std::mem::swap(&mut kept.nodes, nodes);
+            swap_scratch(&mut kept.scratch, scratch);
+        }
+    });
 }
 
-/// Empties `spare`'s lists (freeing the ones too large to keep) and keeps
-/// them for the thread's next [`take`].
-pub(super) fn give<T: Float>(mut spare: Spare<T>) {
+/// Empties a dropped tape's `nodes` and `scratch` (freeing the lists too
+/// large to keep) and swaps them into the thread's spare set for the next
+/// [`take`].
+pub(super) fn give<T: Float>(nodes: &mut Vec<Node<T>>, scratch: &mut Scratch<T>) {
     fn empty<E>(list: &mut Vec<E>) {
         if list.capacity() > MAX_KEPT {
             *list = Vec::new();
@@ -89,19 +83,35 @@ pub(super) fn give<T: Float>(mut spare: Spare<T>) {
             list.clear();
         }
     }
-    empty(&mut spare.nodes);
-    empty(&mut spare.scratch.slots);
-    empty(&mut spare.scratch.wanted);
-    // During the thread's teardown the cache may be gone: `spare` is then
-    // simply freed.
+    empty(nodes);
+    empty(&mut scratch.slots);
+    empty(&mut scratch.wanted);
+    // During the thread's teardown the cache may be gone: the lists are
+    // then simply freed with the tape.
     let _ = SPARE.try_with(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };
         match s.as_mut().and_then(|b| b.downcast_mut::<Spare<T>>()) {
-            Some(kept) => *kept = spare,
+            // What was kept is empty (a tape took it) or the lists of a
+            // tape dropped before this one; either way the tape frees it.
+            Some(kept) => {
+                std::mem::swap(&mut kept.nodes, nodes);
+                swap_scratch(&mut kept.scratch, scratch);
+            }
             // The first tape of this element type on this thread.
-            None => *s = Some(Box::new(spare)),
+            None => {
+                *s = Some(Box::new(Spare {
+                    nodes: std::mem::take(nodes),
+                    scratch: std::mem::take(scratch),
+                }));
+            }
         }
     });
+}
+
+fn swap_scratch<T: Float>(a: &mut Scratch<T>, b: &mut Scratch<T>) {
+    std::mem::swap(&mut a.slots, &mut b.slots);
+    std::mem::swap(&mut a.wanted, &mut b.wanted);
+    std::mem::swap(&mut a.seed, &mut b.seed);
 }
