@@ -115,6 +115,16 @@ impl<T: Float> FitOptions<T> {
 
     /// Whether to shuffle the training rows before each epoch. Default true.
     ///
+    /// When one batch holds every training row (`batch_size` at least the
+    /// number of training rows: full-batch gradient descent), `fit` does
+    /// not shuffle: every epoch sees the same rows in one step, and their
+    /// order could change only the rounding of the batch's sums, not what
+    /// is computed. The rows then go to the step in their given order,
+    /// without a copy. Keras and PyTorch's `DataLoader` still permute the
+    /// one batch, so a full-batch run here matches theirs up to that
+    /// rounding; with a seed, it is deterministic and the same with
+    /// `shuffle(true)` or `shuffle(false)`.
+    ///
     /// # Examples
     ///
     /// ```

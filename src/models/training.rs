@@ -309,7 +309,11 @@ impl<T: Float> Sequential<T> {
                 cb.on_epoch_begin(epoch, &mut ctx)?;
             }
             progress.epoch_begin(epoch);
-            if shuffle {
+            // One batch of every row: the order would change only the
+            // rounding of the batch's sums, so the rows stay in place and
+            // the batch is a view, not a gathered copy (`FitOptions::shuffle`).
+            let shuffled = shuffle && batch_size < n_train;
+            if shuffled {
                 // Each epoch's order depends on the seed and the epoch number
                 // alone, so a run resumed at `initial_epoch` shuffles exactly
                 // as the uninterrupted run did.
@@ -323,6 +327,7 @@ impl<T: Float> Sequential<T> {
                 &y,
                 weights.as_deref(),
                 &order,
+                !shuffled,
                 batch_size,
                 &mut callbacks,
                 &mut progress,

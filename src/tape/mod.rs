@@ -17,6 +17,7 @@
 mod gradients;
 mod id_hash;
 mod param;
+mod spare;
 mod sweep;
 mod var;
 
@@ -158,6 +159,8 @@ static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
 /// ```
 pub struct GradientTape<T: Float = f32> {
     nodes: RefCell<Vec<Node<T>>>,
+    /// The sweep's lists, kept between sweeps and between tapes (`spare`).
+    scratch: RefCell<spare::Scratch<T>>,
     /// The node of each parameter put on the tape, so a lookup is O(1).
     params: RefCell<id_hash::IdMap<ParamId, usize>>,
     /// Parameters enter as constants (see [`GradientTape::inference`]).
@@ -168,6 +171,14 @@ pub struct GradientTape<T: Float = f32> {
 impl<T: Float> Default for GradientTape<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<T: Float> Drop for GradientTape<T> {
+    /// Drops the nodes and keeps the emptied list for the thread's next
+    /// tape.
+    fn drop(&mut self) {
+        spare::give(self.nodes.get_mut(), self.scratch.get_mut());
     }
 }
 
@@ -191,12 +202,21 @@ impl<T: Float> GradientTape<T> {
     /// assert!(tape.is_empty());
     /// ```
     pub fn new() -> Self {
-        GradientTape {
+        Self::with_mode(false)
+    }
+
+    /// An empty tape; its node list is the one the last tape dropped on
+    /// this thread left (emptied), so recording allocates no list.
+    fn with_mode(inference: bool) -> Self {
+        let mut tape = GradientTape {
             nodes: RefCell::new(Vec::new()),
+            scratch: RefCell::new(spare::Scratch::default()),
             params: RefCell::new(id_hash::IdMap::default()),
-            inference: false,
+            inference,
             id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
-        }
+        };
+        spare::take(tape.nodes.get_mut(), tape.scratch.get_mut());
+        tape
     }
 
     /// A tape for inference: parameters enter as constants, so a forward
@@ -218,10 +238,7 @@ impl<T: Float> GradientTape<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn inference() -> Self {
-        GradientTape {
-            inference: true,
-            ..Self::new()
-        }
+        Self::with_mode(true)
     }
 
     /// The number of nodes on the tape (leaves included).

@@ -2,7 +2,7 @@
 //! [`GradientTape::gradient_with`], one pass from the output down to the
 //! lowest target, summing broadcast gradients back to their parents' shapes.
 
-use super::{GradientTape, Gradients, Inputs, Target, Var};
+use super::{GradientTape, Gradients, Inputs, ParamId, Target, Var};
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -53,7 +53,13 @@ impl<T: Float> GradientTape<T> {
                     ),
                 });
             }
-            Tensor::filled(shape, T::one())
+            // The thread's kept `1` of this shape, shared read-only (a
+            // rule writing into it copies it first): no allocation.
+            let seed = &mut self.scratch.borrow_mut().seed;
+            match seed {
+                Some(s) if s.shape() == shape => s.clone(),
+                _ => seed.insert(Tensor::filled(shape, T::one())).clone(),
+            }
         };
         self.sweep(loss, seed, targets)
     }
@@ -119,33 +125,39 @@ impl<T: Float> GradientTape<T> {
         I::Item: Into<Target<'a, T>>,
     {
         let nodes = self.nodes.borrow();
-        // Resolve targets to node indices (None: a parameter not on this tape).
-        let targets = targets.into_iter();
-        // Sized up front: one allocation, not one per doubling.
-        let mut wanted: Vec<(Target<'a, T>, Option<usize>)> =
-            Vec::with_capacity(targets.size_hint().0);
+        // Resolve targets to node indices. The lists of this sweep are the
+        // thread's spare ones when it has them (`spare`): no allocation.
+        let (mut wanted, mut slots) = {
+            let mut scratch = self.scratch.borrow_mut();
+            (
+                std::mem::take(&mut scratch.wanted),
+                std::mem::take(&mut scratch.slots),
+            )
+        };
         for t in targets {
-            let t = t.into();
-            let index = match &t {
+            let want = match t.into() {
                 Target::Var { tape, index } => {
-                    if *tape != self.id {
+                    if tape != self.id {
                         return Err(Error::TapeMismatch { op: "gradient" });
                     }
-                    Some(*index)
+                    Want::Var(index)
                 }
-                Target::Param(p) => self.params.borrow().get(&p.id()).copied(),
+                Target::Param(p) => match self.params.borrow().get(&p.id()).copied() {
+                    Some(index) => Want::Param(p.id(), index),
+                    // Not on this tape: its gradient is zero.
+                    None => Want::Absent(p.id(), Tensor::filled(p.value().shape(), T::zero())),
+                },
             };
-            wanted.push((t, index));
+            wanted.push(want);
         }
         let out = output.index();
         // One slot per node up to the output: its gradient so far, and how
         // many of the targets asked for are this node (a target may be
-        // listed twice). One allocation for the whole sweep.
-        let mut slots: Vec<Slot<T>> = Vec::new();
+        // listed twice).
         slots.resize_with(out + 1, Slot::default);
         let mut lowest = out + 1;
-        for &(_, index) in &wanted {
-            if let Some(i) = index.filter(|&i| i <= out) {
+        for want in &wanted {
+            if let Some(i) = want.index().filter(|&i| i <= out) {
                 slots[i].wanted += 1;
                 lowest = lowest.min(i);
             }
@@ -193,15 +205,12 @@ impl<T: Float> GradientTape<T> {
                 slots[i].grad = keep;
             }
         }
-        let params = wanted
-            .iter()
-            .filter(|(t, _)| matches!(t, Target::Param(_)))
-            .count();
+        let params = wanted.iter().filter(|w| !matches!(w, Want::Var(_))).count();
         let mut result = Gradients::with_capacity(self.id, wanted.len() - params, params);
-        for (t, index) in wanted {
+        for want in wanted.drain(..) {
             // The last request for a node takes its gradient; earlier
             // duplicates get a copy of the handle (storage is shared).
-            let grad = index.and_then(|i| {
+            let grad = want.index().and_then(|i| {
                 let slot = slots.get_mut(i)?;
                 slot.wanted = slot.wanted.saturating_sub(1);
                 if slot.wanted == 0 {
@@ -210,24 +219,42 @@ impl<T: Float> GradientTape<T> {
                     slot.grad.clone()
                 }
             });
-            match t {
-                Target::Var { index: i, .. } => {
-                    let g =
-                        grad.unwrap_or_else(|| Tensor::filled(nodes[i].value.shape(), T::zero()));
-                    result.insert_var(i, g);
-                }
-                Target::Param(p) => {
-                    let g = grad.unwrap_or_else(|| Tensor::filled(p.value().shape(), T::zero()));
-                    result.insert_param(p.id(), g);
-                }
+            let zeros = |i: usize| Tensor::filled(nodes[i].value.shape(), T::zero());
+            match want {
+                Want::Var(i) => result.insert_var(i, grad.unwrap_or_else(|| zeros(i))),
+                Want::Param(id, i) => result.insert_param(id, grad.unwrap_or_else(|| zeros(i))),
+                Want::Absent(id, z) => result.insert_param(id, z),
             }
         }
+        slots.clear();
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.wanted = wanted;
+        scratch.slots = slots;
         Ok(result)
     }
 }
 
-/// A node's place in the reverse sweep.
-struct Slot<T: Float> {
+/// A gradient asked for, resolved against the tape.
+pub(super) enum Want<T: Float> {
+    /// A node of this tape.
+    Var(usize),
+    /// A parameter recorded on this tape, at this node.
+    Param(ParamId, usize),
+    /// A parameter not on this tape, with its zero gradient.
+    Absent(ParamId, Tensor<T>),
+}
+
+impl<T: Float> Want<T> {
+    /// The node whose gradient is asked for, if on the tape.
+    fn index(&self) -> Option<usize> {
+        match self {
+            Want::Var(i) | Want::Param(_, i) => Some(*i),
+            Want::Absent(..) => None,
+        }
+    }
+}
+
+pub(super) struct Slot<T: Float> {
     /// The gradient accumulated so far (`None`: nothing flowed in yet).
     grad: Option<Tensor<T>>,
     /// How many of the requested targets are this node.

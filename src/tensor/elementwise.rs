@@ -7,7 +7,7 @@ use super::Tensor;
 use super::broadcast::zip_broadcast;
 use super::par_map::map_in_place;
 use super::par_map::map_into;
-use crate::element::{Float, split_threads};
+use crate::element::{Float, map_wide, split_threads};
 use crate::error::Result;
 
 /// Defines a broadcasting binary method that returns `Result`.
@@ -26,6 +26,12 @@ macro_rules! binary_method {
         }
     };
 }
+
+/// The length from which [`Tensor::map`] runs its loop compiled for the
+/// widest instruction set: below it, zeroing the output first and the
+/// dispatch cost more than the wider lanes save (the 1-16-1 MLP's
+/// `[64, 16]` `tanh` is above it; docs/performance.md).
+const WIDE_MAP_MIN: usize = 128;
 
 /// Defines a unary elementwise method.
 macro_rules! unary_method {
@@ -50,6 +56,17 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn map(&self, f: impl Fn(T) -> T) -> Tensor<T> {
+        if self.len() >= WIDE_MAP_MIN {
+            // Into a zeroed block, by the loop compiled for the widest
+            // instruction set (`map_wide`): the same bits, 2-4 times the
+            // lanes of the baseline build for a kernel such as `tanh`.
+            let mut out = Tensor::filled(self.shape(), T::zero());
+            let dst = out
+                .unique_mut()
+                .expect("invariant: a fresh tensor owns its storage");
+            map_wide(self.as_slice(), dst, f);
+            return out;
+        }
         let data = self.as_slice().iter().map(|&x| f(x));
         Tensor::from_iter_exact(data, self.shape.clone())
     }

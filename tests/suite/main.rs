@@ -59,6 +59,7 @@ mod persist_errors;
 mod persist_fresh_process;
 mod sequential;
 mod sequential_errors;
+mod small_model_paths;
 mod split_threads;
 mod tape;
 mod tensor_errors;
