@@ -460,7 +460,10 @@ mod tests {
         cache.give(vec![1.0f32; elems::<f32>(110)]);
         let v = cache.take::<f32>(elems::<f32>(100)).expect("fits");
         assert_eq!(v.capacity(), elems::<f32>(110));
-        assert!(cache.take::<f32>(elems::<f32>(100)).is_none(), "128 KiB is past the slack");
+        assert!(
+            cache.take::<f32>(elems::<f32>(100)).is_none(),
+            "128 KiB is past the slack"
+        );
         let v = cache.take::<f32>(elems::<f32>(110)).expect("fits");
         assert_eq!(v.capacity(), elems::<f32>(128));
         cache.give(vec![2.0f64; elems::<f64>(128)]);
