@@ -171,7 +171,13 @@ impl<T: Float> Tensor<T> {
     /// constructor for kernels, whose output is never larger than memory
     /// already held.
     pub(crate) fn filled(shape: &[usize], value: T) -> Self {
-        Self::from_iter_exact(std::iter::repeat_n(value, numel(shape)), shape)
+        let n = numel(shape);
+        if recycle::worth_keeping::<T>(n) {
+            // A kept buffer when one fits (see `from_iter_exact`).
+            Self::from_parts(recycle::filled(n, value), shape)
+        } else {
+            Self::from_iter_exact(std::iter::repeat_n(value, n), shape)
+        }
     }
 
     /// A tensor of zeros.
