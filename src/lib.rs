@@ -172,7 +172,7 @@ pub use error::{Error, Result};
 pub use metrics::Metric;
 pub use models::{Evaluation, FitOptions, History, Sequential};
 pub use tape::{GradKey, GradientTape, Gradients, Param, ParamId, Target, Var};
-pub use tensor::Tensor;
+pub use tensor::{Tensor, buffer_cache_limit, clear_buffer_cache, set_buffer_cache_limit};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -23,6 +23,7 @@ mod par_map;
 mod permute;
 pub(crate) mod pool;
 mod random;
+pub(crate) mod recycle;
 mod reduce;
 mod shape_ops;
 pub(crate) mod simd;
@@ -36,6 +37,10 @@ use crate::error::{Error, Result};
 pub use conv::Padding;
 pub(crate) use elementwise::sigmoid_scalar;
 pub(crate) use permute::inverse_permutation;
+pub use recycle::DEFAULT_BUFFER_CACHE_LIMIT;
+#[doc(hidden)]
+pub use recycle::{buffer_cache_counts, buffer_cache_held};
+pub use recycle::{buffer_cache_limit, clear_buffer_cache, set_buffer_cache_limit};
 pub(crate) use reduce::argmax_slice;
 pub(crate) use size::{checked_numel, numel, try_alloc, try_filled, try_with_capacity};
 pub(crate) use storage::Shape;
@@ -102,7 +107,7 @@ impl<T: Float> Tensor<T> {
         let shape = shape.into();
         debug_assert_eq!(data.len(), numel(&shape), "invariant: data matches shape");
         Tensor {
-            data: Storage::Vec(std::sync::Arc::new(data)),
+            data: Storage::from_vec(data),
             offset: 0,
             shape,
         }
@@ -114,15 +119,26 @@ impl<T: Float> Tensor<T> {
     /// Give it an exact-size iterator over slices (`iter`, `zip`, `map`,
     /// `copied`, `repeat_n`): `std` then writes the elements in place. Any
     /// other iterator still works, but goes through a vector first.
+    ///
+    /// An output of 64 KiB and more is written into a vector instead, taken
+    /// from the cache of large buffers when one fits ([`recycle`]), so that
+    /// its allocation can be reused after the tensor drops.
     pub(crate) fn from_iter_exact(
         data: impl IntoIterator<Item = T>,
         shape: impl Into<Shape>,
     ) -> Self {
         let shape = shape.into();
-        let data: std::sync::Arc<[T]> = data.into_iter().collect();
-        debug_assert_eq!(data.len(), numel(&shape), "invariant: data matches shape");
+        let n = numel(&shape);
+        let data = if recycle::worth_keeping::<T>(n) {
+            let mut v = recycle::take::<T>(n).unwrap_or_else(|| Vec::with_capacity(n));
+            v.extend(data);
+            Storage::from_vec(v)
+        } else {
+            Storage::Block(data.into_iter().collect())
+        };
+        debug_assert_eq!(data.as_slice().len(), n, "invariant: data matches shape");
         Tensor {
-            data: Storage::Block(data),
+            data,
             offset: 0,
             shape,
         }
@@ -156,7 +172,13 @@ impl<T: Float> Tensor<T> {
     /// constructor for kernels, whose output is never larger than memory
     /// already held.
     pub(crate) fn filled(shape: &[usize], value: T) -> Self {
-        Self::from_iter_exact(std::iter::repeat_n(value, numel(shape)), shape)
+        let n = numel(shape);
+        if recycle::worth_keeping::<T>(n) {
+            // A kept buffer when one fits (see `from_iter_exact`).
+            Self::from_parts(recycle::filled(n, value), shape)
+        } else {
+            Self::from_iter_exact(std::iter::repeat_n(value, n), shape)
+        }
     }
 
     /// A tensor of zeros.
@@ -319,9 +341,15 @@ impl<T: Float> Tensor<T> {
         let len = self.len();
         let whole = self.offset == 0 && self.data.as_slice().len() == len;
         if !whole || self.data.get_mut().is_none() {
-            // A bulk copy (`memcpy`), not an element-by-element fill.
-            let owned: std::sync::Arc<[T]> = std::sync::Arc::from(self.as_slice());
-            self.data = Storage::Block(owned);
+            // A bulk copy (`memcpy`), not an element-by-element fill; a
+            // large one into a reusable buffer (see `from_iter_exact`).
+            self.data = if recycle::worth_keeping::<T>(len) {
+                let mut v = recycle::take::<T>(len).unwrap_or_else(|| Vec::with_capacity(len));
+                v.extend_from_slice(self.as_slice());
+                Storage::from_vec(v)
+            } else {
+                Storage::Block(std::sync::Arc::from(self.as_slice()))
+            };
             self.offset = 0;
         }
         self.data

@@ -54,7 +54,7 @@ pub(crate) fn checked_numel<T>(op: &'static str, shape: &[usize]) -> Result<usiz
 /// # Errors
 ///
 /// [`Error::SizeOverflow`] or [`Error::OutOfMemory`], naming `op` and `shape`.
-pub(crate) fn try_alloc<T>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
+pub(crate) fn try_alloc<T: 'static>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
     let n = checked_numel::<T>(op, shape)?;
     try_with_capacity(op, shape, n)
 }
@@ -67,7 +67,15 @@ pub(crate) fn try_alloc<T>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> 
 ///
 /// [`Error::SizeOverflow`] (see [`checked_numel`]) or
 /// [`Error::OutOfMemory`] when the allocator refuses the request.
-pub(crate) fn try_filled<T: Clone>(op: &'static str, shape: &[usize], value: T) -> Result<Vec<T>> {
+///
+/// A request of 64 KiB and more may be served by a buffer from the cache of
+/// large buffers ([`recycle`](super::recycle)): its old contents are
+/// overwritten with `value` here, so the result is the same.
+pub(crate) fn try_filled<T: Clone + 'static>(
+    op: &'static str,
+    shape: &[usize],
+    value: T,
+) -> Result<Vec<T>> {
     let n = checked_numel::<T>(op, shape)?;
     let mut data = try_with_capacity(op, shape, n)?;
     data.resize(n, value);
@@ -77,10 +85,22 @@ pub(crate) fn try_filled<T: Clone>(op: &'static str, shape: &[usize], value: T) 
 /// Reserves room for `n` elements fallibly, for kernels that build their
 /// output element by element; the error names `op` and `shape`.
 ///
+/// The vector is empty (length 0) with a capacity of at least `n`: a request
+/// of 64 KiB and more of `f32` or `f64` takes a buffer from the cache of
+/// large buffers when one fits ([`recycle`](super::recycle)), already
+/// mapped into memory, and allocates only on a miss.
+///
 /// # Errors
 ///
 /// [`Error::OutOfMemory`] when the allocator refuses the request.
-pub(crate) fn try_with_capacity<T>(op: &'static str, shape: &[usize], n: usize) -> Result<Vec<T>> {
+pub(crate) fn try_with_capacity<T: 'static>(
+    op: &'static str,
+    shape: &[usize],
+    n: usize,
+) -> Result<Vec<T>> {
+    if let Some(data) = super::recycle::take::<T>(n) {
+        return Ok(data);
+    }
     let mut data = Vec::new();
     data.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
         op,
@@ -111,5 +131,24 @@ mod tests {
         assert!(checked_numel::<f32>("t", &[1 << 61]).is_err());
         assert!(checked_numel::<f32>("t", &[1 << 60]).is_ok());
         assert!(checked_numel::<u8>("t", &[1 << 62]).is_ok());
+    }
+
+    #[test]
+    fn a_reused_dirty_buffer_is_filled_with_the_requested_value() {
+        // A size no other test of the crate asks for (the cache is shared).
+        let n = 70_001;
+        let dirty = vec![f32::NAN; n];
+        let ptr = dirty.as_ptr();
+        crate::tensor::recycle::give_back(dirty);
+        let (hits, _) = crate::tensor::recycle::buffer_cache_counts();
+        let v = try_filled("t", &[n], 2.5f32).unwrap();
+        assert_eq!(crate::tensor::recycle::buffer_cache_counts().0, hits + 1);
+        assert_eq!(v.as_ptr(), ptr, "the kept buffer was reused");
+        assert_eq!(v.len(), n);
+        assert!(v.iter().all(|&x| x == 2.5));
+        crate::tensor::recycle::give_back(v);
+        let w: Vec<f32> = try_with_capacity("t", &[n], n).unwrap();
+        assert_eq!((w.as_ptr(), w.len()), (ptr, 0));
+        assert!(w.capacity() >= n);
     }
 }

@@ -1,12 +1,16 @@
 //! What a [`Tensor`](super::Tensor) is made of, laid out so that a small
 //! tensor costs one heap allocation: [`Shape`] keeps up to
 //! [`INLINE_DIMS`] extents inline, and [`Storage`] keeps the elements and
-//! their reference count in one block when a kernel builds its output from an
-//! exact-size iterator.
+//! their reference count in one block when a kernel builds a small output
+//! from an exact-size iterator. A large buffer (64 KiB and more) is a vector
+//! whose allocation goes back to the crate's cache of large buffers when the
+//! last tensor sharing it drops ([`recycle`](super::recycle)).
 
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+
+use super::recycle::Buffer;
 
 /// How many extents a [`Shape`] holds without a heap allocation: every
 /// tensor of rank ≤ 4 (vectors, matrices, sequences, NHWC images).
@@ -113,18 +117,26 @@ impl fmt::Debug for Shape {
 ///
 /// `Block` holds the reference count and the elements in one allocation
 /// (`Arc<[T]>` built from an exact-size iterator, which `std` fills in
-/// place); `Vec` wraps a vector a caller already owns (two allocations, but
-/// no copy of its elements, and [`into_vec`](Storage::into_vec) hands it
-/// back without a copy).
+/// place): small tensors only, since its allocation cannot be reused. `Vec`
+/// wraps a vector a caller already owns (two allocations, but no copy of
+/// its elements, and [`into_vec`](Storage::into_vec) hands it back without a
+/// copy); when the last owner drops it, a large vector's allocation goes to
+/// the cache of large buffers ([`Buffer`]) instead of back to `malloc`.
 #[derive(Clone)]
-pub(crate) enum Storage<T> {
+pub(crate) enum Storage<T: 'static> {
     /// Count and elements in one allocation.
     Block(Arc<[T]>),
-    /// A vector built elsewhere, behind its own count.
-    Vec(Arc<Vec<T>>),
+    /// A vector built elsewhere, behind its own count; recycled on drop.
+    Vec(Arc<Buffer<T>>),
 }
 
-impl<T: Copy> Storage<T> {
+impl<T: Copy + 'static> Storage<T> {
+    /// Wraps a vector (its allocation is recycled when the last owner drops).
+    #[inline]
+    pub(crate) fn from_vec(v: Vec<T>) -> Storage<T> {
+        Storage::Vec(Arc::new(Buffer::new(v)))
+    }
+
     /// All the elements held (a tensor may view only part of them).
     #[inline]
     pub(crate) fn as_slice(&self) -> &[T] {
@@ -157,7 +169,9 @@ impl<T: Copy> Storage<T> {
     pub(crate) fn into_vec(self) -> Vec<T> {
         match self {
             Storage::Block(b) => b.to_vec(),
-            Storage::Vec(v) => Arc::try_unwrap(v).unwrap_or_else(|shared| shared.to_vec()),
+            Storage::Vec(v) => Arc::try_unwrap(v)
+                .map(Buffer::into_inner)
+                .unwrap_or_else(|shared| shared.to_vec()),
         }
     }
 }
@@ -197,8 +211,8 @@ mod tests {
 
         let v = vec![3.0f32; 4];
         let ptr = v.as_ptr();
-        let owned = Storage::Vec(Arc::new(v));
-        assert!(!owned.ptr_eq(&Storage::Vec(Arc::new(Vec::new()))));
+        let owned = Storage::from_vec(v);
+        assert!(!owned.ptr_eq(&Storage::from_vec(Vec::new())));
         let back = owned.into_vec();
         assert_eq!(back.as_ptr(), ptr);
     }

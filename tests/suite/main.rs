@@ -20,6 +20,7 @@ mod bad_inputs_ops;
 mod bad_inputs_optimizers;
 mod bad_inputs_persist;
 mod bad_inputs_tensor;
+mod buffer_reuse;
 mod callbacks;
 mod conv_depthwise_import;
 mod conv_errors;
