@@ -21,6 +21,7 @@ mod bad_inputs_optimizers;
 mod bad_inputs_persist;
 mod bad_inputs_tensor;
 mod callbacks;
+mod conv_backward_needs;
 mod conv_depthwise_import;
 mod conv_errors;
 mod conv_example;
