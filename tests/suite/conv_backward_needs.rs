@@ -77,10 +77,10 @@ fn direct(
     for bi in 0..n {
         for oy in 0..oh {
             for ox in 0..ow {
-                for o in 0..f {
+                for (o, db_o) in db.iter_mut().enumerate() {
                     let at = ((bi * oh + oy) * ow + ox) * f + o;
                     let mut acc = b.as_slice()[o];
-                    db[o] += gy[at];
+                    *db_o += gy[at];
                     for p in 0..kh {
                         for q in 0..kw {
                             for ci in 0..c {
