@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use super::conv::{Conv2dGeometry, col2im_add, im2col};
 use super::try_filled;
 use crate::element::{Float, MatRef, gemm, num_threads};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Rows of the column matrix (output pixels) a chunk aims at at most: a
 /// few thousand gives a batch of 32-64 images tens of chunks to share
@@ -203,18 +203,32 @@ impl Sizes {
     }
 }
 
-/// A scratch buffer of `len` elements for one piece of work, allocated
-/// through the crate's fallible allocation. Inside a backward pass (which
-/// cannot return an error) a refusal panics, as the plain allocation it
-/// replaces aborted; its size is that of a chunk, far below the tensors
-/// the step already holds.
+/// A scratch buffer of `len` elements for one piece of work of the
+/// backward pass, allocated through the crate's fallible allocation. The
+/// tape's backward closures cannot return an error, so a refusal panics
+/// (the plain allocation this replaced aborted); the forward pass of the
+/// same convolution allocated scratch of the same size, and `d x` has the
+/// length of the input it already holds.
 fn scratch<T: Float>(op: &'static str, len: usize) -> Vec<T> {
-    try_filled(op, &[len], T::zero())
-        .expect("invariant: a chunk's scratch is smaller than the tensors already allocated")
+    try_filled(op, &[len], T::zero()).unwrap_or_else(|e| panic!("{e} (backward pass)"))
 }
 
-/// `y = conv(x, w) + bias`. The output is allocated fallibly (errors name
-/// `op`); each chunk's product overwrites its rows, and the bias is added
+/// A scratch buffer of the forward pass, or `None` when the allocator
+/// refuses it (the forward pass then returns [`out_of_memory`]).
+fn try_scratch<T: Float>(op: &'static str, len: usize) -> Option<Vec<T>> {
+    try_filled(op, &[len], T::zero()).ok()
+}
+
+/// The error of a refused scratch buffer of `shape`.
+fn out_of_memory<T>(op: &'static str, shape: Vec<usize>) -> Error {
+    let bytes = shape
+        .iter()
+        .fold(std::mem::size_of::<T>(), |a, &d| a.saturating_mul(d));
+    Error::OutOfMemory { op, shape, bytes }
+}
+
+/// `y = conv(x, w) + bias`. The output and the scratch buffers are
+/// allocated fallibly (errors name `op`); each chunk's product overwrites its rows, and the bias is added
 /// to them while they are in cache.
 pub(crate) fn forward<T: Float>(
     op: &'static str,
@@ -236,10 +250,18 @@ pub(crate) fn forward<T: Float>(
     } else {
         0
     };
-    run_tasks_with(
+    let done = run_tasks_with(
         tasks,
-        || (scratch::<T>(op, cols_len), scratch::<T>(op, tmp_len)),
+        || {
+            (
+                try_scratch::<T>(op, cols_len),
+                try_scratch::<T>(op, tmp_len),
+            )
+        },
         |(cols, tmp), (i, y_c)| {
+            let (Some(cols), Some(tmp)) = (cols, tmp) else {
+                return false;
+            };
             let (sg, x_c) = s.chunk(g, i, x);
             let m = sg.rows();
             if pointwise {
@@ -261,8 +283,12 @@ pub(crate) fn forward<T: Float>(
             if let Some(b) = bias {
                 add_rows(y_c, b);
             }
+            true
         },
     );
+    if !done.into_iter().all(|ok| ok) {
+        return Err(out_of_memory::<T>(op, vec![s.images * s.image_rows, kg]));
+    }
     Ok(y)
 }
 
