@@ -367,14 +367,14 @@ pub(crate) fn im2col<T: Float>(x: &[T], g: &Conv2dGeometry, group: usize, cols: 
                     };
                     if let Some(ix) = whole {
                         let at = (iy * ww + ix) * g.channels;
-                        seg.copy_from_slice(&image[at..at + run]);
+                        copy_run(seg, &image[at..at + run]);
                         continue;
                     }
                     for (kx, block) in seg.chunks_exact_mut(cg).enumerate() {
                         match g.w.source(ox, kx) {
                             Some(ix) => {
                                 let at = (iy * ww + ix) * g.channels + c0;
-                                block.copy_from_slice(&image[at..at + cg]);
+                                copy_run(block, &image[at..at + cg]);
                             }
                             None => block.fill(T::zero()),
                         }
@@ -383,6 +383,27 @@ pub(crate) fn im2col<T: Float>(x: &[T], g: &Conv2dGeometry, group: usize, cols: 
             }
         }
     }
+}
+
+/// Copies `src` into `dst` (same length). Runs of up to 8 elements, a
+/// window row of a first layer with 1-3 channels, are copied as fixed-size
+/// arrays (plain moves) rather than through a `memcpy` call, whose call
+/// costs more than such a copy.
+#[inline]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match dst.len() {
+                $($n => {
+                    let d: &mut [T; $n] = dst.try_into().expect("invariant: dst holds n");
+                    let s: &[T; $n] = src.try_into().expect("invariant: src as long as dst");
+                    *d = *s;
+                })*
+                _ => dst.copy_from_slice(src),
+            }
+        };
+    }
+    fixed!(1 2 3 4 5 6 7 8)
 }
 
 /// Adds `src` onto `dst` element by element.
