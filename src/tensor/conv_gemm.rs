@@ -10,7 +10,7 @@
 //! more than one thread is allowed ([`crate::set_num_threads`]). The
 //! forward pass keeps no columns: the backward pass unrolls each chunk
 //! again (a copy, cheap next to the product) rather than writing and
-//! reading back a column matrix nine times the input's size. Every output
+//! reading back a column matrix `kh·kw` times the input's size. Every output
 //! element is computed by the same code in the same order whatever the
 //! thread count, and the kernel and bias gradients (sums over the batch)
 //! add the chunks' partial sums in chunk order, so 1 and 2 threads give
