@@ -5,10 +5,10 @@
 //! each chunk's input patches are unrolled into a column matrix (`im2col`)
 //! and multiplied by the kernel matrix, the bias added by the same product;
 //! a 1×1 stride-1 convolution multiplies the input directly. The backward
-//! pass computes only what the tape needs: `d kernel = colsᵀ · g` (from the
-//! columns the forward pass kept) when the kernel needs a gradient,
-//! `d x = col2im(g · kernelᵀ)` when the input does, `d bias = Σ g` when the
-//! bias does. Chunks are fixed by the shapes, not by the thread count, so
+//! pass computes only what the tape needs, in one sweep over the chunks:
+//! `d kernel = colsᵀ · g` (each chunk's columns unrolled again) when the
+//! kernel needs a gradient, `d x = col2im(g · kernelᵀ)` when the input
+//! does, `d bias = Σ g` when the bias does. Chunks are fixed by the shapes, not by the thread count, so
 //! results are the same bits on 1 thread and on 2.
 
 use crate::element::Float;
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 use crate::tensor::conv::{Padding, Window, conv2d_geometry};
-use crate::tensor::conv_gemm::{bias_grad, forward, input_grad, is_pointwise, kernel_grad};
+use crate::tensor::conv_gemm::{Grads, Needs, backward, forward};
 
 /// The settings of a convolution: strides, padding, dilation and groups
 /// (Keras's `strides`, `padding`, `dilation_rate`, `groups`; PyTorch's
@@ -259,34 +259,30 @@ impl<'t, T: Float> Var<'t, T> {
         };
         let (lx, lw) = (self.requires_grad(), kernel.requires_grad());
         let b = bias.as_ref().map(|(_, b)| b.as_slice());
-        let (y, cols) = forward(OP, x.as_slice(), w.as_slice(), b, &g, lw)?;
+        let y = forward(OP, x.as_slice(), w.as_slice(), b, &g)?;
         let y = Tensor::from_parts(y, g.output_shape());
-        // A pointwise convolution's columns are the input itself.
-        let cols_of_x = is_pointwise(&g);
+        let lb = bias.as_ref().is_some_and(|(b, _)| b.requires_grad());
+        let needs = Needs {
+            dx: lx,
+            dw: lw,
+            db: lb,
+        };
         let grads = move |gy: &Tensor<T>| {
-            let gy = gy.as_slice();
+            let Grads { dx, dw, db } =
+                backward(OP, gy.as_slice(), x.as_slice(), w.as_slice(), &g, needs);
             [
-                lx.then(|| {
-                    let dx = input_grad(gy, w.as_slice(), &g);
-                    Tensor::from_parts(dx, x.shape().to_vec())
-                }),
-                lw.then(|| {
-                    let cols = if cols_of_x { x.as_slice() } else { &cols };
-                    Tensor::from_parts(kernel_grad(gy, cols, &g), w.shape().to_vec())
-                }),
+                dx.map(|dx| Tensor::from_parts(dx, x.shape().to_vec())),
+                dw.map(|dw| Tensor::from_parts(dw, w.shape().to_vec())),
+                db.map(|db| Tensor::from_parts(db, vec![f])),
             ]
         };
         let Some((bias, _)) = bias else {
-            return Ok(self.tape().record_partial([*self, kernel], y, grads));
+            return Ok(self.tape().record_partial([*self, kernel], y, move |gy| {
+                let [dx, dw, _] = grads(gy);
+                [dx, dw]
+            }));
         };
-        let lb = bias.requires_grad();
-        Ok(self
-            .tape()
-            .record_partial([*self, kernel, bias], y, move |gy| {
-                let [dx, dw] = grads(gy);
-                let db = lb.then(|| Tensor::from_parts(bias_grad(gy.as_slice(), f), vec![f]));
-                [dx, dw, db]
-            }))
+        Ok(self.tape().record_partial([*self, kernel, bias], y, grads))
     }
 
     /// 1-D convolution of a `[batch, steps, channels]` sequence with a

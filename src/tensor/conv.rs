@@ -328,15 +328,30 @@ pub(crate) fn conv2d_geometry(
     Ok(g)
 }
 
+/// The first input column of output column `ox`'s window when the whole
+/// window row (all `kw` taps) lies inside the input and its taps are
+/// adjacent (dilation 1), so that with one group a window row is one
+/// contiguous run of `kw · channels` input elements in NHWC.
+#[inline]
+fn whole_row(g: &Conv2dGeometry, ox: usize) -> Option<usize> {
+    if g.w.dilation != 1 || g.groups != 1 {
+        return None;
+    }
+    (ox * g.w.stride)
+        .checked_sub(g.w.pad_before)
+        .filter(|&ix| ix + g.w.kernel <= g.w.input)
+}
+
 /// Writes group `group`'s column matrix `[rows, group_cols]` into `cols`:
 /// row `(b, oy, ox)`, column `(ky, kx, c)` holds `x[b, iy, ix, group · cg + c]`
-/// (zero in the padding). NHWC keeps each `(ky, kx)` block one contiguous copy.
+/// (zero in the padding). NHWC keeps each `(ky, kx)` block one contiguous
+/// copy, and each whole window row one copy with one group.
 pub(crate) fn im2col<T: Float>(x: &[T], g: &Conv2dGeometry, group: usize, cols: &mut [T]) {
     let cg = g.group_channels();
     let c0 = group * cg;
-    let row_len = g.group_cols();
+    let run = g.w.kernel * cg;
     let (hh, ww) = (g.h.input, g.w.input);
-    let mut rows = cols.chunks_exact_mut(row_len);
+    let mut rows = cols.chunks_exact_mut(g.group_cols());
     for b in 0..g.batch {
         let image = &x[b * hh * ww * g.channels..(b + 1) * hh * ww * g.channels];
         for oy in 0..g.h.output {
@@ -344,17 +359,24 @@ pub(crate) fn im2col<T: Float>(x: &[T], g: &Conv2dGeometry, group: usize, cols: 
                 let row = rows
                     .next()
                     .expect("invariant: cols holds rows x group_cols");
-                let mut blocks = row.chunks_exact_mut(cg);
-                for ky in 0..g.h.kernel {
-                    let iy = g.h.source(oy, ky);
-                    for kx in 0..g.w.kernel {
-                        let block = blocks.next().expect("invariant: row holds kh x kw blocks");
-                        match (iy, g.w.source(ox, kx)) {
-                            (Some(iy), Some(ix)) => {
+                let whole = whole_row(g, ox);
+                for (ky, seg) in row.chunks_exact_mut(run).enumerate() {
+                    let Some(iy) = g.h.source(oy, ky) else {
+                        seg.fill(T::zero());
+                        continue;
+                    };
+                    if let Some(ix) = whole {
+                        let at = (iy * ww + ix) * g.channels;
+                        copy_run(seg, &image[at..at + run]);
+                        continue;
+                    }
+                    for (kx, block) in seg.chunks_exact_mut(cg).enumerate() {
+                        match g.w.source(ox, kx) {
+                            Some(ix) => {
                                 let at = (iy * ww + ix) * g.channels + c0;
-                                block.copy_from_slice(&image[at..at + cg]);
+                                copy_run(block, &image[at..at + cg]);
                             }
-                            _ => block.fill(T::zero()),
+                            None => block.fill(T::zero()),
                         }
                     }
                 }
@@ -363,14 +385,43 @@ pub(crate) fn im2col<T: Float>(x: &[T], g: &Conv2dGeometry, group: usize, cols: 
     }
 }
 
+/// Copies `src` into `dst` (same length). Runs of up to 8 elements, a
+/// window row of a first layer with 1-3 channels, are copied as fixed-size
+/// arrays (plain moves) rather than through a `memcpy` call, whose call
+/// costs more than such a copy.
+#[inline]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match dst.len() {
+                $($n => {
+                    let d: &mut [T; $n] = dst.try_into().expect("invariant: dst holds n");
+                    let s: &[T; $n] = src.try_into().expect("invariant: src as long as dst");
+                    *d = *s;
+                })*
+                _ => dst.copy_from_slice(src),
+            }
+        };
+    }
+    fixed!(1 2 3 4 5 6 7 8)
+}
+
+/// Adds `src` onto `dst` element by element.
+#[inline]
+fn add_to<T: Float>(dst: &mut [T], src: &[T]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d += v;
+    }
+}
+
 /// The adjoint of [`im2col`]: adds each entry of group `group`'s column
 /// matrix back onto the input position it was read from.
 pub(crate) fn col2im_add<T: Float>(cols: &[T], g: &Conv2dGeometry, group: usize, dx: &mut [T]) {
     let cg = g.group_channels();
     let c0 = group * cg;
-    let row_len = g.group_cols();
+    let run = g.w.kernel * cg;
     let (hh, ww) = (g.h.input, g.w.input);
-    let mut rows = cols.chunks_exact(row_len);
+    let mut rows = cols.chunks_exact(g.group_cols());
     for b in 0..g.batch {
         let image = &mut dx[b * hh * ww * g.channels..(b + 1) * hh * ww * g.channels];
         for oy in 0..g.h.output {
@@ -378,16 +429,20 @@ pub(crate) fn col2im_add<T: Float>(cols: &[T], g: &Conv2dGeometry, group: usize,
                 let row = rows
                     .next()
                     .expect("invariant: cols holds rows x group_cols");
-                let mut blocks = row.chunks_exact(cg);
-                for ky in 0..g.h.kernel {
-                    let iy = g.h.source(oy, ky);
-                    for kx in 0..g.w.kernel {
-                        let block = blocks.next().expect("invariant: row holds kh x kw blocks");
-                        if let (Some(iy), Some(ix)) = (iy, g.w.source(ox, kx)) {
+                let whole = whole_row(g, ox);
+                for (ky, seg) in row.chunks_exact(run).enumerate() {
+                    let Some(iy) = g.h.source(oy, ky) else {
+                        continue;
+                    };
+                    if let Some(ix) = whole {
+                        let at = (iy * ww + ix) * g.channels;
+                        add_to(&mut image[at..at + run], seg);
+                        continue;
+                    }
+                    for (kx, block) in seg.chunks_exact(cg).enumerate() {
+                        if let Some(ix) = g.w.source(ox, kx) {
                             let at = (iy * ww + ix) * g.channels + c0;
-                            for (d, &v) in image[at..at + cg].iter_mut().zip(block) {
-                                *d += v;
-                            }
+                            add_to(&mut image[at..at + cg], block);
                         }
                     }
                 }

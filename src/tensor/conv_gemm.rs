@@ -1,15 +1,20 @@
 //! Convolution lowered onto GEMM, chunk by chunk of whole images
-//! (crate-internal): the forward product, the input gradient and the
-//! kernel gradient of a 2-D convolution on NHWC data with an HWIO kernel.
+//! (crate-internal): the forward product and, in one sweep, the input,
+//! kernel and bias gradients of a 2-D convolution on NHWC data with an
+//! HWIO kernel.
 //!
 //! The batch is cut into chunks of whole images whose size depends only on
 //! the geometry ([`chunk_images`]), never on the thread count. Each chunk
-//! unrolls its patches (`im2col`) and multiplies them while they are still
-//! in cache; chunks run in parallel on the pool when more than one thread
-//! is allowed ([`crate::set_num_threads`]). Every output element is computed
-//! by the same code in the same order whatever the thread count, and the
-//! kernel gradient (a sum over the batch) adds the chunks' partial sums in
-//! chunk order, so 1 and 2 threads give the same bits.
+//! unrolls its patches (`im2col`) into a scratch buffer that stays in cache
+//! and multiplies them at once; chunks run in parallel on the pool when
+//! more than one thread is allowed ([`crate::set_num_threads`]). The
+//! forward pass keeps no columns: the backward pass unrolls each chunk
+//! again (a copy, cheap next to the product) rather than writing and
+//! reading back a column matrix `kh·kw` times the input's size. Every output
+//! element is computed by the same code in the same order whatever the
+//! thread count, and the kernel and bias gradients (sums over the batch)
+//! add the chunks' partial sums in chunk order, so 1 and 2 threads give
+//! the same bits.
 //!
 //! A 1×1 convolution with stride 1, no padding and one group is a plain
 //! matrix product of the input: it skips `im2col` and `col2im`.
@@ -19,18 +24,25 @@ use rayon::prelude::*;
 use super::conv::{Conv2dGeometry, col2im_add, im2col};
 use super::try_filled;
 use crate::element::{Float, MatRef, gemm, num_threads};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-/// Rows of the column matrix (output pixels) a chunk aims at: a few
-/// thousand keeps a chunk's columns (`rows × kh·kw·channels`) within the
-/// second-level cache for the small channel counts of image models, and
-/// gives a batch of 32-64 images tens of chunks to share between threads.
+/// Rows of the column matrix (output pixels) a chunk aims at at most: a
+/// few thousand gives a batch of 32-64 images tens of chunks to share
+/// between threads.
 const CHUNK_ROWS: usize = 2048;
+
+/// Elements of one chunk's column matrix aimed at at most (1 MiB of `f32`,
+/// the size of a core's second-level cache on the machine of
+/// `docs/performance.md`): the unrolled patches are multiplied while they
+/// are still in cache. At least one image per chunk whatever its size.
+const CHUNK_COLS: usize = 1 << 18;
 
 /// Images per chunk for `g` (at least 1): fixed by the geometry alone.
 pub(crate) fn chunk_images(g: &Conv2dGeometry) -> usize {
     let per_image = (g.h.output * g.w.output).max(1);
-    (CHUNK_ROWS / per_image).clamp(1, g.batch.max(1))
+    let by_rows = CHUNK_ROWS / per_image;
+    let by_cols = CHUNK_COLS / per_image.saturating_mul(g.group_cols()).max(1);
+    by_rows.min(by_cols).clamp(1, g.batch.max(1))
 }
 
 /// Whether the convolution is the plain product `x · w` of the input seen
@@ -133,6 +145,18 @@ fn add_rows<T: Float>(y: &mut [T], bias: &[T]) {
     }
 }
 
+/// Adds every `acc.len()`-long row of `rows` onto `acc`.
+fn sum_rows<T: Float>(rows: &[T], acc: &mut [T]) {
+    if acc.is_empty() {
+        return;
+    }
+    for row in rows.chunks_exact(acc.len()) {
+        for (d, &v) in acc.iter_mut().zip(row) {
+            *d += v;
+        }
+    }
+}
+
 /// Chunk lengths (in elements) of the per-image arrays of a convolution.
 struct Sizes {
     /// Images per chunk.
@@ -161,187 +185,225 @@ impl Sizes {
     fn images_in(&self, g: &Conv2dGeometry, i: usize) -> usize {
         self.images.min(g.batch - i * self.images)
     }
-}
 
-/// The elements the column matrices of `g` take when kept for the
-/// backward pass (0 for a pointwise convolution, which reads the input).
-pub(crate) fn kept_cols_len(g: &Conv2dGeometry) -> usize {
-    if is_pointwise(g) {
-        0
-    } else {
-        g.groups * g.rows() * g.group_cols()
+    /// The elements of one chunk's column matrix (one group's).
+    fn cols(&self, g: &Conv2dGeometry) -> usize {
+        self.images * self.image_rows * g.group_cols()
+    }
+
+    /// Chunk `i`'s geometry (its images only) and its input.
+    fn chunk<'a, T>(&self, g: &Conv2dGeometry, i: usize, x: &'a [T]) -> (Conv2dGeometry, &'a [T]) {
+        let images = self.images_in(g, i);
+        let x0 = i * self.images * self.image_in;
+        let sg = Conv2dGeometry {
+            batch: images,
+            ..*g
+        };
+        (sg, &x[x0..x0 + images * self.image_in])
     }
 }
 
-/// `y = conv(x, w) + bias`, and the column matrices when `keep_cols` (in
-/// chunk order, each chunk `[groups, rows, group_cols]`), for
-/// [`kernel_grad`]. A pointwise convolution keeps nothing: its columns are
-/// `x`. The two large buffers are allocated fallibly (errors name `op`).
+/// A scratch buffer of `len` elements for one piece of work of the
+/// backward pass, allocated through the crate's fallible allocation. The
+/// tape's backward closures cannot return an error, so a refusal panics
+/// (the plain allocation this replaced aborted); the forward pass of the
+/// same convolution allocated scratch of the same size, and `d x` has the
+/// length of the input it already holds.
+fn scratch<T: Float>(op: &'static str, len: usize) -> Vec<T> {
+    try_filled(op, &[len], T::zero()).unwrap_or_else(|e| panic!("{e} (backward pass)"))
+}
+
+/// A scratch buffer of the forward pass, or `None` when the allocator
+/// refuses it (the forward pass then returns [`out_of_memory`]).
+fn try_scratch<T: Float>(op: &'static str, len: usize) -> Option<Vec<T>> {
+    try_filled(op, &[len], T::zero()).ok()
+}
+
+/// The error of a refused scratch buffer of `shape`.
+fn out_of_memory<T>(op: &'static str, shape: Vec<usize>) -> Error {
+    let bytes = shape
+        .iter()
+        .fold(std::mem::size_of::<T>(), |a, &d| a.saturating_mul(d));
+    Error::OutOfMemory { op, shape, bytes }
+}
+
+/// `y = conv(x, w) + bias`. The output and the scratch buffers are
+/// allocated fallibly (errors name `op`); each chunk's product overwrites its rows, and the bias is added
+/// to them while they are in cache.
 pub(crate) fn forward<T: Float>(
     op: &'static str,
     x: &[T],
     w: &[T],
     bias: Option<&[T]>,
     g: &Conv2dGeometry,
-    keep_cols: bool,
-) -> Result<(Vec<T>, Vec<T>)> {
+) -> Result<Vec<T>> {
     let (kg, cg, f) = (g.group_cols(), g.group_filters(), g.filters);
     let s = Sizes::of(g);
     let pointwise = is_pointwise(g);
-    let keep = keep_cols && !pointwise;
-    let mut y = try_filled(op, &g.output_shape(), T::zero())?;
-    let mut cols = try_filled(op, &[if keep { kept_cols_len(g) } else { 0 }], T::zero())?;
-    let y_chunk = s.images * s.image_rows * f;
-    let cols_chunk = s.images * s.image_rows * g.groups * kg;
-    let n = s.count(g);
-    let mut col_chunks: Vec<&mut [T]> = if keep {
-        cols.chunks_mut(cols_chunk.max(1)).collect()
+    let shape = g.output_shape();
+    let mut y = try_filled(op, &shape, T::zero())?;
+    let y_chunk = (s.images * s.image_rows * f).max(1);
+    let tasks: Vec<_> = y.chunks_mut(y_chunk).enumerate().collect();
+    let cols_len = if pointwise { 0 } else { s.cols(g) };
+    let tmp_len = if g.groups > 1 {
+        s.images * s.image_rows * cg
     } else {
-        (0..n).map(|_| &mut [][..]).collect()
+        0
     };
-    col_chunks.resize_with(n, || &mut [][..]);
-    let tasks: Vec<_> = y
-        .chunks_mut(y_chunk.max(1))
-        .zip(col_chunks)
-        .enumerate()
-        .collect();
-    run_tasks(tasks, |(i, (y_c, cols_c))| {
-        let images = s.images_in(g, i);
-        let sg = Conv2dGeometry {
-            batch: images,
-            ..*g
-        };
-        let m = images * s.image_rows;
-        let x0 = i * s.images * s.image_in;
-        let x_c = &x[x0..x0 + images * s.image_in];
-        let fused_bias = bias.filter(|_| g.groups == 1);
-        if let Some(b) = fused_bias {
-            for row in y_c.chunks_exact_mut(f.max(1)) {
-                row.copy_from_slice(b);
-            }
-        }
-        let acc = fused_bias.is_some();
-        if pointwise {
-            gemm(y_c, block(x_c, m, kg, kg, 0), block(w, kg, f, f, 0), acc);
-            return;
-        }
-        let mut scratch = if cols_c.is_empty() {
-            vec![T::zero(); m * kg]
-        } else {
-            Vec::new()
-        };
-        let mut tmp = vec![T::zero(); if g.groups > 1 { m * cg } else { 0 }];
-        for group in 0..g.groups {
-            let c: &mut [T] = if cols_c.is_empty() {
-                &mut scratch
-            } else {
-                &mut cols_c[group * m * kg..(group + 1) * m * kg]
+    let done = run_tasks_with(
+        tasks,
+        || {
+            (
+                try_scratch::<T>(op, cols_len),
+                try_scratch::<T>(op, tmp_len),
+            )
+        },
+        |(cols, tmp), (i, y_c)| {
+            let (Some(cols), Some(tmp)) = (cols, tmp) else {
+                return false;
             };
-            im2col(x_c, &sg, group, c);
-            let lhs = block(c, m, kg, kg, 0);
-            let rhs = block(w, kg, cg, f, group * cg);
-            if g.groups == 1 {
-                gemm(y_c, lhs, rhs, acc);
-            } else {
-                gemm(&mut tmp, lhs, rhs, false);
-                scatter_cols(&tmp, cg, y_c, f, group * cg);
+            let (sg, x_c) = s.chunk(g, i, x);
+            let m = sg.rows();
+            if pointwise {
+                gemm(y_c, block(x_c, m, kg, kg, 0), block(w, kg, f, f, 0), false);
             }
-        }
-        if let (true, Some(b)) = (g.groups > 1, bias) {
-            add_rows(y_c, b);
-        }
-    });
-    Ok((y, cols))
+            for group in (0..g.groups).filter(|_| !pointwise) {
+                let c = &mut cols[..m * kg];
+                im2col(x_c, &sg, group, c);
+                let lhs = block(c, m, kg, kg, 0);
+                let rhs = block(w, kg, cg, f, group * cg);
+                if g.groups == 1 {
+                    gemm(y_c, lhs, rhs, false);
+                } else {
+                    gemm(&mut tmp[..m * cg], lhs, rhs, false);
+                    scatter_cols(&tmp[..m * cg], cg, y_c, f, group * cg);
+                }
+            }
+            // The bias is added while the chunk's rows are still in cache.
+            if let Some(b) = bias {
+                add_rows(y_c, b);
+            }
+            true
+        },
+    );
+    if !done.into_iter().all(|ok| ok) {
+        return Err(out_of_memory::<T>(op, vec![s.images * s.image_rows, kg]));
+    }
+    Ok(y)
 }
 
-/// `d x = col2im(g · wᵀ)`, chunk by chunk (each chunk owns its images of
-/// `d x`); a pointwise convolution's `d x` is `g · wᵀ` itself.
-pub(crate) fn input_grad<T: Float>(gy: &[T], w: &[T], g: &Conv2dGeometry) -> Vec<T> {
+/// The gradients of a convolution that the tape asks for.
+pub(crate) struct Grads<T> {
+    /// `d x = col2im(g · wᵀ)`, in `x`'s layout.
+    pub dx: Option<Vec<T>>,
+    /// `d w = colsᵀ · g`, in the kernel's `[kg, filters]` layout.
+    pub dw: Option<Vec<T>>,
+    /// `d bias = Σ g` over every output row.
+    pub db: Option<Vec<T>>,
+}
+
+/// Which gradients [`backward`] computes.
+#[derive(Clone, Copy)]
+pub(crate) struct Needs {
+    pub dx: bool,
+    pub dw: bool,
+    pub db: bool,
+}
+
+/// The gradients `needs` asks for, in one sweep over the chunks: each
+/// chunk unrolls its patches again for its kernel-gradient partial, adds
+/// its bias-gradient partial while its rows of `g` are in cache, then
+/// writes `g · wᵀ` into the same scratch and folds it back into its own
+/// images of `d x`. The partial sums are added in chunk order.
+pub(crate) fn backward<T: Float>(
+    op: &'static str,
+    gy: &[T],
+    x: &[T],
+    w: &[T],
+    g: &Conv2dGeometry,
+    needs: Needs,
+) -> Grads<T> {
     let (kg, cg, f) = (g.group_cols(), g.group_filters(), g.filters);
     let s = Sizes::of(g);
     let pointwise = is_pointwise(g);
-    let mut dx = vec![T::zero(); g.batch * s.image_in];
+    let n = s.count(g);
+    let mut dx = needs.dx.then(|| scratch::<T>(op, g.batch * s.image_in));
+    let mut dx_chunks: Vec<&mut [T]> = match &mut dx {
+        Some(dx) => dx.chunks_mut((s.images * s.image_in).max(1)).collect(),
+        None => Vec::new(),
+    };
+    dx_chunks.resize_with(n, || &mut [][..]);
     let gy_chunk = (s.images * s.image_rows * f).max(1);
-    let tasks: Vec<_> = dx
-        .chunks_mut((s.images * s.image_in).max(1))
+    let tasks: Vec<_> = dx_chunks
+        .into_iter()
         .zip(gy.chunks(gy_chunk))
         .enumerate()
         .collect();
-    // One `d cols` buffer per piece of work, reused by its chunks: the
-    // product overwrites it, so it needs no clearing between chunks.
-    run_tasks_with(tasks, Vec::new, |dcols: &mut Vec<T>, (i, (dx_c, gy_c))| {
-        let images = s.images_in(g, i);
-        let sg = Conv2dGeometry {
-            batch: images,
-            ..*g
-        };
-        let m = images * s.image_rows;
-        if pointwise {
-            gemm(
-                dx_c,
-                block(gy_c, m, f, f, 0),
-                block_t(w, kg, f, f, 0),
-                false,
-            );
-            return;
-        }
-        dcols.resize(m * kg, T::zero());
-        let dcols = &mut dcols[..m * kg];
-        for group in 0..g.groups {
-            let lhs = block(gy_c, m, cg, f, group * cg);
-            let rhs = block_t(w, kg, cg, f, group * cg);
-            gemm(dcols, lhs, rhs, false);
-            col2im_add(dcols, &sg, group, dx_c);
-        }
-    });
-    dx
-}
-
-/// `d w = colsᵀ · g` in the kernel's `[kg, filters]` layout: one partial
-/// sum per chunk, added in chunk order. `cols` is what [`forward`] kept, or
-/// the input itself for a pointwise convolution.
-pub(crate) fn kernel_grad<T: Float>(gy: &[T], cols: &[T], g: &Conv2dGeometry) -> Vec<T> {
-    let (kg, cg, f) = (g.group_cols(), g.group_filters(), g.filters);
-    let s = Sizes::of(g);
-    let gy_chunk = (s.images * s.image_rows * f).max(1);
-    let cols_chunk = (s.images * s.image_rows * g.groups * kg).max(1);
-    let tasks: Vec<_> = gy.chunks(gy_chunk).zip(cols.chunks(cols_chunk)).collect();
-    let partials = run_tasks(tasks, |(gy_c, cols_c)| {
-        let m = gy_c.len() / f.max(1);
-        let mut dw = vec![T::zero(); kg * f];
-        let mut tmp = vec![T::zero(); if g.groups > 1 { kg * cg } else { 0 }];
-        for group in 0..g.groups {
-            let c = &cols_c[group * m * kg..(group + 1) * m * kg];
-            let lhs = block_t(c, m, kg, kg, 0);
-            let rhs = block(gy_c, m, cg, f, group * cg);
-            if g.groups == 1 {
-                gemm(&mut dw, lhs, rhs, false);
-            } else {
-                gemm(&mut tmp, lhs, rhs, false);
-                scatter_cols(&tmp, cg, &mut dw, f, group * cg);
+    let cols_len = if pointwise || !(needs.dx || needs.dw) {
+        0
+    } else {
+        s.cols(g)
+    };
+    let tmp_len = if g.groups > 1 && needs.dw { kg * cg } else { 0 };
+    let partials = run_tasks_with(
+        tasks,
+        || (scratch::<T>(op, cols_len), scratch::<T>(op, tmp_len)),
+        |(cols, tmp), (i, (dx_c, gy_c))| {
+            let (sg, x_c) = s.chunk(g, i, x);
+            let m = sg.rows();
+            let mut dw = needs.dw.then(|| vec![T::zero(); kg * f]);
+            if let Some(dw) = &mut dw {
+                if pointwise {
+                    gemm(
+                        dw,
+                        block_t(x_c, m, kg, kg, 0),
+                        block(gy_c, m, f, f, 0),
+                        false,
+                    );
+                }
+                for group in (0..g.groups).filter(|_| !pointwise) {
+                    let c = &mut cols[..m * kg];
+                    im2col(x_c, &sg, group, c);
+                    let lhs = block_t(c, m, kg, kg, 0);
+                    let rhs = block(gy_c, m, cg, f, group * cg);
+                    if g.groups == 1 {
+                        gemm(dw, lhs, rhs, false);
+                    } else {
+                        gemm(tmp, lhs, rhs, false);
+                        scatter_cols(tmp, cg, dw, f, group * cg);
+                    }
+                }
             }
-        }
-        dw
-    });
-    let mut parts = partials.into_iter();
-    let mut dw = parts.next().unwrap_or_else(|| vec![T::zero(); kg * f]);
-    for p in parts {
-        for (d, v) in dw.iter_mut().zip(p) {
-            *d += v;
-        }
-    }
-    dw
-}
-
-/// `Σ g` over every row of a `[rows, f]` gradient.
-pub(crate) fn bias_grad<T: Float>(gy: &[T], f: usize) -> Vec<T> {
-    let mut db = vec![T::zero(); f];
-    if f > 0 {
-        for row in gy.chunks_exact(f) {
-            for (d, &v) in db.iter_mut().zip(row) {
-                *d += v;
+            let db = needs.db.then(|| {
+                let mut db = vec![T::zero(); f];
+                sum_rows(gy_c, &mut db);
+                db
+            });
+            if needs.dx {
+                let wt = |group: usize| block_t(w, kg, cg, f, group * cg);
+                if pointwise {
+                    gemm(dx_c, block(gy_c, m, f, f, 0), wt(0), false);
+                }
+                for group in (0..g.groups).filter(|_| !pointwise) {
+                    // The product overwrites the scratch: no clearing.
+                    let dcols = &mut cols[..m * kg];
+                    gemm(dcols, block(gy_c, m, cg, f, group * cg), wt(group), false);
+                    col2im_add(dcols, &sg, group, dx_c);
+                }
+            }
+            (dw, db)
+        },
+    );
+    let mut dw = needs.dw.then(|| vec![T::zero(); kg * f]);
+    let mut db = needs.db.then(|| vec![T::zero(); f]);
+    for (pw, pb) in partials {
+        for (acc, part) in [(&mut dw, pw), (&mut db, pb)] {
+            if let (Some(acc), Some(part)) = (acc.as_mut(), part) {
+                for (d, v) in acc.iter_mut().zip(part) {
+                    *d += v;
+                }
             }
         }
     }
-    db
+    Grads { dx, dw, db }
 }

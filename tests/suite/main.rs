@@ -22,6 +22,7 @@ mod bad_inputs_persist;
 mod bad_inputs_tensor;
 mod buffer_reuse;
 mod callbacks;
+mod conv_backward_needs;
 mod conv_depthwise_import;
 mod conv_errors;
 mod conv_example;
