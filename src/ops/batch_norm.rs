@@ -242,7 +242,7 @@ impl<'t, T: Float> Var<'t, T> {
                         .map(|k| -scale[k] * inv_std[k] * sum_gx[k] / n)
                         .collect();
                     let c0: Vec<T> = (0..c).map(|k| -scale[k] * sum_g[k] / n).collect();
-                    let mut dx = vec![T::zero(); g.len()];
+                    let mut dx = crate::tensor::recycle::filled(g.len(), T::zero());
                     channel_map(&mut dx, c, |start, out| {
                         let (gr, xr) =
                             (&g[start..start + out.len()], &xs[start..start + out.len()]);

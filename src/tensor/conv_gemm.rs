@@ -22,6 +22,7 @@
 use rayon::prelude::*;
 
 use super::conv::{Conv2dGeometry, col2im_add, im2col};
+use super::recycle::{self, Buffer};
 use super::try_filled;
 use crate::element::{Float, MatRef, gemm, num_threads};
 use crate::error::{Error, Result};
@@ -209,14 +210,14 @@ impl Sizes {
 /// (the plain allocation this replaced aborted); the forward pass of the
 /// same convolution allocated scratch of the same size, and `d x` has the
 /// length of the input it already holds.
-fn scratch<T: Float>(op: &'static str, len: usize) -> Vec<T> {
-    try_filled(op, &[len], T::zero()).unwrap_or_else(|e| panic!("{e} (backward pass)"))
+fn scratch<T: Float>(op: &'static str, len: usize) -> Buffer<T> {
+    Buffer::new(try_filled(op, &[len], T::zero()).unwrap_or_else(|e| panic!("{e} (backward pass)")))
 }
 
 /// A scratch buffer of the forward pass, or `None` when the allocator
 /// refuses it (the forward pass then returns [`out_of_memory`]).
-fn try_scratch<T: Float>(op: &'static str, len: usize) -> Option<Vec<T>> {
-    try_filled(op, &[len], T::zero()).ok()
+fn try_scratch<T: Float>(op: &'static str, len: usize) -> Option<Buffer<T>> {
+    try_filled(op, &[len], T::zero()).ok().map(Buffer::new)
 }
 
 /// The error of a refused scratch buffer of `shape`.
@@ -327,7 +328,9 @@ pub(crate) fn backward<T: Float>(
     let s = Sizes::of(g);
     let pointwise = is_pointwise(g);
     let n = s.count(g);
-    let mut dx = needs.dx.then(|| scratch::<T>(op, g.batch * s.image_in));
+    let mut dx = needs
+        .dx
+        .then(|| scratch::<T>(op, g.batch * s.image_in).into_inner());
     let mut dx_chunks: Vec<&mut [T]> = match &mut dx {
         Some(dx) => dx.chunks_mut((s.images * s.image_in).max(1)).collect(),
         None => Vec::new(),
@@ -351,7 +354,7 @@ pub(crate) fn backward<T: Float>(
         |(cols, tmp), (i, (dx_c, gy_c))| {
             let (sg, x_c) = s.chunk(g, i, x);
             let m = sg.rows();
-            let mut dw = needs.dw.then(|| vec![T::zero(); kg * f]);
+            let mut dw = needs.dw.then(|| recycle::filled(kg * f, T::zero()));
             if let Some(dw) = &mut dw {
                 if pointwise {
                     gemm(
@@ -394,14 +397,15 @@ pub(crate) fn backward<T: Float>(
             (dw, db)
         },
     );
-    let mut dw = needs.dw.then(|| vec![T::zero(); kg * f]);
+    let mut dw = needs.dw.then(|| recycle::filled(kg * f, T::zero()));
     let mut db = needs.db.then(|| vec![T::zero(); f]);
     for (pw, pb) in partials {
         for (acc, part) in [(&mut dw, pw), (&mut db, pb)] {
             if let (Some(acc), Some(part)) = (acc.as_mut(), part) {
-                for (d, v) in acc.iter_mut().zip(part) {
-                    *d += v;
+                for (d, v) in acc.iter_mut().zip(&part) {
+                    *d += *v;
                 }
+                recycle::give_back(part);
             }
         }
     }

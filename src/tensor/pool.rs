@@ -133,7 +133,7 @@ pub(crate) fn max_pool2d_backward<T: Float>(
 ) -> Vec<T> {
     let c = g.channels;
     let (images, image_in) = (g.chunk_images(), g.image_in());
-    let mut dx = vec![T::zero(); g.batch * image_in];
+    let mut dx = crate::tensor::recycle::filled(g.batch * image_in, T::zero());
     let out_len = (images * g.image_out()).max(1);
     let tasks: Vec<_> = dx
         .chunks_mut((images * image_in).max(1))
@@ -235,7 +235,7 @@ pub(crate) fn avg_pool2d_backward<T: Float>(gy: &[T], g: &PoolGeometry) -> Vec<T
     let mut scaled = gy.to_vec();
     divide_by_counts(&mut scaled, g);
     let (images, image_in) = (g.chunk_images(), g.image_in());
-    let mut dx = vec![T::zero(); g.batch * image_in];
+    let mut dx = crate::tensor::recycle::filled(g.batch * image_in, T::zero());
     let tasks: Vec<_> = dx
         .chunks_mut((images * image_in).max(1))
         .zip(scaled.chunks((images * g.image_out()).max(1)))
