@@ -233,7 +233,7 @@ impl Float for f64 {
 mod split;
 pub(crate) use split::{Split, par_split, split_threads};
 mod wide;
-pub(crate) use wide::{map_wide, zip3_wide};
+pub(crate) use wide::{dispatch, map_wide, zip3_wide};
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 

@@ -52,9 +52,10 @@ impl<T: Float, F: Fn(T, T, T) -> T> WithSimd for Zip3<'_, T, F> {
 }
 
 /// Runs `op` compiled for the widest instruction set the CPU has (AVX-512,
-/// AVX2, else baseline).
-#[inline]
-fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+/// AVX2, else baseline): the one place the crate picks it (the optimizers'
+/// passes, [`tensor::simd::widest`](crate::tensor) and the passes here).
+#[inline(always)]
+pub(crate) fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
     #[cfg(target_arch = "x86_64")]
     {
         // The trait's `vectorize` (a `WithSimd`), not the types' own.

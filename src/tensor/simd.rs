@@ -19,19 +19,8 @@
 /// AVX2, else baseline). The result is the same bits whichever runs.
 #[inline(always)]
 pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // The trait's `vectorize` (a `WithSimd`, which every closure is),
-        // not the types' own.
-        use pulp::Simd;
-        if let Some(simd) = pulp::x86::V4::try_new() {
-            return Simd::vectorize(simd, f);
-        }
-        if let Some(simd) = pulp::x86::V3::try_new() {
-            return Simd::vectorize(simd, f);
-        }
-    }
-    f()
+    // A closure is a `pulp::WithSimd`.
+    crate::element::dispatch(f)
 }
 
 /// An input slice and an output slice of the same length, split together
