@@ -40,6 +40,7 @@
 
 use pulp::WithSimd;
 
+use super::bounds::{Known, MAX_SLOTS, Span, Spans, scan};
 use crate::element::{Float, Split, par_split};
 
 /// Elements per block: one AVX-512 register of `f32`, two of `f64`.
@@ -50,6 +51,18 @@ pub(crate) trait Kernel<T: Float, const S: usize>: Copy + Send + Sync {
     /// The new value of parameter element `p` whose gradient (already
     /// clipped) is `g`; updates the element's state `s` in place.
     fn step(&self, p: T, g: T, s: &mut [T; S]) -> T;
+
+    /// Whether every value [`step`](Kernel::step) computes is provably
+    /// finite for every input within `known` (see
+    /// [`bounds`](super::bounds)); `false` (the default) leaves the
+    /// decision to the full check pass.
+    fn finite_within(&self, _known: &Known) -> bool {
+        false
+    }
+
+    /// Whether [`finite_within`](Kernel::finite_within) can ever hold;
+    /// without a proof the check pass does not scan `p` and `g` for one.
+    const PROVES: bool = false;
 }
 
 /// How a raw gradient element becomes the one the update uses:
@@ -91,6 +104,16 @@ impl<T: Float> GradMap<T> for Prep<T> {
 impl<T: Float> Prep<T> {
     fn is_identity(&self) -> bool {
         self.scale == T::one() && self.lo == T::neg_infinity() && self.hi == T::infinity()
+    }
+
+    /// A factor `f` such that `|g'| <= f · |g|` for the gradient `g'` the
+    /// update sees: `max(|scale|, 1)` when the clamp interval holds 0 (a
+    /// clamp to it then never grows a magnitude), `None` otherwise. A NaN
+    /// scale gives NaN, which fails any proof.
+    pub(crate) fn magnitude_factor(&self) -> Option<f64> {
+        let holds_zero = self.lo <= T::zero() && self.hi >= T::zero();
+        let s = self.scale.to_f64().abs();
+        holds_zero.then_some(if s <= 1.0 { 1.0 } else { s })
     }
 
     /// No clipping.
@@ -163,7 +186,9 @@ fn check_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     acc.iter().all(|a| *a == T::zero()) && tail == T::zero()
 }
 
-/// The write pass over one parameter: stores every new value and slot.
+/// The write pass over one parameter: stores every new value and slot,
+/// and returns the range of every slot as written (a minimum and a maximum
+/// per slot and lane, kept in registers).
 #[inline(always)]
 fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     k: K,
@@ -171,13 +196,20 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     p: &mut [T],
     g: &[T],
     s: [&mut [T]; S],
-) {
+) -> Spans {
     let n = p.len();
     // invariant: the caller passes a gradient and slots as long as `p`
     let g = &g[..n];
     let mut slots = s.map(|x| x[..n].chunks_exact_mut(LANES));
     let mut pc = p.chunks_exact_mut(LANES);
     let mut gc = g.chunks_exact(LANES);
+    // The ranges per slot and lane: six named arrays rather than an array
+    // of arrays, which LLVM keeps in registers where it spilled the nested
+    // form; `min`/`max` rather than a select of the old value, which it
+    // turned into masked stores that stall the next load.
+    let (mut lo0, mut hi0) = ([T::infinity(); LANES], [T::neg_infinity(); LANES]);
+    let (mut lo1, mut hi1) = (lo0, hi0);
+    let (mut lo2, mut hi2) = (lo0, hi0);
     for (pb, gb) in pc.by_ref().zip(gc.by_ref()) {
         let mut sb: [&mut [T]; S] = slots
             .each_mut()
@@ -188,6 +220,31 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
             for (b, v) in sb.iter_mut().zip(e) {
                 b[j] = v;
             }
+            if S > 0 {
+                lo0[j] = lo0[j].min(e[0]);
+                hi0[j] = hi0[j].max(e[0]);
+            }
+            if S > 1 {
+                lo1[j] = lo1[j].min(e[1 % S]);
+                hi1[j] = hi1[j].max(e[1 % S]);
+            }
+            if S > 2 {
+                lo2[j] = lo2[j].min(e[2 % S]);
+                hi2[j] = hi2[j].max(e[2 % S]);
+            }
+        }
+    }
+    let mut spans = [Span::empty(); MAX_SLOTS];
+    for (i, (lo, hi)) in [(lo0, hi0), (lo1, hi1), (lo2, hi2)]
+        .into_iter()
+        .enumerate()
+        .take(S)
+    {
+        for j in 0..LANES {
+            spans[i] = spans[i].join(Span {
+                lo: lo[j].to_f64(),
+                hi: hi[j].to_f64(),
+            });
         }
     }
     let mut rest = slots.map(|it| it.into_remainder());
@@ -199,15 +256,17 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     {
         let mut e: [T; S] = std::array::from_fn(|i| rest[i][j]);
         *pj = k.step(*pj, prep.apply(gj), &mut e);
-        for (b, v) in rest.iter_mut().zip(e) {
+        for (i, (b, v)) in rest.iter_mut().zip(e).enumerate() {
             b[j] = v;
+            spans[i] = spans[i].join(Span::point(v.to_f64()));
         }
     }
+    spans
 }
 
 /// Runs `op` compiled for the widest instruction set the CPU has (AVX-512,
 /// AVX2, else baseline).
-fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+pub(crate) fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
     #[cfg(target_arch = "x86_64")]
     {
         // The trait's `vectorize` (a `WithSimd`), not the types' own
@@ -238,6 +297,18 @@ pub(crate) enum Isa {
     Reference,
 }
 
+impl Isa {
+    /// Whether a check may be decided by a kernel's proof: not for the
+    /// element-by-element reference, which the tests compare against.
+    fn proves(self) -> bool {
+        #[cfg(test)]
+        if self == Isa::Reference {
+            return false;
+        }
+        true
+    }
+}
+
 /// The element-by-element form of both passes (the tests' reference).
 #[cfg(test)]
 fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
@@ -246,17 +317,19 @@ fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     p: &mut [T],
     g: &[T],
     s: &mut [&mut [T]],
-) -> bool {
+) -> (bool, Spans) {
     let mut finite = true;
+    let mut spans = [Span::empty(); MAX_SLOTS];
     for i in 0..p.len() {
         let mut e: [T; S] = std::array::from_fn(|j| s[j][i]);
         p[i] = k.step(p[i], prep.apply(g[i]), &mut e);
         finite &= g[i].is_finite() && p[i].is_finite() && e.iter().all(|v| v.is_finite());
         for (j, v) in e.into_iter().enumerate() {
             s[j][i] = v;
+            spans[j] = spans[j].join(Span::point(v.to_f64()));
         }
     }
-    finite
+    (finite, spans)
 }
 
 struct CheckOp<'a, T, K, M, const S: usize> {
@@ -348,9 +421,9 @@ impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> Split for WriteOp
 impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
     for WriteOp<'_, T, K, M, S>
 {
-    type Output = ();
+    type Output = Spans;
     #[inline(always)]
-    fn with_simd<V: pulp::Simd>(self, _simd: V) {
+    fn with_simd<V: pulp::Simd>(self, _simd: V) -> Spans {
         write_loop(self.k, self.prep, self.p, self.g, self.s)
     }
 }
@@ -395,12 +468,13 @@ fn run_check<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
         Isa::Reference => {
             let (mut p, mut copies) = (op.p.to_vec(), op.s.map(<[T]>::to_vec));
             let mut refs: Vec<&mut [T]> = copies.iter_mut().map(|c| c.as_mut_slice()).collect();
-            reference(op.k, op.prep, &mut p, op.g, &mut refs)
+            reference(op.k, op.prep, &mut p, op.g, &mut refs).0
         }
     }
 }
 
-/// The write pass: updates `p` and its state `s` in place.
+/// The write pass: updates `p` and its state `s` in place; returns the
+/// range of every slot as written.
 pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
     isa: Isa,
     k: K,
@@ -408,7 +482,7 @@ pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
     p: &mut [T],
     g: &[T],
     s: &mut [&mut [T]],
-) {
+) -> Spans {
     let mut it = s.iter_mut();
     let s: [&mut [T]; S] =
         std::array::from_fn(|_| &mut **it.next().expect("invariant: one slice per slot"));
@@ -422,24 +496,26 @@ pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
                 g,
                 s,
             },
-        );
+        )
     } else {
-        run_write(isa, WriteOp { k, prep, p, g, s });
+        run_write(isa, WriteOp { k, prep, p, g, s })
     }
 }
 
 fn run_write<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     isa: Isa,
     op: WriteOp<'_, T, K, M, S>,
-) {
+) -> Spans {
+    // The spans of the pieces join exactly: minima and maxima.
+    let join = |a: Spans, b: Spans| -> Spans { std::array::from_fn(|i| a[i].join(b[i])) };
     match isa {
-        Isa::Widest => par_split(op, &dispatch, &|(), ()| ()),
+        Isa::Widest => par_split(op, &dispatch, &join),
         #[cfg(test)]
         Isa::Baseline => op.with_simd(pulp::Scalar::new()),
         #[cfg(test)]
         Isa::Reference => {
             let mut s = op.s;
-            reference(op.k, op.prep, op.p, op.g, &mut s);
+            reference(op.k, op.prep, op.p, op.g, &mut s).1
         }
     }
 }
@@ -451,9 +527,13 @@ pub(crate) trait Pass<T: Float> {
     fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> Self::Output;
 }
 
-/// The check pass over one parameter, as a [`Pass`].
+/// The check pass over one parameter, as a [`Pass`]: first the kernel's
+/// proof from what is `known` of the inputs, if anything is, and only when
+/// that fails the full pass.
 pub(crate) struct Check<'a, T> {
     pub(crate) isa: Isa,
+    /// The slots' ranges, if known (see [`bounds`](super::bounds)).
+    pub(crate) spans: Option<Spans>,
     pub(crate) prep: Prep<T>,
     pub(crate) p: &'a [T],
     pub(crate) g: &'a [T],
@@ -461,9 +541,25 @@ pub(crate) struct Check<'a, T> {
 }
 
 impl<T: Float> Pass<T> for Check<'_, T> {
-    type Output = bool;
-    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> bool {
-        check(self.isa, k, self.prep, self.p, self.g, self.s)
+    /// Whether every value is finite, and whether the proof decided it
+    /// (else the full pass did).
+    type Output = (bool, bool);
+    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> (bool, bool) {
+        let proves = K::PROVES && S > 0 && self.isa.proves();
+        let known = self.spans.filter(|_| proves).and_then(|s| {
+            // Without slots the full check reads what the scan would.
+            let g_factor = self.prep.magnitude_factor()?;
+            let seen = scan(self.p, self.g);
+            seen.finite.then_some(Known {
+                p: seen.p,
+                g: seen.g * g_factor,
+                s,
+            })
+        });
+        if known.is_some_and(|known| k.finite_within(&known)) {
+            return (true, true);
+        }
+        (check(self.isa, k, self.prep, self.p, self.g, self.s), false)
     }
 }
 
@@ -477,8 +573,8 @@ pub(crate) struct Write<'a, 'b, T> {
 }
 
 impl<T: Float> Pass<T> for Write<'_, '_, T> {
-    type Output = ();
-    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) {
+    type Output = Spans;
+    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> Spans {
         write(self.isa, k, self.prep, self.p, self.g, self.s)
     }
 }

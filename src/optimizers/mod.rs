@@ -172,6 +172,14 @@ macro_rules! optimizer {
                 self
             }
 
+            /// How many parameter updates the full check pass decided
+            /// (tests: the rest were proved finite).
+            #[cfg(test)]
+            #[allow(dead_code)] // read for some optimizers only
+            pub(crate) fn full_checks(&self) -> u64 {
+                self.core.full_checks
+            }
+
             /// Builds from a config map (absent keys keep their defaults).
             pub(crate) fn from_map(
                 map: &serde_json::Map<String, serde_json::Value>,
@@ -239,6 +247,7 @@ macro_rules! optimizer {
 mod adadelta;
 mod adagrad;
 mod adam;
+mod bounds;
 mod clipping;
 mod core;
 mod json;
