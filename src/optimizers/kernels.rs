@@ -203,13 +203,15 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     let mut slots = s.map(|x| x[..n].chunks_exact_mut(LANES));
     let mut pc = p.chunks_exact_mut(LANES);
     let mut gc = g.chunks_exact(LANES);
-    // The ranges per slot and lane: six named arrays rather than an array
-    // of arrays, which LLVM keeps in registers where it spilled the nested
-    // form; `min`/`max` rather than a select of the old value, which it
-    // turned into masked stores that stall the next load.
-    let (mut lo0, mut hi0) = ([T::infinity(); LANES], [T::neg_infinity(); LANES]);
-    let (mut lo1, mut hi1) = (lo0, hi0);
-    let (mut lo2, mut hi2) = (lo0, hi0);
+    // Per slot and lane, the sum of `|x|` (a bound on each `|x|`: rounding
+    // is monotone, so no partial sum of non-negative values is below the
+    // value just added) and the sum of `x - |x|` (0 unless some `x` is
+    // negative: `2x` is exact and non-zero for a negative `x`, and a sum of
+    // values `<= 0` that holds a negative one stays negative). Additions,
+    // as the check pass's accumulator, which LLVM keeps in vector
+    // registers: no spill, no select, no NaN handling of `min`/`max`.
+    let mut mag = [[T::zero(); LANES]; S];
+    let mut neg = [[T::zero(); LANES]; S];
     for (pb, gb) in pc.by_ref().zip(gc.by_ref()) {
         let mut sb: [&mut [T]; S] = slots
             .each_mut()
@@ -220,32 +222,25 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
             for (b, v) in sb.iter_mut().zip(e) {
                 b[j] = v;
             }
-            if S > 0 {
-                lo0[j] = lo0[j].min(e[0]);
-                hi0[j] = hi0[j].max(e[0]);
-            }
-            if S > 1 {
-                lo1[j] = lo1[j].min(e[1 % S]);
-                hi1[j] = hi1[j].max(e[1 % S]);
-            }
-            if S > 2 {
-                lo2[j] = lo2[j].min(e[2 % S]);
-                hi2[j] = hi2[j].max(e[2 % S]);
+            for i in 0..S {
+                let a = e[i].abs();
+                mag[i][j] = mag[i][j] + a;
+                neg[i][j] = neg[i][j] + (e[i] - a);
             }
         }
     }
     let mut spans = [Span::empty(); MAX_SLOTS];
-    for (i, (lo, hi)) in [(lo0, hi0), (lo1, hi1), (lo2, hi2)]
-        .into_iter()
-        .enumerate()
-        .take(S)
-    {
+    for i in 0..S {
+        let (mut m, mut n) = (0.0f64, 0.0f64);
         for j in 0..LANES {
-            spans[i] = spans[i].join(Span {
-                lo: lo[j].to_f64(),
-                hi: hi[j].to_f64(),
-            });
+            m += mag[i][j].to_f64();
+            n += neg[i][j].to_f64();
         }
+        // `m` bounds every `|x|`; the slot is non-negative iff `n == 0`.
+        spans[i] = Span {
+            lo: if n == 0.0 { 0.0 } else { -m },
+            hi: m,
+        };
     }
     let mut rest = slots.map(|it| it.into_remainder());
     for (j, (pj, &gj)) in pc
