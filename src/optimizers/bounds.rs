@@ -184,8 +184,8 @@ fn scan_loop<T: Float>(p: &[T], g: &[T]) -> Scan {
         .zip(g[..whole].chunks_exact(SCAN_LANES))
     {
         for j in 0..SCAN_LANES {
-            sp[j] = sp[j] + pc[j].abs();
-            sg[j] = sg[j] + gc[j].abs();
+            sp[j] += pc[j].abs();
+            sg[j] += gc[j].abs();
         }
     }
     let (mut tp, mut tg) = (0.0f64, 0.0f64);

@@ -224,8 +224,8 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
             }
             for i in 0..S {
                 let a = e[i].abs();
-                mag[i][j] = mag[i][j] + a;
-                neg[i][j] = neg[i][j] + (e[i] - a);
+                mag[i][j] += a;
+                neg[i][j] += e[i] - a;
             }
         }
     }
