@@ -6,15 +6,17 @@
 //! whether every value it would write is finite. Most steps can be decided
 //! from three facts instead:
 //!
-//! - the largest `|p|` and `|g|` of the parameter and its gradient, and
-//!   whether both are finite, from [`scan`]: one read of `p` and `g`, a
-//!   comparison and a maximum per element, no arithmetic of the update;
-//! - the range `[lo, hi]` of every state slot, which the write pass of the
-//!   previous step recorded as it wrote them (a minimum and a maximum per
-//!   slot and element, in registers; no extra memory traffic). The slots
-//!   are the optimizer's own: nothing else writes them, and state that
-//!   comes from elsewhere (loaded by `load_state`) has no recorded range
-//!   until a step has written it;
+//! - bounds on `|p|` and `|g|` and whether both are finite, from [`scan`]:
+//!   one read of `p` and `g`, the sums of their magnitudes (no arithmetic
+//!   of the update);
+//! - a range `[lo, hi]` of every state slot, which the write pass of the
+//!   previous step recorded as it wrote them (per slot the sum of `|x|`,
+//!   a bound on every `|x|`, and the sum of `x - |x|`, zero exactly when
+//!   no `x` is negative; additions in vector registers, no extra memory
+//!   traffic). The slots are the optimizer's own: nothing else writes
+//!   them, and state that comes from elsewhere (loaded by `load_state`)
+//!   has no recorded range until a step has written it. Fresh state holds
+//!   the initial value;
 //! - the kernel's constants for this step (learning rate, betas, epsilon,
 //!   ...), from which [`Kernel::finite_within`](super::kernels::Kernel::finite_within)
 //!   bounds every intermediate value of its formula.

@@ -1,23 +1,39 @@
-//! The optimizers' fused update kernels, and the two passes over them that
+//! The optimizers' fused update kernels, and the passes over them that
 //! make a step all or nothing without copying a parameter or its state.
 //!
 //! Each optimizer gives its update of one element as a [`Kernel`]: the new
 //! parameter value from the old one and the (clipped) gradient, updating
-//! its state slots in place. A step runs the kernel twice over each
-//! parameter's contiguous slices:
+//! its state slots in place. A step goes over each parameter's contiguous
+//! slices in two phases:
 //!
-//! 1. the check pass ([`check`]) computes every new value and slot but
-//!    stores none; it only accumulates, without branches, whether one of
-//!    them or of the gradients is not finite (`x - x` is 0 for a finite
-//!    `x` and NaN otherwise);
+//! 1. the check ([`Check`]) decides, for every parameter of the step
+//!    before anything is written, whether the gradient and every value the
+//!    update would write are finite. First by proof, where the kernel has
+//!    one ([`Kernel::finite_within`], see [`bounds`](super::bounds)): a
+//!    scan of `p` and `g` (sums of their magnitudes: one read, two
+//!    additions per element) and the ranges of the slots recorded by the
+//!    last write give bounds under which the kernel's constants make every
+//!    intermediate value at most the type's largest value / 2^8. Where
+//!    there is no proof (no recorded ranges, as for loaded state; values
+//!    too large; a non-finite `p` or `g`; a kernel without one) the full
+//!    check pass ([`check`]) computes every new value and slot, stores
+//!    none, and accumulates without branches whether one of them or of the
+//!    gradients is not finite (`x - x` is 0 for a finite `x` and NaN
+//!    otherwise). A proof holds only where the full pass would accept, so
+//!    the verdict is the full pass's;
 //! 2. once every parameter of the step has passed, the write pass
-//!    ([`write`]) computes them again and stores them in place.
+//!    ([`write`]) computes the values and stores them in place, and
+//!    records for each slot the sum of `|x|` and of `x - |x|` over what it
+//!    wrote (a bound on every `|x|`, and whether some `x` is negative), in
+//!    vector registers, for the next step's proof.
 //!
 //! A refused step therefore changes nothing, and an accepted one allocates
-//! nothing and copies nothing. (The alternative, writing at once and
-//! keeping the old values to undo a refused step, copies every parameter
-//! and slot on every step; computing twice costs arithmetic only, which the
-//! vector units make cheap: docs/performance.md.)
+//! nothing and copies nothing. The ranges recorded are of the optimizer's
+//! own state, which nothing else writes; `p` is read afresh at every step,
+//! so values changed from outside (`value_mut`, `set_value`, loading
+//! weights) are always seen. (The alternative to checking first, writing
+//! at once and keeping the old values to undo a refused step, copies every
+//! parameter and slot on every step: docs/performance.md.)
 //!
 //! Both passes go through the slices in blocks of [`LANES`] elements that
 //! the compiler vectorizes. [`dispatch`] compiles them a second and third
@@ -36,7 +52,10 @@
 //! when the step runs inside the pool ([`in_pool`](crate::in_pool)), in
 //! pieces of 8,192 elements ([`par_split`]); each element's update is its
 //! own and the check's verdicts are ANDed, so the bits and the verdict do
-//! not depend on the thread count (`tests/suite/split_threads.rs`).
+//! not depend on the thread count (`tests/suite/split_threads.rs`). The
+//! scan's and the write's bounds are joined by maxima; they depend on
+//! where the pieces fall, but they only choose between the proof and the
+//! full pass, which give the same verdict.
 
 use pulp::WithSimd;
 

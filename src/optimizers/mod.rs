@@ -41,9 +41,11 @@
 //!   naming the first such parameter, and the parameters, the state and
 //!   the step count are exactly as before the call
 //!   ([`Optimizer::refused_param`] says which parameter). This costs no
-//!   copy: each update is one fused pass over the parameter's slices, run
-//!   twice, first to check every value it would write (storing none), then,
-//!   once all passed, to write them in place.
+//!   copy: every parameter is checked before any is written, by a proof
+//!   from bounds on the inputs where the update has one (Adam and AdamW:
+//!   a read of the parameter and the gradient), else by running the fused
+//!   update over the parameter's slices storing nothing; then, once all
+//!   passed, the update runs again and writes in place.
 //! - **In place.** The update writes into the parameter's own storage, so a
 //!   step allocates and copies nothing. Tensors share storage, though, and
 //!   copy it before a write while another handle holds it (copy on write):
