@@ -312,7 +312,7 @@ mod steps {
     use rand::{RngExt, SeedableRng};
 
     use crate::optimizers::kernels::Isa;
-    use crate::optimizers::{Adam, AdamW, Optimizer};
+    use crate::optimizers::{Adagrad, Adam, AdamW, Lion, Nadam, Optimizer, RmsProp, Sgd};
     use crate::tape::{Gradients, Param};
     use crate::tensor::Tensor;
 
@@ -364,6 +364,36 @@ mod steps {
         assert_eq!(format!("{:?}", opt.state()), format!("{state:?}"));
     }
 
+    /// Five ordinary steps of `$opt` on a parameter of 100 elements; none
+    /// needs the full check.
+    macro_rules! every_step_proved {
+        ($opt:expr) => {{
+            let mut opt = $opt;
+            let n = 100;
+            let mut p = Param::new("p", Tensor::from_vec(vec![0.5f32; n], &[n]).expect("n"));
+            let g: Vec<f32> = (0..n).map(|i| (i as f32 - 50.0) * 0.01).collect();
+            for _ in 0..5 {
+                opt.apply_gradients(&grads_for(&p, g.clone()), &mut [&mut p])
+                    .expect("a finite step");
+            }
+            assert_eq!(opt.full_checks(), 0, "{}", stringify!($opt));
+        }};
+    }
+
+    #[test]
+    fn every_optimizer_with_state_but_adadelta_proves_ordinary_steps() {
+        every_step_proved!(Adam::new(0.01).clip_norm(1.0));
+        every_step_proved!(AdamW::new(0.01).amsgrad(true));
+        every_step_proved!(Sgd::new(0.1).momentum(0.9).nesterov(true));
+        every_step_proved!(Lion::new(0.01).weight_decay(0.1));
+        every_step_proved!(Adagrad::new(0.1));
+        every_step_proved!(Nadam::new(0.01));
+        every_step_proved!(RmsProp::new(0.01));
+        every_step_proved!(RmsProp::new(0.01).momentum(0.5));
+        every_step_proved!(RmsProp::new(0.01).centered(true));
+        every_step_proved!(RmsProp::new(0.01).centered(true).momentum(0.5));
+    }
+
     /// Log-uniform magnitudes from 1e-30 to 3e38 with either sign, and
     /// now and then a zero.
     fn extreme(rng: &mut StdRng) -> f32 {
@@ -378,7 +408,7 @@ mod steps {
     fn steps_on_extreme_values_are_refused_exactly_as_by_the_reference() {
         let mut rng = StdRng::seed_from_u64(11);
         let (mut accepted, mut refused) = (0, 0);
-        for case in 0..300 {
+        for case in 0..1200 {
             let n = rng.random_range(1..40);
             let lr = 10f64.powf(rng.random_range(-4.0..38.0));
             // Small values (proofs hold) mixed with extreme ones.
@@ -397,10 +427,25 @@ mod steps {
             let p0 = draw(&mut rng);
             let gs: Vec<Vec<f32>> = (0..4).map(|_| draw(&mut rng)).collect();
             let make = |isa: Isa| -> Box<dyn Optimizer<f32>> {
-                match case % 3 {
+                match case % 12 {
                     0 => Box::new(Adam::new(lr).isa(isa)),
                     1 => Box::new(Adam::new(lr).amsgrad(true).weight_decay(0.5).isa(isa)),
-                    _ => Box::new(AdamW::new(lr).clip_value(1e30).isa(isa)),
+                    2 => Box::new(AdamW::new(lr).clip_value(1e30).isa(isa)),
+                    3 => Box::new(Sgd::new(lr).momentum(0.9).isa(isa)),
+                    4 => Box::new(
+                        Sgd::new(lr)
+                            .momentum(0.5)
+                            .nesterov(true)
+                            .weight_decay(0.1)
+                            .isa(isa),
+                    ),
+                    5 => Box::new(Lion::new(lr).weight_decay(0.1).isa(isa)),
+                    6 => Box::new(Adagrad::new(lr).isa(isa)),
+                    7 => Box::new(Nadam::new(lr).isa(isa)),
+                    8 => Box::new(RmsProp::new(lr).isa(isa)),
+                    9 => Box::new(RmsProp::new(lr).momentum(0.5).isa(isa)),
+                    10 => Box::new(RmsProp::new(lr).centered(true).isa(isa)),
+                    _ => Box::new(RmsProp::new(lr).centered(true).momentum(0.5).isa(isa)),
                 }
             };
             let mut runs = Vec::new();
