@@ -42,8 +42,9 @@
 //!   the step count are exactly as before the call
 //!   ([`Optimizer::refused_param`] says which parameter). This costs no
 //!   copy: every parameter is checked before any is written, by a proof
-//!   from bounds on the inputs where the update has one (Adam and AdamW:
-//!   a read of the parameter and the gradient), else by running the fused
+//!   from bounds on the inputs where the update has one (every optimizer
+//!   with state but Adadelta: a read of the parameter and the gradient,
+//!   see `src/optimizers/bounds.rs`), else by running the fused
 //!   update over the parameter's slices storing nothing; then, once all
 //!   passed, the update runs again and writes in place.
 //! - **In place.** The update writes into the parameter's own storage, so a
