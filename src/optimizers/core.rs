@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
+use super::bounds::{MAX_SLOTS, Span, Spans};
 use super::clipping::Clipping;
 use super::kernels::{Check, Isa, Pass, Prep, Write};
 use super::learning_rate::LearningRate;
@@ -61,11 +62,14 @@ pub(crate) trait Rule: Clone + std::fmt::Debug + Send {
     fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output;
 }
 
-/// The state of one parameter: its shape and one buffer per slot.
+/// The state of one parameter: its shape, one buffer per slot, and the
+/// range of each slot's values as the last write pass wrote them (`None`
+/// for loaded state no step has written yet).
 #[derive(Clone, Debug)]
 struct Slots<T> {
     shape: Vec<usize>,
     data: Vec<Vec<T>>,
+    spans: Option<Spans>,
 }
 
 /// Learning rate, clipping, step count and per-parameter state.
@@ -87,11 +91,11 @@ pub(crate) struct Core<T: Float> {
     pub(crate) refusal: Option<(usize, String)>,
     /// Which code runs the passes (tests compare them).
     pub(crate) isa: Isa,
+    /// How many parameter updates the full check pass decided (the rest
+    /// were proved finite from bounds); tests read it.
+    #[cfg(test)]
+    pub(crate) full_checks: u64,
 }
-
-/// The most state slots an optimizer keeps per parameter (Adam with
-/// AMSGrad, centered RMSprop with momentum).
-const MAX_SLOTS: usize = 3;
 
 impl<T: Float> Core<T> {
     pub(crate) fn new(learning_rate: LearningRate) -> Self {
@@ -105,6 +109,8 @@ impl<T: Float> Core<T> {
             work: Vec::new(),
             refusal: None,
             isa: Isa::default(),
+            #[cfg(test)]
+            full_checks: 0,
         }
     }
 
@@ -205,20 +211,26 @@ impl<T: Float> Core<T> {
             }
         }
 
-        // Pass 1: check, store nothing.
+        // Pass 1: check, store nothing. Where the slots' ranges are known
+        // (recorded by the last write pass, or the initial value), a scan
+        // of `p` and `g` gives the kernel what its proof of finiteness
+        // needs; the full check runs only where that proof fails.
+        let init_span = Span::point(init.to_f64());
         for &(pos, prep) in &work {
             let p = &params[pos];
             let mut slots: [&[T]; MAX_SLOTS] = [&[]; MAX_SLOTS];
-            match (self.pending.get(&pos), self.state.get(&p.id())) {
+            let spans = match (self.pending.get(&pos), self.state.get(&p.id())) {
                 (Some(loaded), _) => {
                     for (r, t) in slots.iter_mut().zip(loaded) {
                         *r = t.as_slice();
                     }
+                    None
                 }
                 (None, Some(s)) => {
                     for (r, d) in slots.iter_mut().zip(&s.data) {
                         *r = d;
                     }
+                    s.spans
                 }
                 (None, None) => {
                     let (_, f) = fresh
@@ -228,18 +240,25 @@ impl<T: Float> Core<T> {
                     for (r, d) in slots.iter_mut().zip(f) {
                         *r = d;
                     }
+                    Some([init_span; MAX_SLOTS])
                 }
-            }
-            let ok = next_rule.kernel(
+            };
+            let (ok, proved) = next_rule.kernel(
                 &step,
                 Check {
                     isa: self.isa,
+                    spans,
                     prep,
                     p: p.value().as_slice(),
                     g: grad(pos),
                     s: &slots[..n_slots],
                 },
             );
+            #[cfg(test)]
+            {
+                self.full_checks += u64::from(!proved);
+            }
+            let _ = proved;
             if !ok {
                 let e = self.refuse(op, &next_rule, &step, params, grads, &work, &fresh);
                 self.work = work;
@@ -252,12 +271,15 @@ impl<T: Float> Core<T> {
             let slots = Slots {
                 shape: params[pos].value().shape().to_vec(),
                 data: tensors.into_iter().map(Tensor::into_vec).collect(),
+                spans: None,
             };
             self.state.insert(params[pos].id(), slots);
         }
         for (pos, data) in fresh {
             let shape = params[pos].value().shape().to_vec();
-            self.state.insert(params[pos].id(), Slots { shape, data });
+            let spans = Some([init_span; MAX_SLOTS]);
+            self.state
+                .insert(params[pos].id(), Slots { shape, data, spans });
         }
         self.order.clear();
         self.order.extend(params.iter().map(|p| p.id()));
@@ -278,7 +300,7 @@ impl<T: Float> Core<T> {
             for (r, d) in slots.iter_mut().zip(state.data.iter_mut()) {
                 *r = d;
             }
-            next_rule.kernel(
+            let spans = next_rule.kernel(
                 &step,
                 Write {
                     isa: self.isa,
@@ -288,6 +310,7 @@ impl<T: Float> Core<T> {
                     s: &mut slots[..n_slots],
                 },
             );
+            state.spans = Some(spans);
         }
         self.work = work;
         *rule = next_rule;
