@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::bounds::{Known, Proof, mag};
 use super::core::{Rule, Step, non_negative, positive};
 use super::json::f64_field;
 use super::kernels::{Kernel, Pass};
@@ -77,22 +76,6 @@ impl<T: Float> Kernel<T, 1> for AdagradKernel<T> {
         *a += g * g;
         p - self.lr * g / (a.sqrt() + self.eps)
     }
-
-    /// The accumulator must be `≥ 0` (it only grows by `g²`); the
-    /// denominator `√a + ε` is then at least `ε > 0`.
-    fn finite_within(&self, known: &Known) -> bool {
-        let b = Proof::new::<T>();
-        let [acc, ..] = known.s;
-        let (p, g, a) = (b.at_most(known.p), b.at_most(known.g), b.at_most(acc.abs()));
-        b.require(acc.non_negative() && self.eps > T::zero());
-        let a1 = b.at_most(a + b.at_most(g * g));
-        b.at_most(a1.sqrt() + mag(self.eps));
-        let u = b.at_most(mag(self.lr) * g);
-        b.at_most(p + b.at_most(u / self.eps.to_f64()));
-        b.holds()
-    }
-
-    const PROVES: bool = true;
 }
 
 optimizer!(

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::bounds::{Known, Proof, mag};
 use super::core::{Rule, Step, non_negative, positive, unit_interval};
 use super::json::{bool_field, f64_field};
 use super::kernels::{Kernel, Pass};
@@ -129,44 +128,6 @@ impl<T: Float> AdamKernel<T> {
     fn apply(&self, p: T, m: T, v_hat: T) -> T {
         p - self.step_size * m / (v_hat.sqrt() / self.bias_2_sqrt + self.eps)
     }
-
-    /// The proof for [`Kernel::finite_within`], with `amsgrad` (slot
-    /// `v̂`) or not. The formula's operations in order, each bounded:
-    /// `v ≥ 0` (and `v̂ ≥ 0`) keeps the square root's operand
-    /// non-negative, and the denominator `√v̂ / √(1 − β₂ᵗ) + ε` is at least
-    /// `ε > 0` (a sum of non-negative values and `ε`, rounded up or down
-    /// monotonically), so `|step_size · m / d| ≤ |step_size · m| / ε`.
-    fn proof(&self, known: &Known, amsgrad: bool) -> bool {
-        let b = Proof::new::<T>();
-        let [ms, vs, hs] = known.s;
-        let (p, g, m, v) = (b.at_most(known.p), b.at_most(known.g), ms.abs(), vs.abs());
-        b.require(vs.non_negative() && (!amsgrad || hs.non_negative()));
-        b.at_most(m);
-        b.at_most(v);
-        // p·shrink, g + l2·p
-        let p1 = b.at_most(p * mag(self.shrink));
-        let g1 = b.at_most(g + b.at_most(mag(self.l2) * p1));
-        // m + (1 − β₁)·(g − m)
-        let m1 = b.at_most(m + b.at_most(mag(self.one_minus_b1) * b.at_most(g1 + m)));
-        // β₂·v + (1 − β₂)·g·g; β₂ and 1 − β₂ are ≥ 0, so v stays ≥ 0
-        b.require(self.b2 >= T::zero() && self.one_minus_b2 >= T::zero());
-        let g2 = b.at_most(b.at_most(mag(self.one_minus_b2) * g1) * g1);
-        let v1 = b.at_most(b.at_most(mag(self.b2) * v) + g2);
-        let h1 = if amsgrad {
-            let h = b.at_most(hs.abs());
-            if h > v1 { h } else { v1 }
-        } else {
-            v1
-        };
-        // √v̂ / √(1 − β₂ᵗ) + ε, at least ε
-        b.require(self.bias_2_sqrt > T::zero() && self.eps > T::zero());
-        let q = b.at_most(h1.sqrt() / self.bias_2_sqrt.to_f64());
-        b.at_most(q + mag(self.eps));
-        // p − step_size·m / d
-        let u = b.at_most(mag(self.step_size) * m1);
-        b.at_most(p1 + b.at_most(u / self.eps.to_f64()));
-        b.holds()
-    }
 }
 
 impl<T: Float> Kernel<T, 2> for AdamKernel<T> {
@@ -176,12 +137,6 @@ impl<T: Float> Kernel<T, 2> for AdamKernel<T> {
         let p = self.moments(p, g, m, v);
         self.apply(p, *m, *v)
     }
-
-    fn finite_within(&self, known: &Known) -> bool {
-        self.proof(known, false)
-    }
-
-    const PROVES: bool = true;
 }
 
 impl<T: Float> Kernel<T, 3> for AdamKernel<T> {
@@ -192,12 +147,6 @@ impl<T: Float> Kernel<T, 3> for AdamKernel<T> {
         *h = h.max(*v);
         self.apply(p, *m, *h)
     }
-
-    fn finite_within(&self, known: &Known) -> bool {
-        self.proof(known, true)
-    }
-
-    const PROVES: bool = true;
 }
 
 macro_rules! adam_builders {

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
-use super::bounds::{MAX_SLOTS, Span, Spans};
 use super::clipping::Clipping;
 use super::kernels::{Check, Isa, Pass, Prep, Write};
 use super::learning_rate::LearningRate;
@@ -62,14 +61,11 @@ pub(crate) trait Rule: Clone + std::fmt::Debug + Send {
     fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output;
 }
 
-/// The state of one parameter: its shape, one buffer per slot, and the
-/// range of each slot's values as the last write pass wrote them (`None`
-/// for loaded state no step has written yet).
+/// The state of one parameter: its shape and one buffer per slot.
 #[derive(Clone, Debug)]
 struct Slots<T> {
     shape: Vec<usize>,
     data: Vec<Vec<T>>,
-    spans: Option<Spans>,
 }
 
 /// Learning rate, clipping, step count and per-parameter state.
@@ -91,11 +87,11 @@ pub(crate) struct Core<T: Float> {
     pub(crate) refusal: Option<(usize, String)>,
     /// Which code runs the passes (tests compare them).
     pub(crate) isa: Isa,
-    /// How many parameter updates the full check pass decided (the rest
-    /// were proved finite from bounds); tests read it.
-    #[cfg(test)]
-    pub(crate) full_checks: u64,
 }
+
+/// The most state slots an optimizer keeps per parameter (Adam with
+/// AMSGrad, centered RMSprop with momentum).
+const MAX_SLOTS: usize = 3;
 
 impl<T: Float> Core<T> {
     pub(crate) fn new(learning_rate: LearningRate) -> Self {
@@ -109,8 +105,6 @@ impl<T: Float> Core<T> {
             work: Vec::new(),
             refusal: None,
             isa: Isa::default(),
-            #[cfg(test)]
-            full_checks: 0,
         }
     }
 
@@ -211,26 +205,20 @@ impl<T: Float> Core<T> {
             }
         }
 
-        // Pass 1: check, store nothing. Where the slots' ranges are known
-        // (recorded by the last write pass, or the initial value), a scan
-        // of `p` and `g` gives the kernel what its proof of finiteness
-        // needs; the full check runs only where that proof fails.
-        let init_span = Span::point(init.to_f64());
+        // Pass 1: check, store nothing.
         for &(pos, prep) in &work {
             let p = &params[pos];
             let mut slots: [&[T]; MAX_SLOTS] = [&[]; MAX_SLOTS];
-            let spans = match (self.pending.get(&pos), self.state.get(&p.id())) {
+            match (self.pending.get(&pos), self.state.get(&p.id())) {
                 (Some(loaded), _) => {
                     for (r, t) in slots.iter_mut().zip(loaded) {
                         *r = t.as_slice();
                     }
-                    None
                 }
                 (None, Some(s)) => {
                     for (r, d) in slots.iter_mut().zip(&s.data) {
                         *r = d;
                     }
-                    s.spans
                 }
                 (None, None) => {
                     let (_, f) = fresh
@@ -240,25 +228,18 @@ impl<T: Float> Core<T> {
                     for (r, d) in slots.iter_mut().zip(f) {
                         *r = d;
                     }
-                    Some([init_span; MAX_SLOTS])
                 }
-            };
-            let (ok, proved) = next_rule.kernel(
+            }
+            let ok = next_rule.kernel(
                 &step,
                 Check {
                     isa: self.isa,
-                    spans,
                     prep,
                     p: p.value().as_slice(),
                     g: grad(pos),
                     s: &slots[..n_slots],
                 },
             );
-            #[cfg(test)]
-            {
-                self.full_checks += u64::from(!proved);
-            }
-            let _ = proved;
             if !ok {
                 let e = self.refuse(op, &next_rule, &step, params, grads, &work, &fresh);
                 self.work = work;
@@ -271,15 +252,12 @@ impl<T: Float> Core<T> {
             let slots = Slots {
                 shape: params[pos].value().shape().to_vec(),
                 data: tensors.into_iter().map(Tensor::into_vec).collect(),
-                spans: None,
             };
             self.state.insert(params[pos].id(), slots);
         }
         for (pos, data) in fresh {
             let shape = params[pos].value().shape().to_vec();
-            let spans = Some([init_span; MAX_SLOTS]);
-            self.state
-                .insert(params[pos].id(), Slots { shape, data, spans });
+            self.state.insert(params[pos].id(), Slots { shape, data });
         }
         self.order.clear();
         self.order.extend(params.iter().map(|p| p.id()));
@@ -300,7 +278,7 @@ impl<T: Float> Core<T> {
             for (r, d) in slots.iter_mut().zip(state.data.iter_mut()) {
                 *r = d;
             }
-            let spans = next_rule.kernel(
+            next_rule.kernel(
                 &step,
                 Write {
                     isa: self.isa,
@@ -310,7 +288,6 @@ impl<T: Float> Core<T> {
                     s: &mut slots[..n_slots],
                 },
             );
-            state.spans = Some(spans);
         }
         self.work = work;
         *rule = next_rule;

@@ -1,39 +1,23 @@
-//! The optimizers' fused update kernels, and the passes over them that
+//! The optimizers' fused update kernels, and the two passes over them that
 //! make a step all or nothing without copying a parameter or its state.
 //!
 //! Each optimizer gives its update of one element as a [`Kernel`]: the new
 //! parameter value from the old one and the (clipped) gradient, updating
-//! its state slots in place. A step goes over each parameter's contiguous
-//! slices in two phases:
+//! its state slots in place. A step runs the kernel twice over each
+//! parameter's contiguous slices:
 //!
-//! 1. the check ([`Check`]) decides, for every parameter of the step
-//!    before anything is written, whether the gradient and every value the
-//!    update would write are finite. First by proof, where the kernel has
-//!    one ([`Kernel::finite_within`], see [`bounds`](super::bounds)): a
-//!    scan of `p` and `g` (sums of their magnitudes: one read, two
-//!    additions per element) and the ranges of the slots recorded by the
-//!    last write give bounds under which the kernel's constants make every
-//!    intermediate value at most the type's largest value / 2^8. Where
-//!    there is no proof (no recorded ranges, as for loaded state; values
-//!    too large; a non-finite `p` or `g`; a kernel without one) the full
-//!    check pass ([`check`]) computes every new value and slot, stores
-//!    none, and accumulates without branches whether one of them or of the
-//!    gradients is not finite (`x - x` is 0 for a finite `x` and NaN
-//!    otherwise). A proof holds only where the full pass would accept, so
-//!    the verdict is the full pass's;
+//! 1. the check pass ([`check`]) computes every new value and slot but
+//!    stores none; it only accumulates, without branches, whether one of
+//!    them or of the gradients is not finite (`x - x` is 0 for a finite
+//!    `x` and NaN otherwise);
 //! 2. once every parameter of the step has passed, the write pass
-//!    ([`write`]) computes the values and stores them in place, and
-//!    records for each slot the sum of `|x|` and of `x - |x|` over what it
-//!    wrote (a bound on every `|x|`, and whether some `x` is negative), in
-//!    vector registers, for the next step's proof.
+//!    ([`write`]) computes them again and stores them in place.
 //!
 //! A refused step therefore changes nothing, and an accepted one allocates
-//! nothing and copies nothing. The ranges recorded are of the optimizer's
-//! own state, which nothing else writes; `p` is read afresh at every step,
-//! so values changed from outside (`value_mut`, `set_value`, loading
-//! weights) are always seen. (The alternative to checking first, writing
-//! at once and keeping the old values to undo a refused step, copies every
-//! parameter and slot on every step: docs/performance.md.)
+//! nothing and copies nothing. (The alternative, writing at once and
+//! keeping the old values to undo a refused step, copies every parameter
+//! and slot on every step; computing twice costs arithmetic only, which the
+//! vector units make cheap: docs/performance.md.)
 //!
 //! Both passes go through the slices in blocks of [`LANES`] elements that
 //! the compiler vectorizes. [`dispatch`] compiles them a second and third
@@ -52,14 +36,10 @@
 //! when the step runs inside the pool ([`in_pool`](crate::in_pool)), in
 //! pieces of 8,192 elements ([`par_split`]); each element's update is its
 //! own and the check's verdicts are ANDed, so the bits and the verdict do
-//! not depend on the thread count (`tests/suite/split_threads.rs`). The
-//! scan's and the write's bounds are joined by maxima; they depend on
-//! where the pieces fall, but they only choose between the proof and the
-//! full pass, which give the same verdict.
+//! not depend on the thread count (`tests/suite/split_threads.rs`).
 
 use pulp::WithSimd;
 
-use super::bounds::{Known, MAX_SLOTS, Span, Spans, scan};
 use crate::element::{Float, Split, par_split};
 
 /// Elements per block: one AVX-512 register of `f32`, two of `f64`.
@@ -70,18 +50,6 @@ pub(crate) trait Kernel<T: Float, const S: usize>: Copy + Send + Sync {
     /// The new value of parameter element `p` whose gradient (already
     /// clipped) is `g`; updates the element's state `s` in place.
     fn step(&self, p: T, g: T, s: &mut [T; S]) -> T;
-
-    /// Whether every value [`step`](Kernel::step) computes is provably
-    /// finite for every input within `known` (see
-    /// [`bounds`](super::bounds)); `false` (the default) leaves the
-    /// decision to the full check pass.
-    fn finite_within(&self, _known: &Known) -> bool {
-        false
-    }
-
-    /// Whether [`finite_within`](Kernel::finite_within) can ever hold;
-    /// without a proof the check pass does not scan `p` and `g` for one.
-    const PROVES: bool = false;
 }
 
 /// How a raw gradient element becomes the one the update uses:
@@ -123,16 +91,6 @@ impl<T: Float> GradMap<T> for Prep<T> {
 impl<T: Float> Prep<T> {
     fn is_identity(&self) -> bool {
         self.scale == T::one() && self.lo == T::neg_infinity() && self.hi == T::infinity()
-    }
-
-    /// A factor `f` such that `|g'| <= f · |g|` for the gradient `g'` the
-    /// update sees: `max(|scale|, 1)` when the clamp interval holds 0 (a
-    /// clamp to it then never grows a magnitude), `None` otherwise. A NaN
-    /// scale gives NaN, which fails any proof.
-    pub(crate) fn magnitude_factor(&self) -> Option<f64> {
-        let holds_zero = self.lo <= T::zero() && self.hi >= T::zero();
-        let s = self.scale.to_f64().abs();
-        holds_zero.then_some(if s <= 1.0 { 1.0 } else { s })
     }
 
     /// No clipping.
@@ -205,9 +163,7 @@ fn check_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     acc.iter().all(|a| *a == T::zero()) && tail == T::zero()
 }
 
-/// The write pass over one parameter: stores every new value and slot,
-/// and returns the range of every slot as written (a minimum and a maximum
-/// per slot and lane, kept in registers).
+/// The write pass over one parameter: stores every new value and slot.
 #[inline(always)]
 fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     k: K,
@@ -215,22 +171,13 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     p: &mut [T],
     g: &[T],
     s: [&mut [T]; S],
-) -> Spans {
+) {
     let n = p.len();
     // invariant: the caller passes a gradient and slots as long as `p`
     let g = &g[..n];
     let mut slots = s.map(|x| x[..n].chunks_exact_mut(LANES));
     let mut pc = p.chunks_exact_mut(LANES);
     let mut gc = g.chunks_exact(LANES);
-    // Per slot and lane, the sum of `|x|` (a bound on each `|x|`: rounding
-    // is monotone, so no partial sum of non-negative values is below the
-    // value just added) and the sum of `x - |x|` (0 unless some `x` is
-    // negative: `2x` is exact and non-zero for a negative `x`, and a sum of
-    // values `<= 0` that holds a negative one stays negative). Additions,
-    // as the check pass's accumulator, which LLVM keeps in vector
-    // registers: no spill, no select, no NaN handling of `min`/`max`.
-    let mut mag = [[T::zero(); LANES]; S];
-    let mut neg = [[T::zero(); LANES]; S];
     for (pb, gb) in pc.by_ref().zip(gc.by_ref()) {
         let mut sb: [&mut [T]; S] = slots
             .each_mut()
@@ -241,25 +188,7 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
             for (b, v) in sb.iter_mut().zip(e) {
                 b[j] = v;
             }
-            for i in 0..S {
-                let a = e[i].abs();
-                mag[i][j] += a;
-                neg[i][j] += e[i] - a;
-            }
         }
-    }
-    let mut spans = [Span::empty(); MAX_SLOTS];
-    for i in 0..S {
-        let (mut m, mut n) = (0.0f64, 0.0f64);
-        for j in 0..LANES {
-            m += mag[i][j].to_f64();
-            n += neg[i][j].to_f64();
-        }
-        // `m` bounds every `|x|`; the slot is non-negative iff `n == 0`.
-        spans[i] = Span {
-            lo: if n == 0.0 { 0.0 } else { -m },
-            hi: m,
-        };
     }
     let mut rest = slots.map(|it| it.into_remainder());
     for (j, (pj, &gj)) in pc
@@ -270,17 +199,15 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     {
         let mut e: [T; S] = std::array::from_fn(|i| rest[i][j]);
         *pj = k.step(*pj, prep.apply(gj), &mut e);
-        for (i, (b, v)) in rest.iter_mut().zip(e).enumerate() {
+        for (b, v) in rest.iter_mut().zip(e) {
             b[j] = v;
-            spans[i] = spans[i].join(Span::point(v.to_f64()));
         }
     }
-    spans
 }
 
 /// Runs `op` compiled for the widest instruction set the CPU has (AVX-512,
 /// AVX2, else baseline).
-pub(crate) fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
     #[cfg(target_arch = "x86_64")]
     {
         // The trait's `vectorize` (a `WithSimd`), not the types' own
@@ -311,18 +238,6 @@ pub(crate) enum Isa {
     Reference,
 }
 
-impl Isa {
-    /// Whether a check may be decided by a kernel's proof: not for the
-    /// element-by-element reference, which the tests compare against.
-    fn proves(self) -> bool {
-        #[cfg(test)]
-        if self == Isa::Reference {
-            return false;
-        }
-        true
-    }
-}
-
 /// The element-by-element form of both passes (the tests' reference).
 #[cfg(test)]
 fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
@@ -331,19 +246,17 @@ fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     p: &mut [T],
     g: &[T],
     s: &mut [&mut [T]],
-) -> (bool, Spans) {
+) -> bool {
     let mut finite = true;
-    let mut spans = [Span::empty(); MAX_SLOTS];
     for i in 0..p.len() {
         let mut e: [T; S] = std::array::from_fn(|j| s[j][i]);
         p[i] = k.step(p[i], prep.apply(g[i]), &mut e);
         finite &= g[i].is_finite() && p[i].is_finite() && e.iter().all(|v| v.is_finite());
         for (j, v) in e.into_iter().enumerate() {
             s[j][i] = v;
-            spans[j] = spans[j].join(Span::point(v.to_f64()));
         }
     }
-    (finite, spans)
+    finite
 }
 
 struct CheckOp<'a, T, K, M, const S: usize> {
@@ -435,9 +348,9 @@ impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> Split for WriteOp
 impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
     for WriteOp<'_, T, K, M, S>
 {
-    type Output = Spans;
+    type Output = ();
     #[inline(always)]
-    fn with_simd<V: pulp::Simd>(self, _simd: V) -> Spans {
+    fn with_simd<V: pulp::Simd>(self, _simd: V) {
         write_loop(self.k, self.prep, self.p, self.g, self.s)
     }
 }
@@ -482,13 +395,12 @@ fn run_check<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
         Isa::Reference => {
             let (mut p, mut copies) = (op.p.to_vec(), op.s.map(<[T]>::to_vec));
             let mut refs: Vec<&mut [T]> = copies.iter_mut().map(|c| c.as_mut_slice()).collect();
-            reference(op.k, op.prep, &mut p, op.g, &mut refs).0
+            reference(op.k, op.prep, &mut p, op.g, &mut refs)
         }
     }
 }
 
-/// The write pass: updates `p` and its state `s` in place; returns the
-/// range of every slot as written.
+/// The write pass: updates `p` and its state `s` in place.
 pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
     isa: Isa,
     k: K,
@@ -496,7 +408,7 @@ pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
     p: &mut [T],
     g: &[T],
     s: &mut [&mut [T]],
-) -> Spans {
+) {
     let mut it = s.iter_mut();
     let s: [&mut [T]; S] =
         std::array::from_fn(|_| &mut **it.next().expect("invariant: one slice per slot"));
@@ -510,26 +422,24 @@ pub(crate) fn write<T: Float, const S: usize, K: Kernel<T, S>>(
                 g,
                 s,
             },
-        )
+        );
     } else {
-        run_write(isa, WriteOp { k, prep, p, g, s })
+        run_write(isa, WriteOp { k, prep, p, g, s });
     }
 }
 
 fn run_write<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     isa: Isa,
     op: WriteOp<'_, T, K, M, S>,
-) -> Spans {
-    // The spans of the pieces join exactly: minima and maxima.
-    let join = |a: Spans, b: Spans| -> Spans { std::array::from_fn(|i| a[i].join(b[i])) };
+) {
     match isa {
-        Isa::Widest => par_split(op, &dispatch, &join),
+        Isa::Widest => par_split(op, &dispatch, &|(), ()| ()),
         #[cfg(test)]
         Isa::Baseline => op.with_simd(pulp::Scalar::new()),
         #[cfg(test)]
         Isa::Reference => {
             let mut s = op.s;
-            reference(op.k, op.prep, op.p, op.g, &mut s).1
+            reference(op.k, op.prep, op.p, op.g, &mut s);
         }
     }
 }
@@ -541,13 +451,9 @@ pub(crate) trait Pass<T: Float> {
     fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> Self::Output;
 }
 
-/// The check pass over one parameter, as a [`Pass`]: first the kernel's
-/// proof from what is `known` of the inputs, if anything is, and only when
-/// that fails the full pass.
+/// The check pass over one parameter, as a [`Pass`].
 pub(crate) struct Check<'a, T> {
     pub(crate) isa: Isa,
-    /// The slots' ranges, if known (see [`bounds`](super::bounds)).
-    pub(crate) spans: Option<Spans>,
     pub(crate) prep: Prep<T>,
     pub(crate) p: &'a [T],
     pub(crate) g: &'a [T],
@@ -555,25 +461,9 @@ pub(crate) struct Check<'a, T> {
 }
 
 impl<T: Float> Pass<T> for Check<'_, T> {
-    /// Whether every value is finite, and whether the proof decided it
-    /// (else the full pass did).
-    type Output = (bool, bool);
-    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> (bool, bool) {
-        let proves = K::PROVES && S > 0 && self.isa.proves();
-        let known = self.spans.filter(|_| proves).and_then(|s| {
-            // Without slots the full check reads what the scan would.
-            let g_factor = self.prep.magnitude_factor()?;
-            let seen = scan(self.p, self.g);
-            seen.finite.then_some(Known {
-                p: seen.p,
-                g: seen.g * g_factor,
-                s,
-            })
-        });
-        if known.is_some_and(|known| k.finite_within(&known)) {
-            return (true, true);
-        }
-        (check(self.isa, k, self.prep, self.p, self.g, self.s), false)
+    type Output = bool;
+    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> bool {
+        check(self.isa, k, self.prep, self.p, self.g, self.s)
     }
 }
 
@@ -587,12 +477,129 @@ pub(crate) struct Write<'a, 'b, T> {
 }
 
 impl<T: Float> Pass<T> for Write<'_, '_, T> {
-    type Output = Spans;
-    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) -> Spans {
+    type Output = ();
+    fn run<const S: usize, K: Kernel<T, S>>(self, k: K) {
         write(self.isa, k, self.prep, self.p, self.g, self.s)
     }
 }
 
-// The kernels' tests.
 #[cfg(test)]
-mod tests;
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    use super::Isa;
+    use crate::element::Float;
+    use crate::optimizers::{Adadelta, Adagrad, Adam, AdamW, Lion, Nadam, Optimizer, RmsProp, Sgd};
+    use crate::tape::{Gradients, Param};
+    use crate::tensor::Tensor;
+
+    /// Every optimizer, with every slot layout, weight decay and kind of
+    /// clipping, running on `isa`.
+    fn every_setting<T: Float>(isa: Isa) -> Vec<Box<dyn Optimizer<T>>> {
+        vec![
+            Box::new(Sgd::new(0.1).isa(isa)),
+            Box::new(Sgd::new(0.1).weight_decay(0.01).isa(isa)),
+            Box::new(Sgd::new(0.1).momentum(0.9).isa(isa)),
+            Box::new(
+                Sgd::new(0.1)
+                    .momentum(0.9)
+                    .nesterov(true)
+                    .weight_decay(0.01)
+                    .isa(isa),
+            ),
+            Box::new(Sgd::new(0.1).clip_value(0.05).isa(isa)),
+            Box::new(Adam::new(0.01).isa(isa)),
+            Box::new(Adam::new(0.01).amsgrad(true).weight_decay(0.01).isa(isa)),
+            Box::new(Adam::new(0.01).clip_norm(0.5).isa(isa)),
+            Box::new(AdamW::new(0.01).isa(isa)),
+            Box::new(
+                AdamW::new(0.01)
+                    .amsgrad(true)
+                    .global_clip_norm(0.3)
+                    .isa(isa),
+            ),
+            Box::new(Nadam::new(0.01).isa(isa)),
+            Box::new(RmsProp::new(0.01).isa(isa)),
+            Box::new(RmsProp::new(0.01).momentum(0.5).isa(isa)),
+            Box::new(RmsProp::new(0.01).centered(true).isa(isa)),
+            Box::new(RmsProp::new(0.01).centered(true).momentum(0.5).isa(isa)),
+            Box::new(Adagrad::new(0.1).isa(isa)),
+            Box::new(Adadelta::new(1.0).isa(isa)),
+            Box::new(Lion::new(0.01).weight_decay(0.1).isa(isa)),
+        ]
+    }
+
+    /// The bits of every parameter and state tensor after 4 steps of each
+    /// setting on two parameters of odd lengths, with `isa`.
+    fn run<T: Float>(isa: Isa, len: usize) -> Vec<Vec<u64>> {
+        let mut out = Vec::new();
+        for mut opt in every_setting::<T>(isa) {
+            let mut rng = StdRng::seed_from_u64(len as u64);
+            let mut draw = |n: usize, scale: f64| {
+                let v = (0..n)
+                    .map(|_| T::from_f64(rng.random_range(-scale..scale)))
+                    .collect();
+                Tensor::from_vec(v, &[n]).expect("length")
+            };
+            let mut a = Param::new("a", draw(len, 1.0));
+            let mut b = Param::new("b", draw(len + 2, 1.0));
+            for _ in 0..4 {
+                let mut grads = Gradients::default();
+                grads.insert_param(a.id(), draw(len, 0.5));
+                grads.insert_param(b.id(), draw(len + 2, 0.5));
+                opt.apply_gradients(&grads, &mut [&mut a, &mut b])
+                    .expect("a finite step");
+            }
+            let tensors = [a.value().clone(), b.value().clone()]
+                .into_iter()
+                .chain(opt.state().into_iter().map(|(_, t)| t));
+            out.extend(tensors.map(|t| {
+                t.as_slice()
+                    .iter()
+                    .map(|v| Float::to_f64(*v).to_bits())
+                    .collect()
+            }));
+        }
+        out
+    }
+
+    #[test]
+    fn wide_baseline_and_element_by_element_updates_agree_bit_for_bit() {
+        // Lengths below, at and around the block of 16, and long ones with
+        // a tail.
+        for len in [1, 7, 15, 16, 17, 33, 64, 101] {
+            let reference = run::<f32>(Isa::Reference, len);
+            assert_eq!(run::<f32>(Isa::Widest, len), reference, "f32, length {len}");
+            assert_eq!(
+                run::<f32>(Isa::Baseline, len),
+                reference,
+                "f32, length {len}"
+            );
+            let reference = run::<f64>(Isa::Reference, len);
+            assert_eq!(run::<f64>(Isa::Widest, len), reference, "f64, length {len}");
+            assert_eq!(
+                run::<f64>(Isa::Baseline, len),
+                reference,
+                "f64, length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_check_pass_finds_a_non_finite_value_in_the_tail_and_in_a_block() {
+        // An update that overflows f32 at one element, in a block (index 3)
+        // and in the tail (index 17 of 18): refused either way, nothing written.
+        for (isa, at) in [(Isa::Widest, 3), (Isa::Widest, 17), (Isa::Baseline, 17)] {
+            let mut g = vec![0.0f32; 18];
+            g[at] = 10.0;
+            let mut p = Param::new("p", Tensor::from_vec(vec![0.5f32; 18], &[18]).expect("18"));
+            let mut grads = Gradients::default();
+            grads.insert_param(p.id(), Tensor::from_vec(g, &[18]).expect("18"));
+            let mut opt = Sgd::new(1e38).isa(isa);
+            let err = opt.apply_gradients(&grads, &mut [&mut p]).unwrap_err();
+            assert!(err.to_string().contains(&format!("at index {at}")), "{err}");
+            assert_eq!(p.value().to_vec(), vec![0.5f32; 18]);
+        }
+    }
+}

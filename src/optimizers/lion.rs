@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::bounds::{Known, Proof, mag};
 use super::core::{Rule, Step, non_negative, unit_interval};
 use super::json::f64_field;
 use super::kernels::{Kernel, Pass};
@@ -93,25 +92,6 @@ impl<T: Float> Kernel<T, 1> for LionKernel<T> {
         *m = self.b2 * *m + self.one_minus_b2 * g;
         p
     }
-
-    /// No division: `|sign(c)| ≤ 1` for a finite `c`, every other
-    /// operation's bound in order.
-    fn finite_within(&self, known: &Known) -> bool {
-        let b = Proof::new::<T>();
-        let (p, g, m) = (
-            b.at_most(known.p),
-            b.at_most(known.g),
-            b.at_most(known.s[0].abs()),
-        );
-        let c = b.at_most(mag(self.b1) * m) + b.at_most(mag(self.one_minus_b1) * g);
-        b.at_most(c);
-        let u = b.at_most(1.0 + b.at_most(mag(self.wd) * p));
-        b.at_most(p + b.at_most(mag(self.lr) * u));
-        b.at_most(b.at_most(mag(self.b2) * m) + b.at_most(mag(self.one_minus_b2) * g));
-        b.holds()
-    }
-
-    const PROVES: bool = true;
 }
 
 optimizer!(

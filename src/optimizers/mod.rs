@@ -41,12 +41,9 @@
 //!   naming the first such parameter, and the parameters, the state and
 //!   the step count are exactly as before the call
 //!   ([`Optimizer::refused_param`] says which parameter). This costs no
-//!   copy: every parameter is checked before any is written, by a proof
-//!   from bounds on the inputs where the update has one (every optimizer
-//!   with state but Adadelta: a read of the parameter and the gradient,
-//!   see `src/optimizers/bounds.rs`), else by running the fused
-//!   update over the parameter's slices storing nothing; then, once all
-//!   passed, the update runs again and writes in place.
+//!   copy: each update is one fused pass over the parameter's slices, run
+//!   twice, first to check every value it would write (storing none), then,
+//!   once all passed, to write them in place.
 //! - **In place.** The update writes into the parameter's own storage, so a
 //!   step allocates and copies nothing. Tensors share storage, though, and
 //!   copy it before a write while another handle holds it (copy on write):
@@ -175,14 +172,6 @@ macro_rules! optimizer {
                 self
             }
 
-            /// How many parameter updates the full check pass decided
-            /// (tests: the rest were proved finite).
-            #[cfg(test)]
-            #[allow(dead_code)] // read for some optimizers only
-            pub(crate) fn full_checks(&self) -> u64 {
-                self.core.full_checks
-            }
-
             /// Builds from a config map (absent keys keep their defaults).
             pub(crate) fn from_map(
                 map: &serde_json::Map<String, serde_json::Value>,
@@ -250,7 +239,6 @@ macro_rules! optimizer {
 mod adadelta;
 mod adagrad;
 mod adam;
-mod bounds;
 mod clipping;
 mod core;
 mod json;

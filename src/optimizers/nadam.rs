@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::bounds::{Known, Proof, mag};
 use super::core::{Rule, Step, positive, unit_interval};
 use super::json::f64_field;
 use super::kernels::{Kernel, Pass};
@@ -116,29 +115,6 @@ impl<T: Float> Kernel<T, 2> for NadamKernel<T> {
         let p = p + self.grad_coef * g / denom;
         p + self.m_coef * *m / denom
     }
-
-    /// `v ≥ 0` (β₂ and 1 − β₂ keep it so) and `1 − β₂ᵗ > 0` keep the
-    /// square root's operand non-negative; the denominator is then at
-    /// least `ε > 0`.
-    fn finite_within(&self, known: &Known) -> bool {
-        let b = Proof::new::<T>();
-        let [ms, vs, _] = known.s;
-        let (p, g) = (b.at_most(known.p), b.at_most(known.g));
-        let (m, v) = (b.at_most(ms.abs()), b.at_most(vs.abs()));
-        b.require(vs.non_negative() && self.b2 >= T::zero() && self.one_minus_b2 >= T::zero());
-        b.require(self.bias_2 > T::zero() && self.eps > T::zero());
-        let m1 = b.at_most(m + b.at_most(mag(self.one_minus_b1) * b.at_most(g + m)));
-        let g2 = b.at_most(b.at_most(mag(self.one_minus_b2) * g) * g);
-        let v1 = b.at_most(b.at_most(mag(self.b2) * v) + g2);
-        let q = b.at_most(v1 / self.bias_2.to_f64());
-        b.at_most(q.sqrt() + mag(self.eps));
-        let eps = self.eps.to_f64();
-        let p1 = b.at_most(p + b.at_most(b.at_most(mag(self.grad_coef) * g) / eps));
-        b.at_most(p1 + b.at_most(b.at_most(mag(self.m_coef) * m1) / eps));
-        b.holds()
-    }
-
-    const PROVES: bool = true;
 }
 
 optimizer!(

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::bounds::{Known, Proof, Span, mag};
 use super::core::{Rule, Step, positive, unit_interval};
 use super::json::{bool_field, f64_field};
 use super::kernels::{Kernel, Pass};
@@ -115,44 +114,6 @@ impl<T: Float> RmsKernel<T> {
     }
 }
 
-impl<T: Float> RmsKernel<T> {
-    /// The proof for [`Kernel::finite_within`]: slot `v`, and `b`
-    /// (momentum) and `a` (centered) where the variant has them. Plain:
-    /// `v ≥ 0` (ρ and 1 − ρ keep it so) keeps the square root's operand
-    /// non-negative; centered: `max(v − a², 0)` does. The denominator
-    /// `√var + ε` is then at least `ε > 0`.
-    fn proof(&self, known: &Known, v: Span, b_slot: Option<Span>, a_slot: Option<Span>) -> bool {
-        let b = Proof::new::<T>();
-        let (p, g, vm) = (b.at_most(known.p), b.at_most(known.g), b.at_most(v.abs()));
-        b.require(self.eps > T::zero());
-        b.require(self.rho >= T::zero() && self.one_minus_rho >= T::zero());
-        let g2 = b.at_most(b.at_most(mag(self.one_minus_rho) * g) * g);
-        let v1 = b.at_most(b.at_most(mag(self.rho) * vm) + g2);
-        let var = match a_slot {
-            Some(a) => {
-                let a = b.at_most(a.abs());
-                let a1 = b.at_most(a + b.at_most(mag(self.one_minus_rho) * b.at_most(g + a)));
-                b.at_most(v1 + b.at_most(a1 * a1))
-            }
-            None => {
-                b.require(v.non_negative());
-                v1
-            }
-        };
-        b.at_most(var.sqrt() + mag(self.eps));
-        let d = b.at_most(g / self.eps.to_f64());
-        let step = match b_slot {
-            Some(bs) => {
-                let bm = b.at_most(bs.abs());
-                b.at_most(b.at_most(mag(self.mu) * bm) + d)
-            }
-            None => d,
-        };
-        b.at_most(p + b.at_most(mag(self.lr) * step));
-        b.holds()
-    }
-}
-
 #[derive(Clone, Copy)]
 struct RmsPlain<T>(RmsKernel<T>);
 #[derive(Clone, Copy)]
@@ -168,12 +129,6 @@ impl<T: Float> Kernel<T, 1> for RmsPlain<T> {
         let d = self.0.direction(g, v, None);
         self.0.apply(p, d, None)
     }
-
-    fn finite_within(&self, known: &Known) -> bool {
-        self.0.proof(known, known.s[0], None, None)
-    }
-
-    const PROVES: bool = true;
 }
 
 impl<T: Float> Kernel<T, 2> for RmsMomentum<T> {
@@ -182,12 +137,6 @@ impl<T: Float> Kernel<T, 2> for RmsMomentum<T> {
         let d = self.0.direction(g, v, None);
         self.0.apply(p, d, Some(b))
     }
-
-    fn finite_within(&self, known: &Known) -> bool {
-        self.0.proof(known, known.s[0], Some(known.s[1]), None)
-    }
-
-    const PROVES: bool = true;
 }
 
 impl<T: Float> Kernel<T, 2> for RmsCentered<T> {
@@ -196,12 +145,6 @@ impl<T: Float> Kernel<T, 2> for RmsCentered<T> {
         let d = self.0.direction(g, v, Some(a));
         self.0.apply(p, d, None)
     }
-
-    fn finite_within(&self, known: &Known) -> bool {
-        self.0.proof(known, known.s[0], None, Some(known.s[1]))
-    }
-
-    const PROVES: bool = true;
 }
 
 impl<T: Float> Kernel<T, 3> for RmsMomentumCentered<T> {
@@ -210,13 +153,6 @@ impl<T: Float> Kernel<T, 3> for RmsMomentumCentered<T> {
         let d = self.0.direction(g, v, Some(a));
         self.0.apply(p, d, Some(b))
     }
-
-    fn finite_within(&self, known: &Known) -> bool {
-        self.0
-            .proof(known, known.s[0], Some(known.s[1]), Some(known.s[2]))
-    }
-
-    const PROVES: bool = true;
 }
 
 optimizer!(

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::bounds::{Known, Proof, mag};
 use super::core::{Rule, Step, check, non_negative, unit_interval};
 use super::json::{bool_field, f64_field};
 use super::kernels::{Kernel, Pass};
@@ -101,27 +100,6 @@ impl<T: Float> Kernel<T, 1> for SgdKernel<T> {
         };
         p - self.lr * d
     }
-
-    /// No division or square root: every operation's bound in order.
-    fn finite_within(&self, known: &Known) -> bool {
-        let b = Proof::new::<T>();
-        let (p, g, s) = (
-            b.at_most(known.p),
-            b.at_most(known.g),
-            b.at_most(known.s[0].abs()),
-        );
-        let d = b.at_most(g + b.at_most(mag(self.wd) * p));
-        let s1 = b.at_most(b.at_most(mag(self.mu) * s) + d);
-        let d = if self.nesterov {
-            b.at_most(d + b.at_most(mag(self.mu) * s1))
-        } else {
-            s1
-        };
-        b.at_most(p + b.at_most(mag(self.lr) * d));
-        b.holds()
-    }
-
-    const PROVES: bool = true;
 }
 
 optimizer!(

@@ -55,7 +55,6 @@ mod losses;
 mod matmul_props;
 mod metrics;
 mod optimizer_in_place;
-mod optimizer_overflow_boundary;
 mod optimizers;
 mod persist;
 mod persist_errors;
