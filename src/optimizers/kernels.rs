@@ -20,7 +20,8 @@
 //! vector units make cheap: docs/performance.md.)
 //!
 //! Both passes go through the slices in blocks of [`LANES`] elements that
-//! the compiler vectorizes. [`dispatch`] compiles them a second and third
+//! the compiler vectorizes. [`dispatch`] (the crate's one run-time choice of
+//! instruction set) compiles them a second and third
 //! time for AVX2 and AVX-512 (through `pulp`, whose `Simd::vectorize`
 //! enables the instruction set for the code inlined into it) and picks the
 //! widest the CPU has at run time; the crate itself is compiled for
@@ -205,23 +206,7 @@ fn write_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     }
 }
 
-/// Runs `op` compiled for the widest instruction set the CPU has (AVX-512,
-/// AVX2, else baseline).
-fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // The trait's `vectorize` (a `WithSimd`), not the types' own
-        // (a closure).
-        use pulp::Simd;
-        if let Some(simd) = pulp::x86::V4::try_new() {
-            return Simd::vectorize(simd, op);
-        }
-        if let Some(simd) = pulp::x86::V3::try_new() {
-            return Simd::vectorize(simd, op);
-        }
-    }
-    op.with_simd(pulp::Scalar::new())
-}
+use crate::element::dispatch;
 
 /// Which code runs the passes; tests compare them bit for bit.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
