@@ -28,6 +28,7 @@ mod reduce;
 mod shape_ops;
 pub(crate) mod simd;
 mod size;
+mod small_gemm;
 mod softmax;
 mod storage;
 

@@ -2,24 +2,8 @@
 //! not depend on the thread count ([`par_split`]): the kernels behind the
 //! unary and scalar tensor ops of `elementwise.rs` on large tensors.
 
+use super::simd::MapPair;
 use crate::element::{Float, Split, par_split};
-
-/// An input slice and the output slice of the same length it maps into.
-struct MapPair<'a, T> {
-    src: &'a [T],
-    dst: &'a mut [T],
-}
-
-impl<T: Float> Split for MapPair<'_, T> {
-    fn len(&self) -> usize {
-        self.dst.len()
-    }
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let (s0, s1) = self.src.split_at(at);
-        let (d0, d1) = self.dst.split_at_mut(at);
-        (MapPair { src: s0, dst: d0 }, MapPair { src: s1, dst: d1 })
-    }
-}
 
 /// A slice mapped in place.
 struct InPlace<'a, T>(&'a mut [T]);

@@ -75,6 +75,7 @@ impl fmt::Display for History {
                 row.extend(
                     self.series
                         .iter()
+                        // invariant: every series has one value per epoch.
                         .map(|(_, v)| format!("{:.*}", precision, v[i])),
                 );
                 row
