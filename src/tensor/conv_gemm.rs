@@ -415,12 +415,7 @@ pub(crate) fn backward<T: Float>(
                 let add = j > 0;
                 if let Some(dw) = &mut dw {
                     if pointwise {
-                        gemm(
-                            dw,
-                            block_t(x_c, m, kg, kg, 0),
-                            block(gy_c, m, f, f, 0),
-                            add,
-                        );
+                        gemm(dw, block_t(x_c, m, kg, kg, 0), block(gy_c, m, f, f, 0), add);
                     }
                     for group in (0..g.groups).filter(|_| !pointwise) {
                         let c = &mut cols[..m * kg];
