@@ -13,8 +13,8 @@
 //! reading back a column matrix `kh·kw` times the input's size. Every output
 //! element is computed by the same code in the same order whatever the
 //! thread count, and the kernel and bias gradients (sums over the batch)
-//! add the chunks' partial sums in chunk order, so 1 and 2 threads give
-//! the same bits.
+//! are summed over fixed runs of consecutive chunks, then the runs' partial
+//! sums are added in order, so 1 and 2 threads give the same bits.
 //!
 //! A 1×1 convolution with stride 1, no padding and one group is a plain
 //! matrix product of the input: it skips `im2col` and `col2im`.
@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use super::conv::{Conv2dGeometry, col2im_add, im2col};
 use super::recycle::{self, Buffer};
-use super::try_filled;
+use super::{try_alloc, try_filled};
 use crate::element::{Float, MatRef, gemm, num_threads};
 use crate::error::{Error, Result};
 
@@ -134,6 +134,19 @@ fn scatter_cols<T: Copy>(src: &[T], width: usize, dst: &mut [T], stride: usize, 
     }
 }
 
+/// Adds a contiguous `[rows, width]` matrix onto columns `col0..` of a
+/// row-major matrix whose rows are `stride` long.
+fn scatter_add_cols<T: Float>(src: &[T], width: usize, dst: &mut [T], stride: usize, col0: usize) {
+    if width == 0 {
+        return;
+    }
+    for (s, d) in src.chunks_exact(width).zip(dst.chunks_exact_mut(stride)) {
+        for (d, &v) in d[col0..col0 + width].iter_mut().zip(s) {
+            *d += v;
+        }
+    }
+}
+
 /// Adds `bias` to every `bias.len()`-long row of `y`.
 fn add_rows<T: Float>(y: &mut [T], bias: &[T]) {
     if bias.is_empty() {
@@ -157,6 +170,12 @@ fn sum_rows<T: Float>(rows: &[T], acc: &mut [T]) {
         }
     }
 }
+
+/// Kernel-gradient partial sums of the backward pass at most: each sums a
+/// run of consecutive chunks (its products accumulate into it, no zeroed
+/// partial per chunk and no addition pass per chunk); enough runs to share
+/// between two threads evenly.
+const PARTIALS: usize = 8;
 
 /// Chunk lengths (in elements) of the per-image arrays of a convolution.
 struct Sizes {
@@ -242,53 +261,70 @@ pub(crate) fn forward<T: Float>(
     let s = Sizes::of(g);
     let pointwise = is_pointwise(g);
     let shape = g.output_shape();
-    let mut y = try_filled(op, &shape, T::zero())?;
     let y_chunk = (s.images * s.image_rows * f).max(1);
-    let tasks: Vec<_> = y.chunks_mut(y_chunk).enumerate().collect();
     let cols_len = if pointwise { 0 } else { s.cols(g) };
     let tmp_len = if g.groups > 1 {
         s.images * s.image_rows * cg
     } else {
         0
     };
-    let done = run_tasks_with(
-        tasks,
-        || {
-            (
-                try_scratch::<T>(op, cols_len),
-                try_scratch::<T>(op, tmp_len),
-            )
-        },
-        |(cols, tmp), (i, y_c)| {
-            let (Some(cols), Some(tmp)) = (cols, tmp) else {
-                return false;
-            };
-            let (sg, x_c) = s.chunk(g, i, x);
-            let m = sg.rows();
-            if pointwise {
-                gemm(y_c, block(x_c, m, kg, kg, 0), block(w, kg, f, f, 0), false);
+    let init = || {
+        (
+            try_scratch::<T>(op, cols_len),
+            try_scratch::<T>(op, tmp_len),
+        )
+    };
+    let body = |(cols, tmp): &mut (Option<Buffer<T>>, Option<Buffer<T>>),
+                (i, y_c): (usize, &mut [T])| {
+        let (Some(cols), Some(tmp)) = (cols, tmp) else {
+            return false;
+        };
+        let (sg, x_c) = s.chunk(g, i, x);
+        let m = sg.rows();
+        if pointwise {
+            gemm(y_c, block(x_c, m, kg, kg, 0), block(w, kg, f, f, 0), false);
+        }
+        for group in (0..g.groups).filter(|_| !pointwise) {
+            let c = &mut cols[..m * kg];
+            im2col(x_c, &sg, group, c);
+            let lhs = block(c, m, kg, kg, 0);
+            let rhs = block(w, kg, cg, f, group * cg);
+            if g.groups == 1 {
+                gemm(y_c, lhs, rhs, false);
+            } else {
+                gemm(&mut tmp[..m * cg], lhs, rhs, false);
+                scatter_cols(&tmp[..m * cg], cg, y_c, f, group * cg);
             }
-            for group in (0..g.groups).filter(|_| !pointwise) {
-                let c = &mut cols[..m * kg];
-                im2col(x_c, &sg, group, c);
-                let lhs = block(c, m, kg, kg, 0);
-                let rhs = block(w, kg, cg, f, group * cg);
-                if g.groups == 1 {
-                    gemm(y_c, lhs, rhs, false);
-                } else {
-                    gemm(&mut tmp[..m * cg], lhs, rhs, false);
-                    scatter_cols(&tmp[..m * cg], cg, y_c, f, group * cg);
-                }
-            }
-            // The bias is added while the chunk's rows are still in cache.
-            if let Some(b) = bias {
-                add_rows(y_c, b);
-            }
-            true
-        },
-    );
-    if !done.into_iter().all(|ok| ok) {
-        return Err(out_of_memory::<T>(op, vec![s.images * s.image_rows, kg]));
+        }
+        // The bias is added while the chunk's rows are still in cache.
+        if let Some(b) = bias {
+            add_rows(y_c, b);
+        }
+        true
+    };
+    let oom = || out_of_memory::<T>(op, vec![s.images * s.image_rows, kg]);
+    if num_threads() > 1 && s.count(g) > 1 {
+        let mut y = try_filled(op, &shape, T::zero())?;
+        let tasks: Vec<_> = y.chunks_mut(y_chunk).enumerate().collect();
+        if !run_tasks_with(tasks, init, body).into_iter().all(|ok| ok) {
+            return Err(oom());
+        }
+        return Ok(y);
+    }
+    // One thread: the output grows chunk by chunk, each chunk's rows zeroed
+    // just before its product overwrites them, while they are in cache,
+    // rather than the whole output zeroed first and written again later.
+    let total = g.rows() * f;
+    let mut y = try_alloc::<T>(op, &shape)?;
+    let mut scratch = init();
+    let mut i = 0;
+    while y.len() < total {
+        let start = y.len();
+        y.resize(start + y_chunk.min(total - start), T::zero());
+        if !body(&mut scratch, (i, &mut y[start..])) {
+            return Err(oom());
+        }
+        i += 1;
     }
     Ok(y)
 }
@@ -312,10 +348,13 @@ pub(crate) struct Needs {
 }
 
 /// The gradients `needs` asks for, in one sweep over the chunks: each
-/// chunk unrolls its patches again for its kernel-gradient partial, adds
-/// its bias-gradient partial while its rows of `g` are in cache, then
-/// writes `g · wᵀ` into the same scratch and folds it back into its own
-/// images of `d x`. The partial sums are added in chunk order.
+/// chunk unrolls its patches again and adds `colsᵀ · g` to its run's
+/// kernel-gradient partial (the product accumulates in place), adds its
+/// rows of `g` to the run's bias-gradient partial while they are in cache,
+/// then writes `g · wᵀ` into the same scratch and folds it back into its
+/// own images of `d x`. The runs of chunks ([`PARTIALS`]) are fixed by the
+/// chunk count and their partials are added in run order, so the thread
+/// count never changes a bit.
 pub(crate) fn backward<T: Float>(
     op: &'static str,
     gy: &[T],
@@ -337,11 +376,24 @@ pub(crate) fn backward<T: Float>(
     };
     dx_chunks.resize_with(n, || &mut [][..]);
     let gy_chunk = (s.images * s.image_rows * f).max(1);
-    let tasks: Vec<_> = dx_chunks
+    let chunks: Vec<_> = dx_chunks
         .into_iter()
         .zip(gy.chunks(gy_chunk))
         .enumerate()
         .collect();
+    // Consecutive chunks share one kernel-gradient partial, accumulated
+    // by the products themselves: the groups depend on the chunk count
+    // only, never on the thread count, so the sums keep their order.
+    let per_group = n.div_ceil(PARTIALS).max(1);
+    let mut tasks: Vec<Vec<_>> = Vec::with_capacity(PARTIALS);
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        if i % per_group == 0 {
+            tasks.push(Vec::with_capacity(per_group));
+        }
+        if let Some(group) = tasks.last_mut() {
+            group.push(chunk);
+        }
+    }
     let cols_len = if pointwise || !(needs.dx || needs.dw) {
         0
     } else {
@@ -351,63 +403,73 @@ pub(crate) fn backward<T: Float>(
     let partials = run_tasks_with(
         tasks,
         || (scratch::<T>(op, cols_len), scratch::<T>(op, tmp_len)),
-        |(cols, tmp), (i, (dx_c, gy_c))| {
-            let (sg, x_c) = s.chunk(g, i, x);
-            let m = sg.rows();
+        |(cols, tmp), group_chunks| {
+            // Products overwrite the partial on a run's first chunk and
+            // add to it after; the grouped-convolution path adds its
+            // per-group products to the zeroed partial.
             let mut dw = needs.dw.then(|| recycle::filled(kg * f, T::zero()));
-            if let Some(dw) = &mut dw {
-                if pointwise {
-                    gemm(
-                        dw,
-                        block_t(x_c, m, kg, kg, 0),
-                        block(gy_c, m, f, f, 0),
-                        false,
-                    );
-                }
-                for group in (0..g.groups).filter(|_| !pointwise) {
-                    let c = &mut cols[..m * kg];
-                    im2col(x_c, &sg, group, c);
-                    let lhs = block_t(c, m, kg, kg, 0);
-                    let rhs = block(gy_c, m, cg, f, group * cg);
-                    if g.groups == 1 {
-                        gemm(dw, lhs, rhs, false);
-                    } else {
-                        gemm(tmp, lhs, rhs, false);
-                        scatter_cols(tmp, cg, dw, f, group * cg);
+            let mut db = needs.db.then(|| vec![T::zero(); f]);
+            for (j, (i, (dx_c, gy_c))) in group_chunks.into_iter().enumerate() {
+                let (sg, x_c) = s.chunk(g, i, x);
+                let m = sg.rows();
+                let add = j > 0;
+                if let Some(dw) = &mut dw {
+                    if pointwise {
+                        gemm(dw, block_t(x_c, m, kg, kg, 0), block(gy_c, m, f, f, 0), add);
+                    }
+                    for group in (0..g.groups).filter(|_| !pointwise) {
+                        let c = &mut cols[..m * kg];
+                        im2col(x_c, &sg, group, c);
+                        let lhs = block_t(c, m, kg, kg, 0);
+                        let rhs = block(gy_c, m, cg, f, group * cg);
+                        if g.groups == 1 {
+                            gemm(dw, lhs, rhs, add);
+                        } else {
+                            gemm(tmp, lhs, rhs, false);
+                            scatter_add_cols(tmp, cg, dw, f, group * cg);
+                        }
                     }
                 }
-            }
-            let db = needs.db.then(|| {
-                let mut db = vec![T::zero(); f];
-                sum_rows(gy_c, &mut db);
-                db
-            });
-            if needs.dx {
-                let wt = |group: usize| block_t(w, kg, cg, f, group * cg);
-                if pointwise {
-                    gemm(dx_c, block(gy_c, m, f, f, 0), wt(0), false);
+                if let Some(db) = &mut db {
+                    sum_rows(gy_c, db);
                 }
-                for group in (0..g.groups).filter(|_| !pointwise) {
-                    // The product overwrites the scratch: no clearing.
-                    let dcols = &mut cols[..m * kg];
-                    gemm(dcols, block(gy_c, m, cg, f, group * cg), wt(group), false);
-                    col2im_add(dcols, &sg, group, dx_c);
+                if needs.dx {
+                    let wt = |group: usize| block_t(w, kg, cg, f, group * cg);
+                    if pointwise {
+                        gemm(dx_c, block(gy_c, m, f, f, 0), wt(0), false);
+                    }
+                    for group in (0..g.groups).filter(|_| !pointwise) {
+                        // The product overwrites the scratch: no clearing.
+                        let dcols = &mut cols[..m * kg];
+                        gemm(dcols, block(gy_c, m, cg, f, group * cg), wt(group), false);
+                        col2im_add(dcols, &sg, group, dx_c);
+                    }
                 }
             }
             (dw, db)
         },
     );
-    let mut dw = needs.dw.then(|| recycle::filled(kg * f, T::zero()));
-    let mut db = needs.db.then(|| vec![T::zero(); f]);
+    let mut dw: Option<Vec<T>> = None;
+    let mut db: Option<Vec<T>> = None;
     for (pw, pb) in partials {
         for (acc, part) in [(&mut dw, pw), (&mut db, pb)] {
-            if let (Some(acc), Some(part)) = (acc.as_mut(), part) {
-                for (d, v) in acc.iter_mut().zip(&part) {
-                    *d += *v;
+            let Some(part) = part else { continue };
+            match acc {
+                // The first group's partial becomes the sum.
+                None => *acc = Some(part),
+                Some(acc) => {
+                    for (d, v) in acc.iter_mut().zip(&part) {
+                        *d += *v;
+                    }
+                    recycle::give_back(part);
                 }
-                recycle::give_back(part);
             }
         }
     }
+    // No chunks (an empty batch): the gradients are zero.
+    let dw = needs
+        .dw
+        .then(|| dw.unwrap_or_else(|| recycle::filled(kg * f, T::zero())));
+    let db = needs.db.then(|| db.unwrap_or_else(|| vec![T::zero(); f]));
     Grads { dx, dw, db }
 }
