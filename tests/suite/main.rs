@@ -61,6 +61,7 @@ mod persist_errors;
 mod persist_fresh_process;
 mod sequential;
 mod sequential_errors;
+mod overhead_paths;
 mod small_model_paths;
 mod split_threads;
 mod tape;
