@@ -43,9 +43,7 @@ pub use recycle::DEFAULT_BUFFER_CACHE_LIMIT;
 pub use recycle::{buffer_cache_counts, buffer_cache_held};
 pub use recycle::{buffer_cache_limit, clear_buffer_cache, set_buffer_cache_limit};
 pub(crate) use reduce::argmax_slice;
-pub(crate) use size::{
-    checked_numel, numel, same_shape, try_alloc, try_filled, try_with_capacity,
-};
+pub(crate) use size::{checked_numel, numel, same_shape, try_alloc, try_filled, try_with_capacity};
 pub(crate) use storage::Shape;
 use storage::Storage;
 
@@ -53,6 +51,27 @@ use storage::Storage;
 /// before copying it into its block (256 bytes of `f32`): the 8-element ops
 /// of a small model and its `[64, 1]` columns.
 const STACK_ELEMENTS: usize = 64;
+
+/// A block of the first `n ≤ N` elements of `data`: `std` writes a block
+/// from an iterator one element at a time, counting each write (for the
+/// unwinding of a panicking iterator); a buffer on the stack is written by
+/// the loop the compiler vectorizes, then copied with one `memcpy`. `N` is
+/// the buffer's length (all of it is zeroed first, so a small op uses a
+/// small one).
+#[inline]
+fn via_stack<T: Float, const N: usize>(
+    data: impl IntoIterator<Item = T>,
+    n: usize,
+) -> std::sync::Arc<[T]> {
+    let mut buf = [T::zero(); N];
+    let mut written = 0;
+    for (d, v) in buf.iter_mut().zip(data) {
+        *d = v;
+        written += 1;
+    }
+    debug_assert_eq!(written, n, "invariant: data matches shape");
+    std::sync::Arc::from(&buf[..n])
+}
 
 /// An n-dimensional array, row-major and contiguous, generic over its
 /// element type (`f32` unless you say otherwise).
@@ -139,19 +158,10 @@ impl<T: Float> Tensor<T> {
     ) -> Self {
         let shape = shape.into();
         let n = numel(&shape);
-        let data = if n <= STACK_ELEMENTS {
-            // `std` writes a block from an iterator one element at a time,
-            // counting each write (for the unwinding of a panicking
-            // iterator); a buffer on the stack is written by the loop the
-            // compiler vectorizes, then copied with one `memcpy`.
-            let mut buf = [T::zero(); STACK_ELEMENTS];
-            let mut written = 0;
-            for (d, v) in buf.iter_mut().zip(data) {
-                *d = v;
-                written += 1;
-            }
-            debug_assert_eq!(written, n, "invariant: data matches shape");
-            Storage::Block(std::sync::Arc::from(&buf[..n]))
+        let data = if n <= STACK_ELEMENTS / 4 {
+            Storage::Block(via_stack::<T, { STACK_ELEMENTS / 4 }>(data, n))
+        } else if n <= STACK_ELEMENTS {
+            Storage::Block(via_stack::<T, STACK_ELEMENTS>(data, n))
         } else if recycle::worth_keeping::<T>(n) {
             let mut v = recycle::take::<T>(n).unwrap_or_else(|| Vec::with_capacity(n));
             v.extend(data);

@@ -1,5 +1,6 @@
 //! Products too small for `gemm`: at most [`SMALL_PRODUCT`] multiply-adds
-//! per output row, by plain loops whose sums run in a fixed order.
+//! per output row (or [`SMALL_TN_WORK`] in all for a transposed left
+//! operand), by plain loops whose sums run in a fixed order.
 
 use crate::element::{Float, MatRef};
 

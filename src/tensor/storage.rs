@@ -40,16 +40,20 @@ impl Shape {
     /// The shape with these extents.
     #[inline]
     pub(crate) fn new(dims: &[usize]) -> Shape {
-        if dims.len() <= INLINE_DIMS {
-            let mut inline = [0; INLINE_DIMS];
-            inline[..dims.len()].copy_from_slice(dims);
-            // Cannot truncate: the rank is at most INLINE_DIMS.
-            Shape::Inline {
-                len: dims.len() as u8,
-                dims: inline,
-            }
-        } else {
-            Shape::Heap(dims.into())
+        // Rank by rank: a copy of a run-time length calls `memcpy`, which
+        // costs more than the few words copied (every op makes a shape).
+        let inline = match *dims {
+            [] => [0; INLINE_DIMS],
+            [a] => [a, 0, 0, 0],
+            [a, b] => [a, b, 0, 0],
+            [a, b, c] => [a, b, c, 0],
+            [a, b, c, d] => [a, b, c, d],
+            _ => return Shape::Heap(dims.into()),
+        };
+        // Cannot truncate: the rank is at most INLINE_DIMS.
+        Shape::Inline {
+            len: dims.len() as u8,
+            dims: inline,
         }
     }
 

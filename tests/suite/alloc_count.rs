@@ -172,14 +172,13 @@ fn a_small_layers_kernel_gradient_skips_gemm_and_its_buffers() {
     // overhead pass (docs/performance.md), so its result is its one
     // allocation; `gemm` packed into buffers of its own (5 in all).
     let x = Tensor::from_vec((0..64).map(|i| i as f32 * 0.01).collect(), &[64, 1]).expect("x");
-    let g = Tensor::from_vec(
-        (0..1024).map(|i| (i % 7) as f32 - 3.0).collect(),
-        &[64, 16],
-    )
-    .expect("g");
+    let g =
+        Tensor::from_vec((0..1024).map(|i| (i % 7) as f32 - 3.0).collect(), &[64, 16]).expect("g");
     let (n, y) = allocations(|| x.matmul_tn(&g).expect("[64, 1]ᵀ·[64, 16]"));
     assert_eq!(y.shape(), &[1, 16]);
-    let want: f32 = (0..64).map(|i| i as f32 * 0.01 * ((i * 16 % 7) as f32 - 3.0)).sum();
+    let want: f32 = (0..64)
+        .map(|i| i as f32 * 0.01 * ((i * 16 % 7) as f32 - 3.0))
+        .sum();
     assert_eq!(y.as_slice()[0], want);
     assert_eq!(n, 1, "the kernel gradient made {n} allocations");
 }

@@ -48,7 +48,16 @@ fn small_transposed_products_add_in_order_bit_for_bit() {
     // remainder after the loop's 16-output blocks, columns (n = 1) of 20
     // and 37 outputs, and a larger one that still goes to `gemm` (checked
     // against the strict sum to a tolerance).
-    let shapes = [(64, 1, 16), (64, 2, 20), (3, 1, 40), (10, 3, 8), (200, 1, 16), (9, 20, 1), (9, 37, 1), (300, 2, 16)];
+    let shapes = [
+        (64, 1, 16),
+        (64, 2, 20),
+        (3, 1, 40),
+        (10, 3, 8),
+        (200, 1, 16),
+        (9, 20, 1),
+        (9, 37, 1),
+        (300, 2, 16),
+    ];
     for (b, k, n) in shapes {
         let x = values(b * k, 4);
         let g = values(b * n, 5);
@@ -61,7 +70,10 @@ fn small_transposed_products_add_in_order_bit_for_bit() {
             assert_eq!(bits(got.as_slice()), bits(&want), "{b}x{k}x{n}");
         } else {
             for (a, w) in got.as_slice().iter().zip(&want) {
-                assert!((a - w).abs() <= 1e-3 * w.abs().max(1.0), "{b}x{k}x{n}: {a} vs {w}");
+                assert!(
+                    (a - w).abs() <= 1e-3 * w.abs().max(1.0),
+                    "{b}x{k}x{n}: {a} vs {w}"
+                );
             }
         }
     }
@@ -72,17 +84,31 @@ fn small_products_in_column_blocks_add_in_order_bit_for_bit() {
     // [m, k]·[k, n] with k·n ≤ 256: whole blocks of 16 columns, a block and
     // a remainder, a remainder alone; and the outer product of a column and
     // a row (the backward `g·wᵀ` of a Dense(1) layer after a wide one).
-    for (m, k, n) in [(5, 16, 16), (4, 12, 20), (3, 20, 7), (64, 1, 16), (2, 1, 33)] {
+    for (m, k, n) in [
+        (5, 16, 16),
+        (4, 12, 20),
+        (3, 20, 7),
+        (64, 1, 16),
+        (2, 1, 33),
+    ] {
         let a = values(m * k, 6);
         let w = values(k * n, 7);
         let lhs = Tensor::from_vec(a.clone(), &[m, k]).expect("a");
         let rhs = Tensor::from_vec(w.clone(), &[k, n]).expect("w");
         let got = lhs.matmul(&rhs).expect("[m, k]·[k, n]");
-        assert_eq!(bits(got.as_slice()), bits(&strict_product(&a, &w, m, k, n)), "{m}x{k}x{n}");
+        assert_eq!(
+            bits(got.as_slice()),
+            bits(&strict_product(&a, &w, m, k, n)),
+            "{m}x{k}x{n}"
+        );
         // The same product with the right operand stored transposed.
         let rt = Tensor::from_vec(transpose(&w, k, n), &[n, k]).expect("wᵀ");
         let got = lhs.matmul_nt(&rt).expect("[m, k]·[n, k]ᵀ");
-        assert_eq!(bits(got.as_slice()), bits(&strict_product(&a, &w, m, k, n)), "nt {m}x{k}x{n}");
+        assert_eq!(
+            bits(got.as_slice()),
+            bits(&strict_product(&a, &w, m, k, n)),
+            "nt {m}x{k}x{n}"
+        );
     }
 }
 
@@ -109,7 +135,12 @@ fn small_op_results_hold_exactly_their_elements() {
     for n in [1usize, 7, 8, 63, 64, 65, 200] {
         let a = Tensor::from_vec(values(n, 8), &[n]).expect("a");
         let b = Tensor::from_vec(values(n, 9), &[n]).expect("b");
-        let want: Vec<f32> = a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| x * y).collect();
+        let want: Vec<f32> = a
+            .as_slice()
+            .iter()
+            .zip(b.as_slice())
+            .map(|(x, y)| x * y)
+            .collect();
         let got = a.mul(&b).expect("same shape");
         assert_eq!(bits(got.as_slice()), bits(&want), "{n}");
         let a64 = a.cast::<f64>();
@@ -119,7 +150,8 @@ fn small_op_results_hold_exactly_their_elements() {
     }
     // Zero-filled outputs are +0.0 (a product of a zero-width inner
     // dimension, and a recorded sum's gradient of zeros).
-    let z = Tensor::<f32>::zeros(&[64, 0]).expect("empty")
+    let z = Tensor::<f32>::zeros(&[64, 0])
+        .expect("empty")
         .matmul(&Tensor::zeros(&[0, 16]).expect("empty"))
         .expect("k = 0");
     assert_eq!(z.shape(), &[64, 16]);
