@@ -52,7 +52,7 @@ pub(crate) fn chain_owned<T: Float>(
 /// its operands: written into `g`'s own buffer when `x` has `g`'s shape and
 /// no one else holds `g`, else a new tensor (the same products either way).
 fn times_owned<T: Float>(mut g: Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
-    if g.shape() == x.shape()
+    if crate::tensor::same_shape(g.shape(), x.shape())
         && let Some(gs) = g.unique_mut()
     {
         for (g, &x) in gs.iter_mut().zip(x.as_slice()) {

@@ -57,7 +57,7 @@ impl<T: Float> GradientTape<T> {
             // rule writing into it copies it first): no allocation.
             let seed = &mut self.scratch.borrow_mut().seed;
             match seed {
-                Some(s) if s.shape() == shape => s.clone(),
+                Some(s) if crate::tensor::same_shape(s.shape(), shape) => s.clone(),
                 _ => seed.insert(Tensor::filled(shape, T::one())).clone(),
             }
         };
@@ -273,7 +273,7 @@ impl<T: Float> Default for Slot<T> {
 /// Sums a gradient back to its parent's shape when the forward op broadcast
 /// the parent.
 fn fit_to<T: Float>(grad: Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
-    if grad.shape() == shape {
+    if crate::tensor::same_shape(grad.shape(), shape) {
         Ok(grad)
     } else {
         grad.sum_to_shape(shape)

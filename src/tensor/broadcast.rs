@@ -97,8 +97,7 @@ pub(crate) fn zip_broadcast<T: Float>(
     f: impl Fn(T, T) -> T,
 ) -> Result<Tensor<T>> {
     let (sa, sb) = (a.shape(), b.shape());
-    // Compared in line: a slice `==` calls `memcmp`, dear for a rank-1 shape.
-    if sa.len() == sb.len() && sa.iter().zip(sb).all(|(x, y)| x == y) {
+    if super::same_shape(sa, sb) {
         let data = a
             .as_slice()
             .iter()

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::small_gemm::{SMALL_PRODUCT, small_gemm};
+use super::small_gemm::{SMALL_PRODUCT, SMALL_TN_COLS, SMALL_TN_WORK, small_gemm};
 use super::{Shape, Tensor};
 use crate::element::{Float, MatRef, gemm, product_enters_pool, split_threads};
 use crate::error::{Error, Result};
@@ -259,8 +259,12 @@ impl<T: Float> Tensor<T> {
             None => Shape::from([m, n]),
         };
         // `k > 0`: with k = 0 there is nothing to multiply, only zeros to fill.
-        let small = k > 0 && k.saturating_mul(n) <= SMALL_PRODUCT;
         let work = count.saturating_mul(m).saturating_mul(k).saturating_mul(n);
+        // A kernel gradient `xᵀ·g` of a small layer (`[64, 1]ᵀ·[64, 16]`)
+        // has its batch as `k`: small in all, though not per row.
+        let small = k > 0
+            && (k.saturating_mul(n) <= SMALL_PRODUCT
+                || (layout.lhs_t && n >= SMALL_TN_COLS && work <= SMALL_TN_WORK));
         if may_enter && !small && product_enters_pool(work) {
             // A product large enough to split, called from outside the
             // pool: enter it once for the whole product (the output's

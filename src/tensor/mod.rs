@@ -43,9 +43,35 @@ pub use recycle::DEFAULT_BUFFER_CACHE_LIMIT;
 pub use recycle::{buffer_cache_counts, buffer_cache_held};
 pub use recycle::{buffer_cache_limit, clear_buffer_cache, set_buffer_cache_limit};
 pub(crate) use reduce::argmax_slice;
-pub(crate) use size::{checked_numel, numel, try_alloc, try_filled, try_with_capacity};
+pub(crate) use size::{checked_numel, numel, same_shape, try_alloc, try_filled, try_with_capacity};
 pub(crate) use storage::Shape;
 use storage::Storage;
+
+/// The largest output [`Tensor::from_iter_exact`] writes on the stack
+/// before copying it into its block (256 bytes of `f32`): the 8-element ops
+/// of a small model and its `[64, 1]` columns.
+const STACK_ELEMENTS: usize = 64;
+
+/// A block of the first `n ≤ N` elements of `data`: `std` writes a block
+/// from an iterator one element at a time, counting each write (for the
+/// unwinding of a panicking iterator); a buffer on the stack is written by
+/// the loop the compiler vectorizes, then copied with one `memcpy`. `N` is
+/// the buffer's length (all of it is zeroed first, so a small op uses a
+/// small one).
+#[inline]
+fn via_stack<T: Float, const N: usize>(
+    data: impl IntoIterator<Item = T>,
+    n: usize,
+) -> std::sync::Arc<[T]> {
+    let mut buf = [T::zero(); N];
+    let mut written = 0;
+    for (d, v) in buf.iter_mut().zip(data) {
+        *d = v;
+        written += 1;
+    }
+    debug_assert_eq!(written, n, "invariant: data matches shape");
+    std::sync::Arc::from(&buf[..n])
+}
 
 /// An n-dimensional array, row-major and contiguous, generic over its
 /// element type (`f32` unless you say otherwise).
@@ -123,14 +149,20 @@ impl<T: Float> Tensor<T> {
     ///
     /// An output of 64 KiB and more is written into a vector instead, taken
     /// from the cache of large buffers when one fits ([`recycle`]), so that
-    /// its allocation can be reused after the tensor drops.
+    /// its allocation can be reused after the tensor drops. One of at most
+    /// [`STACK_ELEMENTS`] is written on the stack first and copied into its
+    /// block.
     pub(crate) fn from_iter_exact(
         data: impl IntoIterator<Item = T>,
         shape: impl Into<Shape>,
     ) -> Self {
         let shape = shape.into();
         let n = numel(&shape);
-        let data = if recycle::worth_keeping::<T>(n) {
+        let data = if n <= STACK_ELEMENTS / 4 {
+            Storage::Block(via_stack::<T, { STACK_ELEMENTS / 4 }>(data, n))
+        } else if n <= STACK_ELEMENTS {
+            Storage::Block(via_stack::<T, STACK_ELEMENTS>(data, n))
+        } else if recycle::worth_keeping::<T>(n) {
             let mut v = recycle::take::<T>(n).unwrap_or_else(|| Vec::with_capacity(n));
             v.extend(data);
             Storage::from_vec(v)
@@ -177,6 +209,17 @@ impl<T: Float> Tensor<T> {
         if recycle::worth_keeping::<T>(n) {
             // A kept buffer when one fits (see `from_iter_exact`).
             Self::from_parts(recycle::filled(n, value), shape)
+        } else if n > STACK_ELEMENTS
+            && value == T::zero()
+            && value.is_sign_positive()
+            && let Some(block) = storage::zero_block::<T>(n)
+        {
+            // Zeros (`+0.0` only: `-0.0 == 0.0` too) by one `memcpy`.
+            Tensor {
+                data: Storage::Block(block),
+                offset: 0,
+                shape: Shape::new(shape),
+            }
         } else {
             Self::from_iter_exact(std::iter::repeat_n(value, n), shape)
         }

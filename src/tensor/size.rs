@@ -13,6 +13,15 @@ pub(crate) fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Whether two shapes are equal, compared in line: a slice `==` calls
+/// `memcmp`, which costs more than the comparison itself for the rank-1
+/// and rank-2 shapes of a small model's ops (5 % of `(a*b).sum()` and its
+/// backward on 8 elements).
+#[inline]
+pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// The number of elements of `shape` holding `T`s, computed with checked
 /// arithmetic: the one size computation behind every constructor, shape op
 /// and layer build that takes a shape from the user.

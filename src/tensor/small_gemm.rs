@@ -1,5 +1,6 @@
 //! Products too small for `gemm`: at most [`SMALL_PRODUCT`] multiply-adds
-//! per output row, by plain loops whose sums run in a fixed order.
+//! per output row (or [`SMALL_TN_WORK`] in all for a transposed left
+//! operand), by plain loops whose sums run in a fixed order.
 
 use crate::element::{Float, MatRef};
 
@@ -11,8 +12,29 @@ use crate::element::{Float, MatRef};
 /// equals one forward pass).
 pub(super) const SMALL_PRODUCT: usize = 256;
 
+/// Transposed-left products (`lhsᵀ · rhs`, the kernel gradient `xᵀ·g`)
+/// with at most this many multiply-adds in all also skip `gemm`, whatever
+/// their count per output row: the 1-16-1 MLP's first kernel gradient
+/// (`[64, 1]ᵀ·[64, 16]`, 1,024 multiply-adds in one output row) cost three
+/// times as much in `gemm`'s set-up and packing as in this loop. The rows
+/// of such a product's operands are the batch, so its bits depend on the
+/// batch size anyway; a `[n, k]ᵀ` with `n · k · out` above this goes to
+/// `gemm` as before.
+pub(super) const SMALL_TN_WORK: usize = 16 * SMALL_PRODUCT;
+
+/// The fewest output columns for [`SMALL_TN_WORK`]'s rule: a narrower
+/// product (`xᵀ·g` of a `Dense(1)`, one dot product over the batch) is a
+/// chain of dependent additions here, where `gemm` keeps several sums
+/// going (its bits then depend on its kernel, as before).
+pub(super) const SMALL_TN_COLS: usize = 8;
+
+/// Output columns kept in registers across the whole sum by
+/// [`small_gemm`]'s general loop (four 4-lane vectors of `f32`).
+const BLOCK: usize = 16;
+
 /// `dst = lhs · rhs` by a plain loop, for products of at most
-/// [`SMALL_PRODUCT`] multiply-adds per row; `dst` (row-major `[m, n]`)
+/// [`SMALL_PRODUCT`] multiply-adds per row (or [`SMALL_TN_WORK`] in all for
+/// a transposed `lhs`); `dst` (row-major `[m, n]`)
 /// holds zeros.
 ///
 /// Each output is `Σ_p lhs[i, p] · rhs[p, j]` added in order of `p`, without
@@ -29,13 +51,33 @@ pub(super) fn small_gemm<T: Float>(dst: &mut [T], lhs: MatRef<'_, T>, rhs: MatRe
         let dst = &mut dst[..m];
         if lhs.row_stride == 1 && m > 0 {
             // A transposed `lhs` (`xᵀ · g`): column `p` of the rows is
-            // contiguous, so add `lhs[.., p] · rhs[p]` to every output.
-            for p in 0..k {
-                let b = rhs.data[p * rhs.row_stride];
-                let start = p * lhs.col_stride;
-                // invariant: the caller checked the shapes against the slices.
-                for (d, &a) in dst.iter_mut().zip(&lhs.data[start..start + m]) {
-                    *d += a * b;
+            // contiguous, so add `lhs[.., p] · rhs[p]` to every output;
+            // [`BLOCK`] outputs at a time kept in registers over every `p`.
+            let mut blocks = dst.chunks_exact_mut(BLOCK);
+            let mut done = 0;
+            for d in blocks.by_ref() {
+                let mut acc = [T::zero(); BLOCK];
+                acc.copy_from_slice(d);
+                for p in 0..k {
+                    let b = rhs.data[p * rhs.row_stride];
+                    let start = p * lhs.col_stride + done;
+                    // invariant: the caller checked the shapes against the slices.
+                    for (s, &a) in acc.iter_mut().zip(&lhs.data[start..start + BLOCK]) {
+                        *s += a * b;
+                    }
+                }
+                d.copy_from_slice(&acc);
+                done += BLOCK;
+            }
+            let rest = blocks.into_remainder();
+            let left = rest.len();
+            if left > 0 {
+                for p in 0..k {
+                    let b = rhs.data[p * rhs.row_stride];
+                    let start = p * lhs.col_stride + done;
+                    for (d, &a) in rest.iter_mut().zip(&lhs.data[start..start + left]) {
+                        *d += a * b;
+                    }
                 }
             }
             return;
@@ -77,11 +119,51 @@ pub(super) fn small_gemm<T: Float>(dst: &mut [T], lhs: MatRef<'_, T>, rhs: MatRe
         }
         return;
     }
+    if k == 1 && rhs.col_stride == 1 {
+        // A column times a row (the backward `g · wᵀ` of a one-unit
+        // layer): each output row is one multiple of the row, added to
+        // its zeros.
+        let w = &rhs.data[..n];
+        for (i, row) in dst.chunks_exact_mut(n).take(m).enumerate() {
+            // invariant: the caller checked the shapes against the slices.
+            let a = lhs.data[i * lhs.row_stride];
+            for (d, &b) in row.iter_mut().zip(w) {
+                *d += a * b;
+            }
+        }
+        return;
+    }
     for (i, row) in dst.chunks_exact_mut(n).take(m).enumerate() {
+        let mut done = 0;
+        if rhs.col_stride == 1 {
+            // [`BLOCK`] outputs at a time, their sums kept in registers
+            // over every `p` (each still added in order of `p`): one load
+            // and one store per output instead of one per `p`.
+            let mut blocks = row.chunks_exact_mut(BLOCK);
+            for d in blocks.by_ref() {
+                let mut acc = [T::zero(); BLOCK];
+                acc.copy_from_slice(d);
+                for p in 0..k {
+                    // invariant: the caller checked the shapes against the slices.
+                    let a = lhs.data[i * lhs.row_stride + p * lhs.col_stride];
+                    let start = p * rhs.row_stride + done;
+                    for (s, &b) in acc.iter_mut().zip(&rhs.data[start..start + BLOCK]) {
+                        *s += a * b;
+                    }
+                }
+                d.copy_from_slice(&acc);
+                done += BLOCK;
+            }
+            if done == n {
+                continue;
+            }
+        }
+        let row = &mut row[done..];
+        let n = n - done;
         for p in 0..k {
             // invariant: the caller checked the shapes against the slices.
             let a = lhs.data[i * lhs.row_stride + p * lhs.col_stride];
-            let start = p * rhs.row_stride;
+            let start = p * rhs.row_stride + done;
             if rhs.col_stride == 1 {
                 for (d, &b) in row.iter_mut().zip(&rhs.data[start..start + n]) {
                     *d += a * b;

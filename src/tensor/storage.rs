@@ -6,9 +6,12 @@
 //! whose allocation goes back to the crate's cache of large buffers when the
 //! last tensor sharing it drops ([`recycle`](super::recycle)).
 
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::thread::LocalKey;
 
 use super::recycle::Buffer;
 
@@ -37,16 +40,20 @@ impl Shape {
     /// The shape with these extents.
     #[inline]
     pub(crate) fn new(dims: &[usize]) -> Shape {
-        if dims.len() <= INLINE_DIMS {
-            let mut inline = [0; INLINE_DIMS];
-            inline[..dims.len()].copy_from_slice(dims);
-            // Cannot truncate: the rank is at most INLINE_DIMS.
-            Shape::Inline {
-                len: dims.len() as u8,
-                dims: inline,
-            }
-        } else {
-            Shape::Heap(dims.into())
+        // Rank by rank: a copy of a run-time length calls `memcpy`, which
+        // costs more than the few words copied (every op makes a shape).
+        let inline = match *dims {
+            [] => [0; INLINE_DIMS],
+            [a] => [a, 0, 0, 0],
+            [a, b] => [a, b, 0, 0],
+            [a, b, c] => [a, b, c, 0],
+            [a, b, c, d] => [a, b, c, d],
+            _ => return Shape::Heap(dims.into()),
+        };
+        // Cannot truncate: the rank is at most INLINE_DIMS.
+        Shape::Inline {
+            len: dims.len() as u8,
+            dims: inline,
         }
     }
 
@@ -102,8 +109,9 @@ impl From<&Vec<usize>> for Shape {
 }
 
 impl PartialEq for Shape {
+    #[inline]
     fn eq(&self, other: &Shape) -> bool {
-        **self == **other
+        super::same_shape(self, other)
     }
 }
 
@@ -176,6 +184,58 @@ impl<T: Copy + 'static> Storage<T> {
     }
 }
 
+/// The most elements [`zero_block`] copies from its thread's zeros (64 KiB
+/// of `f32`, 128 KiB of `f64`): larger zeroed outputs come from the cache of
+/// large buffers ([`recycle`](super::recycle)) instead.
+const ZEROS_MAX: usize = 16_384;
+
+thread_local! {
+    /// Zeros to copy new blocks from, grown on demand up to [`ZEROS_MAX`].
+    static ZEROS_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static ZEROS_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A block of `n` zeros (`+0.0`) of an `f32` or `f64` element type, made
+/// by one `memcpy` from a run of zeros the thread keeps: `std` writes a
+/// block from an iterator element by element, which for the `[64, 16]`
+/// outputs of a small model's products cost a few times as much. `None`
+/// for another element type, above [`ZEROS_MAX`], or when the thread's
+/// zeros are not available (during its teardown): the caller then fills
+/// the block itself.
+pub(crate) fn zero_block<T: 'static>(n: usize) -> Option<Arc<[T]>> {
+    fn copy<E: Copy + Default + 'static, T: 'static>(
+        zeros: &'static LocalKey<RefCell<Vec<E>>>,
+        n: usize,
+    ) -> Option<Arc<[T]>> {
+        let block: Arc<[E]> = zeros
+            .try_with(|z| {
+                let mut z = z.try_borrow_mut().ok()?;
+                if z.len() < n {
+                    z.resize(n, E::default());
+                }
+                Some(Arc::from(&z[..n]))
+            })
+            .ok()
+            .flatten()?;
+        // `E` is `T` (the caller checked): the downcast only renames it.
+        let mut block = Some(block);
+        (&mut block as &mut dyn Any)
+            .downcast_mut::<Option<Arc<[T]>>>()
+            .and_then(Option::take)
+    }
+    if n > ZEROS_MAX {
+        return None;
+    }
+    let t = TypeId::of::<T>();
+    if t == TypeId::of::<f32>() {
+        copy(&ZEROS_F32, n)
+    } else if t == TypeId::of::<f64>() {
+        copy(&ZEROS_F64, n)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +275,21 @@ mod tests {
         assert!(!owned.ptr_eq(&Storage::from_vec(Vec::new())));
         let back = owned.into_vec();
         assert_eq!(back.as_ptr(), ptr);
+    }
+
+    #[test]
+    fn zero_blocks_hold_positive_zeros_of_the_size_asked() {
+        for n in [0, 1, 65, 1024, ZEROS_MAX] {
+            let b = zero_block::<f32>(n).expect("f32");
+            assert_eq!(b.len(), n);
+            assert!(b.iter().all(|v| v.to_bits() == 0));
+            let b = zero_block::<f64>(n).expect("f64");
+            assert_eq!(b.len(), n);
+            assert!(b.iter().all(|v| v.to_bits() == 0));
+        }
+        // Smaller after larger: still exactly `n`, still zeros.
+        assert_eq!(zero_block::<f32>(3).expect("f32").len(), 3);
+        assert!(zero_block::<f32>(ZEROS_MAX + 1).is_none());
+        assert!(zero_block::<u8>(4).is_none());
     }
 }

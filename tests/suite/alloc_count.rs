@@ -166,6 +166,24 @@ fn recorded_unary_and_product_ops_allocate_only_their_result() {
 }
 
 #[test]
+fn a_small_layers_kernel_gradient_skips_gemm_and_its_buffers() {
+    // xᵀ·g of the 1-16-1 MLP's first layer, [64, 1]ᵀ·[64, 16]: 1,024
+    // multiply-adds in one output row, by the plain loop since the fourth
+    // overhead pass (docs/performance.md), so its result is its one
+    // allocation; `gemm` packed into buffers of its own (5 in all).
+    let x = Tensor::from_vec((0..64).map(|i| i as f32 * 0.01).collect(), &[64, 1]).expect("x");
+    let g =
+        Tensor::from_vec((0..1024).map(|i| (i % 7) as f32 - 3.0).collect(), &[64, 16]).expect("g");
+    let (n, y) = allocations(|| x.matmul_tn(&g).expect("[64, 1]ᵀ·[64, 16]"));
+    assert_eq!(y.shape(), &[1, 16]);
+    let want: f32 = (0..64)
+        .map(|i| i as f32 * 0.01 * ((i * 16 % 7) as f32 - 3.0))
+        .sum();
+    assert_eq!(y.as_slice()[0], want);
+    assert_eq!(n, 1, "the kernel gradient made {n} allocations");
+}
+
+#[test]
 fn a_unary_backward_writes_into_the_gradient_it_is_handed() {
     // d/dx Σ tanh(tanh(x)): the seed's spread over x is the one buffer the
     // two tanh rules write into in turn; only the sweep's bookkeeping, the

@@ -56,6 +56,7 @@ mod matmul_props;
 mod metrics;
 mod optimizer_in_place;
 mod optimizers;
+mod overhead_paths;
 mod persist;
 mod persist_errors;
 mod persist_fresh_process;
