@@ -230,6 +230,8 @@ impl Float for f64 {
     }
 }
 
+mod pool;
+pub use pool::in_pool;
 mod split;
 pub(crate) use split::{Split, par_split, split_threads};
 mod wide;
@@ -289,53 +291,6 @@ pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
         0 => available_threads(),
         n => n,
-    }
-}
-
-/// Runs `f` on a thread of tapeflow's thread pool, so that the matrix
-/// products inside it share their work with the pool's other threads
-/// cheaply; returns what `f` returns.
-///
-/// A product called from an ordinary thread hands its parallel parts to
-/// the pool and sleeps until they are done: two thread switches per split,
-/// tens of microseconds each, which costs more than the second core saves
-/// on the products of a small model. Called from inside the pool, the
-/// product runs its first part itself while an idle pool thread takes the
-/// second, and nobody sleeps in between. The same holds for the
-/// optimizers' update and the elementwise ops, which split over the pool
-/// only inside it (from 16,384 elements; outside, from 2^21). So wrap a
-/// whole training step (forward, backward and update) in `in_pool`, not a
-/// single product. (A product large enough to split from outside, 2^24
-/// multiply-adds and up, enters the pool by itself, once per product.)
-///
-/// Entering the pool is itself one hand-over (the caller sleeps until `f`
-/// is done), so it pays only when the step holds products large enough to
-/// split (tens of thousands of multiply-adds per block); for a tiny model
-/// (the 1-16-1 MLP of `docs/performance.md`) it makes each step slower.
-/// With one thread ([`set_num_threads`]`(1)`), or when already on a pool
-/// thread, `f` simply runs on the calling thread. Results never depend on
-/// it: only where the work runs changes.
-///
-/// # Panics
-///
-/// Only if `f` panics (the panic is passed on to the caller).
-///
-/// # Examples
-///
-/// ```
-/// use tapeflow::Tensor;
-///
-/// let a = Tensor::<f32>::ones(&[64, 64])?;
-/// let direct = a.matmul(&a)?;
-/// let pooled = tapeflow::in_pool(|| a.matmul(&a))?;
-/// assert_eq!(direct.to_vec(), pooled.to_vec());
-/// # Ok::<(), tapeflow::Error>(())
-/// ```
-pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if num_threads() > 1 && rayon::current_thread_index().is_none() {
-        rayon::scope(|_| f())
-    } else {
-        f()
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::core::{Rule, Step, non_negative, positive, unit_interval};
 use super::json::{bool_field, f64_field};
-use super::kernels::{Kernel, Pass};
+use super::kernels::{Kernel, Pass, nan_unless_finite};
 use crate::element::Float;
 use crate::error::Result;
 
@@ -82,6 +82,18 @@ impl Rule for AdamRule {
         } else {
             (T::from_f64(self.weight_decay), T::one())
         };
+        let (bias_2_sqrt, eps) = (
+            T::from_f64((1.0 - self.beta_2.powf(t)).sqrt()),
+            T::from_f64(self.epsilon),
+        );
+        // `2 / ε` rounded to `T` is at least `1 / ε` (or +∞); NaN disables
+        // the proof where its premises (`ε > 0`, `√(1 − β₂ᵗ) > 0`) fail.
+        let proved = eps > T::zero() && bias_2_sqrt > T::zero() && bias_2_sqrt.is_finite();
+        let over_eps = if proved {
+            T::from_f64(2.0 / eps.to_f64())
+        } else {
+            T::nan()
+        };
         let k = AdamKernel {
             shrink,
             l2,
@@ -89,8 +101,9 @@ impl Rule for AdamRule {
             b2,
             one_minus_b2: T::one() - b2,
             step_size: T::from_f64(step.lr / bias_1),
-            bias_2_sqrt: T::from_f64((1.0 - self.beta_2.powf(t)).sqrt()),
-            eps: T::from_f64(self.epsilon),
+            bias_2_sqrt,
+            eps,
+            over_eps,
         };
         if self.amsgrad {
             pass.run::<3, _>(k)
@@ -111,6 +124,8 @@ struct AdamKernel<T> {
     step_size: T,
     bias_2_sqrt: T,
     eps: T,
+    /// At least `1 / eps` (see [`AdamKernel::bound`]), or NaN: no proof.
+    over_eps: T,
 }
 
 impl<T: Float> AdamKernel<T> {
@@ -128,6 +143,24 @@ impl<T: Float> AdamKernel<T> {
     fn apply(&self, p: T, m: T, v_hat: T) -> T {
         p - self.step_size * m / (v_hat.sqrt() / self.bias_2_sqrt + self.eps)
     }
+
+    /// The proof that [`apply`](Self::apply)`(p, m, v_hat)` is finite,
+    /// from the new `m` and `v_hat` (0 when it holds, else negative or
+    /// NaN). With `v_hat` finite and `≥ 0` (the last term is 0 exactly
+    /// then), the denominator `√v̂ / √(1 − β₂ᵗ) + ε` is at least `ε` or
+    /// +∞ (every operation rounds monotonically; `ε > 0`), so the rounded
+    /// quotient `x / d` with `x = step_size · m` is at most `|x| / ε`
+    /// rounded, which is at most `B = |x| · over_eps` rounded
+    /// (`over_eps ≥ 1 / ε`). If `|p| + B`, rounded, is finite, the exact
+    /// sum is below the overflow threshold (`MAX` + half an ulp), so is
+    /// `|p − x / d|`, and the new value is finite. Costs one
+    /// multiplication and an addition more than the moments.
+    #[inline(always)]
+    fn bound(&self, p: T, m: T, v_hat: T) -> T {
+        let x = self.step_size * m;
+        let total = p.abs() + x.abs() * self.over_eps;
+        nan_unless_finite(m) + nan_unless_finite(total) + (v_hat - v_hat.abs())
+    }
 }
 
 impl<T: Float> Kernel<T, 2> for AdamKernel<T> {
@@ -136,6 +169,16 @@ impl<T: Float> Kernel<T, 2> for AdamKernel<T> {
         let [m, v] = s;
         let p = self.moments(p, g, m, v);
         self.apply(p, *m, *v)
+    }
+
+    const PROVES: bool = true;
+
+    #[inline(always)]
+    fn proof(&self, p: T, g: T, s: &[T; 2]) -> T {
+        let [mut m, mut v] = *s;
+        let p = self.moments(p, g, &mut m, &mut v);
+        // `v` is `v_hat`: its term also says that it is finite.
+        self.bound(p, m, v)
     }
 }
 
@@ -146,6 +189,16 @@ impl<T: Float> Kernel<T, 3> for AdamKernel<T> {
         let p = self.moments(p, g, m, v);
         *h = h.max(*v);
         self.apply(p, *m, *h)
+    }
+
+    const PROVES: bool = true;
+
+    #[inline(always)]
+    fn proof(&self, p: T, g: T, s: &[T; 3]) -> T {
+        let [mut m, mut v, h] = *s;
+        let p = self.moments(p, g, &mut m, &mut v);
+        let h = h.max(v);
+        nan_unless_finite(v) + self.bound(p, m, h)
     }
 }
 
@@ -323,3 +376,69 @@ optimizer!(
 
 adam_builders!(Adam);
 adam_builders!(AdamW);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optimizers::kernels::proves;
+
+    /// The proof of the kernel `rule` picks at step `t`, over `p`, `g`, `s`.
+    struct Proves<'a> {
+        p: &'a [f32],
+        g: &'a [f32],
+        s: &'a [&'a [f32]],
+    }
+
+    impl Pass<f32> for Proves<'_> {
+        type Output = bool;
+        fn run<const S: usize, K: Kernel<f32, S>>(self, k: K) -> bool {
+            proves(k, self.p, self.g, self.s)
+        }
+    }
+
+    fn proof(rule: &AdamRule, lr: f64, p: &[f32], g: &[f32], s: &[&[f32]]) -> bool {
+        rule.kernel(&Step { lr, t: 3 }, Proves { p, g, s })
+    }
+
+    #[test]
+    fn the_proof_holds_for_ordinary_steps_and_not_where_a_value_could_overflow() {
+        let n = 37; // two blocks of 16 and a tail
+        let p: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+        let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.91).cos() * 0.1).collect();
+        let m: Vec<f32> = g.iter().map(|x| x * 0.5).collect();
+        let v: Vec<f32> = g.iter().map(|x| x * x).collect();
+        let mut amsgrad = AdamRule::new(0.01, false);
+        amsgrad.amsgrad = true;
+        for rule in [
+            AdamRule::new(0.0, false),
+            AdamRule::new(0.01, true),
+            amsgrad,
+        ] {
+            let s3 = [m.as_slice(), v.as_slice(), v.as_slice()];
+            let s = &s3[..rule.slot_names().len()];
+            assert!(proof(&rule, 1e-3, &p, &g, s), "{rule:?}");
+            for at in [3, 36] {
+                // A non-finite gradient, a negative or infinite velocity, a
+                // parameter at the edge of the range with a large step.
+                let mut bad = g.clone();
+                bad[at] = f32::INFINITY;
+                assert!(!proof(&rule, 1e-3, &p, &bad, s), "{rule:?} at {at}");
+                for x in [-1.0, f32::INFINITY] {
+                    let mut bad = v.clone();
+                    bad[at] = x;
+                    let s3 = [m.as_slice(), &bad, &bad];
+                    let s = &s3[..rule.slot_names().len()];
+                    assert!(!proof(&rule, 1e-3, &p, &g, s), "{rule:?} at {at}");
+                }
+                let mut big = p.clone();
+                big[at] = f32::MAX;
+                // (With lr = 1 the bound, about 4e6, is below half an ulp
+                // of f32::MAX and the proof holds: rightly, p stays finite.)
+                assert!(!proof(&rule, 1e26, &big, &g, s), "{rule:?} at {at}");
+            }
+            // A learning rate whose step could overflow: not proved (the
+            // bound is |x| / ε, far above the true step here).
+            assert!(!proof(&rule, 1e36, &p, &g, s), "{rule:?}");
+        }
+    }
+}

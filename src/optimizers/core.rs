@@ -114,6 +114,8 @@ impl<T: Float> Core<T> {
     /// the first computes every new value and state and checks that they
     /// (and the gradients) are finite, storing nothing; the second, run
     /// only when all passed, computes them again and writes them in place.
+    /// (For a kernel with a proof, the first pass tries that cheaper
+    /// condition first and computes the values only where it fails.)
     /// A step allocates nothing once the state exists, and copies a
     /// parameter only if its storage is shared (copy on write: a tape still
     /// holding it, see the [module docs](super)).

@@ -13,6 +13,13 @@
 //! 2. once every parameter of the step has passed, the write pass
 //!    ([`write`]) computes them again and stores them in place.
 //!
+//! A kernel may also give a proof ([`Kernel::proof`], Adam's and AdamW's):
+//! a condition without the update's divisions and square root under which
+//! every value it writes is finite. The check pass then runs the proof
+//! first and the full check only for a parameter where the proof fails,
+//! so its verdict is the full check's; where the proof holds (every
+//! ordinary step), the pass costs about the reading of its slices.
+//!
 //! A refused step therefore changes nothing, and an accepted one allocates
 //! nothing and copies nothing. (The alternative, writing at once and
 //! keeping the old values to undo a refused step, copies every parameter
@@ -51,6 +58,20 @@ pub(crate) trait Kernel<T: Float, const S: usize>: Copy + Send + Sync {
     /// The new value of parameter element `p` whose gradient (already
     /// clipped) is `g`; updates the element's state `s` in place.
     fn step(&self, p: T, g: T, s: &mut [T; S]) -> T;
+
+    /// Whether the kernel gives a [`proof`](Kernel::proof); the check
+    /// pass then runs it first and the full check only where it fails.
+    const PROVES: bool = false;
+
+    /// A sufficient condition, cheaper than [`step`](Kernel::step) (no
+    /// division, no square root), for every value `step(p, g, s)` writes
+    /// being finite: `0` when it holds, negative or NaN when it does not
+    /// (never positive, so a sum over elements is 0 exactly when it holds
+    /// for all). Kernels without one (`PROVES = false`) are never asked.
+    #[inline(always)]
+    fn proof(&self, _p: T, _g: T, _s: &[T; S]) -> T {
+        T::nan()
+    }
 }
 
 /// How a raw gradient element becomes the one the update uses:
@@ -107,7 +128,7 @@ impl<T: Float> Prep<T> {
 /// 0 if `x` is finite, NaN otherwise.
 #[inline(always)]
 #[allow(clippy::eq_op)] // `x - x` is the test itself
-fn nan_unless_finite<T: Float>(x: T) -> T {
+pub(crate) fn nan_unless_finite<T: Float>(x: T) -> T {
     x - x
 }
 
@@ -129,12 +150,25 @@ fn check_one<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
     z
 }
 
-/// The check pass over one parameter: whether the gradient and every value
-/// the update would write are finite.
+/// One element of the proof: the gradient's finiteness and the kernel's
+/// [`proof`](Kernel::proof), 0 when both hold.
 #[inline(always)]
-fn check_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
-    k: K,
-    prep: M,
+fn prove_one<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    k: &K,
+    prep: &M,
+    p: T,
+    g: T,
+    s: [T; S],
+) -> T {
+    nan_unless_finite(g) + k.proof(p, prep.apply(g), &s)
+}
+
+/// The check pass over one parameter: whether `one` (an element's sum of
+/// 0, negative or NaN terms: [`check_one`] or [`prove_one`]) is 0 for
+/// every element.
+#[inline(always)]
+fn check_loop<T: Float, const S: usize>(
+    one: impl Fn(T, T, [T; S]) -> T,
     p: &[T],
     g: &[T],
     s: [&[T]; S],
@@ -154,12 +188,12 @@ fn check_loop<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
         let sc: [&[T]; S] = s.map(|x| &x[at..at + LANES]);
         for j in 0..LANES {
             let e = std::array::from_fn(|i| sc[i][j]);
-            acc[j] += check_one(&k, &prep, pc[j], gc[j], e);
+            acc[j] += one(pc[j], gc[j], e);
         }
     }
     let mut tail = T::zero();
     for i in whole..n {
-        tail += check_one(&k, &prep, p[i], g[i], s.map(|x| x[i]));
+        tail += one(p[i], g[i], s.map(|x| x[i]));
     }
     acc.iter().all(|a| *a == T::zero()) && tail == T::zero()
 }
@@ -223,6 +257,20 @@ pub(crate) enum Isa {
     Reference,
 }
 
+impl Isa {
+    /// Whether the check pass tries the kernels' proofs (the reference
+    /// runs the full check only).
+    fn proves(self) -> bool {
+        match self {
+            Isa::Widest => true,
+            #[cfg(test)]
+            Isa::Baseline => true,
+            #[cfg(test)]
+            Isa::Reference => false,
+        }
+    }
+}
+
 /// The element-by-element form of both passes (the tests' reference).
 #[cfg(test)]
 fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
@@ -247,6 +295,8 @@ fn reference<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
 struct CheckOp<'a, T, K, M, const S: usize> {
     k: K,
     prep: M,
+    /// Run the kernel's proof instead of the full check.
+    proof: bool,
     p: &'a [T],
     g: &'a [T],
     s: [&'a [T]; S],
@@ -258,7 +308,22 @@ impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
     type Output = bool;
     #[inline(always)]
     fn with_simd<V: pulp::Simd>(self, _simd: V) -> bool {
-        check_loop(self.k, self.prep, self.p, self.g, self.s)
+        let (k, prep) = (self.k, self.prep);
+        if self.proof {
+            check_loop(
+                |p, g, s| prove_one(&k, &prep, p, g, s),
+                self.p,
+                self.g,
+                self.s,
+            )
+        } else {
+            check_loop(
+                |p, g, s| check_one(&k, &prep, p, g, s),
+                self.p,
+                self.g,
+                self.s,
+            )
+        }
     }
 }
 
@@ -278,10 +343,11 @@ impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> Split for CheckOp
         let (p0, p1) = self.p.split_at(at);
         // invariant: the caller passes a gradient and slots as long as `p`
         let (g0, g1) = self.g.split_at(at);
-        let (k, prep) = (self.k, self.prep);
+        let (k, prep, proof) = (self.k, self.prep, self.proof);
         let left = CheckOp {
             k,
             prep,
+            proof,
             p: p0,
             g: g0,
             s: self.s.map(|x| &x[..at]),
@@ -289,6 +355,7 @@ impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> Split for CheckOp
         let right = CheckOp {
             k,
             prep,
+            proof,
             p: p1,
             g: g1,
             s: self.s.map(|x| &x[at..]),
@@ -342,6 +409,13 @@ impl<T: Float, K: Kernel<T, S>, M: GradMap<T>, const S: usize> WithSimd
 
 /// The check pass: `true` if `g` and every value the update of `p` (with
 /// state `s`, one slice per slot) would write are finite.
+///
+/// A kernel with a [`proof`](Kernel::proof) is first checked with it (the
+/// Adam family's: no division, no square root, so the pass costs about
+/// the reading of its slices); where the proof does not hold for some
+/// element, the full check of the whole parameter decides. The verdict is
+/// the full check's either way: the proof holds only where every value is
+/// finite.
 pub(crate) fn check<T: Float, const S: usize, K: Kernel<T, S>>(
     isa: Isa,
     k: K,
@@ -352,19 +426,29 @@ pub(crate) fn check<T: Float, const S: usize, K: Kernel<T, S>>(
 ) -> bool {
     let s: [&[T]; S] = std::array::from_fn(|i| s[i]); // invariant: one slice per slot
     if prep.is_identity() {
-        run_check(
-            isa,
-            CheckOp {
-                k,
-                prep: Raw,
-                p,
-                g,
-                s,
-            },
-        )
+        check_with(isa, k, Raw, p, g, s)
     } else {
-        run_check(isa, CheckOp { k, prep, p, g, s })
+        check_with(isa, k, prep, p, g, s)
     }
+}
+
+fn check_with<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
+    isa: Isa,
+    k: K,
+    prep: M,
+    p: &[T],
+    g: &[T],
+    s: [&[T]; S],
+) -> bool {
+    let op = |proof| CheckOp {
+        k,
+        prep,
+        proof,
+        p,
+        g,
+        s,
+    };
+    (K::PROVES && isa.proves() && run_check(isa, op(true))) || run_check(isa, op(false))
 }
 
 fn run_check<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
@@ -383,6 +467,27 @@ fn run_check<T: Float, const S: usize, K: Kernel<T, S>, M: GradMap<T>>(
             reference(op.k, op.prep, &mut p, op.g, &mut refs)
         }
     }
+}
+
+/// Whether the kernel's proof holds for every element of `p` (the tests'
+/// view of the check pass's first half; `false` for a kernel without one).
+#[cfg(test)]
+pub(crate) fn proves<T: Float, const S: usize, K: Kernel<T, S>>(
+    k: K,
+    p: &[T],
+    g: &[T],
+    s: &[&[T]],
+) -> bool {
+    let s: [&[T]; S] = std::array::from_fn(|i| s[i]);
+    let op = CheckOp {
+        k,
+        prep: Raw,
+        proof: true,
+        p,
+        g,
+        s,
+    };
+    K::PROVES && run_check(Isa::Widest, op)
 }
 
 /// The write pass: updates `p` and its state `s` in place.
@@ -469,122 +574,4 @@ impl<T: Float> Pass<T> for Write<'_, '_, T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use rand::rngs::StdRng;
-    use rand::{RngExt, SeedableRng};
-
-    use super::Isa;
-    use crate::element::Float;
-    use crate::optimizers::{Adadelta, Adagrad, Adam, AdamW, Lion, Nadam, Optimizer, RmsProp, Sgd};
-    use crate::tape::{Gradients, Param};
-    use crate::tensor::Tensor;
-
-    /// Every optimizer, with every slot layout, weight decay and kind of
-    /// clipping, running on `isa`.
-    fn every_setting<T: Float>(isa: Isa) -> Vec<Box<dyn Optimizer<T>>> {
-        vec![
-            Box::new(Sgd::new(0.1).isa(isa)),
-            Box::new(Sgd::new(0.1).weight_decay(0.01).isa(isa)),
-            Box::new(Sgd::new(0.1).momentum(0.9).isa(isa)),
-            Box::new(
-                Sgd::new(0.1)
-                    .momentum(0.9)
-                    .nesterov(true)
-                    .weight_decay(0.01)
-                    .isa(isa),
-            ),
-            Box::new(Sgd::new(0.1).clip_value(0.05).isa(isa)),
-            Box::new(Adam::new(0.01).isa(isa)),
-            Box::new(Adam::new(0.01).amsgrad(true).weight_decay(0.01).isa(isa)),
-            Box::new(Adam::new(0.01).clip_norm(0.5).isa(isa)),
-            Box::new(AdamW::new(0.01).isa(isa)),
-            Box::new(
-                AdamW::new(0.01)
-                    .amsgrad(true)
-                    .global_clip_norm(0.3)
-                    .isa(isa),
-            ),
-            Box::new(Nadam::new(0.01).isa(isa)),
-            Box::new(RmsProp::new(0.01).isa(isa)),
-            Box::new(RmsProp::new(0.01).momentum(0.5).isa(isa)),
-            Box::new(RmsProp::new(0.01).centered(true).isa(isa)),
-            Box::new(RmsProp::new(0.01).centered(true).momentum(0.5).isa(isa)),
-            Box::new(Adagrad::new(0.1).isa(isa)),
-            Box::new(Adadelta::new(1.0).isa(isa)),
-            Box::new(Lion::new(0.01).weight_decay(0.1).isa(isa)),
-        ]
-    }
-
-    /// The bits of every parameter and state tensor after 4 steps of each
-    /// setting on two parameters of odd lengths, with `isa`.
-    fn run<T: Float>(isa: Isa, len: usize) -> Vec<Vec<u64>> {
-        let mut out = Vec::new();
-        for mut opt in every_setting::<T>(isa) {
-            let mut rng = StdRng::seed_from_u64(len as u64);
-            let mut draw = |n: usize, scale: f64| {
-                let v = (0..n)
-                    .map(|_| T::from_f64(rng.random_range(-scale..scale)))
-                    .collect();
-                Tensor::from_vec(v, &[n]).expect("length")
-            };
-            let mut a = Param::new("a", draw(len, 1.0));
-            let mut b = Param::new("b", draw(len + 2, 1.0));
-            for _ in 0..4 {
-                let mut grads = Gradients::default();
-                grads.insert_param(a.id(), draw(len, 0.5));
-                grads.insert_param(b.id(), draw(len + 2, 0.5));
-                opt.apply_gradients(&grads, &mut [&mut a, &mut b])
-                    .expect("a finite step");
-            }
-            let tensors = [a.value().clone(), b.value().clone()]
-                .into_iter()
-                .chain(opt.state().into_iter().map(|(_, t)| t));
-            out.extend(tensors.map(|t| {
-                t.as_slice()
-                    .iter()
-                    .map(|v| Float::to_f64(*v).to_bits())
-                    .collect()
-            }));
-        }
-        out
-    }
-
-    #[test]
-    fn wide_baseline_and_element_by_element_updates_agree_bit_for_bit() {
-        // Lengths below, at and around the block of 16, and long ones with
-        // a tail.
-        for len in [1, 7, 15, 16, 17, 33, 64, 101] {
-            let reference = run::<f32>(Isa::Reference, len);
-            assert_eq!(run::<f32>(Isa::Widest, len), reference, "f32, length {len}");
-            assert_eq!(
-                run::<f32>(Isa::Baseline, len),
-                reference,
-                "f32, length {len}"
-            );
-            let reference = run::<f64>(Isa::Reference, len);
-            assert_eq!(run::<f64>(Isa::Widest, len), reference, "f64, length {len}");
-            assert_eq!(
-                run::<f64>(Isa::Baseline, len),
-                reference,
-                "f64, length {len}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_check_pass_finds_a_non_finite_value_in_the_tail_and_in_a_block() {
-        // An update that overflows f32 at one element, in a block (index 3)
-        // and in the tail (index 17 of 18): refused either way, nothing written.
-        for (isa, at) in [(Isa::Widest, 3), (Isa::Widest, 17), (Isa::Baseline, 17)] {
-            let mut g = vec![0.0f32; 18];
-            g[at] = 10.0;
-            let mut p = Param::new("p", Tensor::from_vec(vec![0.5f32; 18], &[18]).expect("18"));
-            let mut grads = Gradients::default();
-            grads.insert_param(p.id(), Tensor::from_vec(g, &[18]).expect("18"));
-            let mut opt = Sgd::new(1e38).isa(isa);
-            let err = opt.apply_gradients(&grads, &mut [&mut p]).unwrap_err();
-            assert!(err.to_string().contains(&format!("at index {at}")), "{err}");
-            assert_eq!(p.value().to_vec(), vec![0.5f32; 18]);
-        }
-    }
-}
+mod tests;
