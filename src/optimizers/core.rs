@@ -6,7 +6,7 @@
 //! are in `checks`, the error for a refused step in `refuse`, saving and
 //! loading the state in `state`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
@@ -15,7 +15,7 @@ use super::kernels::{Check, Isa, Pass, Prep, Write};
 use super::learning_rate::LearningRate;
 use crate::element::Float;
 use crate::error::Result;
-use crate::tape::{Gradients, Param, ParamId};
+use crate::tape::{Gradients, IdMap, Param, ParamId};
 use crate::tensor::Tensor;
 use checks::invalid;
 pub(crate) use checks::{check, non_negative, positive, type_name, unit_interval};
@@ -74,7 +74,9 @@ pub(crate) struct Core<T: Float> {
     pub(crate) learning_rate: LearningRate,
     pub(crate) clipping: Clipping,
     pub(crate) iterations: u64,
-    state: HashMap<ParamId, Slots<T>>,
+    /// Hashed by one multiply, not SipHash: the ids are the crate's own
+    /// counters and every step looks each parameter up.
+    state: IdMap<ParamId, Slots<T>>,
     /// The ids of the `params` slice of the last step, for saving by position.
     order: Vec<ParamId>,
     /// Loaded state not yet matched to parameters: position -> one tensor per slot.
@@ -99,7 +101,7 @@ impl<T: Float> Core<T> {
             learning_rate,
             clipping: Clipping::default(),
             iterations: 0,
-            state: HashMap::new(),
+            state: IdMap::default(),
             order: Vec::new(),
             pending: BTreeMap::new(),
             work: Vec::new(),

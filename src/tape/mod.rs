@@ -16,6 +16,7 @@
 
 mod gradients;
 mod id_hash;
+pub(crate) use id_hash::IdMap;
 mod param;
 mod spare;
 mod sweep;
