@@ -40,6 +40,24 @@ fn zeros<T: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
     Ok(data)
 }
 
+/// The output of a product whose every element `gemm` writes before any is
+/// read: a kept buffer of the buffer cache as it is (its old elements are
+/// overwritten, so no zero fill and no page faults), else [`zeros`]. The
+/// element count is checked first, as for [`zeros`].
+fn overwritten<T: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
+    let n = super::checked_numel::<T>(op, shape)?;
+    match super::recycle::take_written_counted::<T>(n) {
+        Some(mut data) => {
+            data.truncate(n);
+            // Only when the kept vector was shorter than `n` (a buffer
+            // released at a smaller length): fill the rest.
+            data.resize(n, T::zero());
+            Ok(data)
+        }
+        None => zeros(op, shape),
+    }
+}
+
 /// Which product is asked for: whether each operand's last two axes are
 /// transposed before multiplying.
 #[derive(Clone, Copy)]
@@ -271,6 +289,10 @@ impl<T: Float> Tensor<T> {
         let mut out = if small && elements <= SMALL_PRODUCT * 64 {
             // A small output (at most 16,384 elements): one block.
             Tensor::filled(&shape, T::zero())
+        } else if !small && k > 0 {
+            // `gemm` overwrites every element (`accumulate` false, and each
+            // batch entry's block is written): no zero fill needed.
+            Tensor::from_parts(overwritten(layout.op, &shape)?, shape)
         } else {
             // The output is the one user-sized allocation: [2^40, 0]·[0, 2^40]
             // holds no element but asks for 2^80.

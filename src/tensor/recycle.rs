@@ -53,6 +53,11 @@
 //!   and no result depends on whether a buffer was reused (tested bit for
 //!   bit in `tests/suite/buffer_reuse.rs`). A miss allocates as before, so
 //!   allocation failures are still the crate's `Error::OutOfMemory`.
+//!   The one exception, [`written`], hands a buffer out with its old
+//!   elements, for outputs whose every element is written before any is
+//!   read (a product's output, which `gemm` overwrites without reading):
+//!   those need no zero fill, and their results still cannot depend on
+//!   the old contents.
 //! - **No `unsafe`.** The lists are typed (`Vec<Vec<f32>>`, `Vec<Vec<f64>>`);
 //!   a generic `T` finds its list by [`Any`] downcasting, so no layout is
 //!   reinterpreted and every buffer is freed by `Vec`'s own drop.
@@ -78,8 +83,9 @@ pub const DEFAULT_BUFFER_CACHE_LIMIT: usize = 64 << 20;
 /// The most buffers kept at once, whatever their size.
 pub(crate) const MAX_BUFFERS: usize = 128;
 
-/// One kept buffer: empty (`len == 0`), with the release order that picks
-/// which buffer to free first.
+/// One kept buffer, holding the elements it had when released (`take`
+/// empties it, `take_written` does not), with the release order that
+/// picks which buffer to free first.
 struct Entry<T> {
     buf: Vec<T>,
     stamp: u64,
@@ -185,6 +191,29 @@ impl Cache {
             .filter(|(_, e)| (n..=most).contains(&e.buf.capacity()))
             .min_by_key(|(_, e)| e.buf.capacity())
             .map(|(i, _)| i)?;
+        let mut buf = list.remove(best).buf;
+        lists.held -= bytes_of(&buf);
+        buf.clear();
+        Some(buf)
+    }
+
+    /// [`take`](Cache::take), but the buffer keeps the elements it held
+    /// when it was released (its length is that of the released vector, at
+    /// most its capacity): for an output every element of which is
+    /// written before it is read, which then needs no fill.
+    pub(crate) fn take_written<T: 'static>(&self, n: usize) -> Option<Vec<T>> {
+        if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
+            return None;
+        }
+        let most = n.saturating_add(n / 4);
+        let mut lists = self.lock();
+        let list = lists.of::<T>()?;
+        let best = list
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| (n..=most).contains(&e.buf.capacity()))
+            .min_by_key(|(_, e)| e.buf.capacity())
+            .map(|(i, _)| i)?;
         let buf = list.remove(best).buf;
         lists.held -= bytes_of(&buf);
         Some(buf)
@@ -192,13 +221,14 @@ impl Cache {
 
     /// Keeps `v`'s allocation for a later [`take`](Cache::take), or frees
     /// it: below [`MIN_BYTES`], above the limit, or of a type never kept.
-    pub(crate) fn give<T: 'static>(&self, mut v: Vec<T>) {
+    pub(crate) fn give<T: 'static>(&self, v: Vec<T>) {
         let bytes = bytes_of(&v);
         let limit = self.limit.load(Ordering::Relaxed);
         if bytes < MIN_BYTES || bytes > limit {
             return;
         }
-        v.clear();
+        // Kept with its elements (cleared by `take`, reused as they are by
+        // `take_written`).
         let mut lists = self.lock();
         if lists.of::<T>().is_none() {
             return;
@@ -255,6 +285,36 @@ pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
     }
     let got = CACHE.take(n);
     // `try_with`: a thread being torn down has no counter; skip it.
+    let _ = COUNTS.try_with(|c| {
+        let (hits, misses) = c.get();
+        c.set(if got.is_some() {
+            (hits + 1, misses)
+        } else {
+            (hits, misses + 1)
+        });
+    });
+    got
+}
+
+/// A vector of `n` elements of `T` whose values are unspecified: a kept
+/// buffer with its old elements when one fits (no fill, no page faults),
+/// else `value` repeated. For outputs whose every element the caller
+/// writes before any is read (a product `gemm` overwrites, a kernel's
+/// merged result), so no result depends on what the buffer held.
+pub(crate) fn written<T: Clone + 'static>(n: usize, value: T) -> Vec<T> {
+    let mut v = take_written_counted(n).unwrap_or_default();
+    v.truncate(n);
+    v.resize(n, value);
+    v
+}
+
+/// [`Cache::take_written`] of the crate's cache, counted on this thread as
+/// [`take`] is.
+pub(crate) fn take_written_counted<T: 'static>(n: usize) -> Option<Vec<T>> {
+    if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
+        return None;
+    }
+    let got = CACHE.take_written(n);
     let _ = COUNTS.try_with(|c| {
         let (hits, misses) = c.get();
         c.set(if got.is_some() {
