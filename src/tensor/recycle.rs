@@ -300,30 +300,46 @@ pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
 /// buffer with its old elements when one fits (no fill, no page faults),
 /// else `value` repeated. For outputs whose every element the caller
 /// writes before any is read (a product `gemm` overwrites, a kernel's
-/// merged result), so no result depends on what the buffer held.
+/// merged result), so no result depends on what the buffer held. Counted
+/// as [`take`] is: a hit, or a miss for a large request that found none.
 pub(crate) fn written<T: Clone + 'static>(n: usize, value: T) -> Vec<T> {
-    let mut v = take_written_counted(n).unwrap_or_default();
-    v.truncate(n);
-    v.resize(n, value);
-    v
+    if let Some(mut v) = take_written_counted(n) {
+        v.truncate(n);
+        v.resize(n, value);
+        return v;
+    }
+    if worth_keeping::<T>(n) {
+        count(false);
+    }
+    vec![value; n]
 }
 
-/// [`Cache::take_written`] of the crate's cache, counted on this thread as
-/// [`take`] is.
+/// [`Cache::take_written`] of the crate's cache. Only a hit is counted on
+/// this thread: on a miss the caller allocates through
+/// [`try_with_capacity`](super::try_with_capacity) (which counts it) or
+/// counts it itself, as [`written`] does.
 pub(crate) fn take_written_counted<T: 'static>(n: usize) -> Option<Vec<T>> {
     if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
         return None;
     }
     let got = CACHE.take_written(n);
+    if got.is_some() {
+        count(true);
+    }
+    got
+}
+
+/// Adds one hit or one miss to this thread's counts.
+fn count(hit: bool) {
+    // `try_with`: a thread being torn down has no counter; skip it.
     let _ = COUNTS.try_with(|c| {
         let (hits, misses) = c.get();
-        c.set(if got.is_some() {
+        c.set(if hit {
             (hits + 1, misses)
         } else {
             (hits, misses + 1)
         });
     });
-    got
 }
 
 /// Whether `n` elements of `T` are large enough to be kept for reuse.
@@ -496,6 +512,20 @@ mod tests {
         assert!(back.capacity() >= n);
         assert_eq!(cache.held(), (0, 0));
         assert!(cache.take::<f32>(n).is_none(), "taken once only");
+    }
+
+    #[test]
+    fn take_written_hands_a_buffer_out_with_its_elements_and_take_empties_it() {
+        let cache = Cache::new(1 << 20);
+        let n = elems::<f32>(128);
+        cache.give(vec![7.0f32; n]);
+        let back = cache.take_written::<f32>(n).expect("kept");
+        assert_eq!(back.len(), n);
+        assert!(back.iter().all(|&v| v == 7.0));
+        cache.give(back);
+        assert_eq!(cache.take::<f32>(n).expect("kept").len(), 0);
+        assert!(cache.take_written::<f32>(n).is_none(), "taken once only");
+        assert!(cache.take_written::<f32>(elems::<f32>(32)).is_none());
     }
 
     #[test]
