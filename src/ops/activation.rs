@@ -43,101 +43,49 @@ fn gelu_derivative<T: Float>(x: T) -> T {
     cdf + x * T::from_f64(0.398_942_280_401_432_7) * exp_nonpositive(-half * x * x)
 }
 
-/// An input and two outputs of the same length, split together (GELU's
-/// forward pass with its derivative kept).
-struct MapTwo<'a, T> {
-    src: &'a [T],
-    value: &'a mut [T],
-    slope: &'a mut [T],
-}
-
-impl<T: Send + Sync> crate::element::Split for MapTwo<'_, T> {
-    fn len(&self) -> usize {
-        self.value.len()
-    }
-    fn split_at(self, at: usize) -> (Self, Self) {
-        let (a, b) = self.src.split_at(at);
-        let (c, d) = self.value.split_at_mut(at);
-        let (e, f) = self.slope.split_at_mut(at);
-        (
-            MapTwo {
-                src: a,
-                value: c,
-                slope: e,
-            },
-            MapTwo {
-                src: b,
-                value: d,
-                slope: f,
-            },
-        )
-    }
-}
-
-/// `gelu(x)` elementwise, and `gelu'(x)` too when `slope` (for the
-/// backward pass, so it need not compute `erf` again): split over the pool
-/// in fixed pieces ([`par_split`]) and compiled for the widest vector unit
-/// ([`widest`]); each element is [`gelu_value`] (and [`gelu_derivative`])
-/// of its input, so the bits do not depend on the thread count or the
-/// instruction set. Both outputs are large buffers of the buffer cache
-/// taken as they are, since every element is written.
-fn gelu_forward<T: Float>(x: &Tensor<T>, slope: bool) -> (Tensor<T>, Option<Vec<T>>) {
+/// `gelu(x)` elementwise: split over the pool in fixed pieces
+/// ([`par_split`]) and compiled for the widest vector unit ([`widest`]);
+/// each element is [`gelu_value`] of its input, so the bits do not depend
+/// on the thread count or the instruction set. The output is a large
+/// buffer of the buffer cache taken as it is, since every element is
+/// written. (Keeping the derivative from this pass, so the backward pass
+/// need not compute `erf` again, was measured: its 4 MiB a block pushed the
+/// char-GPT step's buffers past the cache's default limit, and the page
+/// faults of the misses cost more than the `erf` saved.)
+fn gelu_forward<T: Float>(x: &Tensor<T>) -> Tensor<T> {
     let xs = x.as_slice();
     let mut out = recycle::written(xs.len(), T::zero());
-    if !slope {
-        par_split(
-            MapPair {
-                src: xs,
-                dst: &mut out,
-            },
-            &|w: MapPair<'_, T>| {
-                widest(
-                    #[inline(always)]
-                    || {
-                        for (o, &v) in w.dst.iter_mut().zip(w.src) {
-                            *o = gelu_value(v);
-                        }
-                    },
-                )
-            },
-            &|(), ()| (),
-        );
-        return (Tensor::from_parts(out, x.shape().to_vec()), None);
-    }
-    let mut slopes = recycle::written(xs.len(), T::zero());
     par_split(
-        MapTwo {
+        MapPair {
             src: xs,
-            value: &mut out,
-            slope: &mut slopes,
+            dst: &mut out,
         },
-        &|w: MapTwo<'_, T>| {
+        &|w: MapPair<'_, T>| {
             widest(
                 #[inline(always)]
                 || {
-                    for ((o, d), &v) in w.value.iter_mut().zip(w.slope.iter_mut()).zip(w.src) {
+                    for (o, &v) in w.dst.iter_mut().zip(w.src) {
                         *o = gelu_value(v);
-                        *d = gelu_derivative(v);
                     }
                 },
             )
         },
         &|(), ()| (),
     );
-    (Tensor::from_parts(out, x.shape().to_vec()), Some(slopes))
+    Tensor::from_parts(out, x.shape().to_vec())
 }
 
-/// `g ⊙ d` written into `g` (`d`: the derivatives kept by
-/// [`gelu_forward`]), split and compiled as [`gelu_forward`].
-fn gelu_backward_in_place<T: Float>(g: &mut [T], d: &[T]) {
+/// `g ⊙ gelu'(x)` written into `g`, split and compiled as
+/// [`gelu_forward`].
+fn gelu_backward_in_place<T: Float>(g: &mut [T], x: &[T]) {
     par_split(
-        MapPair { src: d, dst: g },
+        MapPair { src: x, dst: g },
         &|w: MapPair<'_, T>| {
             widest(
                 #[inline(always)]
                 || {
-                    for (g, &d) in w.dst.iter_mut().zip(w.src) {
-                        *g *= d;
+                    for (g, &v) in w.dst.iter_mut().zip(w.src) {
+                        *g *= gelu_derivative(v);
                     }
                 },
             )
@@ -316,25 +264,17 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn gelu(&self) -> Var<'t, T> {
-        // The derivative is computed with the value (one `erf` for both)
-        // when a gradient may be asked for, and kept for the backward pass.
-        let (y, slopes) = self.with_value(|x| gelu_forward(x, self.requires_grad()));
-        let slopes = slopes.map(recycle::Buffer::new);
-        self.tape().record_with([*self], y, move |mut g, io| {
+        let y = self.with_value(gelu_forward);
+        self.tape().record_with([*self], y, |mut g, io| {
             let x = io.x(0);
             // Written into the gradient's own buffer when no one else holds
             // it (the common case in a backward sweep), as `unary` does.
-            let in_place = match (g.unique_mut(), &slopes) {
-                (Some(gs), Some(d)) => {
-                    gelu_backward_in_place(gs, d);
-                    true
+            let g = match g.unique_mut() {
+                Some(gs) => {
+                    gelu_backward_in_place(gs, x.as_slice());
+                    g
                 }
-                _ => false,
-            };
-            let g = if in_place {
-                g
-            } else {
-                chain(&g, x, io.y(), |x, _| gelu_derivative(x))
+                None => chain(&g, x, io.y(), |x, _| gelu_derivative(x)),
             };
             [Some(g)]
         })

@@ -173,8 +173,6 @@ impl<'t, T: Float> Var<'t, T> {
         let shape = x.shape().to_vec();
         let y = Tensor::from_parts(y, shape.clone());
         let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
-        // Given back to the buffer cache when the tape drops the closure.
-        let xhat = recycle::Buffer::new(xhat);
         Ok(self.tape().record_many(&parents, y, move |g| {
             let gs = g.as_slice();
             // Every row of `dx` is written below.
