@@ -430,6 +430,67 @@ mod tests {
         same(&dw, &per_batch);
     }
 
+    /// The exact product of small integers by a plain loop, as `f32`.
+    fn exact(a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize), nt: bool) -> Vec<f32> {
+        let mut out = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0f64;
+                for p in 0..k {
+                    let bv = if nt { b[j * k + p] } else { b[p * n + j] };
+                    s += f64::from(a[i * k + p]) * f64::from(bv);
+                }
+                out[i * n + j] = s as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn outputs_taken_from_the_buffer_cache_are_overwritten_on_every_gemm_path() {
+        // `gemm` writes a product's output without reading it, so a kept
+        // buffer full of NaN must not show through, on each of its paths:
+        // depth 1 and 2 (`gevv`), one output column (`gemv`), small blocks
+        // per batch entry (the horizontal kernels), and the main loop.
+        let ints = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n).map(|i| ((i * 7 + seed) % 7) as f32 - 3.0).collect()
+        };
+        // (batch, m, k, n, transposed rhs)
+        let cases = [
+            (1, 64, 1, 300, false),
+            (1, 100, 2, 200, false),
+            (1, 17_000, 300, 1, false),
+            (300, 8, 40, 8, true),
+            (1, 160, 160, 160, false),
+        ];
+        for (batch, m, k, n, nt) in cases {
+            let out = batch * m * n;
+            for len in [out, out + out / 8] {
+                drop(Tensor::<f32>::full(&[len], f32::NAN).expect("poison"));
+            }
+            let a = ints(batch * m * k, 1);
+            let b = ints(batch * k * n, 2);
+            let lhs = Tensor::from_vec(a.clone(), &[batch, m, k]).expect("lhs");
+            let got = if nt {
+                let rhs = Tensor::from_vec(b.clone(), &[batch, n, k]).expect("rhs");
+                lhs.matmul_nt(&rhs).expect("product")
+            } else {
+                let rhs = Tensor::from_vec(b.clone(), &[batch, k, n]).expect("rhs");
+                lhs.matmul(&rhs).expect("product")
+            };
+            let mut want = Vec::with_capacity(out);
+            for e in 0..batch {
+                want.extend(exact(
+                    &a[e * m * k..(e + 1) * m * k],
+                    &b[e * k * n..(e + 1) * k * n],
+                    (m, k, n),
+                    nt,
+                ));
+            }
+            assert_eq!(got.to_vec(), want, "batch {batch}, [{m}, {k}] x [{k}, {n}]");
+        }
+    }
+
     #[test]
     fn zero_inner_dimension_gives_zeros() {
         let c = Tensor::<f32>::zeros(&[2, 0])

@@ -179,20 +179,7 @@ impl Cache {
     /// `None`: `n` is below [`MIN_BYTES`], `T` is not kept, or no kept
     /// buffer fits.
     pub(crate) fn take<T: 'static>(&self, n: usize) -> Option<Vec<T>> {
-        if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
-            return None;
-        }
-        let most = n.saturating_add(n / 4);
-        let mut lists = self.lock();
-        let list = lists.of::<T>()?;
-        let best = list
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| (n..=most).contains(&e.buf.capacity()))
-            .min_by_key(|(_, e)| e.buf.capacity())
-            .map(|(i, _)| i)?;
-        let mut buf = list.remove(best).buf;
-        lists.held -= bytes_of(&buf);
+        let mut buf = self.take_written(n)?;
         buf.clear();
         Some(buf)
     }
