@@ -271,6 +271,10 @@ fn main() {
     if let Some(chars) = args.next().and_then(|s| s.parse().ok()) {
         config.generate_chars = chars;
     }
+    // A sixth argument sets the buffer cache's limit in MiB (default 64).
+    if let Some(mib) = args.next().and_then(|s| s.parse::<usize>().ok()) {
+        tapeflow::set_buffer_cache_limit(mib.saturating_mul(1 << 20));
+    }
     println!(
         "threads: {}, seed: {}",
         tapeflow::num_threads(),
@@ -291,6 +295,10 @@ fn main() {
             if let Some(rate) = out.generate_uncached_per_sec {
                 println!("generation: {rate:.1} characters/s without it");
             }
+            let (hits, misses) = tapeflow::tensor::buffer_cache_counts();
+            println!(
+                "buffer cache (this thread): {hits} requests of 64 KiB and more reused, {misses} allocated"
+            );
             println!("--- 500 generated characters ---\n{}", out.sample);
             let last = out.val_losses.last().map_or(f64::NAN, |v| v.1);
             let dropped = out.initial_loss - last;

@@ -22,6 +22,7 @@ pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
 use super::elementwise::chain;
 use crate::element::par_split;
 use crate::tensor::exp_kernel::exp_nonpositive;
+use crate::tensor::recycle;
 use crate::tensor::sigmoid_scalar;
 use crate::tensor::simd::{MapPair, widest};
 
@@ -45,10 +46,15 @@ fn gelu_derivative<T: Float>(x: T) -> T {
 /// `gelu(x)` elementwise: split over the pool in fixed pieces
 /// ([`par_split`]) and compiled for the widest vector unit ([`widest`]);
 /// each element is [`gelu_value`] of its input, so the bits do not depend
-/// on the thread count or the instruction set.
+/// on the thread count or the instruction set. The output is a large
+/// buffer of the buffer cache taken as it is, since every element is
+/// written. (Keeping the derivative from this pass, so the backward pass
+/// need not compute `erf` again, was measured: its 4 MiB a block pushed the
+/// char-GPT step's buffers past the cache's default limit, and the page
+/// faults of the misses cost more than the `erf` saved.)
 fn gelu_forward<T: Float>(x: &Tensor<T>) -> Tensor<T> {
     let xs = x.as_slice();
-    let mut out = vec![T::zero(); xs.len()];
+    let mut out = recycle::written(xs.len(), T::zero());
     par_split(
         MapPair {
             src: xs,

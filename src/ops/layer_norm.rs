@@ -6,6 +6,7 @@ use crate::element::split_threads;
 use crate::error::{Error, Result};
 use crate::tape::Var;
 use crate::tensor::Tensor;
+use crate::tensor::recycle;
 use crate::tensor::simd::{lane_dot, lane_sum, widest};
 use rayon::prelude::*;
 
@@ -98,8 +99,10 @@ impl<'t, T: Float> Var<'t, T> {
         let eps = T::from_f64(epsilon);
         let inv_n = T::from_f64(1.0 / n as f64);
         let rows = x.len() / n;
-        let mut xhat = vec![T::zero(); x.len()];
-        let mut y = vec![T::zero(); x.len()];
+        // Every element of both is written below (each row's pass), so
+        // large buffers of the buffer cache are taken as they are.
+        let mut xhat = recycle::written(x.len(), T::zero());
+        let mut y = recycle::written(x.len(), T::zero());
         let mut rstd = vec![T::zero(); rows];
         let (gs, bs) = (g_val.as_ref(), b_val.as_ref());
         // One piece of `PIECE_ROWS` rows; every row is its own, so the
@@ -172,7 +175,8 @@ impl<'t, T: Float> Var<'t, T> {
         let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
         Ok(self.tape().record_many(&parents, y, move |g| {
             let gs = g.as_slice();
-            let mut dx = vec![T::zero(); gs.len()];
+            // Every row of `dx` is written below.
+            let mut dx = recycle::written(gs.len(), T::zero());
             // One piece of `PIECE_ROWS` rows: its rows' `dx`, and its own
             // partial sums of `dγ` and `dβ` (rows added in order).
             let piece = |(((gp, xp), rp), dp): BackwardPiece<'_, T>| {

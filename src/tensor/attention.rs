@@ -9,8 +9,11 @@
 //! of `p v` (and of their gradients) is never computed. The probabilities
 //! are kept block by block for the backward pass.
 //!
-//! Work is split over (batch, head) pairs on the thread pool; each pair is
-//! computed by the same code in the same order whatever the thread count,
+//! Work is split over batch entries on the thread pool; each task owns its
+//! entry's rows of the outputs (large buffers of the buffer cache, reused
+//! across steps without a zero fill since every element is written) and
+//! runs the entry's heads in order. Each (batch, head) pair is computed by
+//! the same code in the same order whatever the thread count,
 //! and the strided GEMM splits only output blocks, so results are
 //! bit-identical for any [`num_threads`](crate::num_threads). This module
 //! knows nothing of gradients on the tape.
@@ -18,6 +21,7 @@
 use rayon::prelude::*;
 
 use super::exp_kernel::exp_nonpositive;
+use super::recycle;
 use super::simd::{lane_dot, lane_max, lane_sum, widest};
 use crate::element::{Float, MatRef, gemm};
 
@@ -131,21 +135,37 @@ impl<T: Float> Problem<'_, T> {
         })
     }
 
-    /// Runs `task` for every (batch, head) pair, on the pool when more than
-    /// one thread is allowed; the results in pair order.
-    fn each_head<R: Send>(&self, task: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
-        let pairs = self.batch * self.heads;
-        // Each pair's loops compiled for the widest vector unit (same bits).
-        let run = |p: usize| {
+    /// Runs `task(b, parts)` for every batch entry `b`, where `parts[i]` is
+    /// entry `b`'s chunk of `outs[i]` (`per[i]` elements each), on the
+    /// pool when more than one thread is allowed. Each entry is computed
+    /// by the same code whatever the thread count.
+    fn each_batch<const N: usize>(
+        &self,
+        outs: [&mut [T]; N],
+        per: [usize; N],
+        task: impl Fn(usize, [&mut [T]; N]) + Sync,
+    ) {
+        let mut rest = outs;
+        let mut parts = Vec::with_capacity(self.batch);
+        for b in 0..self.batch {
+            let chunk: [&mut [T]; N] = std::array::from_fn(|i| {
+                let (head, tail) = std::mem::take(&mut rest[i]).split_at_mut(per[i]);
+                rest[i] = tail;
+                head
+            });
+            parts.push((b, chunk));
+        }
+        // Each entry's loops compiled for the widest vector unit (same bits).
+        let run = |(b, chunk): (usize, [&mut [T]; N])| {
             widest(
                 #[inline(always)]
-                || task(p / self.heads, p % self.heads),
+                || task(b, chunk),
             )
         };
-        if crate::num_threads() > 1 && pairs > 1 {
-            crate::in_pool(|| (0..pairs).into_par_iter().map(run).collect())
+        if crate::num_threads() > 1 && self.batch > 1 {
+            crate::in_pool(|| parts.into_par_iter().for_each(run));
         } else {
-            (0..pairs).map(run).collect()
+            parts.into_iter().for_each(run);
         }
     }
 }
@@ -213,7 +233,10 @@ fn scatter<T: Copy>(dst: &mut [T], layout: Heads, base: usize, src: &[T], d: usi
 /// the probabilities kept for [`backward`].
 ///
 /// Every index is in bounds when the slices hold the sizes `problem` and the
-/// layouts describe (the caller checks the shapes).
+/// layouts describe (the caller checks the shapes). Both results are large
+/// buffers of the buffer cache taken as they are: every element is written
+/// here before it is read (each block's logits by `gemm`, the keys a query
+/// does not see by the softmax, every head's rows of the output).
 pub(crate) fn forward<T: Float>(
     p: &Problem<'_, T>,
     q: (&[T], Heads),
@@ -221,43 +244,48 @@ pub(crate) fn forward<T: Float>(
     v: (&[T], Heads),
 ) -> (Vec<T>, Probabilities<T>) {
     let (blocks, per_head) = p.blocks();
-    let results = p.each_head(
+    let out_layout = Heads::merged(p.tq, p.heads, p.dv);
+    let per_out = p.tq * p.heads * p.dv;
+    let mut out = recycle::written(p.batch * per_out, T::zero());
+    let mut probs = recycle::written(p.batch * p.heads * per_head, T::zero());
+    p.each_batch(
+        [&mut out, &mut probs],
+        [per_out, p.heads * per_head],
         #[inline(always)]
-        |b, h| {
-            let (qb, kb, vb) = (q.1.base(b, h), k.1.base(b, h), v.1.base(b, h));
-            let mut probs = vec![T::zero(); per_head];
-            let mut out = vec![T::zero(); p.tq * p.dv];
-            for blk in &blocks {
-                let rows = blk.r1 - blk.r0;
-                let s = &mut probs[blk.offset..blk.offset + rows * blk.cols];
-                gemm(
-                    s,
-                    rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
-                    rows_of_t(k.0, k.1, kb, blk.cols, p.dk),
-                    false,
-                );
-                for (r, srow) in s.chunks_mut(blk.cols.max(1)).enumerate().take(rows) {
-                    softmax_row(p, b, blk.r0 + r, srow);
+        |b, [out_b, probs_b]| {
+            // One head's `[tq, dv]` output, then copied into its columns.
+            let mut o = vec![T::zero(); p.tq * p.dv];
+            for (h, probs) in probs_b.chunks_mut(per_head.max(1)).enumerate() {
+                let (qb, kb, vb) = (q.1.base(b, h), k.1.base(b, h), v.1.base(b, h));
+                for blk in &blocks {
+                    let rows = blk.r1 - blk.r0;
+                    let s = &mut probs[blk.offset..blk.offset + rows * blk.cols];
+                    gemm(
+                        s,
+                        rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
+                        rows_of_t(k.0, k.1, kb, blk.cols, p.dk),
+                        false,
+                    );
+                    for (r, srow) in s.chunks_mut(blk.cols.max(1)).enumerate().take(rows) {
+                        softmax_row(p, b, blk.r0 + r, srow);
+                    }
+                    gemm(
+                        &mut o[blk.r0 * p.dv..blk.r1 * p.dv],
+                        dense(s, rows, blk.cols, false),
+                        rows_of(v.0, v.1, vb, 0, blk.cols, p.dv),
+                        false,
+                    );
                 }
-                gemm(
-                    &mut out[blk.r0 * p.dv..blk.r1 * p.dv],
-                    dense(s, rows, blk.cols, false),
-                    rows_of(v.0, v.1, vb, 0, blk.cols, p.dv),
-                    false,
-                );
+                scatter(out_b, out_layout, out_layout.base(0, h), &o, p.dv);
             }
-            (out, probs)
         },
     );
-    let out_layout = Heads::merged(p.tq, p.heads, p.dv);
-    let mut out = vec![T::zero(); p.batch * p.tq * p.heads * p.dv];
-    let mut kept = Vec::with_capacity(results.len());
-    for (pair, (o, probs)) in results.into_iter().enumerate() {
-        let (b, h) = (pair / p.heads, pair % p.heads);
-        scatter(&mut out, out_layout, out_layout.base(b, h), &o, p.dv);
-        kept.push(probs);
-    }
-    (out, Probabilities { heads: kept })
+    (
+        out,
+        Probabilities {
+            data: recycle::Buffer::new(probs),
+        },
+    )
 }
 
 /// In place: the scaled logits of query `i` over the row's keys become
@@ -315,10 +343,10 @@ fn softmax_row<T: Float>(p: &Problem<'_, T>, b: usize, i: usize, row: &mut [T]) 
 }
 
 /// The attention probabilities of every (batch, head) pair, in the row
-/// block layout of the forward pass.
-#[derive(Debug)]
-pub(crate) struct Probabilities<T> {
-    heads: Vec<Vec<T>>,
+/// block layout of the forward pass: pair `b · heads + h` at
+/// `data[pair · per_head..]` (`per_head` from [`Problem::blocks`]).
+pub(crate) struct Probabilities<T: 'static> {
+    data: super::recycle::Buffer<T>,
 }
 
 /// The backward pass: given the output gradient `g` (merged heads, as the
@@ -336,78 +364,82 @@ pub(crate) fn backward<T: Float>(
     k: (&[T], Heads),
     v: (&[T], Heads),
 ) -> [Vec<T>; 3] {
-    let (blocks, _) = p.blocks();
+    let (blocks, per_head) = p.blocks();
     let g_layout = Heads::merged(p.tq, p.heads, p.dv);
     let widest = blocks
         .iter()
         .map(|b| (b.r1 - b.r0) * b.cols)
         .max()
         .unwrap_or(0);
-    let results = p.each_head(
+    let lq = Heads::merged(p.tq, p.heads, p.dk);
+    let lk = Heads::merged(p.tk, p.heads, p.dk);
+    let lv = Heads::merged(p.tk, p.heads, p.dv);
+    let per = [
+        p.tq * p.heads * p.dk,
+        p.tk * p.heads * p.dk,
+        p.tk * p.heads * p.dv,
+    ];
+    // Every element is written below (each head's rows of each gradient).
+    let [mut gq, mut gk, mut gv] = per.map(|n| recycle::written(p.batch * n, T::zero()));
+    p.each_batch(
+        [&mut gq, &mut gk, &mut gv],
+        per,
         #[inline(always)]
-        |b, h| {
-            let (qb, kb, vb, gb) = (
-                q.1.base(b, h),
-                k.1.base(b, h),
-                v.1.base(b, h),
-                g_layout.base(b, h),
-            );
-            let probs = &probs.heads[b * p.heads + h];
+        |b, [gq_b, gk_b, gv_b]| {
+            // One head's gradients, then copied into their columns.
             let mut dq = vec![T::zero(); p.tq * p.dk];
             let mut dk = vec![T::zero(); p.tk * p.dk];
             let mut dv = vec![T::zero(); p.tk * p.dv];
             let mut ds = vec![T::zero(); widest];
-            for blk in &blocks {
-                let (rows, cols) = (blk.r1 - blk.r0, blk.cols);
-                let pb = &probs[blk.offset..blk.offset + rows * cols];
-                let gr = rows_of(g, g_layout, gb, blk.r0, rows, p.dv);
-                let ds = &mut ds[..rows * cols];
-                gemm(
-                    &mut dv[..cols * p.dv],
-                    dense(pb, rows, cols, true),
-                    gr,
-                    true,
+            for h in 0..p.heads {
+                let (qb, kb, vb, gb) = (
+                    q.1.base(b, h),
+                    k.1.base(b, h),
+                    v.1.base(b, h),
+                    g_layout.base(b, h),
                 );
-                gemm(ds, gr, rows_of_t(v.0, v.1, vb, cols, p.dv), false);
-                for (dsr, pr) in ds.chunks_mut(cols.max(1)).zip(pb.chunks(cols.max(1))) {
-                    let dot = lane_dot(dsr, pr);
-                    for (d, &pv) in dsr.iter_mut().zip(pr) {
-                        *d = p.scale * pv * (*d - dot);
+                let pair = b * p.heads + h;
+                let probs = &probs.data[pair * per_head..(pair + 1) * per_head];
+                // `dk` and `dv` accumulate over the blocks; every block
+                // writes its own rows of `dq`.
+                dk.fill(T::zero());
+                dv.fill(T::zero());
+                for blk in &blocks {
+                    let (rows, cols) = (blk.r1 - blk.r0, blk.cols);
+                    let pb = &probs[blk.offset..blk.offset + rows * cols];
+                    let gr = rows_of(g, g_layout, gb, blk.r0, rows, p.dv);
+                    let ds = &mut ds[..rows * cols];
+                    gemm(
+                        &mut dv[..cols * p.dv],
+                        dense(pb, rows, cols, true),
+                        gr,
+                        true,
+                    );
+                    gemm(ds, gr, rows_of_t(v.0, v.1, vb, cols, p.dv), false);
+                    for (dsr, pr) in ds.chunks_mut(cols.max(1)).zip(pb.chunks(cols.max(1))) {
+                        let dot = lane_dot(dsr, pr);
+                        for (d, &pv) in dsr.iter_mut().zip(pr) {
+                            *d = p.scale * pv * (*d - dot);
+                        }
                     }
+                    gemm(
+                        &mut dq[blk.r0 * p.dk..blk.r1 * p.dk],
+                        dense(ds, rows, cols, false),
+                        rows_of(k.0, k.1, kb, 0, cols, p.dk),
+                        false,
+                    );
+                    gemm(
+                        &mut dk[..cols * p.dk],
+                        dense(ds, rows, cols, true),
+                        rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
+                        true,
+                    );
                 }
-                gemm(
-                    &mut dq[blk.r0 * p.dk..blk.r1 * p.dk],
-                    dense(ds, rows, cols, false),
-                    rows_of(k.0, k.1, kb, 0, cols, p.dk),
-                    false,
-                );
-                gemm(
-                    &mut dk[..cols * p.dk],
-                    dense(ds, rows, cols, true),
-                    rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
-                    true,
-                );
+                scatter(gq_b, lq, lq.base(0, h), &dq, p.dk);
+                scatter(gk_b, lk, lk.base(0, h), &dk, p.dk);
+                scatter(gv_b, lv, lv.base(0, h), &dv, p.dv);
             }
-            [dq, dk, dv]
         },
     );
-    let lq = Heads::merged(p.tq, p.heads, p.dk);
-    let lk = Heads::merged(p.tk, p.heads, p.dk);
-    let lv = Heads::merged(p.tk, p.heads, p.dv);
-    let mut out = [
-        vec![T::zero(); p.batch * p.tq * p.heads * p.dk],
-        vec![T::zero(); p.batch * p.tk * p.heads * p.dk],
-        vec![T::zero(); p.batch * p.tk * p.heads * p.dv],
-    ];
-    for (pair, parts) in results.into_iter().enumerate() {
-        let (b, h) = (pair / p.heads, pair % p.heads);
-        for ((dst, src), (layout, d)) in
-            out.iter_mut()
-                .zip(&parts)
-                .zip([(lq, p.dk), (lk, p.dk), (lv, p.dv)])
-        {
-            scatter(dst, layout, layout.base(b, h), src, d);
-        }
-    }
-    out
+    [gq, gk, gv]
 }

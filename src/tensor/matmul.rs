@@ -40,6 +40,24 @@ fn zeros<T: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
     Ok(data)
 }
 
+/// The output of a product whose every element `gemm` writes before any is
+/// read: a kept buffer of the buffer cache as it is (its old elements are
+/// overwritten, so no zero fill and no page faults), else [`zeros`]. The
+/// element count is checked first, as for [`zeros`].
+fn overwritten<T: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
+    let n = super::checked_numel::<T>(op, shape)?;
+    match super::recycle::take_written_counted::<T>(n) {
+        Some(mut data) => {
+            data.truncate(n);
+            // Only when the kept vector was shorter than `n` (a buffer
+            // released at a smaller length): fill the rest.
+            data.resize(n, T::zero());
+            Ok(data)
+        }
+        None => zeros(op, shape),
+    }
+}
+
 /// Which product is asked for: whether each operand's last two axes are
 /// transposed before multiplying.
 #[derive(Clone, Copy)]
@@ -275,6 +293,10 @@ impl<T: Float> Tensor<T> {
         let mut out = if small && elements <= SMALL_PRODUCT * 64 {
             // A small output (at most 16,384 elements): one block.
             Tensor::filled(&shape, T::zero())
+        } else if !small && k > 0 {
+            // `gemm` overwrites every element (`accumulate` false, and each
+            // batch entry's block is written): no zero fill needed.
+            Tensor::from_parts(overwritten(layout.op, &shape)?, shape)
         } else {
             // The output is the one user-sized allocation: [2^40, 0]·[0, 2^40]
             // holds no element but asks for 2^80.
@@ -410,6 +432,67 @@ mod tests {
             .unwrap();
         let per_batch = a.matmul_tn(&g).unwrap().sum_axis(0, false).unwrap();
         same(&dw, &per_batch);
+    }
+
+    /// The exact product of small integers by a plain loop, as `f32`.
+    fn exact(a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize), nt: bool) -> Vec<f32> {
+        let mut out = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0f64;
+                for p in 0..k {
+                    let bv = if nt { b[j * k + p] } else { b[p * n + j] };
+                    s += f64::from(a[i * k + p]) * f64::from(bv);
+                }
+                out[i * n + j] = s as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn outputs_taken_from_the_buffer_cache_are_overwritten_on_every_gemm_path() {
+        // `gemm` writes a product's output without reading it, so a kept
+        // buffer full of NaN must not show through, on each of its paths:
+        // depth 1 and 2 (`gevv`), one output column (`gemv`), small blocks
+        // per batch entry (the horizontal kernels), and the main loop.
+        let ints = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n).map(|i| ((i * 7 + seed) % 7) as f32 - 3.0).collect()
+        };
+        // (batch, m, k, n, transposed rhs)
+        let cases = [
+            (1, 64, 1, 300, false),
+            (1, 100, 2, 200, false),
+            (1, 17_000, 300, 1, false),
+            (300, 8, 40, 8, true),
+            (1, 160, 160, 160, false),
+        ];
+        for (batch, m, k, n, nt) in cases {
+            let out = batch * m * n;
+            for len in [out, out + out / 8] {
+                drop(Tensor::<f32>::full(&[len], f32::NAN).expect("poison"));
+            }
+            let a = ints(batch * m * k, 1);
+            let b = ints(batch * k * n, 2);
+            let lhs = Tensor::from_vec(a.clone(), &[batch, m, k]).expect("lhs");
+            let got = if nt {
+                let rhs = Tensor::from_vec(b.clone(), &[batch, n, k]).expect("rhs");
+                lhs.matmul_nt(&rhs).expect("product")
+            } else {
+                let rhs = Tensor::from_vec(b.clone(), &[batch, k, n]).expect("rhs");
+                lhs.matmul(&rhs).expect("product")
+            };
+            let mut want = Vec::with_capacity(out);
+            for e in 0..batch {
+                want.extend(exact(
+                    &a[e * m * k..(e + 1) * m * k],
+                    &b[e * k * n..(e + 1) * k * n],
+                    (m, k, n),
+                    nt,
+                ));
+            }
+            assert_eq!(got.to_vec(), want, "batch {batch}, [{m}, {k}] x [{k}, {n}]");
+        }
     }
 
     #[test]

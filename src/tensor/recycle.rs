@@ -53,6 +53,11 @@
 //!   and no result depends on whether a buffer was reused (tested bit for
 //!   bit in `tests/suite/buffer_reuse.rs`). A miss allocates as before, so
 //!   allocation failures are still the crate's `Error::OutOfMemory`.
+//!   The one exception, [`written`], hands a buffer out with its old
+//!   elements, for outputs whose every element is written before any is
+//!   read (a product's output, which `gemm` overwrites without reading):
+//!   those need no zero fill, and their results still cannot depend on
+//!   the old contents.
 //! - **No `unsafe`.** The lists are typed (`Vec<Vec<f32>>`, `Vec<Vec<f64>>`);
 //!   a generic `T` finds its list by [`Any`] downcasting, so no layout is
 //!   reinterpreted and every buffer is freed by `Vec`'s own drop.
@@ -78,8 +83,9 @@ pub const DEFAULT_BUFFER_CACHE_LIMIT: usize = 64 << 20;
 /// The most buffers kept at once, whatever their size.
 pub(crate) const MAX_BUFFERS: usize = 128;
 
-/// One kept buffer: empty (`len == 0`), with the release order that picks
-/// which buffer to free first.
+/// One kept buffer, holding the elements it had when released (`take`
+/// empties it, `take_written` does not), with the release order that
+/// picks which buffer to free first.
 struct Entry<T> {
     buf: Vec<T>,
     stamp: u64,
@@ -173,6 +179,16 @@ impl Cache {
     /// `None`: `n` is below [`MIN_BYTES`], `T` is not kept, or no kept
     /// buffer fits.
     pub(crate) fn take<T: 'static>(&self, n: usize) -> Option<Vec<T>> {
+        let mut buf = self.take_written(n)?;
+        buf.clear();
+        Some(buf)
+    }
+
+    /// [`take`](Cache::take), but the buffer keeps the elements it held
+    /// when it was released (its length is that of the released vector, at
+    /// most its capacity): for an output every element of which is
+    /// written before it is read, which then needs no fill.
+    pub(crate) fn take_written<T: 'static>(&self, n: usize) -> Option<Vec<T>> {
         if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
             return None;
         }
@@ -192,13 +208,14 @@ impl Cache {
 
     /// Keeps `v`'s allocation for a later [`take`](Cache::take), or frees
     /// it: below [`MIN_BYTES`], above the limit, or of a type never kept.
-    pub(crate) fn give<T: 'static>(&self, mut v: Vec<T>) {
+    pub(crate) fn give<T: 'static>(&self, v: Vec<T>) {
         let bytes = bytes_of(&v);
         let limit = self.limit.load(Ordering::Relaxed);
         if bytes < MIN_BYTES || bytes > limit {
             return;
         }
-        v.clear();
+        // Kept with its elements (cleared by `take`, reused as they are by
+        // `take_written`).
         let mut lists = self.lock();
         if lists.of::<T>().is_none() {
             return;
@@ -264,6 +281,52 @@ pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
         });
     });
     got
+}
+
+/// A vector of `n` elements of `T` whose values are unspecified: a kept
+/// buffer with its old elements when one fits (no fill, no page faults),
+/// else `value` repeated. For outputs whose every element the caller
+/// writes before any is read (a product `gemm` overwrites, a kernel's
+/// merged result), so no result depends on what the buffer held. Counted
+/// as [`take`] is: a hit, or a miss for a large request that found none.
+pub(crate) fn written<T: Clone + 'static>(n: usize, value: T) -> Vec<T> {
+    if let Some(mut v) = take_written_counted(n) {
+        v.truncate(n);
+        v.resize(n, value);
+        return v;
+    }
+    if worth_keeping::<T>(n) {
+        count(false);
+    }
+    vec![value; n]
+}
+
+/// [`Cache::take_written`] of the crate's cache. Only a hit is counted on
+/// this thread: on a miss the caller allocates through
+/// [`try_with_capacity`](super::try_with_capacity) (which counts it) or
+/// counts it itself, as [`written`] does.
+pub(crate) fn take_written_counted<T: 'static>(n: usize) -> Option<Vec<T>> {
+    if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
+        return None;
+    }
+    let got = CACHE.take_written(n);
+    if got.is_some() {
+        count(true);
+    }
+    got
+}
+
+/// Adds one hit or one miss to this thread's counts.
+fn count(hit: bool) {
+    // `try_with`: a thread being torn down has no counter; skip it.
+    let _ = COUNTS.try_with(|c| {
+        let (hits, misses) = c.get();
+        c.set(if hit {
+            (hits + 1, misses)
+        } else {
+            (hits, misses + 1)
+        });
+    });
 }
 
 /// Whether `n` elements of `T` are large enough to be kept for reuse.
@@ -436,6 +499,20 @@ mod tests {
         assert!(back.capacity() >= n);
         assert_eq!(cache.held(), (0, 0));
         assert!(cache.take::<f32>(n).is_none(), "taken once only");
+    }
+
+    #[test]
+    fn take_written_hands_a_buffer_out_with_its_elements_and_take_empties_it() {
+        let cache = Cache::new(1 << 20);
+        let n = elems::<f32>(128);
+        cache.give(vec![7.0f32; n]);
+        let back = cache.take_written::<f32>(n).expect("kept");
+        assert_eq!(back.len(), n);
+        assert!(back.iter().all(|&v| v == 7.0));
+        cache.give(back);
+        assert_eq!(cache.take::<f32>(n).expect("kept").len(), 0);
+        assert!(cache.take_written::<f32>(n).is_none(), "taken once only");
+        assert!(cache.take_written::<f32>(elems::<f32>(32)).is_none());
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod gpt_example;
 mod gpt_generate;
 mod gpt_import;
 mod gpt_step_passes;
+mod gpt_written_buffers;
 mod gradcheck;
 mod history_plot;
 mod initializers;
