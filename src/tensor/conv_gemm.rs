@@ -303,18 +303,31 @@ pub(crate) fn forward<T: Float>(
         true
     };
     let oom = || out_of_memory::<T>(op, vec![s.images * s.image_rows, kg]);
-    if num_threads() > 1 && s.count(g) > 1 {
-        let mut y = try_filled(op, &shape, T::zero())?;
+    let total = super::checked_numel::<T>(op, &shape)?;
+    // Every element of `y` is written (by `gemm` without reading, or by
+    // `scatter_cols`) before the bias add reads it, so a kept buffer of the
+    // cache serves as it is, with no fill.
+    let kept = recycle::take_written_counted::<T>(total);
+    if kept.is_some() || (num_threads() > 1 && s.count(g) > 1) {
+        let mut y = match kept {
+            Some(mut y) => {
+                y.truncate(total);
+                // Only when the kept vector was released shorter.
+                y.resize(total, T::zero());
+                y
+            }
+            None => try_filled(op, &shape, T::zero())?,
+        };
         let tasks: Vec<_> = y.chunks_mut(y_chunk).enumerate().collect();
         if !run_tasks_with(tasks, init, body).into_iter().all(|ok| ok) {
             return Err(oom());
         }
         return Ok(y);
     }
-    // One thread: the output grows chunk by chunk, each chunk's rows zeroed
-    // just before its product overwrites them, while they are in cache,
-    // rather than the whole output zeroed first and written again later.
-    let total = g.rows() * f;
+    // One thread and no kept buffer (a first step): the output grows chunk
+    // by chunk, each chunk's rows zeroed just before its product overwrites
+    // them, while they are in cache, rather than the whole output zeroed
+    // first and written again later.
     let mut y = try_alloc::<T>(op, &shape)?;
     let mut scratch = init();
     let mut i = 0;

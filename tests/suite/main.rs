@@ -31,6 +31,7 @@ mod conv_gradcheck;
 mod conv_import;
 mod conv_layers;
 mod conv_threads;
+mod conv_written_buffers;
 mod data_api;
 mod data_errors;
 mod data_pipeline;
