@@ -10,6 +10,8 @@ use tapeflow::ops::ConvSpec;
 use tapeflow::tensor::Padding;
 use tapeflow::{GradientTape, Tensor};
 
+use crate::gpt_written_buffers::poison_sizes;
+
 const BATCH: usize = 16;
 const SIDE: usize = 12;
 const CHANNELS: usize = 16;
@@ -42,18 +44,6 @@ fn pass(kernel: usize, groups: usize, padding: Padding) -> Vec<Vec<u32>> {
     out
 }
 
-/// Fills the cache with NaN buffers of the outputs' size (and a little
-/// larger, within the cache's slack).
-fn poison_the_cache() {
-    let n = BATCH * SIDE * SIDE * FILTERS;
-    let mut held = Vec::new();
-    for _ in 0..6 {
-        held.push(Tensor::<f32>::full(&[n], f32::NAN).expect("poison"));
-        held.push(Tensor::<f32>::full(&[n + n / 8], f32::NAN).expect("poison"));
-    }
-    drop(held);
-}
-
 #[test]
 fn conv_outputs_taken_without_a_fill_are_written_before_they_are_read() {
     let cases = [
@@ -74,7 +64,7 @@ fn conv_outputs_taken_without_a_fill_are_written_before_they_are_read() {
                     .all(|&b| f32::from_bits(b).is_finite()),
                 "the reference pass is not finite"
             );
-            poison_the_cache();
+            poison_sizes(&[BATCH * SIDE * SIDE * FILTERS]);
             let poisoned = pass(kernel, groups, padding);
             for (k, (a, b)) in reference.iter().zip(&poisoned).enumerate() {
                 assert_eq!(

@@ -60,13 +60,18 @@ fn step() -> Vec<Vec<u32>> {
 /// (and a little larger, within the cache's slack).
 fn poison_the_cache() {
     let per_head = 32 * 32 + 32 * 64; // the attention's row blocks of 32 queries
-    let sizes = [
+    poison_sizes(&[
         BATCH * TIME * D,
         BATCH * TIME * 4 * D,
         BATCH * HEADS * per_head,
-    ];
+    ]);
+}
+
+/// Fills the buffer cache with NaN buffers of each of `sizes` elements (six
+/// of each, and six an eighth larger, within the cache's slack).
+pub(crate) fn poison_sizes(sizes: &[usize]) {
     let mut held = Vec::new();
-    for n in sizes {
+    for &n in sizes {
         for _ in 0..6 {
             held.push(Tensor::<f32>::full(&[n], f32::NAN).expect("poison"));
             held.push(Tensor::<f32>::full(&[n + n / 8], f32::NAN).expect("poison"));

@@ -4,41 +4,7 @@
 
 use tapeflow::prelude::*;
 
-/// `Σ_p lhs[i, p] · rhs[p, j]` added in order of `p` from 0, one output at a
-/// time: the order the small products promise.
-fn strict_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; m * n];
-    for i in 0..m {
-        for j in 0..n {
-            let mut s = 0.0f32;
-            for p in 0..k {
-                s += lhs[i * k + p] * rhs[p * n + j];
-            }
-            out[i * n + j] = s;
-        }
-    }
-    out
-}
-
-fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    (0..cols * rows)
-        .map(|t| x[(t % rows) * cols + t / rows])
-        .collect()
-}
-
-fn values(len: usize, seed: u32) -> Vec<f32> {
-    // Mixed signs and magnitudes, so the order of the additions shows in the bits.
-    (0..len)
-        .map(|i| {
-            let v = ((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000;
-            (v as f32 - 500.0) * 0.0137 * if i % 3 == 0 { 1e3 } else { 1.0 }
-        })
-        .collect()
-}
-
-fn bits(x: &[f32]) -> Vec<u32> {
-    x.iter().map(|v| v.to_bits()).collect()
-}
+use crate::small_model_paths::{bits, strict_product, transpose, values};
 
 #[test]
 fn small_transposed_products_add_in_order_bit_for_bit() {

@@ -6,7 +6,7 @@ use tapeflow::prelude::*;
 
 /// `Σ_p lhs[i, p] · rhs[p, j]` added in order of `p` from 0, one output at a
 /// time: the order the small products promise.
-fn strict_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+pub(crate) fn strict_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; m * n];
     for i in 0..m {
         for j in 0..n {
@@ -20,13 +20,13 @@ fn strict_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec
     out
 }
 
-fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub(crate) fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..cols * rows)
         .map(|t| x[(t % rows) * cols + t / rows])
         .collect()
 }
 
-fn values(len: usize, seed: u32) -> Vec<f32> {
+pub(crate) fn values(len: usize, seed: u32) -> Vec<f32> {
     // Mixed signs and magnitudes, so the order of the additions shows in the bits.
     (0..len)
         .map(|i| {
@@ -36,7 +36,7 @@ fn values(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn bits(x: &[f32]) -> Vec<u32> {
+pub(crate) fn bits(x: &[f32]) -> Vec<u32> {
     x.iter().map(|v| v.to_bits()).collect()
 }
 
