@@ -279,6 +279,7 @@ impl<'t, T: Float> Var<'t, T> {
                             for (d, &p) in dr.iter_mut().zip(pr) {
                                 *d = gr * p;
                             }
+                            // invariant: l < classes (labels checked above).
                             dr[l] -= gr;
                         }
                     },
