@@ -353,9 +353,8 @@ impl<T: Float> Dense<T> {
 }
 
 impl<T: Float> Dense<T> {
-    /// `x · kernel + bias` through the fused [`Var::linear`], after
-    /// checking `x` and the parameters.
-    fn linear<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+    /// The kernel, after checking `x` and the parameters.
+    fn checked_kernel(&self, x: &Var<'_, T>) -> Result<&Param<T>> {
         let Some(kernel) = &self.kernel else {
             return Err(self.error("forward before build".to_string()));
         };
@@ -374,10 +373,29 @@ impl<T: Float> Dense<T> {
             )));
         }
         self.check_params(kernel, input_dim)?;
+        Ok(kernel)
+    }
+
+    /// `x · kernel + bias` through the fused [`Var::linear`], after
+    /// checking `x` and the parameters.
+    fn linear<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let kernel = self.checked_kernel(&x)?;
         let tape = x.tape();
         let w = tape.param(kernel);
         let b = self.bias.as_ref().map(|b| tape.param(b));
         x.linear(&w, b.as_ref())
+    }
+
+    /// `gelu(x · kernel + bias)` through the fused `Var::linear_gelu` (one
+    /// node, the same bits as [`linear`](Self::linear) then `gelu`), after
+    /// the same checks; without a bias, `linear` then `gelu`.
+    fn linear_gelu<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let Some(bias) = &self.bias else {
+            return Ok(self.linear(x)?.gelu());
+        };
+        let kernel = self.checked_kernel(&x)?;
+        let tape = x.tape();
+        x.linear_gelu(&tape.param(kernel), &tape.param(bias))
     }
 }
 
@@ -482,6 +500,9 @@ impl<T: Float> Layer<T> for Dense<T> {
     /// `dense (Dense): expected input [_, 4], got [2, 5]`.
     fn forward<'t>(&self, x: Var<'t, T>, mode: Mode) -> Result<Var<'t, T>> {
         let _ = mode;
+        if self.activation == Activation::Gelu {
+            return self.linear_gelu(x);
+        }
         self.activation.apply(self.linear(x)?)
     }
 

@@ -28,7 +28,7 @@ use crate::tensor::simd::{MapPair, widest};
 
 /// GELU's value `½ x (1 + erf(x / √2))`, with [`Float::erf_kernel`].
 #[inline(always)]
-fn gelu_value<T: Float>(x: T) -> T {
+pub(super) fn gelu_value<T: Float>(x: T) -> T {
     let half = T::from_f64(0.5);
     half * x * (T::one() + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf_kernel())
 }
@@ -41,6 +41,18 @@ fn gelu_derivative<T: Float>(x: T) -> T {
     let half = T::from_f64(0.5);
     let cdf = half * (T::one() + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf_kernel());
     cdf + x * T::from_f64(0.398_942_280_401_432_7) * exp_nonpositive(-half * x * x)
+}
+
+/// `(gelu_value(x), gelu_derivative(x))` with one `erf`: the same
+/// operations as the two functions, so the same bits.
+#[inline(always)]
+pub(super) fn gelu_value_and_derivative<T: Float>(x: T) -> (T, T) {
+    let half = T::from_f64(0.5);
+    let one_plus_erf = T::one() + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf_kernel();
+    let value = half * x * one_plus_erf;
+    let cdf = half * one_plus_erf;
+    let slope = cdf + x * T::from_f64(0.398_942_280_401_432_7) * exp_nonpositive(-half * x * x);
+    (value, slope)
 }
 
 /// `gelu(x)` elementwise: split over the pool in fixed pieces

@@ -60,7 +60,7 @@ fn one_row_product<T: Float>(x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> 
 
 /// `d rhs` of `lhs · rhs` given the upstream `g`: `lhsᵀ · g`, summed over the
 /// batch when a 2-D `rhs` was shared by a 3-D `lhs`.
-fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Tensor<T> {
+pub(super) fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tensor<T>) -> Tensor<T> {
     let shared = lhs.ndim() == 3 && rhs_shape.len() == 2;
     let product = if shared {
         // invariant: the forward product accepted a 3-D lhs and gave a 3-D g.

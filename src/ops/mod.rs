@@ -31,6 +31,7 @@ mod elementwise;
 mod embedding;
 mod fused_attention;
 mod layer_norm;
+mod linear_gelu;
 mod matmul;
 mod nn;
 mod pool;

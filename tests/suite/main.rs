@@ -53,6 +53,7 @@ mod history_plot;
 mod initializers;
 mod kill_during_save;
 mod layers;
+mod linear_gelu_fused;
 mod losses;
 mod matmul_props;
 mod metrics;
