@@ -227,7 +227,8 @@ fn image<T: Float, const NB: usize>(x: &[T], plan: &Plan<'_, T>, g: &Conv2dGeome
 fn pad_image<T: Float>(x: &[T], g: &Conv2dGeometry, cols: usize, pad: &mut [T]) {
     let c = g.channels;
     pad.fill(T::zero());
-    for (iy, src) in x.chunks_exact(g.w.input * c).enumerate() {
+    // `max(1)`: an empty image row (width 0 under `same` padding) copies nothing.
+    for (iy, src) in x.chunks_exact((g.w.input * c).max(1)).enumerate() {
         let at = ((iy + g.h.pad_before) * cols + g.w.pad_before) * c;
         if let Some(dst) = pad.get_mut(at..at + src.len()) {
             dst.copy_from_slice(src);
@@ -375,6 +376,8 @@ mod tests {
             ([1, 12, 13, 6], [2, 3, 20], [1, 2], [2, 2], Padding::Valid),
             ([2, 9, 9, 20], [5, 4, 7], [3, 2], [1, 1], Padding::Same),
             ([1, 5, 5, 1], [1, 3, 1], [1, 1], [1, 1], Padding::Valid),
+            // An empty image row: `same` padding alone gives one column.
+            ([1, 4, 0, 32], [3, 3, 5], [1, 1], [1, 1], Padding::Same),
         ]
     }
 
