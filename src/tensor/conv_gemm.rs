@@ -247,10 +247,27 @@ fn out_of_memory<T>(op: &'static str, shape: Vec<usize>) -> Error {
     Error::OutOfMemory { op, shape, bytes }
 }
 
-/// `y = conv(x, w) + bias`. The output and the scratch buffers are
-/// allocated fallibly (errors name `op`); each chunk's product overwrites its rows, and the bias is added
-/// to them while they are in cache.
+/// `y = conv(x, w) + bias`: the direct kernel
+/// ([`conv_direct`](super::conv_direct)) where it applies, else the GEMM
+/// lowering ([`forward_gemm`]).
 pub(crate) fn forward<T: Float>(
+    op: &'static str,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &Conv2dGeometry,
+) -> Result<Vec<T>> {
+    if super::conv_direct::applies::<T>(g) {
+        return super::conv_direct::forward(op, x, w, bias, g);
+    }
+    forward_gemm(op, x, w, bias, g)
+}
+
+/// `y = conv(x, w) + bias` lowered onto GEMM. The output and the scratch
+/// buffers are allocated fallibly (errors name `op`); each chunk's product
+/// overwrites its rows, and the bias is added to them while they are in
+/// cache.
+pub(crate) fn forward_gemm<T: Float>(
     op: &'static str,
     x: &[T],
     w: &[T],

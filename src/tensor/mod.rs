@@ -14,6 +14,7 @@
 pub(crate) mod attention;
 mod broadcast;
 pub(crate) mod conv;
+pub(crate) mod conv_direct;
 pub(crate) mod conv_gemm;
 mod display;
 mod elementwise;
