@@ -293,6 +293,12 @@ pub(crate) fn align<'t, T: Float>(
 }
 
 /// `[batch, ...]` → `[batch]`: the mean over every non-batch axis.
+///
+/// One value per sample (`[batch, 1]`, a one-output model's loss) is its
+/// own mean: reshaped to `[batch]`, one op on the tape instead of three (a
+/// reshape, a sum over the length-1 axis, a division by 1), with the same
+/// values and gradients, except that a sample's `-0.0` stays `-0.0` where
+/// the sum (`0 + x`) made it `0.0`; the batch's mean is the same either way.
 pub(crate) fn per_sample_mean<'t, T: Float>(values: Var<'t, T>) -> Result<Var<'t, T>> {
     let shape = values.shape();
     match shape.len() {
@@ -301,6 +307,9 @@ pub(crate) fn per_sample_mean<'t, T: Float>(values: Var<'t, T>) -> Result<Var<'t
         _ => {
             // invariant: rank >= 2 here; an existing tensor's counts.
             let rest: usize = shape[1..].iter().product();
+            if rest == 1 {
+                return values.reshape(&[shape[0]]);
+            }
             values.reshape(&[shape[0], rest])?.mean_axis(1, false)
         }
     }

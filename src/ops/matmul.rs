@@ -14,6 +14,10 @@ use rayon::prelude::*;
 /// output row), whose bits `one_row_product` reproduces; beyond, `gemm`.
 const ONE_ROW_MAX: usize = 256;
 
+/// Output columns [`one_row_product`] writes at a time, with their kernel
+/// elements kept in registers (four 4-lane vectors of `f32`).
+const ROW_BLOCK: usize = 16;
+
 /// Up to this many rows (so at most 16,384 outputs, `matmul`'s own bound
 /// for a one-block output) [`one_row_product`] builds its output in one
 /// allocation; beyond, a fallible vector.
@@ -44,9 +48,29 @@ fn one_row_product<T: Float>(x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> 
         let ys = y
             .unique_mut()
             .expect("invariant: a new tensor has one owner");
-        for (row, &a) in ys.chunks_exact_mut(ws.len()).zip(xs) {
-            for (d, &b) in row.iter_mut().zip(ws) {
-                *d = T::zero() + a * b;
+        let n = ws.len();
+        // [`ROW_BLOCK`] columns at a time, their kernel elements held in
+        // registers over every row.
+        let mut done = 0;
+        while done + ROW_BLOCK <= n {
+            let wb: [T; ROW_BLOCK] = ws[done..done + ROW_BLOCK]
+                .try_into()
+                .expect("invariant: a slice of ROW_BLOCK elements");
+            for (row, &a) in ys.chunks_exact_mut(n).zip(xs) {
+                let d: &mut [T; ROW_BLOCK] = (&mut row[done..done + ROW_BLOCK])
+                    .try_into()
+                    .expect("invariant: a slice of ROW_BLOCK elements");
+                for (d, &b) in d.iter_mut().zip(&wb) {
+                    *d = T::zero() + a * b;
+                }
+            }
+            done += ROW_BLOCK;
+        }
+        if done < n {
+            for (row, &a) in ys.chunks_exact_mut(n).zip(xs) {
+                for (d, &b) in row[done..].iter_mut().zip(&ws[done..]) {
+                    *d = T::zero() + a * b;
+                }
             }
         }
         return Ok(y);
@@ -83,10 +107,47 @@ pub(super) fn rhs_grad<T: Float>(lhs: &Tensor<T>, rhs_shape: &[usize], g: &Tenso
 /// pool (the bias add, the bias gradient's partial sums).
 const PIECE_ROWS: usize = 64;
 
+/// Columns of `d bias` summed at a time by [`column_sums`], their sums kept
+/// in registers over every row (one AVX-512 register of `f32`).
+const SUM_BLOCK: usize = 16;
+
+/// Writes into `dst` the column sums of `rows` (row-major, `dst.len()`
+/// columns): each `0 + r₀ + r₁ + …` in order of the rows. The columns go
+/// [`SUM_BLOCK`] at a time with their sums held in a local block, so a row
+/// costs one load and one add per column and no load or store of the sums.
+#[inline(always)]
+fn column_sums<T: Float>(rows: &[T], dst: &mut [T]) {
+    let out = dst.len();
+    let mut done = 0;
+    while done + SUM_BLOCK <= out {
+        let mut acc = [T::zero(); SUM_BLOCK];
+        for row in rows.chunks_exact(out) {
+            for (s, &v) in acc.iter_mut().zip(&row[done..done + SUM_BLOCK]) {
+                *s += v;
+            }
+        }
+        dst[done..done + SUM_BLOCK].copy_from_slice(&acc);
+        done += SUM_BLOCK;
+    }
+    if done < out {
+        let rest = &mut dst[done..];
+        rest.fill(T::zero());
+        for row in rows.chunks_exact(out) {
+            for (s, &v) in rest.iter_mut().zip(&row[done..]) {
+                *s += v;
+            }
+        }
+    }
+}
+
+/// The widest `d bias` [`bias_grad`] sums on the stack when `g` is one
+/// piece: its result is then built in one allocation.
+const STACK_BIAS: usize = 64;
+
 /// `d bias` of `linear`: the column sums of `g` (`[…, out]`) over every
 /// axis but the last. Each piece of [`PIECE_ROWS`] rows sums its rows in
-/// order, and the pieces' sums are added in order: the same bits for any
-/// thread count, with the pieces split over the pool. The loops are
+/// order, and the pieces' sums are added in order to zeros: the same bits
+/// for any thread count, with the pieces split over the pool. The loops are
 /// compiled for the widest vector unit.
 fn bias_grad<T: Float>(g: &Tensor<T>, bias_shape: &[usize]) -> Tensor<T> {
     let out = bias_shape.iter().product::<usize>();
@@ -96,22 +157,30 @@ fn bias_grad<T: Float>(g: &Tensor<T>, bias_shape: &[usize]) -> Tensor<T> {
             .sum_to_shape(bias_shape)
             .expect("invariant: g ends in out");
     }
+    let gs = g.as_slice();
+    let len = PIECE_ROWS.saturating_mul(out);
+    if gs.len() <= len && out <= STACK_BIAS {
+        // One piece (a small layer's batch): its sums on the stack, added
+        // to zeros as the pieces are below, and one allocation for the
+        // result (a vector and its handle would be two, plus the pieces').
+        let mut sums = [T::zero(); STACK_BIAS];
+        let sums = &mut sums[..out];
+        widest(
+            #[inline(always)]
+            || column_sums(gs, sums),
+        );
+        return Tensor::from_iter_exact(sums.iter().map(|&s| T::zero() + s), bias_shape);
+    }
     let piece = |rows: &[T]| {
         widest(
             #[inline(always)]
             || {
                 let mut sums = vec![T::zero(); out];
-                for row in rows.chunks_exact(out) {
-                    for (s, &v) in sums.iter_mut().zip(row) {
-                        *s += v;
-                    }
-                }
+                column_sums(rows, &mut sums);
                 sums
             },
         )
     };
-    let gs = g.as_slice();
-    let len = PIECE_ROWS.saturating_mul(out);
     let partials: Vec<Vec<T>> = if split_threads(gs.len()) > 1 {
         crate::in_pool(|| gs.par_chunks(len).map(piece).collect())
     } else {

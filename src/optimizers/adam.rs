@@ -19,6 +19,34 @@ pub(crate) struct AdamRule {
     weight_decay: f64,
     /// AdamW (`p ← p·(1 − lr·λ)`) rather than Adam (`g ← g + λ·p`).
     decoupled: bool,
+    /// The bias corrections of the step being made, computed once by
+    /// [`begin_step`](Rule::begin_step) instead of two `powf` per
+    /// parameter and pass.
+    bias: Option<Bias>,
+}
+
+/// Adam's bias corrections at step `t` for `beta_1`, `beta_2`:
+/// `1 − β₁ᵗ` and `√(1 − β₂ᵗ)`, in `f64`.
+#[derive(Clone, Copy, Debug)]
+struct Bias {
+    t: u64,
+    beta_1: f64,
+    beta_2: f64,
+    bias_1: f64,
+    bias_2_sqrt: f64,
+}
+
+impl Bias {
+    fn new(t: u64, beta_1: f64, beta_2: f64) -> Bias {
+        let tf = t as f64;
+        Bias {
+            t,
+            beta_1,
+            beta_2,
+            bias_1: 1.0 - beta_1.powf(tf),
+            bias_2_sqrt: (1.0 - beta_2.powf(tf)).sqrt(),
+        }
+    }
 }
 
 impl AdamRule {
@@ -30,6 +58,17 @@ impl AdamRule {
             amsgrad: false,
             weight_decay,
             decoupled,
+            bias: None,
+        }
+    }
+
+    /// The bias corrections at step `t` for the current betas: the ones
+    /// [`begin_step`](Rule::begin_step) computed when they match (the
+    /// same numbers, computed the same way), else computed here.
+    fn bias(&self, t: u64) -> Bias {
+        match self.bias {
+            Some(b) if b.t == t && b.beta_1 == self.beta_1 && b.beta_2 == self.beta_2 => b,
+            _ => Bias::new(t, self.beta_1, self.beta_2),
         }
     }
 }
@@ -73,19 +112,20 @@ impl Rule for AdamRule {
         Ok(())
     }
 
+    fn begin_step(&mut self, t: u64) {
+        self.bias = Some(Bias::new(t, self.beta_1, self.beta_2));
+    }
+
     fn kernel<T: Float, P: Pass<T>>(&self, step: &Step, pass: P) -> P::Output {
-        let t = step.t as f64;
-        let bias_1 = 1.0 - self.beta_1.powf(t);
+        let bias = self.bias(step.t);
+        let bias_1 = bias.bias_1;
         let (b1, b2) = (T::from_f64(self.beta_1), T::from_f64(self.beta_2));
         let (l2, shrink) = if self.decoupled {
             (T::zero(), T::from_f64(1.0 - step.lr * self.weight_decay))
         } else {
             (T::from_f64(self.weight_decay), T::one())
         };
-        let (bias_2_sqrt, eps) = (
-            T::from_f64((1.0 - self.beta_2.powf(t)).sqrt()),
-            T::from_f64(self.epsilon),
-        );
+        let (bias_2_sqrt, eps) = (T::from_f64(bias.bias_2_sqrt), T::from_f64(self.epsilon));
         // `2 / ε` rounded to `T` is at least `1 / ε` (or +∞); NaN disables
         // the proof where its premises (`ε > 0`, `√(1 − β₂ᵗ) > 0`) fail.
         let proved = eps > T::zero() && bias_2_sqrt > T::zero() && bias_2_sqrt.is_finite();
@@ -398,6 +438,31 @@ mod tests {
 
     fn proof(rule: &AdamRule, lr: f64, p: &[f32], g: &[f32], s: &[&[f32]]) -> bool {
         rule.kernel(&Step { lr, t: 3 }, Proves { p, g, s })
+    }
+
+    #[test]
+    fn the_bias_corrections_of_a_step_are_computed_once_and_follow_the_betas() {
+        let mut rule = AdamRule::new(0.0, false);
+        let fresh = |r: &AdamRule, t: u64| {
+            let b = Bias::new(t, r.beta_1, r.beta_2);
+            (b.bias_1.to_bits(), b.bias_2_sqrt.to_bits())
+        };
+        let got = |r: &AdamRule, t: u64| {
+            let b = r.bias(t);
+            (b.bias_1.to_bits(), b.bias_2_sqrt.to_bits())
+        };
+        assert!(rule.bias.is_none());
+        rule.begin_step(7);
+        assert_eq!(rule.bias.map(|b| b.t), Some(7));
+        assert_eq!(got(&rule, 7), fresh(&rule, 7));
+        // Another step, or betas changed after `begin_step`: computed again.
+        assert_eq!(got(&rule, 8), fresh(&rule, 8));
+        assert_ne!(got(&rule, 8), got(&rule, 7));
+        rule.beta_1 = 0.5;
+        assert_eq!(got(&rule, 7), fresh(&rule, 7));
+        rule.beta_1 = 0.9;
+        rule.beta_2 = 0.9;
+        assert_eq!(got(&rule, 7), fresh(&rule, 7));
     }
 
     #[test]

@@ -90,14 +90,31 @@ pub(super) fn small_gemm<T: Float>(dst: &mut [T], lhs: MatRef<'_, T>, rhs: MatRe
             for (q, d) in quads.by_ref().enumerate() {
                 let i = 4 * q;
                 let (r0, r1, r2, r3) = (row(i), row(i + 1), row(i + 2), row(i + 3));
-                let (mut s0, mut s1, mut s2, mut s3) = (d[0], d[1], d[2], d[3]);
-                for ((((&a0, &a1), &a2), &a3), &b) in r0.iter().zip(r1).zip(r2).zip(r3).zip(w) {
-                    s0 += a0 * b;
-                    s1 += a1 * b;
-                    s2 += a2 * b;
-                    s3 += a3 * b;
+                let mut s = [d[0], d[1], d[2], d[3]];
+                // Four terms of each row at a time: the four rows' loads are
+                // whole vectors, turned into the terms' columns in registers.
+                let whole = k - k % 4;
+                for ((((a0, a1), a2), a3), b) in r0[..whole]
+                    .chunks_exact(4)
+                    .zip(r1[..whole].chunks_exact(4))
+                    .zip(r2[..whole].chunks_exact(4))
+                    .zip(r3[..whole].chunks_exact(4))
+                    .zip(w[..whole].chunks_exact(4))
+                {
+                    for j in 0..4 {
+                        let col = [a0[j], a1[j], a2[j], a3[j]];
+                        for (s, c) in s.iter_mut().zip(col) {
+                            *s += c * b[j];
+                        }
+                    }
                 }
-                d.copy_from_slice(&[s0, s1, s2, s3]);
+                for p in whole..k {
+                    let col = [r0[p], r1[p], r2[p], r3[p]];
+                    for (s, c) in s.iter_mut().zip(col) {
+                        *s += c * w[p];
+                    }
+                }
+                d.copy_from_slice(&s);
             }
             let done = m - m % 4;
             for (i, d) in quads.into_remainder().iter_mut().enumerate() {
@@ -124,11 +141,31 @@ pub(super) fn small_gemm<T: Float>(dst: &mut [T], lhs: MatRef<'_, T>, rhs: MatRe
         // layer): each output row is one multiple of the row, added to
         // its zeros.
         let w = &rhs.data[..n];
-        for (i, row) in dst.chunks_exact_mut(n).take(m).enumerate() {
-            // invariant: the caller checked the shapes against the slices.
-            let a = lhs.data[i * lhs.row_stride];
-            for (d, &b) in row.iter_mut().zip(w) {
-                *d += a * b;
+        // [`BLOCK`] columns at a time, their row of `rhs` held in
+        // registers over every output row.
+        let mut done = 0;
+        while done + BLOCK <= n {
+            let wb: [T; BLOCK] = w[done..done + BLOCK]
+                .try_into()
+                .expect("invariant: a slice of BLOCK elements");
+            for (i, row) in dst.chunks_exact_mut(n).take(m).enumerate() {
+                // invariant: the caller checked the shapes against the slices.
+                let a = lhs.data[i * lhs.row_stride];
+                let d: &mut [T; BLOCK] = (&mut row[done..done + BLOCK])
+                    .try_into()
+                    .expect("invariant: a slice of BLOCK elements");
+                for (d, &b) in d.iter_mut().zip(&wb) {
+                    *d += a * b;
+                }
+            }
+            done += BLOCK;
+        }
+        if done < n {
+            for (i, row) in dst.chunks_exact_mut(n).take(m).enumerate() {
+                let a = lhs.data[i * lhs.row_stride];
+                for (d, &b) in row[done..].iter_mut().zip(&w[done..]) {
+                    *d += a * b;
+                }
             }
         }
         return;

@@ -15,6 +15,9 @@ use std::thread::LocalKey;
 
 use super::recycle::Buffer;
 
+// The per-thread cache of medium blocks.
+mod blocks;
+
 /// How many extents a [`Shape`] holds without a heap allocation: every
 /// tensor of rank ≤ 4 (vectors, matrices, sequences, NHWC images).
 pub(crate) const INLINE_DIMS: usize = 4;
@@ -175,11 +178,28 @@ impl<T: Copy + 'static> Storage<T> {
     /// All the elements as a vector: moved out when this is the only owner
     /// of a `Vec`, copied otherwise.
     pub(crate) fn into_vec(self) -> Vec<T> {
-        match self {
-            Storage::Block(b) => b.to_vec(),
-            Storage::Vec(v) => Arc::try_unwrap(v)
-                .map(Buffer::into_inner)
-                .unwrap_or_else(|shared| shared.to_vec()),
+        // `Storage` has a destructor, so its fields cannot be moved out:
+        // take a second handle, drop this one, then unwrap.
+        let shared = match &self {
+            Storage::Block(b) => return b.to_vec(),
+            Storage::Vec(v) => Arc::clone(v),
+        };
+        drop(self);
+        Arc::try_unwrap(shared)
+            .map(Buffer::into_inner)
+            .unwrap_or_else(|shared| shared.to_vec())
+    }
+}
+
+impl<T: 'static> Drop for Storage<T> {
+    /// A medium block (1 KiB to 64 KiB) that nothing else refers to goes
+    /// to its thread's cache of blocks ([`blocks`]) for
+    /// [`zero_block`] to hand out again; anything else is freed as usual
+    /// (a vector's allocation through [`Buffer`]'s own destructor).
+    #[inline]
+    fn drop(&mut self) {
+        if let Storage::Block(b) = self {
+            blocks::keep(b);
         }
     }
 }
@@ -195,8 +215,10 @@ thread_local! {
     static ZEROS_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A block of `n` zeros (`+0.0`) of an `f32` or `f64` element type, made
-/// by one `memcpy` from a run of zeros the thread keeps: `std` writes a
+/// A block of `n` zeros (`+0.0`) of an `f32` or `f64` element type: a
+/// block of that length from the thread's cache of medium blocks
+/// ([`blocks`]) written with zeros, else made by one `memcpy` from a run
+/// of zeros the thread keeps: `std` writes a
 /// block from an iterator element by element, which for the `[64, 16]`
 /// outputs of a small model's products cost a few times as much. `None`
 /// for another element type, above [`ZEROS_MAX`], or when the thread's
@@ -212,6 +234,15 @@ pub(crate) fn zero_block<T: 'static>(n: usize) -> Option<Arc<[T]>> {
                 let mut z = z.try_borrow_mut().ok()?;
                 if z.len() < n {
                     z.resize(n, E::default());
+                }
+                // A kept block of this length, written over with the zeros
+                // (a copy: `fill` calls `memset`, which for a few KiB runs
+                // `rep stosb`, counted byte by byte under callgrind).
+                if let Some(mut block) = blocks::take::<E>(n)
+                    && let Some(dst) = Arc::get_mut(&mut block)
+                {
+                    dst.copy_from_slice(&z[..n]);
+                    return Some(block);
                 }
                 Some(Arc::from(&z[..n]))
             })

@@ -251,3 +251,17 @@ fn an_update_after_the_tape_ended_allocates_nothing_and_a_live_tape_costs_one_co
         "an update with the tape alive must copy the parameter, not write into the tape's value"
     );
 }
+
+#[test]
+fn a_medium_product_after_one_of_its_size_reuses_the_dropped_block() {
+    // A `[64, 16]` product (4 KiB: the 1-16-1 MLP's hidden layer) after one
+    // of its size was dropped on this thread: the zeroed output is the
+    // dropped block, from the thread's cache of medium blocks, so the
+    // product allocates nothing.
+    let x = Tensor::from_vec((0..64).map(|i| i as f32 * 0.01).collect(), &[64, 1]).expect("x");
+    let w = Tensor::from_vec((0..16).map(|i| i as f32 - 8.0).collect(), &[1, 16]).expect("w");
+    drop(x.matmul(&w).expect("[64, 1]·[1, 16]"));
+    let (n, y) = allocations(|| x.matmul(&w).expect("[64, 1]·[1, 16]"));
+    assert_eq!(y.as_slice()[16 + 3], 0.01 * -5.0);
+    assert_eq!(n, 0, "the product made {n} allocations");
+}

@@ -72,4 +72,5 @@ mod tensor_errors;
 mod tensor_props;
 mod text_data;
 mod threads;
+mod tiny_step_paths;
 mod training;
