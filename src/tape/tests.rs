@@ -129,3 +129,23 @@ fn an_intermediate_target_keeps_its_gradient_after_passing_it_on() {
     assert_eq!(g.get(h).unwrap().item().unwrap(), 8.0);
     assert_eq!(g.get(x).unwrap().item().unwrap(), 16.0);
 }
+
+#[test]
+fn tape_ids_are_unique_across_blocks_and_threads() {
+    // More tapes than one thread's block of ids, on two threads at once:
+    // no id is handed out twice.
+    fn ids() -> Vec<u64> {
+        let n = 3 * TAPE_ID_BLOCK as usize;
+        (0..n).map(|_| GradientTape::<f32>::new().id()).collect()
+    }
+    let other = std::thread::spawn(ids);
+    let mut all = ids();
+    all.extend(other.join().expect("no panic"));
+    let count = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), count);
+    // A variable of one tape is foreign to every other.
+    let (t1, t2) = (GradientTape::<f32>::new(), GradientTape::<f32>::new());
+    assert_ne!(t1.id(), t2.id());
+}
