@@ -221,9 +221,9 @@ fn next_tape_id() -> u64 {
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub struct GradientTape<T: Float = f32> {
-    nodes: RefCell<Vec<Node<T>>>,
-    /// The sweep's lists, kept between sweeps and between tapes (`spare`).
-    scratch: RefCell<spare::Scratch<T>>,
+    /// The node list and the sweep's lists, kept between sweeps and, by
+    /// the thread, between tapes (`spare`); `None` only once dropped.
+    lists: Option<Box<spare::Lists<T>>>,
     /// The node of each parameter put on the tape, so a lookup is O(1).
     params: RefCell<id_hash::IdMap<ParamId, usize>>,
     /// Parameters enter as constants (see [`GradientTape::inference`]).
@@ -241,7 +241,9 @@ impl<T: Float> Drop for GradientTape<T> {
     /// Drops the nodes and keeps the emptied list for the thread's next
     /// tape.
     fn drop(&mut self) {
-        spare::give(self.nodes.get_mut(), self.scratch.get_mut());
+        if let Some(lists) = self.lists.take() {
+            spare::give(lists);
+        }
     }
 }
 
@@ -264,22 +266,41 @@ impl<T: Float> GradientTape<T> {
     /// let tape = GradientTape::<f32>::new();
     /// assert!(tape.is_empty());
     /// ```
+    #[inline]
     pub fn new() -> Self {
         Self::with_mode(false)
     }
 
-    /// An empty tape; its node list is the one the last tape dropped on
-    /// this thread left (emptied), so recording allocates no list.
+    /// An empty tape; its lists (nodes, the sweep's) are the ones the last
+    /// tape dropped on this thread left (emptied, in one box), so recording
+    /// and sweeping allocate no list.
+    #[inline]
     fn with_mode(inference: bool) -> Self {
-        let mut tape = GradientTape {
-            nodes: RefCell::new(Vec::new()),
-            scratch: RefCell::new(spare::Scratch::default()),
+        GradientTape {
+            lists: Some(spare::take()),
             params: RefCell::new(id_hash::IdMap::default()),
             inference,
             id: next_tape_id(),
-        };
-        spare::take(tape.nodes.get_mut(), tape.scratch.get_mut());
-        tape
+        }
+    }
+
+    /// The node list.
+    #[inline]
+    fn nodes(&self) -> &RefCell<Vec<Node<T>>> {
+        &self.lists().nodes
+    }
+
+    /// The sweep's lists.
+    #[inline]
+    fn scratch(&self) -> &RefCell<spare::Scratch<T>> {
+        &self.lists().scratch
+    }
+
+    #[inline]
+    fn lists(&self) -> &spare::Lists<T> {
+        self.lists
+            .as_deref()
+            .expect("invariant: a tape holds its lists until dropped")
     }
 
     /// A tape for inference: parameters enter as constants, so a forward
@@ -317,7 +338,7 @@ impl<T: Float> GradientTape<T> {
     /// assert_eq!(tape.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.nodes.borrow().len()
+        self.nodes().borrow().len()
     }
 
     /// Whether nothing has been recorded.
@@ -348,7 +369,7 @@ impl<T: Float> GradientTape<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn recorded_ops(&self) -> usize {
-        self.nodes
+        self.nodes()
             .borrow()
             .iter()
             .filter(|n| n.backward.is_some())
@@ -418,7 +439,7 @@ impl<T: Float> GradientTape<T> {
     }
 
     fn leaf(&self, value: Tensor<T>, requires_grad: bool) -> Var<'_, T> {
-        let mut nodes = self.nodes.borrow_mut();
+        let mut nodes = self.nodes().borrow_mut();
         nodes.push(Node {
             value,
             parents: Parents::NONE,
@@ -522,7 +543,7 @@ impl<T: Float> GradientTape<T> {
         value: Tensor<T>,
         rule: impl FnOnce() -> Backward<T>,
     ) -> Var<'_, T> {
-        let mut nodes = self.nodes.borrow_mut();
+        let mut nodes = self.nodes().borrow_mut();
         let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
         let (parents, backward) = if requires_grad {
             (Parents::new(parents), Some(rule()))
@@ -539,7 +560,7 @@ impl<T: Float> GradientTape<T> {
     }
 
     pub(crate) fn value_of(&self, index: usize) -> Tensor<T> {
-        self.nodes.borrow()[index].value.clone()
+        self.nodes().borrow()[index].value.clone()
     }
 
     /// Runs `f` on a node's value read in place (no handle is cloned): for
@@ -547,7 +568,7 @@ impl<T: Float> GradientTape<T> {
     /// tape (it runs while the node list is borrowed).
     #[inline]
     pub(crate) fn with_value<R>(&self, index: usize, f: impl FnOnce(&Tensor<T>) -> R) -> R {
-        f(&self.nodes.borrow()[index].value)
+        f(&self.nodes().borrow()[index].value)
     }
 
     /// [`with_value`](Self::with_value) for two nodes.
@@ -558,16 +579,16 @@ impl<T: Float> GradientTape<T> {
         b: usize,
         f: impl FnOnce(&Tensor<T>, &Tensor<T>) -> R,
     ) -> R {
-        let nodes = self.nodes.borrow();
+        let nodes = self.nodes().borrow();
         f(&nodes[a].value, &nodes[b].value)
     }
 
     pub(crate) fn shape_of(&self, index: usize) -> Vec<usize> {
-        self.nodes.borrow()[index].value.shape().to_vec()
+        self.nodes().borrow()[index].value.shape().to_vec()
     }
 
     pub(crate) fn requires_grad_of(&self, index: usize) -> bool {
-        self.nodes.borrow()[index].requires_grad
+        self.nodes().borrow()[index].requires_grad
     }
 
     pub(crate) fn id(&self) -> u64 {

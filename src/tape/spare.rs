@@ -49,60 +49,85 @@ impl<T: Float> Default for Scratch<T> {
     }
 }
 
-/// What a thread keeps between tapes.
-pub(super) struct Spare<T: Float> {
-    pub(super) nodes: Vec<Node<T>>,
-    pub(super) scratch: Scratch<T>,
+/// A tape's lists: its nodes and its sweep's lists, in one box that the
+/// tape takes from the thread when made and gives back when dropped (one
+/// pointer moved each way).
+pub(super) struct Lists<T: Float> {
+    pub(super) nodes: RefCell<Vec<Node<T>>>,
+    pub(super) scratch: RefCell<Scratch<T>>,
+}
+
+impl<T: Float> Default for Lists<T> {
+    fn default() -> Self {
+        Lists {
+            nodes: RefCell::new(Vec::new()),
+            scratch: RefCell::new(Scratch::default()),
+        }
+    }
+}
+
+/// What a thread keeps between tapes: the lists of the last tape dropped
+/// (`None` while a tape holds them), and the result lists of the last
+/// [`Gradients`](super::Gradients) dropped while a tape held the lists.
+struct Spare<T: Float> {
+    lists: Option<Box<Lists<T>>>,
+    var_results: Vec<(usize, Tensor<T>)>,
+    param_results: Vec<(ParamId, Tensor<T>)>,
 }
 
 thread_local! {
     static SPARE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
 }
 
-/// Swaps the thread's spare lists for element type `T` (emptied) into
-/// `nodes` and `scratch`, which a new tape holds empty. Field by field,
-/// so nothing larger than a list header is moved.
-pub(super) fn take<T: Float>(nodes: &mut Vec<Node<T>>, scratch: &mut Scratch<T>) {
-    let _ = SPARE.try_with(|s| {
-        let Ok(mut s) = s.try_borrow_mut() else {
-            return;
-        };
-        if let Some(kept) = s.as_mut().and_then(|b| b.downcast_mut::<Spare<T>>()) {
-            std::mem::swap(&mut kept.nodes, nodes);
-            swap_scratch(&mut kept.scratch, scratch);
-        }
+/// The lists for a new tape: the thread's kept ones for element type `T`
+/// (empty), with the result lists given back since, or new ones (the
+/// thread's first tape, or a second tape alive at once).
+#[inline]
+pub(super) fn take<T: Float>() -> Box<Lists<T>> {
+    let kept = SPARE.try_with(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        let kept = s.as_mut()?.downcast_mut::<Spare<T>>()?;
+        let mut lists = kept.lists.take()?;
+        let scratch = lists.scratch.get_mut();
+        keep_larger(&mut scratch.var_results, &mut kept.var_results);
+        keep_larger(&mut scratch.param_results, &mut kept.param_results);
+        Some(lists)
     });
+    kept.ok().flatten().unwrap_or_default()
 }
 
-/// Empties a dropped tape's `nodes` and `scratch` (freeing the lists too
-/// large to keep) and swaps them into the thread's spare set for the next
-/// [`take`].
-pub(super) fn give<T: Float>(nodes: &mut Vec<Node<T>>, scratch: &mut Scratch<T>) {
-    empty(nodes);
+/// Empties a dropped tape's lists (freeing those too large to keep) and
+/// keeps them for the thread's next [`take`].
+pub(super) fn give<T: Float>(mut lists: Box<Lists<T>>) {
+    empty(lists.nodes.get_mut());
+    let scratch = lists.scratch.get_mut();
     empty(&mut scratch.slots);
     empty(&mut scratch.wanted);
     // During the thread's teardown the cache may be gone: the lists are
     // then simply freed with the tape.
-    let _ = SPARE.try_with(|s| {
+    let _ = SPARE.try_with(move |s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };
         match s.as_mut().and_then(|b| b.downcast_mut::<Spare<T>>()) {
-            // What was kept is empty (a tape took it) or the lists of a
-            // tape dropped before this one; either way the tape frees it.
             Some(kept) => {
-                std::mem::swap(&mut kept.nodes, nodes);
-                swap_scratch(&mut kept.scratch, scratch);
-                // A result list given back while this tape was alive
-                // (`give_results`) stays kept rather than the tape's.
-                keep_larger(&mut kept.scratch.var_results, &mut scratch.var_results);
-                keep_larger(&mut kept.scratch.param_results, &mut scratch.param_results);
+                // Result lists given back while this tape was alive
+                // (`give_results`) go with the lists.
+                let scratch = lists.scratch.get_mut();
+                keep_larger(&mut scratch.var_results, &mut kept.var_results);
+                keep_larger(&mut scratch.param_results, &mut kept.param_results);
+                // Lists already kept (another tape's, dropped before this
+                // one) stay; these are freed.
+                if kept.lists.is_none() {
+                    kept.lists = Some(lists);
+                }
             }
             // The first tape of this element type on this thread.
             None => {
                 *s = Some(Box::new(Spare {
-                    nodes: std::mem::take(nodes),
-                    scratch: std::mem::take(scratch),
+                    lists: Some(lists),
+                    var_results: Vec::new(),
+                    param_results: Vec::new(),
                 }));
             }
         }
@@ -116,13 +141,6 @@ fn empty<E>(list: &mut Vec<E>) {
     } else {
         list.clear();
     }
-}
-
-fn swap_scratch<T: Float>(a: &mut Scratch<T>, b: &mut Scratch<T>) {
-    std::mem::swap(&mut a.slots, &mut b.slots);
-    std::mem::swap(&mut a.wanted, &mut b.wanted);
-    std::mem::swap(&mut a.var_results, &mut b.var_results);
-    std::mem::swap(&mut a.param_results, &mut b.param_results);
 }
 
 /// Leaves in `kept` whichever of the two (empty) lists has more room.
@@ -150,20 +168,28 @@ pub(super) fn give_results<T: Float>(
         match s.as_mut() {
             Some(b) => {
                 if let Some(kept) = b.downcast_mut::<Spare<T>>() {
-                    keep_larger(&mut kept.scratch.var_results, vars);
-                    keep_larger(&mut kept.scratch.param_results, params);
+                    // Into the kept lists when no tape holds them, else
+                    // beside them until the tape is dropped.
+                    match kept.lists.as_mut() {
+                        Some(lists) => {
+                            let scratch = lists.scratch.get_mut();
+                            keep_larger(&mut scratch.var_results, vars);
+                            keep_larger(&mut scratch.param_results, params);
+                        }
+                        None => {
+                            keep_larger(&mut kept.var_results, vars);
+                            keep_larger(&mut kept.param_results, params);
+                        }
+                    }
                 }
             }
             // Dropped before the thread's first tape (which is still
             // alive): the kept set starts with these lists.
             None => {
-                *s = Some(Box::new(Spare {
-                    nodes: Vec::new(),
-                    scratch: Scratch {
-                        var_results: std::mem::take(vars),
-                        param_results: std::mem::take(params),
-                        ..Scratch::default()
-                    },
+                *s = Some(Box::new(Spare::<T> {
+                    lists: None,
+                    var_results: std::mem::take(vars),
+                    param_results: std::mem::take(params),
                 }));
             }
         }

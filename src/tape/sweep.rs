@@ -43,7 +43,7 @@ impl<T: Float> GradientTape<T> {
         self.check_same_tape("gradient", loss)?;
         {
             // Borrowed, not copied: the shape is read in place.
-            let nodes = self.nodes.borrow();
+            let nodes = self.nodes().borrow();
             let shape = nodes[loss.index()].value.shape();
             if crate::tensor::numel(shape) != 1 {
                 return Err(Error::InvalidArgument {
@@ -119,11 +119,11 @@ impl<T: Float> GradientTape<T> {
         I: IntoIterator,
         I::Item: Into<Target<'a, T>>,
     {
-        let nodes = self.nodes.borrow();
+        let nodes = self.nodes().borrow();
         // Resolve targets to node indices. The lists of this sweep are the
         // thread's spare ones when it has them (`spare`): no allocation.
         let (mut wanted, mut slots, var_list, param_list) = {
-            let mut scratch = self.scratch.borrow_mut();
+            let mut scratch = self.scratch().borrow_mut();
             (
                 std::mem::take(&mut scratch.wanted),
                 std::mem::take(&mut scratch.slots),
@@ -265,7 +265,7 @@ impl<T: Float> GradientTape<T> {
         }
         wanted.clear();
         slots.clear();
-        let mut scratch = self.scratch.borrow_mut();
+        let mut scratch = self.scratch().borrow_mut();
         scratch.wanted = wanted;
         scratch.slots = slots;
         Ok(result)
