@@ -1,17 +1,18 @@
-//! Buffers a thread keeps between tapes: the node list of the last tape
-//! dropped on it, the reverse sweep's slot and target lists, and the list
-//! of variable gradients of the last [`Gradients`](super::Gradients)
-//! dropped on it.
+//! Buffers a thread keeps between tapes: the lists of the last tape dropped
+//! on it (its node list and its reverse sweep's slot, target and result
+//! lists, in one box), and the result lists of the last
+//! [`Gradients`](super::Gradients) dropped on it.
 //!
 //! A training loop records a new tape each step, and a small model's step
 //! (the 1-16-1 MLP, `(a*b).sum()` and its backward) spent a fifth of its
 //! time in `malloc`/`free`, a good part of it for these few lists. A new
-//! tape takes the thread's spare lists (one thread-local access) and a
-//! dropped tape gives them back (another), so recording and sweeping
-//! allocate no list. No value changes: the lists are emptied before they
-//! are kept.
-//! A list with room for more than [`MAX_KEPT`] entries is freed, not kept,
-//! so a thread holds at most a few hundred KiB between tapes.
+//! tape takes the thread's box of lists (one thread-local access, one
+//! pointer moved) and a dropped tape gives it back (another); a dropped
+//! `Gradients` gives its lists back too. So recording, sweeping and the
+//! result allocate no list. No value changes: the lists are emptied before
+//! they are kept. A second tape alive at the same time as the first gets a
+//! new box. A list with room for more than [`MAX_KEPT`] entries is freed,
+//! not kept, so a thread holds at most a few hundred KiB between tapes.
 //!
 //! The spare set is typed by the element type: after an `f64` tape, an
 //! `f32` tape starts with fresh lists.
