@@ -3,7 +3,7 @@
 
 use crate::element::{Float, zip3_wide};
 use crate::error::Result;
-use crate::tape::Var;
+use crate::tape::{Grad, Var};
 use crate::tensor::Tensor;
 
 /// `g ⊙ d(x, y)` for a unary op with input `x` and output `y`.
@@ -64,6 +64,21 @@ fn times_owned<T: Float>(mut g: Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
         .expect("invariant: g has the broadcast shape of the product")
 }
 
+/// Whether a binary op's operands both have its result's shape (neither
+/// was broadcast), so a fill over the result is one over each operand.
+#[inline(always)]
+fn same_shapes<T: Float>(io: &crate::tape::Inputs<'_, T>) -> bool {
+    let y = io.y().shape();
+    crate::tensor::same_shape(io.x(0).shape(), y) && crate::tensor::same_shape(io.x(1).shape(), y)
+}
+
+/// Sends the fills `a` and `b` to a binary op's two operands.
+#[inline]
+fn both<T: Float>(sink: crate::tape::Sink<'_, T>, a: T, b: T) {
+    sink(0, Grad::Fill(a));
+    sink(1, Grad::Fill(b));
+}
+
 impl<'t, T: Float> Var<'t, T> {
     /// Records a unary elementwise op: value `f(x)`, gradient `g · df(x, y)`
     /// where `y = f(x)` is the saved output.
@@ -102,8 +117,15 @@ impl<'t, T: Float> Var<'t, T> {
         let y = self.with_values(rhs, |a, b| a.add(b))?;
         Ok(self
             .tape()
-            .record_with([*self, self.rebind(rhs)], y, |g, _| {
-                [Some(g.clone()), Some(g)]
+            .record_rule([*self, self.rebind(rhs)], y, |g, io, sink| {
+                // A fill passes through to an operand of the result's shape
+                // (one not broadcast); else it is written out first.
+                let g = match g {
+                    Grad::Fill(v) if same_shapes(io) => return both(sink, v, v),
+                    g => g.into_tensor(io.y().shape()),
+                };
+                sink(0, Grad::Tensor(g.clone()));
+                sink(1, Grad::Tensor(g));
             }))
     }
 
@@ -132,8 +154,14 @@ impl<'t, T: Float> Var<'t, T> {
         let y = self.with_values(rhs, |a, b| a.sub(b))?;
         Ok(self
             .tape()
-            .record_with([*self, self.rebind(rhs)], y, |g, _| {
-                [Some(g.clone()), Some(g.neg())]
+            .record_rule([*self, self.rebind(rhs)], y, |g, io, sink| {
+                let g = match g {
+                    Grad::Fill(v) if same_shapes(io) => return both(sink, v, -v),
+                    g => g.into_tensor(io.y().shape()),
+                };
+                let neg = g.neg();
+                sink(0, Grad::Tensor(g));
+                sink(1, Grad::Tensor(neg));
             }))
     }
 
@@ -162,14 +190,38 @@ impl<'t, T: Float> Var<'t, T> {
         let y = self.with_values(rhs, |a, b| a.mul(b))?;
         Ok(self
             .tape()
-            .record_with([*self, self.rebind(rhs)], y, |g, io| {
+            .record_rule([*self, self.rebind(rhs)], y, |g, io, sink| {
+                let g = match g {
+                    // `g ⊙ rhs` and `g ⊙ lhs` for `g` one value over
+                    // operands of the result's shape (a product's sum):
+                    // each side one pass over the other operand, no fill
+                    // written out.
+                    Grad::Fill(v) if same_shapes(io) => {
+                        let scaled = |x: &Tensor<T>| {
+                            Tensor::from_iter_exact(x.as_slice().iter().map(|&x| v * x), x.shape())
+                        };
+                        let gb = io.needs(1).then(|| scaled(io.x(0)));
+                        if io.needs(0) {
+                            sink(0, Grad::Tensor(scaled(io.x(1))));
+                        }
+                        if let Some(gb) = gb {
+                            sink(1, Grad::Tensor(gb));
+                        }
+                        return;
+                    }
+                    g => g.into_tensor(io.y().shape()),
+                };
                 let gb = io.needs(1).then(|| {
                     g.mul(io.x(0))
                         .expect("invariant: g has the broadcast shape")
                 });
                 // The lhs side last, so it may take `g`'s own buffer.
-                let ga = io.needs(0).then(|| times_owned(g, io.x(1)));
-                [ga, gb]
+                if io.needs(0) {
+                    sink(0, Grad::Tensor(times_owned(g, io.x(1))));
+                }
+                if let Some(gb) = gb {
+                    sink(1, Grad::Tensor(gb));
+                }
             }))
     }
 
@@ -229,7 +281,8 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn add_scalar(&self, c: T) -> Var<'t, T> {
         let y = self.with_value(|x| x.add_scalar(c));
-        self.tape().record_with([*self], y, |g, _| [Some(g)])
+        // The gradient passes through as it is, a fill too.
+        self.tape().record_rule([*self], y, |g, _, sink| sink(0, g))
     }
 
     /// Subtracts a constant.
@@ -263,8 +316,14 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn mul_scalar(&self, c: T) -> Var<'t, T> {
         let y = self.with_value(|x| x.mul_scalar(c));
-        self.tape()
-            .record_with([*self], y, move |g, _| [Some(g.mul_scalar_owned(c))])
+        self.tape().record_rule([*self], y, move |g, _, sink| {
+            let g = match g {
+                // `g · c` for every element: one product.
+                Grad::Fill(v) => Grad::Fill(v * c),
+                Grad::Tensor(g) => Grad::Tensor(g.mul_scalar_owned(c)),
+            };
+            sink(0, g);
+        })
     }
 
     /// Divides by a constant. Gradient: `g / c`.

@@ -3,7 +3,7 @@
 
 use crate::element::Float;
 use crate::error::{Error, Result};
-use crate::tape::Var;
+use crate::tape::{Grad, Var};
 use crate::tensor::Tensor;
 
 /// `g` (reduced along `axis`) spread back over `shape`: the gradient of a
@@ -58,8 +58,14 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     pub fn sum(&self) -> Var<'t, T> {
         let y = Tensor::scalar(self.with_value(Tensor::sum));
-        self.tape().record_with([*self], y, |g, io| {
-            [Some(Tensor::filled(io.x(0).shape(), g.as_slice()[0]))]
+        // `g` spread over the input: a fill, written out only where a rule
+        // or the result needs it as a tensor.
+        self.tape().record_rule([*self], y, |g, _, sink| {
+            let v = match g {
+                Grad::Fill(v) => v,
+                Grad::Tensor(g) => g.as_slice()[0],
+            };
+            sink(0, Grad::Fill(v));
         })
     }
 

@@ -100,6 +100,7 @@ fn find<K: Ord + Copy, V>(list: &[(K, V)], key: K) -> Option<&V> {
 
 /// Adds or replaces the entry of `key` in a list sorted by key; appending
 /// costs nothing more than a comparison.
+#[inline(always)]
 fn insert_sorted<K: Ord + Copy, V>(list: &mut Vec<(K, V)>, key: K, value: V) {
     match list.last() {
         Some(&(last, _)) if last < key => list.push((key, value)),
@@ -173,16 +174,26 @@ impl<T: Float> Gradients<T> {
         }
     }
 
-    /// Room for `vars` variable and `params` parameter gradients, so that
-    /// filling it allocates each list once.
-    pub(crate) fn with_capacity(tape: u64, vars: usize, params: usize) -> Self {
+    /// Gradients filled into the given lists (empty; kept ones from
+    /// [`spare`](super::spare)), with room reserved for `vars` variable and
+    /// `params` parameter gradients, so that filling them allocates each
+    /// list at most once.
+    pub(super) fn from_lists(
+        tape: u64,
+        (mut var_list, vars): (Vec<(usize, Tensor<T>)>, usize),
+        (mut param_list, params): (Vec<(ParamId, Tensor<T>)>, usize),
+    ) -> Self {
+        debug_assert!(var_list.is_empty() && param_list.is_empty());
+        var_list.reserve(vars);
+        param_list.reserve(params);
         Gradients {
             tape,
-            vars: Vec::with_capacity(vars),
-            params: Vec::with_capacity(params),
+            vars: var_list,
+            params: param_list,
         }
     }
 
+    #[inline]
     pub(crate) fn insert_var(&mut self, index: usize, grad: Tensor<T>) {
         insert_sorted(&mut self.vars, index, grad);
     }
@@ -201,6 +212,7 @@ impl<T: Float> Gradients<T> {
     /// assert_eq!(g.get(&w).unwrap().sum(), 2.0);
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
+    #[inline]
     pub fn insert_param(&mut self, id: ParamId, grad: Tensor<T>) {
         insert_sorted(&mut self.params, id, grad);
     }
@@ -287,6 +299,15 @@ impl<T: Float> Gradients<T> {
         for g in vars.chain(self.params.iter_mut().map(|(_, g)| g)) {
             *g = f(g);
         }
+    }
+}
+
+impl<T: Float> Drop for Gradients<T> {
+    /// Drops the gradients and keeps the emptied lists for the thread's
+    /// next sweep (see [`spare`](super::spare)), so that a training loop's
+    /// results allocate no list.
+    fn drop(&mut self) {
+        super::spare::give_results(&mut self.vars, &mut self.params);
     }
 }
 

@@ -22,7 +22,7 @@ mod spare;
 mod sweep;
 mod var;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use gradients::{GradKey, Gradients, Target};
@@ -32,8 +32,38 @@ pub use var::Var;
 use crate::element::Float;
 use crate::tensor::Tensor;
 
-/// Where a backward rule sends the gradient for its parent number `k`.
-type Sink<'a, T> = &'a mut dyn FnMut(usize, Tensor<T>);
+/// A gradient flowing through the sweep: a tensor, or one value repeated
+/// over the receiving node's whole shape.
+///
+/// The gradient of a full sum is its output gradient spread over the
+/// input: [`Grad::Fill`] says so without writing the spread out. A rule
+/// recorded with [`GradientTape::record_rule`] receives it as it is (the
+/// product's rule multiplies by the value directly); every other rule
+/// receives it written out ([`Grad::into_tensor`]), the same elements a
+/// spread would have had.
+#[derive(Clone)]
+pub(crate) enum Grad<T: Float> {
+    /// A gradient of the receiving node's shape (or, emitted by a rule, of
+    /// its op's output shape, summed back to the parent's by the sweep).
+    Tensor(Tensor<T>),
+    /// Every element of the receiving node's gradient equals this value.
+    Fill(T),
+}
+
+impl<T: Float> Grad<T> {
+    /// The gradient as a tensor of `shape` (the receiving node's).
+    #[inline]
+    pub(crate) fn into_tensor(self, shape: &[usize]) -> Tensor<T> {
+        match self {
+            Grad::Tensor(t) => t,
+            Grad::Fill(v) => Tensor::filled(shape, v),
+        }
+    }
+}
+
+/// Where a backward rule sends the gradient for its parent number `k`. A
+/// [`Grad::Fill`] sent is the value over parent `k`'s own shape.
+pub(crate) type Sink<'a, T> = &'a mut dyn FnMut(usize, Grad<T>);
 
 /// A backward rule: given the node's gradient (owned, so a rule may write
 /// its result into it when no one else holds it) and the node's inputs,
@@ -41,7 +71,7 @@ type Sink<'a, T> = &'a mut dyn FnMut(usize, Tensor<T>);
 ///
 /// A rule that reads its operands and result through [`Inputs`] instead of
 /// capturing them is a zero-sized closure, and boxing it allocates nothing.
-type Backward<T> = Box<dyn Fn(Tensor<T>, &Inputs<'_, T>, Sink<'_, T>)>;
+type Backward<T> = Box<dyn Fn(Grad<T>, &Inputs<'_, T>, Sink<'_, T>)>;
 
 /// What a backward rule may read besides the gradient: its op's operands
 /// and result, as stored on the tape, and which operands need a gradient.
@@ -52,6 +82,7 @@ pub(crate) struct Inputs<'a, T: Float> {
 
 impl<'a, T: Float> Inputs<'a, T> {
     /// Operand number `k`'s value.
+    #[inline]
     pub(crate) fn x(&self, k: usize) -> &'a Tensor<T> {
         let p = self
             .node
@@ -62,11 +93,13 @@ impl<'a, T: Float> Inputs<'a, T> {
     }
 
     /// The op's result.
+    #[inline]
     pub(crate) fn y(&self) -> &'a Tensor<T> {
         &self.node.value
     }
 
     /// Whether operand number `k` needs a gradient.
+    #[inline]
     pub(crate) fn needs(&self, k: usize) -> bool {
         self.node
             .parents
@@ -124,6 +157,7 @@ impl Parents {
 
     /// Parent number `k`'s node index; `None` past the last parent (a rule
     /// emitting more gradients than its op has parents).
+    #[inline]
     fn get(&self, k: usize) -> Option<usize> {
         match self {
             Parents::Inline { len, ids } => ids[..usize::from(*len)].get(k).copied(),
@@ -133,6 +167,34 @@ impl Parents {
 }
 
 static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// How many tape ids a thread takes from [`NEXT_TAPE_ID`] at a time.
+const TAPE_ID_BLOCK: u64 = 1024;
+
+thread_local! {
+    /// The thread's block of tape ids: the next one to hand out, and the
+    /// end of the block.
+    static TAPE_IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A tape id no other tape of the process has: from the thread's block,
+/// which is taken from the shared counter every [`TAPE_ID_BLOCK`] tapes
+/// (one atomic read-modify-write, a costly instruction, per block instead
+/// of per tape).
+fn next_tape_id() -> u64 {
+    TAPE_IDS
+        .try_with(|ids| {
+            let (mut next, mut end) = ids.get();
+            if next == end {
+                next = NEXT_TAPE_ID.fetch_add(TAPE_ID_BLOCK, Ordering::Relaxed);
+                end = next + TAPE_ID_BLOCK;
+            }
+            ids.set((next + 1, end));
+            next
+        })
+        // During the thread's teardown: one id from the shared counter.
+        .unwrap_or_else(|_| NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed))
+}
 
 /// Records operations on [`Var`]s so that gradients can be computed by one
 /// reverse sweep, the analogue of TensorFlow's `tf.GradientTape`.
@@ -159,9 +221,9 @@ static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
 /// # Ok::<(), tapeflow::Error>(())
 /// ```
 pub struct GradientTape<T: Float = f32> {
-    nodes: RefCell<Vec<Node<T>>>,
-    /// The sweep's lists, kept between sweeps and between tapes (`spare`).
-    scratch: RefCell<spare::Scratch<T>>,
+    /// The node list and the sweep's lists, kept between sweeps and, by
+    /// the thread, between tapes (`spare`); `None` only once dropped.
+    lists: Option<Box<spare::Lists<T>>>,
     /// The node of each parameter put on the tape, so a lookup is O(1).
     params: RefCell<id_hash::IdMap<ParamId, usize>>,
     /// Parameters enter as constants (see [`GradientTape::inference`]).
@@ -179,7 +241,9 @@ impl<T: Float> Drop for GradientTape<T> {
     /// Drops the nodes and keeps the emptied list for the thread's next
     /// tape.
     fn drop(&mut self) {
-        spare::give(self.nodes.get_mut(), self.scratch.get_mut());
+        if let Some(lists) = self.lists.take() {
+            spare::give(lists);
+        }
     }
 }
 
@@ -202,22 +266,41 @@ impl<T: Float> GradientTape<T> {
     /// let tape = GradientTape::<f32>::new();
     /// assert!(tape.is_empty());
     /// ```
+    #[inline]
     pub fn new() -> Self {
         Self::with_mode(false)
     }
 
-    /// An empty tape; its node list is the one the last tape dropped on
-    /// this thread left (emptied), so recording allocates no list.
+    /// An empty tape; its lists (nodes, the sweep's) are the ones the last
+    /// tape dropped on this thread left (emptied, in one box), so recording
+    /// and sweeping allocate no list.
+    #[inline]
     fn with_mode(inference: bool) -> Self {
-        let mut tape = GradientTape {
-            nodes: RefCell::new(Vec::new()),
-            scratch: RefCell::new(spare::Scratch::default()),
+        GradientTape {
+            lists: Some(spare::take()),
             params: RefCell::new(id_hash::IdMap::default()),
             inference,
-            id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
-        };
-        spare::take(tape.nodes.get_mut(), tape.scratch.get_mut());
-        tape
+            id: next_tape_id(),
+        }
+    }
+
+    /// The node list.
+    #[inline]
+    fn nodes(&self) -> &RefCell<Vec<Node<T>>> {
+        &self.lists().nodes
+    }
+
+    /// The sweep's lists.
+    #[inline]
+    fn scratch(&self) -> &RefCell<spare::Scratch<T>> {
+        &self.lists().scratch
+    }
+
+    #[inline]
+    fn lists(&self) -> &spare::Lists<T> {
+        self.lists
+            .as_deref()
+            .expect("invariant: a tape holds its lists until dropped")
     }
 
     /// A tape for inference: parameters enter as constants, so a forward
@@ -255,7 +338,7 @@ impl<T: Float> GradientTape<T> {
     /// assert_eq!(tape.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.nodes.borrow().len()
+        self.nodes().borrow().len()
     }
 
     /// Whether nothing has been recorded.
@@ -286,7 +369,7 @@ impl<T: Float> GradientTape<T> {
     /// # Ok::<(), tapeflow::Error>(())
     /// ```
     pub fn recorded_ops(&self) -> usize {
-        self.nodes
+        self.nodes()
             .borrow()
             .iter()
             .filter(|n| n.backward.is_some())
@@ -356,7 +439,7 @@ impl<T: Float> GradientTape<T> {
     }
 
     fn leaf(&self, value: Tensor<T>, requires_grad: bool) -> Var<'_, T> {
-        let mut nodes = self.nodes.borrow_mut();
+        let mut nodes = self.nodes().borrow_mut();
         nodes.push(Node {
             value,
             parents: Parents::NONE,
@@ -388,10 +471,11 @@ impl<T: Float> GradientTape<T> {
         backward: impl Fn(&Tensor<T>) -> [Option<Tensor<T>>; N] + 'static,
     ) -> Var<'_, T> {
         self.push_op(&parents, value, move || {
-            Box::new(move |g, _, sink| {
+            Box::new(move |g, inputs, sink| {
+                let g = g.into_tensor(inputs.y().shape());
                 for (k, grad) in backward(&g).into_iter().enumerate() {
                     if let Some(grad) = grad {
-                        sink(k, grad);
+                        sink(k, Grad::Tensor(grad));
                     }
                 }
             })
@@ -410,13 +494,27 @@ impl<T: Float> GradientTape<T> {
     ) -> Var<'_, T> {
         self.push_op(&parents, value, move || {
             Box::new(move |g, inputs, sink| {
+                let g = g.into_tensor(inputs.y().shape());
                 for (k, grad) in backward(g, inputs).into_iter().enumerate() {
                     if let Some(grad) = grad {
-                        sink(k, grad);
+                        sink(k, Grad::Tensor(grad));
                     }
                 }
             })
         })
+    }
+
+    /// Like [`record_with`](Self::record_with), for rules that take the
+    /// node's gradient as a [`Grad`] (a [`Grad::Fill`] not written out) and
+    /// send their parents' gradients to the sink themselves, parent `k` by
+    /// `sink(k, grad)`, in the order in which they should accumulate.
+    pub(crate) fn record_rule<const N: usize>(
+        &self,
+        parents: [Var<'_, T>; N],
+        value: Tensor<T>,
+        rule: impl Fn(Grad<T>, &Inputs<'_, T>, Sink<'_, T>) + 'static,
+    ) -> Var<'_, T> {
+        self.push_op(&parents, value, move || Box::new(rule))
     }
 
     /// Appends an op with any number of parents (concatenation): the rule
@@ -428,9 +526,10 @@ impl<T: Float> GradientTape<T> {
         backward: impl Fn(&Tensor<T>) -> Vec<Tensor<T>> + 'static,
     ) -> Var<'_, T> {
         self.push_op(parents, value, move || {
-            Box::new(move |g, _, sink| {
+            Box::new(move |g, inputs, sink| {
+                let g = g.into_tensor(inputs.y().shape());
                 for (k, grad) in backward(&g).into_iter().enumerate() {
-                    sink(k, grad);
+                    sink(k, Grad::Tensor(grad));
                 }
             })
         })
@@ -444,7 +543,7 @@ impl<T: Float> GradientTape<T> {
         value: Tensor<T>,
         rule: impl FnOnce() -> Backward<T>,
     ) -> Var<'_, T> {
-        let mut nodes = self.nodes.borrow_mut();
+        let mut nodes = self.nodes().borrow_mut();
         let requires_grad = parents.iter().any(|p| nodes[p.index()].requires_grad);
         let (parents, backward) = if requires_grad {
             (Parents::new(parents), Some(rule()))
@@ -461,7 +560,7 @@ impl<T: Float> GradientTape<T> {
     }
 
     pub(crate) fn value_of(&self, index: usize) -> Tensor<T> {
-        self.nodes.borrow()[index].value.clone()
+        self.nodes().borrow()[index].value.clone()
     }
 
     /// Runs `f` on a node's value read in place (no handle is cloned): for
@@ -469,7 +568,7 @@ impl<T: Float> GradientTape<T> {
     /// tape (it runs while the node list is borrowed).
     #[inline]
     pub(crate) fn with_value<R>(&self, index: usize, f: impl FnOnce(&Tensor<T>) -> R) -> R {
-        f(&self.nodes.borrow()[index].value)
+        f(&self.nodes().borrow()[index].value)
     }
 
     /// [`with_value`](Self::with_value) for two nodes.
@@ -480,16 +579,16 @@ impl<T: Float> GradientTape<T> {
         b: usize,
         f: impl FnOnce(&Tensor<T>, &Tensor<T>) -> R,
     ) -> R {
-        let nodes = self.nodes.borrow();
+        let nodes = self.nodes().borrow();
         f(&nodes[a].value, &nodes[b].value)
     }
 
     pub(crate) fn shape_of(&self, index: usize) -> Vec<usize> {
-        self.nodes.borrow()[index].value.shape().to_vec()
+        self.nodes().borrow()[index].value.shape().to_vec()
     }
 
     pub(crate) fn requires_grad_of(&self, index: usize) -> bool {
-        self.nodes.borrow()[index].requires_grad
+        self.nodes().borrow()[index].requires_grad
     }
 
     pub(crate) fn id(&self) -> u64 {

@@ -2,7 +2,7 @@
 //! [`GradientTape::gradient_with`], one pass from the output down to the
 //! lowest target, summing broadcast gradients back to their parents' shapes.
 
-use super::{GradientTape, Gradients, Inputs, ParamId, Target, Var};
+use super::{Grad, GradientTape, Gradients, Inputs, ParamId, Target, Var};
 use crate::element::Float;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -41,9 +41,9 @@ impl<T: Float> GradientTape<T> {
         I::Item: Into<Target<'a, T>>,
     {
         self.check_same_tape("gradient", loss)?;
-        let seed = {
+        {
             // Borrowed, not copied: the shape is read in place.
-            let nodes = self.nodes.borrow();
+            let nodes = self.nodes().borrow();
             let shape = nodes[loss.index()].value.shape();
             if crate::tensor::numel(shape) != 1 {
                 return Err(Error::InvalidArgument {
@@ -53,15 +53,10 @@ impl<T: Float> GradientTape<T> {
                     ),
                 });
             }
-            // The thread's kept `1` of this shape, shared read-only (a
-            // rule writing into it copies it first): no allocation.
-            let seed = &mut self.scratch.borrow_mut().seed;
-            match seed {
-                Some(s) if crate::tensor::same_shape(s.shape(), shape) => s.clone(),
-                _ => seed.insert(Tensor::filled(shape, T::one())).clone(),
-            }
-        };
-        self.sweep(loss, seed, targets)
+        }
+        // The loss's one element is 1: a fill, written out only if a rule
+        // or the result needs it as a tensor (no allocation otherwise).
+        self.sweep(loss, Grad::Fill(T::one()), targets)
     }
 
     /// Gradients of `Σ output_gradient · output` with respect to each
@@ -106,7 +101,7 @@ impl<T: Float> GradientTape<T> {
                 rhs: output_gradient.shape().to_vec(),
             });
         }
-        self.sweep(output, output_gradient.clone(), targets)
+        self.sweep(output, Grad::Tensor(output_gradient.clone()), targets)
     }
 
     fn check_same_tape(&self, op: &'static str, v: &Var<'_, T>) -> Result<()> {
@@ -118,22 +113,28 @@ impl<T: Float> GradientTape<T> {
     }
 
     /// The reverse sweep: one pass from `output` down to the lowest target.
-    fn sweep<'a, I>(&self, output: &Var<'_, T>, seed: Tensor<T>, targets: I) -> Result<Gradients<T>>
+    fn sweep<'a, I>(&self, output: &Var<'_, T>, seed: Grad<T>, targets: I) -> Result<Gradients<T>>
     where
         T: 'a,
         I: IntoIterator,
         I::Item: Into<Target<'a, T>>,
     {
-        let nodes = self.nodes.borrow();
+        let nodes = self.nodes().borrow();
         // Resolve targets to node indices. The lists of this sweep are the
         // thread's spare ones when it has them (`spare`): no allocation.
-        let (mut wanted, mut slots) = {
-            let mut scratch = self.scratch.borrow_mut();
+        let (mut wanted, mut slots, var_list, param_list) = {
+            let mut scratch = self.scratch().borrow_mut();
             (
                 std::mem::take(&mut scratch.wanted),
                 std::mem::take(&mut scratch.slots),
+                std::mem::take(&mut scratch.var_results),
+                std::mem::take(&mut scratch.param_results),
             )
         };
+        // The zero gradients of parameters not on this tape (rare: no list
+        // is allocated otherwise). A target is a few words, so that listing
+        // one moves no tensor.
+        let mut absent: Vec<Option<Tensor<T>>> = Vec::new();
         for t in targets {
             let want = match t.into() {
                 Target::Var { tape, index } => {
@@ -145,7 +146,10 @@ impl<T: Float> GradientTape<T> {
                 Target::Param(p) => match self.params.borrow().get(&p.id()).copied() {
                     Some(index) => Want::Param(p.id(), index),
                     // Not on this tape: its gradient is zero.
-                    None => Want::Absent(p.id(), Tensor::filled(p.value().shape(), T::zero())),
+                    None => {
+                        absent.push(Some(Tensor::filled(p.value().shape(), T::zero())));
+                        Want::Absent(p.id(), absent.len() - 1)
+                    }
                 },
             };
             wanted.push(want);
@@ -167,14 +171,20 @@ impl<T: Float> GradientTape<T> {
         }
         let mut failure: Option<Error> = None;
         for i in (lowest..=out).rev() {
+            let node = &nodes[i];
+            let Some(rule) = &node.backward else {
+                // A leaf (or a node that needs no gradient): nothing flows
+                // further, and a target's gradient stays in its slot, not
+                // moved or copied, until handed out.
+                continue;
+            };
             let Some(g) = slots[i].grad.take() else {
                 continue;
             };
-            let node = &nodes[i];
             // A target keeps its gradient (a handle; the rule then copies
             // before writing into it).
             let keep = (slots[i].wanted > 0).then(|| g.clone());
-            if let Some(rule) = &node.backward {
+            {
                 let inputs = Inputs {
                     nodes: &nodes,
                     node,
@@ -187,12 +197,17 @@ impl<T: Float> GradientTape<T> {
                         .parents
                         .get(k)
                         .expect("invariant: a rule emits gradients only for its op's parents");
-                    if !nodes[p].requires_grad {
+                    let parent = &nodes[p];
+                    if !parent.requires_grad {
                         return;
                     }
-                    match fit_to(grad, nodes[p].value.shape()) {
-                        Ok(grad) => accumulate(&mut slots[p].grad, grad),
-                        Err(e) => failure = Some(e),
+                    match grad {
+                        // A fill is over the parent's own shape already.
+                        Grad::Fill(v) => accumulate_fill(&mut slots[p].grad, v),
+                        Grad::Tensor(grad) => match fit_to(grad, parent.value.shape()) {
+                            Ok(grad) => accumulate(&mut slots[p].grad, grad),
+                            Err(e) => failure = Some(e),
+                        },
                     }
                 });
                 if let Some(e) = failure.take() {
@@ -206,28 +221,51 @@ impl<T: Float> GradientTape<T> {
             }
         }
         let params = wanted.iter().filter(|w| !matches!(w, Want::Var(_))).count();
-        let mut result = Gradients::with_capacity(self.id, wanted.len() - params, params);
-        for want in wanted.drain(..) {
-            // The last request for a node takes its gradient; earlier
-            // duplicates get a copy of the handle (storage is shared).
-            let grad = want.index().and_then(|i| {
-                let slot = slots.get_mut(i)?;
-                slot.wanted = slot.wanted.saturating_sub(1);
-                if slot.wanted == 0 {
-                    slot.grad.take()
-                } else {
-                    slot.grad.clone()
+        // The result's lists are the ones the thread's last dropped
+        // `Gradients` left (`spare`), when it left any.
+        let mut result = Gradients::from_lists(
+            self.id,
+            (var_list, wanted.len() - params),
+            (param_list, params),
+        );
+        for &want in &wanted {
+            let (i, key) = match want {
+                Want::Var(i) => (i, None),
+                Want::Param(id, i) => (i, Some(id)),
+                Want::Absent(id, k) => {
+                    let zeros = absent[k].take();
+                    result.insert_param(id, zeros.expect("invariant: each absent target once"));
+                    continue;
                 }
-            });
-            let zeros = |i: usize| Tensor::filled(nodes[i].value.shape(), T::zero());
-            match want {
-                Want::Var(i) => result.insert_var(i, grad.unwrap_or_else(|| zeros(i))),
-                Want::Param(id, i) => result.insert_param(id, grad.unwrap_or_else(|| zeros(i))),
-                Want::Absent(id, z) => result.insert_param(id, z),
+            };
+            // The last request for a node takes its gradient; earlier
+            // duplicates get a copy of the handle (storage is shared). A
+            // fill is written out here, over its node's shape; a node
+            // nothing flowed into (or one above the output) gets zeros.
+            let grad = match slots.get_mut(i) {
+                Some(slot) => {
+                    slot.wanted = slot.wanted.saturating_sub(1);
+                    if slot.wanted == 0 {
+                        slot.grad.take()
+                    } else {
+                        slot.grad.clone()
+                    }
+                }
+                None => None,
+            };
+            let grad = match grad {
+                Some(Grad::Tensor(t)) => t,
+                Some(Grad::Fill(v)) => Tensor::filled(nodes[i].value.shape(), v),
+                None => Tensor::filled(nodes[i].value.shape(), T::zero()),
+            };
+            match key {
+                None => result.insert_var(i, grad),
+                Some(id) => result.insert_param(id, grad),
             }
         }
+        wanted.clear();
         slots.clear();
-        let mut scratch = self.scratch.borrow_mut();
+        let mut scratch = self.scratch().borrow_mut();
         scratch.wanted = wanted;
         scratch.slots = slots;
         Ok(result)
@@ -235,16 +273,18 @@ impl<T: Float> GradientTape<T> {
 }
 
 /// A gradient asked for, resolved against the tape.
-pub(super) enum Want<T: Float> {
+#[derive(Clone, Copy)]
+pub(super) enum Want {
     /// A node of this tape.
     Var(usize),
     /// A parameter recorded on this tape, at this node.
     Param(ParamId, usize),
-    /// A parameter not on this tape, with its zero gradient.
-    Absent(ParamId, Tensor<T>),
+    /// A parameter not on this tape, with its zero gradient at this
+    /// position of the sweep's list of them.
+    Absent(ParamId, usize),
 }
 
-impl<T: Float> Want<T> {
+impl Want {
     /// The node whose gradient is asked for, if on the tape.
     fn index(&self) -> Option<usize> {
         match self {
@@ -256,7 +296,7 @@ impl<T: Float> Want<T> {
 
 pub(super) struct Slot<T: Float> {
     /// The gradient accumulated so far (`None`: nothing flowed in yet).
-    grad: Option<Tensor<T>>,
+    grad: Option<Grad<T>>,
     /// How many of the requested targets are this node.
     wanted: u32,
 }
@@ -272,6 +312,7 @@ impl<T: Float> Default for Slot<T> {
 
 /// Sums a gradient back to its parent's shape when the forward op broadcast
 /// the parent.
+#[inline(always)]
 fn fit_to<T: Float>(grad: Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
     if crate::tensor::same_shape(grad.shape(), shape) {
         Ok(grad)
@@ -280,14 +321,38 @@ fn fit_to<T: Float>(grad: Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
     }
 }
 
-/// Adds `grad` into a gradient slot, in place when the slot owns its storage.
-fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, grad: Tensor<T>) {
+/// Adds `grad` (of the slot's node's shape) into a gradient slot, in place
+/// when the slot owns its storage. Each element is `earlier + later`, as if
+/// a fill had been written out.
+#[inline]
+fn accumulate<T: Float>(slot: &mut Option<Grad<T>>, mut grad: Tensor<T>) {
     match slot {
-        None => *slot = Some(grad),
-        Some(acc) => {
+        None => *slot = Some(Grad::Tensor(grad)),
+        Some(Grad::Tensor(acc)) => {
             for (a, &g) in acc.as_mut_slice().iter_mut().zip(grad.as_slice()) {
                 *a += g;
             }
         }
+        Some(Grad::Fill(a)) => {
+            let a = *a;
+            for g in grad.as_mut_slice() {
+                *g = a + *g;
+            }
+            *slot = Some(Grad::Tensor(grad));
+        }
+    }
+}
+
+/// Adds `v` over the slot's node's shape into a gradient slot.
+#[inline]
+fn accumulate_fill<T: Float>(slot: &mut Option<Grad<T>>, v: T) {
+    match slot {
+        None => *slot = Some(Grad::Fill(v)),
+        Some(Grad::Tensor(acc)) => {
+            for a in acc.as_mut_slice() {
+                *a += v;
+            }
+        }
+        Some(Grad::Fill(a)) => *a += v,
     }
 }

@@ -129,3 +129,57 @@ fn an_intermediate_target_keeps_its_gradient_after_passing_it_on() {
     assert_eq!(g.get(h).unwrap().item().unwrap(), 8.0);
     assert_eq!(g.get(x).unwrap().item().unwrap(), 16.0);
 }
+
+#[test]
+fn tape_ids_are_unique_across_blocks_and_threads() {
+    // More tapes than one thread's block of ids, on two threads at once:
+    // no id is handed out twice.
+    fn ids() -> Vec<u64> {
+        let n = 3 * TAPE_ID_BLOCK as usize;
+        (0..n).map(|_| GradientTape::<f32>::new().id()).collect()
+    }
+    let other = std::thread::spawn(ids);
+    let mut all = ids();
+    all.extend(other.join().expect("no panic"));
+    let count = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), count);
+    // A variable of one tape is foreign to every other.
+    let (t1, t2) = (GradientTape::<f32>::new(), GradientTape::<f32>::new());
+    assert_ne!(t1.id(), t2.id());
+}
+
+#[test]
+fn tapes_alive_at_once_keep_their_own_lists() {
+    // The thread keeps one set of lists: the first tape takes it, a second
+    // tape alive at the same time gets new ones, and whichever is dropped
+    // first gives its lists to the next tape. No tape sees another's nodes.
+    let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).unwrap();
+    let check = |tape: &GradientTape<f32>, scale: f32| {
+        let v = tape.watch(&x);
+        let y = v.mul_scalar(scale).mul(&v).unwrap().sum(); // scale·Σx²
+        let g = tape.gradient(&y, [v]).unwrap();
+        let want: Vec<f32> = [1.0f32, 2.0, 3.0]
+            .iter()
+            .map(|&x| scale * x + scale * x)
+            .collect();
+        assert_eq!(g.get(v).unwrap().to_vec(), want);
+    };
+    let t1 = GradientTape::new();
+    let t2 = GradientTape::new();
+    check(&t1, 2.0);
+    check(&t2, 3.0);
+    assert_eq!((t1.len(), t2.len()), (4, 4));
+    drop(t1);
+    let t3 = GradientTape::new();
+    assert!(t3.is_empty());
+    check(&t3, 5.0);
+    check(&t2, 7.0);
+    assert_eq!((t2.len(), t3.len()), (8, 4));
+    drop(t2);
+    drop(t3);
+    let t4 = GradientTape::<f32>::new();
+    assert!(t4.is_empty());
+    check(&t4, 0.5);
+}

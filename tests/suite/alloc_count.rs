@@ -105,7 +105,7 @@ fn mul_sum_and_backward_allocation_count() {
             && g.get(vb).expect("asked for").as_slice() == a.as_slice()
     };
     // The thread's first tape makes its lists: the node list, the sweep's
-    // slot and target lists, the seed, and the box that keeps them for the
+    // slot and target lists, the result list, and the box that keeps them for the
     // next tape when this one is dropped.
     let (first, right) = allocations(step);
     assert!(right, "wrong gradients of (a*b).sum()");
@@ -114,15 +114,15 @@ fn mul_sum_and_backward_allocation_count() {
         "the first (a*b).sum() and backward made {first} allocations"
     );
     // Was 34 originally, 28 with inline parents, 10 with one-block tensors,
-    // 9 when `mul`'s rule wrote into the spread (docs/performance.md). Now
-    // 5 from the second tape on: the two forward results, the sum's spread
-    // of the seed, one product for `b`'s gradient (`a`'s is written into
-    // the spread, which `mul`'s rule owns), and the result's list of
-    // variable gradients. The node, slot and target lists and the seed are
-    // the ones the previous tape left on this thread.
+    // 9 when `mul`'s rule wrote into the spread, 5 with the tape's lists
+    // kept between tapes (docs/performance.md). Now 4: the two forward
+    // results and the two gradients (the sum's gradient flows as one value,
+    // not a spread; the product's rule scales each operand by it). The
+    // node, slot, target and result lists are the ones the previous tape
+    // and the previous `Gradients` left on this thread.
     let (n, right) = allocations(step);
     assert!(right, "wrong gradients of (a*b).sum()");
-    assert!(n <= 5, "(a*b).sum() and backward made {n} allocations");
+    assert!(n <= 4, "(a*b).sum() and backward made {n} allocations");
 }
 
 #[test]

@@ -41,6 +41,7 @@ mod examples_trust;
 mod explain;
 mod explain_captum;
 mod explain_layers;
+mod fill_gradients;
 mod fit_guarantees;
 mod golden_tape;
 mod gpt_example;
