@@ -9,24 +9,13 @@
 //! of `p v` (and of their gradients) is never computed. The probabilities
 //! are kept block by block for the backward pass.
 //!
-//! The block products are register tiles of `tile_product`, not `gemm`
-//! calls: at these sizes (a 32-query block against up to a few hundred
-//! keys, heads of 32) `gemm`'s packing and set-up on each of the thousands
-//! of calls a step cost about as much as the arithmetic. The tiles read
-//! the projections' rows where they lie and write every head's rows of
-//! the outputs and gradients in place, so no head is copied into or out of
-//! a scratch matrix; only the keys (forward) and the values (backward) of
-//! one head are transposed once, for the products with `kᵀ` and `vᵀ`.
-//! Under a causal mask the products also skip, within a block, the keys a
-//! band of queries cannot see (their probabilities are exact zeros).
-//!
 //! Work is split over batch entries on the thread pool; each task owns its
 //! entry's rows of the outputs (large buffers of the buffer cache, reused
 //! across steps without a zero fill since every element is written) and
 //! runs the entry's heads in order. Each (batch, head) pair is computed by
-//! the same code in the same order whatever the thread count, and every
-//! sum runs in a fixed order, so results are bit-identical for any
-//! [`num_threads`](crate::num_threads) and instruction set. This module
+//! the same code in the same order whatever the thread count,
+//! and the strided GEMM splits only output blocks, so results are
+//! bit-identical for any [`num_threads`](crate::num_threads). This module
 //! knows nothing of gradients on the tape.
 
 use rayon::prelude::*;
@@ -34,12 +23,10 @@ use rayon::prelude::*;
 use super::exp_kernel::exp_nonpositive;
 use super::recycle;
 use super::simd::{lane_dot, lane_max, lane_sum, widest};
-use super::tile_product::tile_product;
-use crate::element::{Float, MatRef};
+use crate::element::{Float, MatRef, gemm};
 
 /// Queries per row block: small enough that the causal staircase of blocks
-/// skips most of the upper triangle, large enough for few passes over the
-/// keys.
+/// skips most of the upper triangle, large enough to keep GEMM efficient.
 const BLOCK: usize = 32;
 
 /// Where an operand's heads lie in its storage: element `(b, h, t, d)` is at
@@ -141,16 +128,6 @@ impl<T: Float> Problem<'_, T> {
         }
     }
 
-    /// The first query of the block starting at `r0`, counted from `r0`,
-    /// that may see key `j` (0 without a causal mask).
-    fn first_seeing(&self, j: usize, r0: usize) -> usize {
-        if self.causal {
-            (j + self.tq).saturating_sub(self.tk + r0)
-        } else {
-            0
-        }
-    }
-
     fn kept(&self, b: usize, i: usize) -> Option<&[T]> {
         self.mask.map(|m| {
             let start = b * m.batch + i * m.row;
@@ -211,43 +188,44 @@ fn rows_of<T>(
     }
 }
 
-/// A `[rows, cols]` matrix with contiguous rows `row_stride` apart.
-fn dense<T>(data: &[T], rows: usize, cols: usize, row_stride: usize) -> MatRef<'_, T> {
+/// The transpose of [`rows_of`]: `[cols, rows]`.
+fn rows_of_t<T>(data: &[T], layout: Heads, base: usize, rows: usize, cols: usize) -> MatRef<'_, T> {
     MatRef {
-        data,
-        rows,
-        cols,
-        row_stride,
-        col_stride: 1,
-    }
-}
-
-/// The transpose of a `[cols, rows]` matrix with contiguous rows
-/// `row_stride` apart: `[rows, cols]`.
-fn transposed<T>(data: &[T], rows: usize, cols: usize, row_stride: usize) -> MatRef<'_, T> {
-    MatRef {
-        data,
-        rows,
-        cols,
+        data: &data[base..],
+        rows: cols,
+        cols: rows,
         row_stride: 1,
-        col_stride: row_stride,
+        col_stride: layout.row,
     }
 }
 
-/// Writes one head's `[t, d]` rows (at `base` in `src`) transposed into
-/// `dst` as a contiguous `[d, t]` matrix.
-fn transpose_into<T: Copy>(
-    dst: &mut [T],
-    src: &[T],
-    layout: Heads,
-    base: usize,
-    t: usize,
-    d: usize,
-) {
-    for (j, row) in (0..t).map(|j| (j, &src[base + j * layout.row..][..d])) {
-        for (c, &x) in row.iter().enumerate() {
-            dst[c * t + j] = x;
+/// A contiguous `[rows, cols]` matrix, or its transpose.
+fn dense<T>(data: &[T], rows: usize, cols: usize, transposed: bool) -> MatRef<'_, T> {
+    if transposed {
+        MatRef {
+            data,
+            rows: cols,
+            cols: rows,
+            row_stride: 1,
+            col_stride: cols,
         }
+    } else {
+        MatRef {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+}
+
+/// Writes one head's contiguous `[t, d]` rows into a merged
+/// `[batch, t, heads · d]` buffer.
+fn scatter<T: Copy>(dst: &mut [T], layout: Heads, base: usize, src: &[T], d: usize) {
+    for (t, row) in src.chunks(d.max(1)).enumerate() {
+        let start = base + t * layout.row;
+        dst[start..start + d].copy_from_slice(&row[..d]);
     }
 }
 
@@ -257,8 +235,8 @@ fn transpose_into<T: Copy>(
 /// Every index is in bounds when the slices hold the sizes `problem` and the
 /// layouts describe (the caller checks the shapes). Both results are large
 /// buffers of the buffer cache taken as they are: every element is written
-/// here before it is read (each block's logits by its product, the keys a
-/// query does not see by the softmax, every head's rows of the output).
+/// here before it is read (each block's logits by `gemm`, the keys a query
+/// does not see by the softmax, every head's rows of the output).
 pub(crate) fn forward<T: Float>(
     p: &Problem<'_, T>,
     q: (&[T], Heads),
@@ -275,37 +253,30 @@ pub(crate) fn forward<T: Float>(
         [per_out, p.heads * per_head],
         #[inline(always)]
         |b, [out_b, probs_b]| {
-            // One head's keys transposed, `[dk, tk]`: the logits' right
-            // operand with contiguous rows.
-            let mut kt = vec![T::zero(); p.dk * p.tk];
+            // One head's `[tq, dv]` output, then copied into its columns.
+            let mut o = vec![T::zero(); p.tq * p.dv];
             for (h, probs) in probs_b.chunks_mut(per_head.max(1)).enumerate() {
                 let (qb, kb, vb) = (q.1.base(b, h), k.1.base(b, h), v.1.base(b, h));
-                transpose_into(&mut kt, k.0, k.1, kb, p.tk, p.dk);
                 for blk in &blocks {
                     let rows = blk.r1 - blk.r0;
                     let s = &mut probs[blk.offset..blk.offset + rows * blk.cols];
-                    tile_product::<_, true>(
+                    gemm(
                         s,
-                        blk.cols,
                         rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
-                        dense(&kt, p.dk, blk.cols, p.tk),
+                        rows_of_t(k.0, k.1, kb, blk.cols, p.dk),
                         false,
-                        |_, _| (0, p.dk),
                     );
                     for (r, srow) in s.chunks_mut(blk.cols.max(1)).enumerate().take(rows) {
                         softmax_row(p, b, blk.r0 + r, srow);
                     }
-                    let at = out_layout.base(0, h) + blk.r0 * out_layout.row;
-                    tile_product::<_, true>(
-                        &mut out_b[at..],
-                        out_layout.row,
-                        dense(s, rows, blk.cols, blk.cols),
+                    gemm(
+                        &mut o[blk.r0 * p.dv..blk.r1 * p.dv],
+                        dense(s, rows, blk.cols, false),
                         rows_of(v.0, v.1, vb, 0, blk.cols, p.dv),
                         false,
-                        // Keys past the band's last visible one have p = 0.
-                        |_, i1| (0, p.visible(blk.r0 + i1 - 1, blk.cols)),
                     );
                 }
+                scatter(out_b, out_layout, out_layout.base(0, h), &o, p.dv);
             }
         },
     );
@@ -415,8 +386,10 @@ pub(crate) fn backward<T: Float>(
         per,
         #[inline(always)]
         |b, [gq_b, gk_b, gv_b]| {
-            // One head's values transposed, `[dv, tk]`, and one block's `ds`.
-            let mut vt = vec![T::zero(); p.dv * p.tk];
+            // One head's gradients, then copied into their columns.
+            let mut dq = vec![T::zero(); p.tq * p.dk];
+            let mut dk = vec![T::zero(); p.tk * p.dk];
+            let mut dv = vec![T::zero(); p.tk * p.dv];
             let mut ds = vec![T::zero(); widest];
             for h in 0..p.heads {
                 let (qb, kb, vb, gb) = (
@@ -427,82 +400,46 @@ pub(crate) fn backward<T: Float>(
                 );
                 let pair = b * p.heads + h;
                 let probs = &probs.data[pair * per_head..(pair + 1) * per_head];
-                transpose_into(&mut vt, v.0, v.1, vb, p.tk, p.dv);
-                let (dq_at, dk_at, dv_at) = (lq.base(0, h), lk.base(0, h), lv.base(0, h));
-                // Keys `0..done` already hold a sum from an earlier block;
-                // a block adds to those and writes the rest of its keys.
-                let mut done = 0;
+                // `dk` and `dv` accumulate over the blocks; every block
+                // writes its own rows of `dq`.
+                dk.fill(T::zero());
+                dv.fill(T::zero());
                 for blk in &blocks {
                     let (rows, cols) = (blk.r1 - blk.r0, blk.cols);
                     let pb = &probs[blk.offset..blk.offset + rows * cols];
                     let gr = rows_of(g, g_layout, gb, blk.r0, rows, p.dv);
                     let ds = &mut ds[..rows * cols];
-                    // dv += pᵀ g and dk += dsᵀ q over this block's queries.
-                    key_grad(p, blk, done, (gv_b, dv_at, lv.row), pb, gr);
-                    tile_product::<_, true>(
-                        ds,
-                        cols,
+                    gemm(
+                        &mut dv[..cols * p.dv],
+                        dense(pb, rows, cols, true),
                         gr,
-                        dense(&vt, p.dv, cols, p.tk),
-                        false,
-                        |_, _| (0, p.dv),
+                        true,
                     );
+                    gemm(ds, gr, rows_of_t(v.0, v.1, vb, cols, p.dv), false);
                     for (dsr, pr) in ds.chunks_mut(cols.max(1)).zip(pb.chunks(cols.max(1))) {
                         let dot = lane_dot(dsr, pr);
                         for (d, &pv) in dsr.iter_mut().zip(pr) {
                             *d = p.scale * pv * (*d - dot);
                         }
                     }
-                    tile_product::<_, true>(
-                        &mut gq_b[dq_at + blk.r0 * lq.row..],
-                        lq.row,
-                        dense(ds, rows, cols, cols),
+                    gemm(
+                        &mut dq[blk.r0 * p.dk..blk.r1 * p.dk],
+                        dense(ds, rows, cols, false),
                         rows_of(k.0, k.1, kb, 0, cols, p.dk),
                         false,
-                        |_, i1| (0, p.visible(blk.r0 + i1 - 1, cols)),
                     );
-                    let qr = rows_of(q.0, q.1, qb, blk.r0, rows, p.dk);
-                    key_grad(p, blk, done, (gk_b, dk_at, lk.row), ds, qr);
-                    done = done.max(cols);
+                    gemm(
+                        &mut dk[..cols * p.dk],
+                        dense(ds, rows, cols, true),
+                        rows_of(q.0, q.1, qb, blk.r0, rows, p.dk),
+                        true,
+                    );
                 }
-                // Keys no query sees (none without queries) get no gradient.
-                for j in done..p.tk {
-                    gk_b[dk_at + j * lk.row..][..p.dk].fill(T::zero());
-                    gv_b[dv_at + j * lv.row..][..p.dv].fill(T::zero());
-                }
+                scatter(gq_b, lq, lq.base(0, h), &dq, p.dk);
+                scatter(gk_b, lk, lk.base(0, h), &dk, p.dk);
+                scatter(gv_b, lv, lv.base(0, h), &dv, p.dv);
             }
         },
     );
     [gq, gk, gv]
-}
-
-/// A key-side gradient of one block, `dst += tᵀ rhs` for the block's keys
-/// (`t` its `[rows, cols]` probabilities or `ds`, `rhs` its queries' rows):
-/// keys `0..done` already hold a sum from an earlier block and get this
-/// block's terms added; keys `done..cols` are written.
-#[inline(always)]
-fn key_grad<T: Float>(
-    p: &Problem<'_, T>,
-    blk: &Block,
-    done: usize,
-    (dst, at, ld): (&mut [T], usize, usize),
-    t: &[T],
-    rhs: MatRef<'_, T>,
-) {
-    let (rows, cols) = (blk.r1 - blk.r0, blk.cols);
-    for (j0, j1, accumulate) in [(0, done, true), (done, cols, false)] {
-        if j0 == j1 {
-            continue;
-        }
-        tile_product::<_, false>(
-            &mut dst[at + j0 * ld..],
-            ld,
-            transposed(&t[j0..], j1 - j0, rows, cols),
-            rhs,
-            accumulate,
-            // Queries before the first that sees key `j0 + i0` have p = 0
-            // there.
-            |i0, _| (p.first_seeing(j0 + i0, blk.r0).min(rows), rows),
-        );
-    }
 }

@@ -32,7 +32,6 @@ mod size;
 mod small_gemm;
 mod softmax;
 mod storage;
-mod tile_product;
 
 use crate::element::Float;
 use crate::error::{Error, Result};
