@@ -7,15 +7,21 @@
 //! model path in an environment variable; the child saves models whose
 //! every weight is the save's number, over and over, until it is killed at
 //! a varying moment. The child test does nothing when the variable is
-//! absent (a plain `cargo test` run).
+//! absent (a plain `cargo test` run), and stops by itself after
+//! [`CHILD_LIMIT`], so a parent that dies before killing it (interrupted,
+//! or its output pipe closed) never leaves it saving forever.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tapeflow::prelude::*;
 
 const PATH_VAR: &str = "TAPEFLOW_KILL_SAVE_PATH";
+
+/// How long a child saves at most: far beyond the parent's longest wait
+/// before its kill (under a second).
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
 
 /// A model of about 4 MB of weights, every weight equal to `value`.
 fn model(value: f32) -> Sequential {
@@ -59,8 +65,12 @@ fn child_saves_in_a_loop() {
         return;
     };
     let path = PathBuf::from(path);
+    let start = Instant::now();
     for k in 1.. {
         model(k as f32).save(&path).expect("save");
+        if start.elapsed() > CHILD_LIMIT {
+            break;
+        }
     }
 }
 
