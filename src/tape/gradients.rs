@@ -304,7 +304,7 @@ impl<T: Float> Gradients<T> {
 
 impl<T: Float> Drop for Gradients<T> {
     /// Drops the gradients and keeps the emptied lists for the thread's
-    /// next sweep (see [`spare`](super::spare)), so that a training loop's
+    /// next sweep (see the tape's `spare` module), so that a training loop's
     /// results allocate no list.
     fn drop(&mut self) {
         super::spare::give_results(&mut self.vars, &mut self.params);
