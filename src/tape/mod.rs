@@ -559,6 +559,10 @@ impl<T: Float> GradientTape<T> {
         Var::new(self, nodes.len() - 1)
     }
 
+    // The node accessors below index by a `Var`'s own index: a `Var` is made
+    // only by `push` on this tape (its index is that node's), operands from
+    // another tape are refused by id before they get here, and a tape never
+    // removes a node while it lives, so the index is always in range.
     pub(crate) fn value_of(&self, index: usize) -> Tensor<T> {
         self.nodes().borrow()[index].value.clone()
     }
