@@ -27,9 +27,8 @@
 //! convolution, fifth pass").
 
 use super::conv::Conv2dGeometry;
-use super::conv_gemm::run_tasks_with;
+use super::conv_gemm::written_output;
 use super::recycle;
-use super::{try_alloc, try_filled};
 use crate::element::{Float, num_threads};
 use crate::error::Result;
 
@@ -302,43 +301,21 @@ fn forward_blocks<T: Float>(
         bias,
     };
     let shape = g.output_shape();
-    let total = super::checked_numel::<T>(op, &shape)?;
     let image_out = (g.h.output * g.w.output * g.filters).max(1);
     let pad_len = padded.map_or(0, |(r, c)| r * c * g.channels);
-    let body = |pad: &mut Vec<T>, (i, y_i): (usize, &mut [T])| match nb {
-        64 => images::<T, 64>(x, &plan, g, padded, y_i, i, pad),
-        32 => images::<T, 32>(x, &plan, g, padded, y_i, i, pad),
-        8 => images::<T, 8>(x, &plan, g, padded, y_i, i, pad),
-        _ => images::<T, 16>(x, &plan, g, padded, y_i, i, pad),
+    let body = |pad: &mut Vec<T>, (i, y_i): (usize, &mut [T])| {
+        match nb {
+            64 => images::<T, 64>(x, &plan, g, padded, y_i, i, pad),
+            32 => images::<T, 32>(x, &plan, g, padded, y_i, i, pad),
+            8 => images::<T, 8>(x, &plan, g, padded, y_i, i, pad),
+            _ => images::<T, 16>(x, &plan, g, padded, y_i, i, pad),
+        }
+        true
     };
     let init = || vec![T::zero(); pad_len];
-    // Every element of `y` is written before the bias add reads it, so a
-    // kept buffer of the cache serves as it is, with no fill.
-    let kept = recycle::take_written_counted::<T>(total);
-    let y = if kept.is_some() || (num_threads() > 1 && g.batch > 1) {
-        let mut y = match kept {
-            Some(mut y) => {
-                y.truncate(total);
-                y.resize(total, T::zero());
-                y
-            }
-            None => try_filled(op, &shape, T::zero())?,
-        };
-        let tasks: Vec<_> = y.chunks_mut(image_out).enumerate().collect();
-        run_tasks_with(tasks, init, body);
-        y
-    } else {
-        // One thread and no kept buffer: the output grows image by image,
-        // each zeroed just before the kernel overwrites it, in cache.
-        let mut y = try_alloc::<T>(op, &shape)?;
-        let mut pad = init();
-        for i in 0..g.batch {
-            let start = y.len();
-            y.resize(start + image_out.min(total - start), T::zero());
-            body(&mut pad, (i, &mut y[start..]));
-        }
-        y
-    };
+    let split = num_threads() > 1 && g.batch > 1;
+    let y = written_output(op, &shape, image_out, split, init, body)?
+        .expect("invariant: every chunk's body returns true");
     recycle::give_back(packed);
     Ok(y)
 }

@@ -320,12 +320,33 @@ pub(crate) fn forward_gemm<T: Float>(
         true
     };
     let oom = || out_of_memory::<T>(op, vec![s.images * s.image_rows, kg]);
-    let total = super::checked_numel::<T>(op, &shape)?;
-    // Every element of `y` is written (by `gemm` without reading, or by
-    // `scatter_cols`) before the bias add reads it, so a kept buffer of the
-    // cache serves as it is, with no fill.
+    let split = num_threads() > 1 && s.count(g) > 1;
+    written_output(op, &shape, y_chunk, split, init, body)?.ok_or_else(oom)
+}
+
+/// A convolution's output of `shape`, written chunk by chunk (`chunk`
+/// elements each, the last shorter) by `body`, which must write every
+/// element of its chunk before anything reads it. `Ok(None)` when a
+/// `body` returned `false`.
+///
+/// A kept buffer of the cache serves as it is, with no fill (every element
+/// is overwritten); the chunks then run on the pool, as they do when
+/// `split`. Otherwise (one thread, no kept buffer: a first step) the output
+/// grows chunk by chunk, each zeroed just before `body` overwrites it,
+/// while it is in cache, rather than the whole output zeroed first and
+/// written again later.
+pub(crate) fn written_output<T: Float, S>(
+    op: &'static str,
+    shape: &[usize],
+    chunk: usize,
+    split: bool,
+    init: impl Fn() -> S + Sync + Send,
+    body: impl Fn(&mut S, (usize, &mut [T])) -> bool + Sync + Send,
+) -> Result<Option<Vec<T>>> {
+    let total = super::checked_numel::<T>(op, shape)?;
+    let chunk = chunk.max(1);
     let kept = recycle::take_written_counted::<T>(total);
-    if kept.is_some() || (num_threads() > 1 && s.count(g) > 1) {
+    if kept.is_some() || split {
         let mut y = match kept {
             Some(mut y) => {
                 y.truncate(total);
@@ -333,30 +354,24 @@ pub(crate) fn forward_gemm<T: Float>(
                 y.resize(total, T::zero());
                 y
             }
-            None => try_filled(op, &shape, T::zero())?,
+            None => try_filled(op, shape, T::zero())?,
         };
-        let tasks: Vec<_> = y.chunks_mut(y_chunk).enumerate().collect();
-        if !run_tasks_with(tasks, init, body).into_iter().all(|ok| ok) {
-            return Err(oom());
-        }
-        return Ok(y);
+        let tasks: Vec<_> = y.chunks_mut(chunk).enumerate().collect();
+        let ok = run_tasks_with(tasks, init, body).into_iter().all(|ok| ok);
+        return Ok(ok.then_some(y));
     }
-    // One thread and no kept buffer (a first step): the output grows chunk
-    // by chunk, each chunk's rows zeroed just before its product overwrites
-    // them, while they are in cache, rather than the whole output zeroed
-    // first and written again later.
-    let mut y = try_alloc::<T>(op, &shape)?;
+    let mut y = try_alloc::<T>(op, shape)?;
     let mut scratch = init();
     let mut i = 0;
     while y.len() < total {
         let start = y.len();
-        y.resize(start + y_chunk.min(total - start), T::zero());
+        y.resize(start + chunk.min(total - start), T::zero());
         if !body(&mut scratch, (i, &mut y[start..])) {
-            return Err(oom());
+            return Ok(None);
         }
         i += 1;
     }
-    Ok(y)
+    Ok(Some(y))
 }
 
 /// The gradients of a convolution that the tape asks for.
